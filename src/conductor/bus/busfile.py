@@ -1,0 +1,371 @@
+"""A message-bus file: locked appends, whole reads, a correct tail, incremental reading, rotation.
+
+Appends follow spec 10: ``O_WRONLY|O_APPEND|O_CREAT``, an exclusive ``flock`` on the bus file
+polled every 10 ms for up to 10 s, 3 attempts with 100/200 ms back-off. Beyond upstream:
+
+* the separator and the entry go out in one ``write()``; a short write (disk full) is cut back
+  off under the lock, so the file keeps its previous content;
+* msg_id and ts are made under the lock, so file order is msg_id order for our writers;
+* the appender checks that the file it locked is still the one at the path, so an entry never
+  lands in a bus that rotation has just renamed;
+* readers of new bytes take a shared lock for a moment, so they never see half an entry of a
+  writer that locks (ours and upstream's both do).
+"""
+
+from __future__ import annotations
+
+import collections
+import errno
+import os
+import stat
+import time
+from dataclasses import replace
+
+from .. import locking
+from ..errors import BusError, LockTimeout
+from ..ids import new_msg_id
+from ..timefmt import now_ns
+from .codec import encode_entry, parse
+from .message import Message
+
+LOCK_TIMEOUT = 10.0
+ATTEMPTS = 3
+BACKOFF = 0.1
+READ_LOCK_TIMEOUT = 0.2
+CHUNK = 1 << 20
+TAIL_WINDOW = 64 * 1024
+
+
+def check_bus_path(path: str) -> bool:
+    """Refuse symlinks and non-regular files; return whether the bus exists."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise BusError(f'message bus path "{path}": {exc.strerror}') from None
+    if stat.S_ISLNK(st.st_mode):
+        raise BusError(f'message bus path "{path}" is a symlink')
+    if not stat.S_ISREG(st.st_mode):
+        raise BusError(f'message bus path "{path}" is not a regular file')
+    return True
+
+
+def _open_read(path: str) -> int | None:
+    if not check_bus_path(path):
+        return None
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise BusError(f'message bus path "{path}" is a symlink') from None
+        raise BusError(f'read message bus "{path}": {exc.strerror}') from None
+
+
+def _pread_all(fd: int, start: int, end: int) -> bytes:
+    chunks = []
+    pos = start
+    while pos < end:
+        chunk = os.pread(fd, min(CHUNK * 8, end - pos), pos)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        pos += len(chunk)
+    return b"".join(chunks)
+
+
+class MessageBus:
+    """One bus file. Cheap to create; holds no open file between calls."""
+
+    def __init__(self, path: str, *, lock_timeout: float = LOCK_TIMEOUT, attempts: int = ATTEMPTS,
+                 fsync: bool = False) -> None:
+        self.path = path
+        self.lock_timeout = lock_timeout
+        self.attempts = max(1, attempts)
+        self.fsync = fsync
+
+    # ------------------------------------------------------------------ writing
+
+    def append(self, msg: Message) -> Message:
+        """Append one message; returns it as written (with msg_id, ts and issue_id filled in)."""
+        if not msg.type:
+            raise BusError("message type is empty")
+        if not msg.project_id:
+            raise BusError("project id is empty")
+        last_error = "lock timeout"
+        for attempt in range(self.attempts):
+            if attempt:
+                time.sleep(BACKOFF * (2 ** (attempt - 1)))
+            try:
+                return self._append_once(msg)
+            except LockTimeout as exc:
+                last_error = str(exc)
+        raise BusError(f"append failed after {self.attempts} attempts: lock message bus: {last_error}")
+
+    def _append_once(self, msg: Message) -> Message:
+        while True:
+            check_bus_path(self.path)
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+                             | os.O_NOFOLLOW, 0o644)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise BusError(f'message bus path "{self.path}" is a symlink') from None
+                raise BusError(f'open message bus "{self.path}": {exc.strerror}') from None
+            try:
+                locking.acquire(fd, self.lock_timeout)
+                try:
+                    if not self._still_current(fd):
+                        continue  # rotated while we waited: append to the new file
+                    return self._write_locked(fd, msg)
+                finally:
+                    locking.release(fd)
+            finally:
+                os.close(fd)
+
+    def _still_current(self, fd: int) -> bool:
+        mine = os.fstat(fd)
+        try:
+            now = os.lstat(self.path)
+        except FileNotFoundError:
+            return False
+        return (mine.st_dev, mine.st_ino) == (now.st_dev, now.st_ino)
+
+    def _write_locked(self, fd: int, msg: Message) -> Message:
+        written = replace(msg)
+        if not written.msg_id:
+            written.msg_id = new_msg_id()
+        if written.ts is None:
+            written.ts = now_ns()
+        if written.type == "ISSUE" and not written.issue_id:
+            written.issue_id = written.msg_id
+        try:
+            entry = encode_entry(written)
+        except UnicodeEncodeError as exc:
+            raise BusError(f"message is not valid text: {exc.reason}") from None
+        size = os.fstat(fd).st_size
+        data = (b"\n" + entry) if size > 0 else entry
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            if self.fsync:
+                os.fsync(fd)
+        except OSError as exc:
+            try:
+                os.ftruncate(fd, size)
+            except OSError:
+                pass
+            raise BusError(f'append to message bus "{self.path}": {exc.strerror}') from None
+        written.offset = size + (1 if size > 0 else 0)
+        return written
+
+    # ------------------------------------------------------------------ reading
+
+    def read_all(self) -> list[Message]:
+        """Every message, streaming through the file in chunks."""
+        return list(self.iter_messages())
+
+    def iter_messages(self, start: int = 0):
+        fd = _open_read(self.path)
+        if fd is None:
+            return
+        try:
+            end = os.fstat(fd).st_size
+            pending = b""
+            pos = start
+            line_no = 1
+            while pos < end or pending:
+                chunk = os.pread(fd, min(CHUNK, max(0, end - pos)), pos) if pos < end else b""
+                pos += len(chunk)
+                data = pending + chunk
+                final = pos >= end
+                base = pos - len(data)
+                result = parse(data, base_offset=base, final=final, first_line_no=line_no)
+                yield from result.messages
+                line_no += result.lines_consumed
+                pending = data[result.consumed:]
+                if final:
+                    break
+        finally:
+            os.close(fd)
+
+    def read_since(self, since_id: str = "") -> list[Message]:
+        """Messages after the first one whose msg_id is ``since_id`` (upstream's cursor rule)."""
+        messages = self.read_all()
+        if not since_id:
+            return messages
+        for idx, msg in enumerate(messages):
+            if msg.msg_id == since_id:
+                return messages[idx + 1:]
+        raise BusError(f'since id "{since_id}" not found: since id not found')
+
+    def tail(self, n: int) -> list[Message]:
+        """The last ``n`` messages (all when ``n <= 0``), reading only the end of a big file."""
+        if n <= 0:
+            return self.read_all()
+        fd = _open_read(self.path)
+        if fd is None:
+            return []
+        try:
+            size = os.fstat(fd).st_size
+            window = max(TAIL_WINDOW, n * 512)
+            while True:
+                start = max(0, size - window)
+                data = os.pread(fd, size - start, start) if start < size else b""
+                begin = _entry_start_for_last(data, n, at_file_start=start == 0)
+                if begin is not None:
+                    result = parse(data[begin:], base_offset=start + begin, final=True)
+                    if len(result.messages) >= n or start == 0:
+                        return result.messages[-n:]
+                if start == 0:
+                    break
+                window *= 4
+        finally:
+            os.close(fd)
+        last: collections.deque[Message] = collections.deque(maxlen=n)
+        last.extend(self.iter_messages())
+        return list(last)
+
+    def reader(self, offset: int = 0) -> "BusReader":
+        return BusReader(self.path, offset)
+
+    # ------------------------------------------------------------------ rotation
+
+    def rotate(self, archive_path: str | None = None) -> str | None:
+        """Rename the bus to an archive under the bus lock; None when there is no bus."""
+        if not check_bus_path(self.path):
+            return None
+        if archive_path is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+            archive_path = f"{self.path}.{stamp}.archived"
+            suffix = 1
+            while os.path.lexists(archive_path):
+                archive_path = f"{self.path}.{stamp}-{suffix}.archived"
+                suffix += 1
+        fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        try:
+            locking.acquire(fd, self.lock_timeout)
+            try:
+                if not self._still_current(fd):
+                    return None
+                os.rename(self.path, archive_path)
+            finally:
+                locking.release(fd)
+        finally:
+            os.close(fd)
+        return archive_path
+
+
+def _entry_start_for_last(data: bytes, n: int, *, at_file_start: bool) -> int | None:
+    """Offset in ``data`` of the n-th last entry start (``---`` + ``msg_id:`` after a blank line).
+
+    Entry starts are where writers put them: at the start of the file or after the empty
+    separator line. Returns 0 when the window holds the file start and fewer starts exist.
+    """
+    count = 0
+    pos = len(data)
+    while True:
+        pos = data.rfind(b"\n---", 0, pos)
+        if pos < 0:
+            break
+        after = pos + 4
+        line_end = data.find(b"\n", after)
+        if line_end < 0 or data[after:line_end].rstrip(b"\r") != b"" \
+                or not data.startswith(b"msg_id:", line_end + 1):
+            continue
+        before = data.rfind(b"\n", 0, pos)
+        if data[before + 1:pos].rstrip(b"\r") != b"":
+            continue
+        count += 1
+        if count >= n:
+            return pos + 1
+    if at_file_start:
+        return 0
+    return None
+
+
+class BusReader:
+    """Returns only the messages appended since its last call, from a byte offset.
+
+    A partial trailing entry waits for its completion. When the file is replaced (rotation) the
+    reader first drains what is left of the old file through its open descriptor, then starts the
+    new file from the beginning; when the file shrinks it starts again from zero. ``reset`` is
+    set after such a restart so callers can tell.
+    """
+
+    def __init__(self, path: str, offset: int = 0) -> None:
+        self.path = path
+        self.offset = offset
+        self._fd: int | None = None
+        self._ident: tuple[int, int] | None = None
+        self._line_no = 1
+        self.resets = 0
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def _reopen(self) -> bool:
+        self.close()
+        fd = _open_read(self.path)
+        if fd is None:
+            self._ident = None
+            return False
+        st = os.fstat(fd)
+        self._fd, self._ident = fd, (st.st_dev, st.st_ino)
+        return True
+
+    def poll(self) -> list[Message]:
+        """New complete messages since the last call (may be empty)."""
+        out: list[Message] = []
+        if self._fd is None and not self._reopen():
+            return out
+        try:
+            st = os.lstat(self.path)
+            current = (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            current = None
+        if current != self._ident:
+            out.extend(self._read_new())  # drain the old file first
+            if current is None or not self._reopen():
+                return out
+            self.offset, self._line_no = 0, 1
+            self.resets += 1
+        elif os.fstat(self._fd).st_size < self.offset:  # type: ignore[arg-type]
+            self.offset, self._line_no = 0, 1
+            self.resets += 1
+        out.extend(self._read_new())
+        return out
+
+    def _read_new(self) -> list[Message]:
+        fd = self._fd
+        if fd is None:
+            return []
+        try:
+            locking.acquire(fd, READ_LOCK_TIMEOUT, shared=True)
+            locked = True
+        except LockTimeout:
+            locked = False
+        try:
+            end = os.fstat(fd).st_size
+            if end <= self.offset:
+                return []
+            data = _pread_all(fd, self.offset, end)
+        finally:
+            if locked:
+                locking.release(fd)
+        result = parse(data, base_offset=self.offset, final=True, first_line_no=self._line_no)
+        self.offset += result.consumed
+        self._line_no += result.lines_consumed
+        return result.messages

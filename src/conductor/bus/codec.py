@@ -1,0 +1,442 @@
+"""Bytes of bus entries: the encoder and the parser (spec 3.2-3.3), with the defects of spec 9 fixed.
+
+Format facts kept from upstream: an entry is ``---\\n`` + YAML header + ``---\\n`` + body, the
+body ends with a newline, and entries after the first are preceded by one empty line.
+
+What we do differently, without changing the format:
+
+* A body line made of ``---`` (after any number of spaces, before any CRs) would end the body
+  early and let the following lines forge a message. The writer adds one leading space to such
+  lines and the reader removes it again, so bodies round-trip and can never forge or swallow an
+  entry. Upstream readers show the extra space.
+* The empty line that separates two entries is not part of the body before it (upstream's reader
+  leaves it there, so a body depends on whether its message is last).
+* A torn entry (a writer killed mid-append) whose header still parses no longer swallows the
+  next entry: a ``---`` followed by a complete header that is itself closed by ``---`` starts a
+  new entry instead of a body.
+
+The format cannot tell ``x`` from ``x\\n``: :func:`normalise_body` says what a body reads back as.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from ..timefmt import format_rfc3339nano, parse_timestamp
+from ..yamlv3 import Raw, emit_mapping
+from .message import Link, Message, Parent
+
+DELIM = b"---"
+_NEEDS_GUARD = re.compile(r"^( *)---(\r*)$", re.MULTILINE)
+_GUARDED = re.compile(rb"^ +---\r*$")
+_SIMPLE_LINE = re.compile(r"([a-z_]+):(?: +(.*))?\Z")
+_PLAIN_NULLS = {"", "~", "null", "Null", "NULL"}
+_UNSAFE_FIRST = set("'\"!&*|>%@`{[#,?:-")
+_STRING_FIELDS = ("msg_id", "type", "project_id", "task_id", "run_id", "issue_id")
+
+
+# --------------------------------------------------------------------------- encoding
+
+def guard_body(body: str) -> str:
+    """Add one space before every body line that is ``---`` after optional spaces."""
+    return _NEEDS_GUARD.sub(r" \1---\2", body)
+
+
+def normalise_body(body: str) -> str:
+    """What a body reads back as: one trailing LF, then one trailing CR, are not kept."""
+    if body.endswith("\n"):
+        body = body[:-1]
+    if body.endswith("\r"):
+        body = body[:-1]
+    return body
+
+
+def header_items(msg: Message) -> list[tuple[str, Any]]:
+    items: list[tuple[str, Any]] = [
+        ("msg_id", msg.msg_id),
+        ("ts", Raw(format_rfc3339nano(msg.ts))),
+        ("type", msg.type),
+        ("project_id", msg.project_id),
+        ("task_id", msg.task_id),
+        ("run_id", msg.run_id),
+    ]
+    if msg.issue_id:
+        items.append(("issue_id", msg.issue_id))
+    if msg.parents:
+        parents = []
+        for p in msg.parents:
+            entry: dict[str, Any] = {"msg_id": p.msg_id}
+            if p.kind:
+                entry["kind"] = p.kind
+            if p.meta:
+                entry["meta"] = dict(p.meta)
+            parents.append(entry)
+        items.append(("parents", parents))
+    if msg.links:
+        links = []
+        for link in msg.links:
+            entry = {"url": link.url}
+            if link.label:
+                entry["label"] = link.label
+            if link.kind:
+                entry["kind"] = link.kind
+            links.append(entry)
+        items.append(("links", links))
+    if msg.meta:
+        items.append(("meta", dict(msg.meta)))
+    return items
+
+
+def encode_entry(msg: Message) -> bytes:
+    """One entry, without the separating newline the appender writes before non-first entries."""
+    header = emit_mapping(header_items(msg))
+    if not header.endswith("\n"):
+        header += "\n"
+    body = guard_body(msg.body)
+    if not body.endswith("\n"):
+        body += "\n"
+    return ("---\n" + header + "---\n" + body).encode("utf-8")
+
+
+# --------------------------------------------------------------------------- header decoding
+
+class _Bad(Exception):
+    """The header does not decode the way upstream's struct decoding would accept."""
+
+
+def _fast_value(raw: str | None) -> tuple[str | None, bool]:
+    """(value, quoted) for simple scalars; raises _Bad when the slow path must decide."""
+    if raw is None:
+        return None, False
+    value = raw.rstrip(" ")
+    if value in _PLAIN_NULLS:
+        return None, False
+    first = value[0]
+    if first == "'":
+        inner = value[1:-1]
+        if len(value) >= 2 and value[-1] == "'" and "'" not in inner.replace("''", ""):
+            return inner.replace("''", "'"), True
+        raise _Bad
+    if first == '"':
+        if len(value) >= 2 and value[-1] == '"' and '"' not in value[1:-1] and "\\" not in value:
+            return value[1:-1], True
+        raise _Bad
+    if first in _UNSAFE_FIRST or " #" in value or ": " in value or value.endswith(":") \
+            or "\t" in value:
+        raise _Bad
+    return value, False
+
+
+def _decode_fast(lines: list[str]) -> dict[str, tuple[str | None, bool]] | None:
+    fields: dict[str, tuple[str | None, bool]] = {}
+    for line in lines:
+        if line.endswith("\r"):
+            line = line.rstrip("\r")
+        m = _SIMPLE_LINE.match(line)
+        if m is None:
+            if not line.strip() or line.lstrip().startswith("#"):
+                return None  # blank or comment lines: let YAML decide
+            return None
+        key = m.group(1)
+        if key in fields:
+            raise _Bad  # yaml.v3 rejects duplicate keys
+        fields[key] = _fast_value(m.group(2))
+    return fields
+
+
+def _node_value(node: yaml.Node, depth: int = 0) -> Any:
+    if depth > 20:
+        raise _Bad
+    if isinstance(node, yaml.ScalarNode):
+        if node.style is None and node.value in _PLAIN_NULLS:
+            return None
+        return node.value
+    if isinstance(node, yaml.SequenceNode):
+        return [_node_value(n, depth + 1) for n in node.value]
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for knode, vnode in node.value:
+            if not isinstance(knode, yaml.ScalarNode):
+                raise _Bad
+            key = "" if (knode.style is None and knode.value in _PLAIN_NULLS) else knode.value
+            if key in out:
+                raise _Bad
+            out[key] = _node_value(vnode, depth + 1)
+        return out
+    raise _Bad
+
+
+def _decode_slow(text: str) -> dict[str, Any] | None:
+    try:
+        node = yaml.compose(text, Loader=yaml.CSafeLoader)
+    except (yaml.YAMLError, ValueError, RecursionError):
+        raise _Bad from None
+    if node is None:
+        return None
+    value = _node_value(node)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _Bad
+    return value
+
+
+def _as_str(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    raise _Bad
+
+
+def _as_map(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _Bad
+    return {k: _as_str(v) for k, v in value.items()}
+
+
+def _as_ts(value: Any, quoted: bool = True) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _Bad
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        raise _Bad from None
+
+
+def _parents(value: Any) -> list[Parent]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Bad
+    out = []
+    for item in value:
+        if item is None:
+            continue
+        if isinstance(item, str):
+            if item:
+                out.append(Parent(item))
+            continue
+        if not isinstance(item, dict):
+            raise _Bad
+        out.append(Parent(_as_str(item.get("msg_id")), _as_str(item.get("kind")),
+                          _as_map(item.get("meta"))))
+    return out
+
+
+def _links(value: Any) -> list[Link]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Bad
+    out = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise _Bad
+        out.append(Link(_as_str(item.get("url")), _as_str(item.get("label")),
+                        _as_str(item.get("kind"))))
+    return out
+
+
+def decode_header(lines: list[str]) -> Message | None:
+    """The message a header decodes to, or None where upstream's decoder would fail."""
+    try:
+        fast = _decode_fast(lines)
+        if fast is not None:
+            msg = Message()
+            for key, (value, _quoted) in fast.items():
+                if key in _STRING_FIELDS:
+                    setattr(msg, key, value or "")
+                elif key == "ts":
+                    msg.ts = _as_ts(value)
+                elif key in ("parents", "links", "meta") and value is not None:
+                    raise _Bad  # a scalar where a collection belongs
+            return msg
+        data = _decode_slow("\n".join(lines))
+        msg = Message()
+        if data is None:
+            return msg
+        for key in _STRING_FIELDS:
+            if key in data:
+                setattr(msg, key, _as_str(data[key]))
+        if "ts" in data:
+            msg.ts = _as_ts(data["ts"])
+        msg.parents = _parents(data.get("parents"))
+        msg.links = _links(data.get("links"))
+        msg.meta = _as_map(data.get("meta"))
+        return msg
+    except _Bad:
+        return None
+
+
+# --------------------------------------------------------------------------- legacy lines
+
+_LEGACY = re.compile(r"^\[([^\]]*)\] (.*)\Z", re.DOTALL)
+_LEGACY_TS = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}"
+                        r"(?:(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))?\Z", re.ASCII)
+_LEGACY_TYPE = re.compile(r"^[A-Za-z0-9_/-]+\Z", re.ASCII)
+
+
+def parse_legacy_line(line: str, line_no: int) -> Message | None:
+    """``[<ts>] <TYPE>: <body>`` lines written by the old shell tool."""
+    m = _LEGACY.match(line.rstrip("\r\n"))
+    if m is None or not _LEGACY_TS.match(m.group(1)):
+        return None
+    content = m.group(2)
+    if not content.strip():
+        return None
+    try:
+        ts = parse_timestamp(m.group(1))
+    except ValueError:
+        return None
+    kind, sep, rest = content.partition(":")
+    if sep and kind and _LEGACY_TYPE.match(kind):
+        msg_type = kind.upper()
+        body = rest.strip() or content
+    else:
+        msg_type, body = "INFO", content
+    return Message(msg_id=f"LEGACY-LINE-{line_no:09d}", ts=ts, type=msg_type, body=body)
+
+
+# --------------------------------------------------------------------------- the parser
+
+_SEEK, _HEADER, _BODY = 0, 1, 2
+
+
+def _is_delim(line: bytes) -> bool:
+    return line == DELIM or (line.startswith(DELIM) and line.rstrip(b"\r") == DELIM)
+
+
+def _text(line: bytes) -> str:
+    return line.decode("utf-8", "replace")
+
+
+def _finish_body(lines: list[bytes], ended_by_delim: bool) -> str:
+    if ended_by_delim and lines and not lines[-1].rstrip(b"\r"):
+        lines = lines[:-1]
+    raw = b"\n".join(line[1:] if _GUARDED.match(line) else line for line in lines)
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    return raw.decode("utf-8", "replace")
+
+
+class ParseResult:
+    __slots__ = ("messages", "consumed", "lines_consumed")
+
+    def __init__(self, messages: list[Message], consumed: int, lines_consumed: int) -> None:
+        self.messages = messages
+        self.consumed = consumed
+        self.lines_consumed = lines_consumed
+
+
+def parse(data: bytes, *, base_offset: int = 0, final: bool = True,
+          first_line_no: int = 1) -> ParseResult:
+    """Parse the entries in ``data``.
+
+    ``final`` says that ``data`` ends where the file ends: a last entry whose body ends with a
+    newline is then complete (spec 3.3's EOF rule). Without it, the last entry is left for the
+    next call. ``consumed`` is how many bytes are settled; parsing again from there gives the
+    rest. ``first_line_no`` numbers legacy lines.
+    """
+    parts = data.split(b"\n")
+    complete_last = data.endswith(b"\n")
+    if complete_last:
+        parts.pop()
+    n = len(parts)
+    starts = [0] * (n + 1)
+    pos = 0
+    for idx, part in enumerate(parts):
+        starts[idx] = pos
+        pos += len(part) + 1
+    starts[n] = len(data)
+
+    out: list[Message] = []
+    state = _SEEK
+    header: list[str] = []
+    body: list[bytes] = []
+    current: Message | None = None
+    entry_start = 0
+    settled = 0  # offset up to which everything is decided (SEEK state)
+    i = 0
+    stop_at = n
+    if not complete_last and not final:
+        stop_at = n - 1  # a partial last line waits
+    while i < stop_at:
+        line = parts[i]
+        delim = _is_delim(line)
+        if state == _SEEK:
+            if delim:
+                state, header, entry_start = _HEADER, [], starts[i]
+            else:
+                legacy = parse_legacy_line(_text(line), first_line_no + i) if line.startswith(b"[") \
+                    else None
+                if legacy is not None:
+                    legacy.offset = base_offset + starts[i]
+                    out.append(legacy)
+                settled = starts[i + 1]
+        elif state == _HEADER:
+            if not delim:
+                header.append(_text(line))
+            else:
+                msg = decode_header(header)
+                if msg is None:
+                    header, entry_start = [], starts[i]
+                else:
+                    verdict = _next_is_header(parts, i + 1, stop_at, final)
+                    if verdict is None:
+                        break  # cannot decide until more data arrives
+                    if verdict:
+                        header, entry_start = [], starts[i]
+                    else:
+                        current, body, state = msg, [], _BODY
+                        current.offset = base_offset + entry_start
+        else:  # _BODY
+            if delim:
+                assert current is not None
+                current.body = _finish_body(body, True)
+                out.append(current)
+                current = None
+                state, header, entry_start = _HEADER, [], starts[i]
+            else:
+                body.append(line)
+        i += 1
+
+    if i == n and final and state == _BODY and body and complete_last:
+        assert current is not None
+        current.body = _finish_body(body, False)
+        out.append(current)
+        consumed = len(data)
+    elif state == _SEEK:
+        consumed = settled
+    else:
+        consumed = entry_start
+    return ParseResult(out, consumed, data.count(b"\n", 0, consumed))
+
+
+def _next_is_header(parts: list[bytes], j: int, stop_at: int, final: bool) -> bool | None:
+    """After a header's closing ``---``: is what follows another entry's complete header?
+
+    True when the next line starts ``msg_id:`` and the lines up to the next ``---`` decode as a
+    header with a msg_id, and that ``---`` closes a header (its previous line is not the empty
+    separator line that precedes new entries). None when the data ends before it is decided.
+    """
+    if j >= stop_at or not parts[j].startswith(b"msg_id:"):
+        if j >= stop_at and not final:
+            return None
+        return False
+    k = j + 1
+    while k < stop_at and not _is_delim(parts[k]):
+        k += 1
+    if k >= stop_at:
+        return None if not final else False
+    if not parts[k - 1].rstrip(b"\r"):
+        return False
+    msg = decode_header([_text(p) for p in parts[j:k]])
+    return bool(msg is not None and msg.msg_id)

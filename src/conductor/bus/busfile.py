@@ -20,6 +20,7 @@ import os
 import stat
 import time
 from dataclasses import replace
+from typing import Iterator
 
 from .. import locking
 from ..errors import BusError, LockTimeout
@@ -62,18 +63,6 @@ def _open_read(path: str) -> int | None:
         if exc.errno == errno.ELOOP:
             raise BusError(f'message bus path "{path}" is a symlink') from None
         raise BusError(f'read message bus "{path}": {exc.strerror}') from None
-
-
-def _pread_all(fd: int, start: int, end: int) -> bytes:
-    chunks = []
-    pos = start
-    while pos < end:
-        chunk = os.pread(fd, min(CHUNK * 8, end - pos), pos)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        pos += len(chunk)
-    return b"".join(chunks)
 
 
 class MessageBus:
@@ -169,27 +158,13 @@ class MessageBus:
         """Every message, streaming through the file in chunks."""
         return list(self.iter_messages())
 
-    def iter_messages(self, start: int = 0):
+    def iter_messages(self, start: int = 0) -> Iterator[Message]:
         fd = _open_read(self.path)
         if fd is None:
             return
         try:
-            end = os.fstat(fd).st_size
-            pending = b""
-            pos = start
-            line_no = 1
-            while pos < end or pending:
-                chunk = os.pread(fd, min(CHUNK, max(0, end - pos)), pos) if pos < end else b""
-                pos += len(chunk)
-                data = pending + chunk
-                final = pos >= end
-                base = pos - len(data)
-                result = parse(data, base_offset=base, final=final, first_line_no=line_no)
-                yield from result.messages
-                line_no += result.lines_consumed
-                pending = data[result.consumed:]
-                if final:
-                    break
+            for messages, _offset, _line in _scan(fd, start, os.fstat(fd).st_size):
+                yield from messages
         finally:
             os.close(fd)
 
@@ -205,30 +180,35 @@ class MessageBus:
 
     def tail(self, n: int) -> list[Message]:
         """The last ``n`` messages (all when ``n <= 0``), reading only the end of a big file."""
-        if n <= 0:
-            return self.read_all()
+        return self.tail_with_offset(n)[0]
+
+    def tail_with_offset(self, n: int) -> tuple[list[Message], int]:
+        """The last ``n`` messages and the offset where a follower should continue."""
         fd = _open_read(self.path)
         if fd is None:
-            return []
+            return [], 0
         try:
             size = os.fstat(fd).st_size
-            window = max(TAIL_WINDOW, n * 512)
-            while True:
-                start = max(0, size - window)
-                data = os.pread(fd, size - start, start) if start < size else b""
-                begin = _entry_start_for_last(data, n, at_file_start=start == 0)
-                if begin is not None:
-                    result = parse(data[begin:], base_offset=start + begin, final=True)
-                    if len(result.messages) >= n or start == 0:
-                        return result.messages[-n:]
-                if start == 0:
-                    break
-                window *= 4
+            if n > 0:
+                window = max(TAIL_WINDOW, n * 512)
+                while True:
+                    start = max(0, size - window)
+                    data = os.pread(fd, size - start, start) if start < size else b""
+                    begin = _entry_start_for_last(data, n, at_file_start=start == 0)
+                    if begin is not None:
+                        result = parse(data[begin:], base_offset=start + begin, final=True)
+                        if len(result.messages) >= n or start == 0:
+                            return result.messages[-n:], start + begin + result.consumed
+                    if start == 0 or window >= size:
+                        break
+                    window *= 4
+            last: collections.deque[Message] = collections.deque(maxlen=n if n > 0 else None)
+            offset = 0
+            for messages, offset, _line in _scan(fd, 0, size):
+                last.extend(messages)
+            return list(last), offset
         finally:
             os.close(fd)
-        last: collections.deque[Message] = collections.deque(maxlen=n)
-        last.extend(self.iter_messages())
-        return list(last)
 
     def reader(self, offset: int = 0) -> "BusReader":
         return BusReader(self.path, offset)
@@ -359,13 +339,33 @@ class BusReader:
             locked = False
         try:
             end = os.fstat(fd).st_size
-            if end <= self.offset:
-                return []
-            data = _pread_all(fd, self.offset, end)
+            out: list[Message] = []
+            for messages, offset, line_no in _scan(fd, self.offset, end, self._line_no):
+                out.extend(messages)
+                self.offset, self._line_no = offset, line_no
+            return out
         finally:
             if locked:
                 locking.release(fd)
-        result = parse(data, base_offset=self.offset, final=True, first_line_no=self._line_no)
-        self.offset += result.consumed
-        self._line_no += result.lines_consumed
-        return result.messages
+
+
+def _scan(fd: int, start: int, end: int, line_no: int = 1
+          ) -> Iterator[tuple[list[Message], int, int]]:
+    """Parse ``[start, end)`` in chunks: yields (messages, settled offset, next line number).
+
+    Memory stays bounded by the chunk size plus the longest entry.
+    """
+    pending = b""
+    pos = start
+    settled = start
+    while pos < end:
+        chunk = os.pread(fd, min(max(CHUNK, len(pending)), end - pos), pos)
+        if not chunk:
+            break
+        pos += len(chunk)
+        data = pending + chunk
+        result = parse(data, base_offset=settled, final=pos >= end, first_line_no=line_no)
+        settled += result.consumed
+        line_no += result.lines_consumed
+        pending = data[result.consumed:]
+        yield result.messages, settled, line_no

@@ -23,8 +23,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import yaml
-
 from ..timefmt import format_rfc3339nano, parse_timestamp
 from ..yamlv3 import Raw, emit_mapping
 from .message import Link, Message, Parent
@@ -131,27 +129,27 @@ def _fast_value(raw: str | None) -> tuple[str | None, bool]:
 
 
 def _decode_fast(lines: list[str]) -> dict[str, tuple[str | None, bool]] | None:
+    """Flat ``key: simple value`` headers by hand; None hands anything else to YAML."""
     fields: dict[str, tuple[str | None, bool]] = {}
-    for line in lines:
-        if line.endswith("\r"):
-            line = line.rstrip("\r")
-        m = _SIMPLE_LINE.match(line)
-        if m is None:
-            if not line.strip() or line.lstrip().startswith("#"):
-                return None  # blank or comment lines: let YAML decide
-            return None
-        key = m.group(1)
-        if key in fields:
-            raise _Bad  # yaml.v3 rejects duplicate keys
-        fields[key] = _fast_value(m.group(2))
+    try:
+        for line in lines:
+            if line.endswith("\r"):
+                line = line.rstrip("\r")
+            m = _SIMPLE_LINE.match(line)
+            if m is None or m.group(1) in fields:
+                return None
+            fields[m.group(1)] = _fast_value(m.group(2))
+    except _Bad:
+        return None
     return fields
 
 
-def _node_value(node: yaml.Node, depth: int = 0) -> Any:
+def _node_value(node: Any, depth: int = 0) -> Any:
+    import yaml
     if depth > 20:
         raise _Bad
     if isinstance(node, yaml.ScalarNode):
-        if node.style is None and node.value in _PLAIN_NULLS:
+        if not node.style and node.value in _PLAIN_NULLS:  # plain style: None, or "" from libyaml
             return None
         return node.value
     if isinstance(node, yaml.SequenceNode):
@@ -161,7 +159,7 @@ def _node_value(node: yaml.Node, depth: int = 0) -> Any:
         for knode, vnode in node.value:
             if not isinstance(knode, yaml.ScalarNode):
                 raise _Bad
-            key = "" if (knode.style is None and knode.value in _PLAIN_NULLS) else knode.value
+            key = "" if (not knode.style and knode.value in _PLAIN_NULLS) else knode.value
             if key in out:
                 raise _Bad
             out[key] = _node_value(vnode, depth + 1)
@@ -170,6 +168,7 @@ def _node_value(node: yaml.Node, depth: int = 0) -> Any:
 
 
 def _decode_slow(text: str) -> dict[str, Any] | None:
+    import yaml  # only headers with nested or quoted values need it
     try:
         node = yaml.compose(text, Loader=yaml.CSafeLoader)
     except (yaml.YAMLError, ValueError, RecursionError):
@@ -318,7 +317,26 @@ def _text(line: bytes) -> str:
     return line.decode("utf-8", "replace")
 
 
+def _is_fragment(line: bytes) -> bool:
+    """The start of a ``---`` line that a killed writer left behind."""
+    return line.rstrip(b"\r") in (b"-", b"--")
+
+
+def _torn_tail(lines: list[bytes]) -> int:
+    """How many trailing lines are ``-``/``--`` left by killed writers after the separator."""
+    k = 0
+    while k < len(lines) and _is_fragment(lines[-1 - k]):
+        k += 1
+    if k and k < len(lines) and not lines[-1 - k].rstrip(b"\r"):
+        return k
+    return 0
+
+
 def _finish_body(lines: list[bytes], ended_by_delim: bool) -> str:
+    if ended_by_delim:
+        torn = _torn_tail(lines)
+        if torn:
+            lines = lines[:-torn]  # torn "\n-", "\n--" after the separator are not this body's
     if ended_by_delim and lines and not lines[-1].rstrip(b"\r"):
         lines = lines[:-1]
     raw = b"\n".join(line[1:] if _GUARDED.match(line) else line for line in lines)
@@ -408,15 +426,19 @@ def parse(data: bytes, *, base_offset: int = 0, final: bool = True,
                 body.append(line)
         i += 1
 
-    if i == n and final and state == _BODY and body and complete_last:
-        assert current is not None
-        current.body = _finish_body(body, False)
-        out.append(current)
-        consumed = len(data)
-    elif state == _SEEK:
+    consumed = entry_start
+    if state == _SEEK:
         consumed = settled
-    else:
-        consumed = entry_start
+    elif state == _BODY and final and i == n and body:
+        assert current is not None
+        if complete_last:
+            current.body = _finish_body(body, False)
+            out.append(current)
+            consumed = len(data)
+        elif _torn_tail(body):
+            current.body = _finish_body(body, True)  # complete; torn entries follow it
+            out.append(current)
+            consumed = starts[n - 1]
     return ParseResult(out, consumed, data.count(b"\n", 0, consumed))
 
 

@@ -208,7 +208,9 @@ def _double_quoted(value: str) -> str:
 
 def _literal(value: str, indent: int) -> str:
     hints = "|"
-    if value[:1] in (" ",) or value[:1] in _BREAKS:
+    # A leading tab also gets the indentation indicator: yaml.v3 omits it there and then
+    # cannot read its own output ("found a tab character where an indentation space is expected").
+    if value[:1] in (" ", "\t") or value[:1] in _BREAKS:
         hints += str(INDENT)
     if not value.endswith("\n"):
         hints += "-"

@@ -1,0 +1,164 @@
+"""``run-agent bus post | read | discover`` (spec 5.4-5.6)."""
+
+from __future__ import annotations
+
+import os
+import select
+import stat
+import sys
+import time
+
+from ..errors import BusError, UsageError
+from .parser import CliParser
+from . import scope as sc
+
+STDIN_WAIT = 5.0
+FOLLOW_INTERVAL = 0.5
+
+
+def register(sub) -> None:
+    bus = sub.add_parser("bus", help="post to and read message buses")
+    verbs = bus.add_subparsers(dest="bus_verb", metavar="VERB", parser_class=CliParser)
+    verbs.required = True
+
+    post = verbs.add_parser("post", help="append a message; prints its msg_id")
+    post.add_argument("--root")
+    post.add_argument("--config")
+    post.add_argument("--type", default="INFO", help="message type (default INFO)")
+    post.add_argument("--project", default="")
+    post.add_argument("--task", default="")
+    post.add_argument("--run", default="")
+    post.add_argument("--body", default="", help="message body (default: read from a pipe on stdin)")
+    post.set_defaults(func=cmd_post)
+
+    read = verbs.add_parser("read", help="print messages ([YYYY-MM-DD HH:MM:SS] (TYPE) body)")
+    read.add_argument("--root")
+    read.add_argument("--config")
+    read.add_argument("--project", default="")
+    read.add_argument("--task", default="")
+    read.add_argument("--tail", type=int, default=20, help="last N messages; 0 or less: all (default 20)")
+    read.add_argument("--follow", action="store_true", help="keep printing new messages")
+    read.set_defaults(func=cmd_read)
+
+    disc = verbs.add_parser("discover", help="print the bus found walking up from a directory")
+    disc.add_argument("--from", dest="start", default=None)
+    disc.set_defaults(func=cmd_discover)
+
+
+def read_stdin_body(stream=None, wait: float = STDIN_WAIT) -> str:
+    """The whole of a piped stdin, but never hang on a pipe nobody writes to or closes (9 #9)."""
+    stream = stream or sys.stdin
+    try:
+        fd = stream.fileno()
+        mode = os.fstat(fd).st_mode
+    except (OSError, ValueError, AttributeError):
+        return ""
+    if stat.S_ISCHR(mode):
+        return ""
+    if stat.S_ISREG(mode):
+        return os.read(fd, 1 << 30).decode("utf-8", "replace") if True else ""
+    chunks = []
+    while True:
+        ready, _, _ = select.select([fd], [], [], wait)
+        if not ready:
+            raise BusError(f"no --body given and stdin sent nothing for {wait:g}s without closing; "
+                           "pass --body or close stdin")
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def _post_path(args, environ, cwd) -> tuple[str, sc.Scope]:
+    if args.project:
+        sc.validate_scope_ids(args.project, args.task)
+        root = sc.runs_root(args.root, args.config, environ)
+        return sc.canonical_bus(root, args.project, args.task or None), \
+            sc.Scope(root, args.project, args.task)
+    env_bus = environ.get("JRUN_MESSAGE_BUS", "")
+    if env_bus:
+        return sc.checked_env_bus(env_bus), sc.Scope()
+    return _cwd_bus(args, environ, cwd)
+
+
+def _cwd_bus(args, environ, cwd) -> tuple[str, sc.Scope]:
+    found = sc.cwd_run_info(cwd)
+    if found:
+        s = found[0]
+        root = sc.runs_root(args.root, args.config, environ) if args.root else s.root
+        if root:
+            return sc.canonical_bus(root, s.project, s.task), s
+    pdir = sc.cwd_project_dir(cwd)
+    if pdir:
+        return sc.canonical_bus(pdir.root, pdir.project, None), pdir
+    return sc.discover_bus(cwd), sc.Scope()
+
+
+def cmd_post(args, environ=None, cwd=None) -> int:
+    from ..bus import Message, MessageBus
+    environ = os.environ if environ is None else environ
+    cwd = cwd or os.getcwd()
+    path, _ = _post_path(args, environ, cwd)
+    from_path = sc.scope_from_bus_path(path)
+    inferred = sc.env_scope(environ, cwd)
+    project = args.project or from_path.project or inferred.project
+    task = args.task or from_path.task or (inferred.task if not from_path.project else "")
+    run = args.run or inferred.run
+    if not project:
+        raise BusError("cannot infer project: run from inside a task or project directory")
+    body = args.body if args.body else read_stdin_body()
+    msg = MessageBus(path).append(Message(type=args.type, project_id=project, task_id=task,
+                                          run_id=run, body=body))
+    sys.stdout.write(f"msg_id: {msg.msg_id}\n")
+    return 0
+
+
+def _read_path(args, environ, cwd) -> str:
+    if args.project:
+        sc.validate_scope_ids(args.project, args.task)
+        root = sc.runs_root(args.root, args.config, environ)
+        return sc.canonical_bus(root, args.project, args.task or None)
+    if args.task:
+        raise UsageError("--task requires --project")
+    env_bus = environ.get("JRUN_MESSAGE_BUS", "")
+    if env_bus:
+        return sc.checked_env_bus(env_bus)
+    return _cwd_bus(args, environ, cwd)[0]
+
+
+def format_message(msg) -> str:
+    from ..timefmt import format_display
+    return f"[{format_display(msg.ts)}] ({msg.type}) {msg.body}\n"
+
+
+def cmd_read(args, environ=None, cwd=None) -> int:
+    from ..bus import BusReader, MessageBus
+    environ = os.environ if environ is None else environ
+    path = _read_path(args, environ, cwd or os.getcwd())
+    bus = MessageBus(path)
+    reader = BusReader(path)
+    if args.tail > 0:
+        first, offset = bus.tail_with_offset(args.tail)
+        reader.offset = offset
+    else:
+        first = reader.poll()
+    out = sys.stdout
+    out.write("".join(format_message(m) for m in first))
+    out.flush()
+    if not args.follow:
+        return 0
+    try:
+        while True:
+            time.sleep(FOLLOW_INTERVAL)
+            new = reader.poll()
+            if new:
+                out.write("".join(format_message(m) for m in new))
+                out.flush()
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_discover(args, environ=None, cwd=None) -> int:
+    sys.stdout.write(sc.discover_bus(args.start or cwd or os.getcwd()) + "\n")
+    return 0

@@ -1,0 +1,56 @@
+"""argparse, shaped like upstream's cobra CLI: ``Error: <message>`` and exit 1 for every usage error."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from typing import NoReturn
+
+from ..errors import UsageError
+from ..timefmt import parse_duration
+
+
+class CliParser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        m = re.match(r"unrecognized arguments: (\S+)", message)
+        if m:
+            arg = m.group(1)
+            raise UsageError(f"unknown flag: {arg}" if arg.startswith("-") else
+                             f'unknown command "{arg}" for "{self.prog}"')
+        m = re.match(r"the following arguments are required: (.+)", message)
+        if m:
+            names = ", ".join(f'"{n.strip().lstrip("-")}"' for n in m.group(1).split(","))
+            raise UsageError(f"required flag(s) {names} not set")
+        m = re.match(r"argument (\S+): invalid choice: '([^']*)'", message)
+        if m:
+            raise UsageError(f'unknown command "{m.group(2)}" for "{self.prog}"')
+        m = re.match(r"argument (\S+?)(?:/\S+)?: expected one argument", message)
+        if m:
+            raise UsageError(f"flag needs an argument: {m.group(1)}")
+        m = re.match(r"argument (\S+?)(?:/\S+)?: (.*)", message)
+        if m:
+            raise UsageError(f'invalid argument for "{m.group(1)}" flag: {m.group(2)}')
+        raise UsageError(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            sys.stderr.write(message)
+        raise SystemExit(status)
+
+
+def duration(text: str) -> float:
+    """argparse type for Go durations (``500ms``, ``30m``, ``1h30m``)."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_common_root(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", default=None, help="runs root (default: $CONDUCTOR_ROOT, config storage.runs_dir, ~/.run-agent/runs)")
+    p.add_argument("--config", default=None, help="config file (default: ./config.yaml, ./config.yml, ~/.config/conductor/config.yaml)")

@@ -1,0 +1,422 @@
+"""``run-agent job | job batch | task | task resume | task stop | task delete | stop | resume``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import threading
+import time
+
+from ..errors import ConductorError, UsageError
+from ..ids import new_task_id, validate_component, validate_project_id, validate_task_id
+from .parser import CliParser, duration
+from . import scope as sc
+
+
+def register(sub) -> None:
+    job = sub.add_parser("job", help="run one agent once (a run) in a task")
+    _job_flags(job)
+    job.set_defaults(func=cmd_job)
+    job_verbs = job.add_subparsers(dest="job_verb", metavar="VERB", parser_class=CliParser)
+    batch = job_verbs.add_parser("batch", help="run several prompts one after another")
+    batch.add_argument("--task", action="append", default=[])
+    for flag in ("--root", "--config", "--agent", "--cwd", "--conductor-url", "--parent-run-id", "--project"):
+        batch.add_argument(flag, default=None)
+    batch.add_argument("--prompt", action="append", default=[])
+    batch.add_argument("--prompt-file", action="append", default=[])
+    batch.add_argument("--timeout", type=duration, default=0.0)
+    batch.add_argument("-f", "--follow", action="store_true")
+    batch.add_argument("--continue-on-fail", action="store_true")
+    batch.set_defaults(func=cmd_job_batch)
+
+    task = sub.add_parser("task", help="run a task's root agent in the Ralph loop until DONE")
+    _task_flags(task)
+    task.set_defaults(func=cmd_task)
+    verbs = task.add_subparsers(dest="task_verb", metavar="VERB", parser_class=CliParser)
+    resume = verbs.add_parser("resume", help="clear DONE/STOP-REQUESTED and run the loop again")
+    resume.add_argument("--task", required=True)
+    for flag in ("--project", "--root", "--config", "--agent", "--cwd"):
+        resume.add_argument(flag, default=None)
+    resume.add_argument("--max-restarts", type=int, default=3)
+    resume.add_argument("--child-wait-timeout", type=duration, default=0.0)
+    resume.add_argument("--child-poll-interval", type=duration, default=0.0)
+    resume.add_argument("--restart-delay", type=duration, default=1.0)
+    resume.add_argument("--timeout", type=duration, default=0.0)
+    resume.set_defaults(func=cmd_task_resume)
+    tstop = verbs.add_parser("stop", help="stop a task: its loop and every live run")
+    tstop.add_argument("--project", required=True)
+    tstop.add_argument("--task", required=True)
+    tstop.add_argument("--root", default=None)
+    tstop.add_argument("--config", default=None)
+    tstop.add_argument("--force", action="store_true", help="SIGKILL what does not stop in time")
+    tstop.add_argument("--grace", type=duration, default=30.0, help="wait after SIGTERM (default 30s)")
+    tstop.add_argument("--no-restart", action="store_true", help="write STOP-REQUESTED as permanent")
+    tstop.set_defaults(func=cmd_task_stop)
+    delete = verbs.add_parser("delete", help="delete a task directory")
+    delete.add_argument("--project", required=True)
+    delete.add_argument("--task", required=True)
+    delete.add_argument("--root", default=None)
+    delete.add_argument("--config", default=None)
+    delete.add_argument("--force", action="store_true")
+    delete.set_defaults(func=cmd_task_delete)
+
+    stop = sub.add_parser("stop", help="stop a run (SIGTERM to its process group, then SIGKILL with --force)")
+    for flag in ("--run-dir", "--root", "--config", "--project", "--task", "--run"):
+        stop.add_argument(flag, default=None)
+    stop.add_argument("--force", action="store_true")
+    stop.add_argument("--no-restart", action="store_true")
+    stop.add_argument("--grace", type=duration, default=30.0)
+    stop.set_defaults(func=cmd_stop)
+
+    resume_top = sub.add_parser("resume", help="clear DONE and STOP-REQUESTED; with --agent, run the loop")
+    resume_top.add_argument("--task", required=True)
+    for flag in ("--project", "--root", "--config", "--agent", "--prompt", "--prompt-file"):
+        resume_top.add_argument(flag, default=None)
+    resume_top.set_defaults(func=cmd_resume)
+
+
+def _job_flags(p) -> None:
+    for flag in ("--root", "--config", "--agent", "--prompt", "--prompt-file", "--cwd", "--conductor-url",
+                 "--parent-run-id", "--previous-run-id", "--project", "--task"):
+        p.add_argument(flag, default=None)
+    p.add_argument("--timeout", type=duration, default=0.0, help="idle-output timeout (e.g. 30m)")
+    p.add_argument("-f", "--follow", action="store_true", help="print the agent's stdout as it runs")
+
+
+def _task_flags(p) -> None:
+    for flag in ("--task", "--project", "--root", "--config", "--agent", "--prompt", "--prompt-file",
+                 "--cwd", "--conductor-url"):
+        p.add_argument(flag, default=None)
+    p.add_argument("--depends-on", action="append", default=None)
+    p.add_argument("--dependency-poll-interval", type=duration, default=0.0)
+    p.add_argument("--dependency-timeout", type=duration, default=0.0)
+    p.add_argument("--max-restarts", type=int, default=None, help="attempts in all (default 100)")
+    p.add_argument("--child-wait-timeout", type=duration, default=0.0)
+    p.add_argument("--child-poll-interval", type=duration, default=0.0)
+    p.add_argument("--restart-delay", type=duration, default=None, help="default 1s; 0 means none")
+    p.add_argument("--timeout", type=duration, default=0.0, help="idle-output timeout per attempt")
+    p.add_argument("--resume", action="store_true", help="prefix the first attempt as a restart")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def read_prompt(prompt: str | None, prompt_file: str | None) -> str | None:
+    if prompt_file:
+        try:
+            with open(prompt_file, encoding="utf-8") as f:
+                text = f.read().strip()
+        except OSError as exc:
+            raise UsageError(f"read file: {prompt_file}: {exc.strerror}") from None
+        if not text:
+            raise UsageError(f"read file: {prompt_file}: file is empty")
+        return text
+    if prompt is not None and prompt.strip():
+        return prompt.strip()
+    return None
+
+
+def load_agent(config_path: str | None, agent: str | None):
+    from ..config import find_config, load_config, select_agent
+    path = find_config(config_path)
+    config = load_config(path) if path else None
+    return select_agent(config, agent), config
+
+
+def resolve_job_scope(args, environ, cwd) -> sc.Scope:
+    """Spec 4.1 step 1: flags, then JRUN_* and the CWD; ``--project/--task`` accepted (9 #24)."""
+    inferred = sc.env_scope(environ, cwd)
+    s = sc.Scope()
+    s.project = args.project or inferred.project
+    if not s.project:
+        pdir = sc.cwd_project_dir(cwd)
+        if pdir:
+            s.project, s.root = pdir.project, pdir.root
+    if not s.project:
+        raise UsageError("cannot infer project: run from inside a task or project directory")
+    validate_project_id(s.project)
+    s.task = args.task or inferred.task
+    if s.task:
+        validate_task_id(s.task)
+    else:
+        s.task = new_task_id()
+        sys.stderr.write(f"task: {s.task}\n")
+    if args.root:
+        s.root = sc.runs_root(args.root, args.config, environ)
+    else:
+        task_folder = environ.get("JRUN_TASK_FOLDER", "")
+        s.root = (os.path.dirname(os.path.dirname(os.path.abspath(task_folder))) if task_folder
+                  else inferred.root or s.root) or sc.runs_root(None, args.config, environ)
+    s.run = inferred.run
+    return s
+
+
+class _Follower:
+    """``-f``: copy the agent's stdout to ours while the job runs."""
+
+    def __init__(self) -> None:
+        self.path: str | None = None
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def started(self, info) -> None:
+        self.path = info.stdout_path
+        self.thread.start()
+
+    def _run(self) -> None:
+        offset = 0
+        while True:
+            finished = self.done.is_set()
+            try:
+                with open(self.path, "rb") as f:
+                    f.seek(offset)
+                    data = f.read()
+            except OSError:
+                data = b""
+            if data:
+                offset += len(data)
+                sys.stdout.buffer.write(data)
+                sys.stdout.flush()
+            if finished:
+                return
+            self.done.wait(0.2)
+
+    def finish(self) -> None:
+        self.done.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+
+# ----------------------------------------------------------------------------- verbs
+
+def cmd_job(args, environ=None, cwd=None) -> int:
+    from ..runner.job import JobRequest, run_job
+    environ = dict(os.environ if environ is None else environ)
+    cwd = cwd or os.getcwd()
+    prompt = read_prompt(args.prompt, args.prompt_file)
+    if prompt is None:
+        raise UsageError("prompt is empty")
+    s = resolve_job_scope(args, environ, cwd)
+    agent, _config = load_agent(args.config, args.agent)
+    parent = args.parent_run_id if args.parent_run_id is not None else (
+        environ.get("JRUN_ID", "") or s.run)
+    follower = _Follower() if args.follow else None
+    result = run_job(JobRequest(
+        root=s.root, project=s.project, task=s.task, prompt=prompt, agent=agent, cwd=args.cwd,
+        parent_run_id=parent or "", previous_run_id=args.previous_run_id or "",
+        idle_timeout=args.timeout, conductor_url=args.conductor_url or "", environ=environ,
+        on_started=follower.started if follower else None))
+    if follower:
+        follower.finish()
+    if not result.ok:
+        raise ConductorError(result.error)
+    return 0
+
+
+def cmd_job_batch(args, environ=None, cwd=None) -> int:
+    prompts = []
+    for pf in args.prompt_file:
+        try:
+            text = open(pf, encoding="utf-8").read()
+        except OSError as exc:
+            raise UsageError(f"read file: {pf}: {exc.strerror}") from None
+        if not text.strip():
+            raise UsageError(f"read file: {pf}: file is empty")
+        prompts.append(text)
+    prompts = list(args.prompt) + prompts
+    if not prompts:
+        raise UsageError("at least one --prompt or --prompt-file is required")
+    if args.task and len(args.task) != len(prompts):
+        raise UsageError(f"--task count ({len(args.task)}) must match prompt count ({len(prompts)})")
+    first_error = None
+    for i, prompt in enumerate(prompts, 1):
+        task = args.task[i - 1] if args.task else new_task_id()
+        job_args = _Namespace(root=args.root, config=args.config, agent=args.agent, prompt=prompt,
+                              prompt_file=None, cwd=args.cwd, conductor_url=args.conductor_url,
+                              parent_run_id=args.parent_run_id, previous_run_id=None,
+                              project=args.project, task=task, timeout=args.timeout,
+                              follow=args.follow)
+        try:
+            cmd_job(job_args, environ, cwd)
+            sys.stdout.write(f"batch item {i}/{len(prompts)} completed: {task}\n")
+        except ConductorError as exc:
+            message = f"batch item {i} (task {task}): {exc}"
+            if not args.continue_on_fail:
+                raise ConductorError(message) from None
+            sys.stderr.write(message + "\n")
+            first_error = first_error or message
+    if first_error:
+        raise ConductorError(f"one or more batch items failed: {first_error}")
+    return 0
+
+
+class _Namespace:
+    def __init__(self, **kw) -> None:
+        self.__dict__.update(kw)
+
+
+def _task_scope(args, environ, cwd) -> sc.Scope:
+    inferred = sc.env_scope(environ, cwd)
+    s = sc.Scope()
+    s.project = args.project or environ.get("JRUN_PROJECT_ID", "") or inferred.project
+    if not s.project:
+        pdir = sc.cwd_project_dir(cwd)
+        if pdir:
+            s.project, s.root = pdir.project, pdir.root
+    if not s.project:
+        raise UsageError("cannot infer project: run from inside a task or project directory")
+    validate_project_id(s.project)
+    if args.task:
+        validate_task_id(args.task)
+        s.task = args.task
+    else:
+        s.task = new_task_id()
+        sys.stderr.write(f"task: {s.task}\n")
+    s.root = sc.runs_root(args.root, args.config, environ) if (args.root or not s.root) else s.root
+    return s
+
+
+def cmd_task(args, environ=None, cwd=None) -> int:
+    from ..runner.ralph import TaskRequest, run_task
+    environ = dict(os.environ if environ is None else environ)
+    s = _task_scope(args, environ, cwd or os.getcwd())
+    prompt = read_prompt(args.prompt, args.prompt_file)
+    agent, config = load_agent(args.config, args.agent)
+    depends = None
+    if args.depends_on is not None:
+        depends = [d for item in args.depends_on for d in item.split(",")]
+    run_task(TaskRequest(
+        root=s.root, project=s.project, task=s.task, agent=agent, prompt=prompt, cwd=args.cwd,
+        depends_on=depends, dependency_poll=args.dependency_poll_interval or 2.0,
+        dependency_timeout=args.dependency_timeout or None, conductor_url=args.conductor_url or "",
+        max_attempts=100 if args.max_restarts is None else args.max_restarts,
+        restart_delay=1.0 if args.restart_delay is None else args.restart_delay,
+        child_wait_timeout=args.child_wait_timeout or 300.0,
+        child_poll_interval=args.child_poll_interval or 1.0, idle_timeout=args.timeout,
+        resume=args.resume, environ=environ))
+    return 0
+
+
+def _existing_task(args, environ, cwd) -> sc.Scope:
+    project = args.project or environ.get("JRUN_PROJECT_ID", "") or sc.env_scope(environ, cwd).project
+    if not project:
+        raise UsageError("cannot infer project: run from inside a task or project directory")
+    validate_project_id(project)
+    validate_component("task", args.task)
+    root = sc.runs_root(args.root, args.config, environ)
+    return sc.Scope(root, project, args.task)
+
+
+def cmd_task_resume(args, environ=None, cwd=None) -> int:
+    from ..runner.ralph import TaskRequest, run_task
+    from ..store import Layout, clear_done, clear_stop_requested
+    environ = dict(os.environ if environ is None else environ)
+    s = _existing_task(args, environ, cwd or os.getcwd())
+    task_dir = Layout(s.root).task_dir(s.project, s.task)
+    if not os.path.isdir(task_dir):
+        raise UsageError(f"task directory not found: {task_dir}")
+    if not os.path.isfile(os.path.join(task_dir, "TASK.md")):
+        raise UsageError(f"TASK.md not found in task directory {task_dir}")
+    sys.stderr.write(f"Resuming task: {s.task}\n")
+    clear_done(task_dir)
+    clear_stop_requested(task_dir)
+    agent, _ = load_agent(args.config, args.agent)
+    run_task(TaskRequest(root=s.root, project=s.project, task=s.task, agent=agent, cwd=args.cwd,
+                         max_attempts=args.max_restarts, restart_delay=args.restart_delay,
+                         child_wait_timeout=args.child_wait_timeout or 300.0,
+                         child_poll_interval=args.child_poll_interval or 1.0,
+                         idle_timeout=args.timeout, resume=True, environ=environ))
+    return 0
+
+
+def cmd_resume(args, environ=None, cwd=None) -> int:
+    from ..store import Layout, clear_done, clear_stop_requested
+    environ = dict(os.environ if environ is None else environ)
+    s = _existing_task(args, environ, cwd or os.getcwd())
+    task_dir = Layout(s.root).task_dir(s.project, s.task)
+    if not os.path.isdir(task_dir):
+        raise UsageError(f"task directory not found: {task_dir}")
+    clear_done(task_dir)
+    clear_stop_requested(task_dir)
+    sys.stdout.write(f"Resumed task {s.task} (restart counter reset)\n")
+    sys.stdout.flush()
+    if not args.agent:
+        return 0
+    from ..runner.ralph import TaskRequest, run_task
+    agent, _ = load_agent(args.config, args.agent)
+    run_task(TaskRequest(root=s.root, project=s.project, task=s.task, agent=agent,
+                         prompt=read_prompt(args.prompt, args.prompt_file), max_attempts=3,
+                         restart_delay=1.0, resume=True, environ=environ))
+    return 0
+
+
+def cmd_task_stop(args, environ=None, cwd=None) -> int:
+    from ..runner.stop import stop_task
+    from ..store import Layout
+    environ = dict(os.environ if environ is None else environ)
+    validate_project_id(args.project)
+    validate_component("task", args.task)
+    layout = Layout(sc.runs_root(args.root, args.config, environ))
+    outcomes = stop_task(layout, args.project, args.task, grace=args.grace, force=args.force,
+                         permanent=args.no_restart)
+    for o in outcomes:
+        if o.notice:
+            sys.stderr.write(o.notice + "\n")
+        if o.message:
+            sys.stdout.write(o.message + "\n")
+    sys.stdout.write(f"Stopped task {args.project}/{args.task} (STOP-REQUESTED written; "
+                     "the loop will not restart it)\n")
+    return 0
+
+
+def cmd_stop(args, environ=None, cwd=None) -> int:
+    from ..runner.stop import latest_running_run, stop_run
+    from ..store import Layout, read_run_info, write_stop_requested
+    environ = dict(os.environ if environ is None else environ)
+    if args.run_dir:
+        run_dir = os.path.abspath(args.run_dir)
+    else:
+        if not (args.project and args.task):
+            raise UsageError("--run-dir, or --project and --task, are required")
+        validate_project_id(args.project)
+        validate_component("task", args.task)
+        layout = Layout(sc.runs_root(args.root, args.config, environ))
+        run_dir = latest_running_run(layout, args.project, args.task, args.run)
+    task_dir = os.path.dirname(os.path.dirname(run_dir))
+    marker = bool(args.project and args.task)
+    if not marker:
+        try:
+            marker = not read_run_info(os.path.join(run_dir, "run-info.yaml")).parent_run_id
+        except ConductorError:
+            marker = False
+    if marker and os.path.isdir(task_dir):
+        write_stop_requested(task_dir, permanent=args.no_restart)
+    outcome = stop_run(run_dir, grace=args.grace, force=args.force)
+    if outcome.notice:
+        sys.stderr.write(outcome.notice + "\n")
+    if outcome.message:
+        sys.stdout.write(outcome.message + "\n")
+    return 0
+
+
+def cmd_task_delete(args, environ=None, cwd=None) -> int:
+    from ..runner.stop import running_runs
+    from ..runner.supervisor import loop_alive
+    from ..store import Layout
+    environ = dict(os.environ if environ is None else environ)
+    validate_project_id(args.project)
+    validate_component("task", args.task)
+    layout = Layout(sc.runs_root(args.root, args.config, environ))
+    task_dir = layout.task_dir(args.project, args.task)
+    if not os.path.isdir(task_dir) or os.path.islink(task_dir):
+        raise UsageError(f"task not found: {args.project}/{args.task}")
+    if not args.force:
+        running = running_runs(layout, args.project, args.task)
+        if running:
+            raise UsageError(f"task {args.task} has a running run ({running[-1][1].run_id}); "
+                             "use --force to delete anyway")
+        if loop_alive(task_dir):
+            raise UsageError(f"task {args.task} has a running loop; stop it first or use --force")
+    shutil.rmtree(task_dir)
+    sys.stdout.write(f"Deleted task: {args.task}\n")
+    return 0

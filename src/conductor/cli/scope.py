@@ -1,0 +1,180 @@
+"""Where a command acts: runs root, project, task, run and bus, from flags, JRUN_* and the CWD.
+
+One resolution for every command (fixes upstream's per-command differences, spec 9 #25):
+``--root``, then ``$CONDUCTOR_ROOT``, then ``storage.runs_dir`` of the config, then
+``~/.run-agent/runs``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from ..errors import BusError, ConductorError, IdError, UsageError
+
+BUS_NAMES = ("TASK-MESSAGE-BUS.md", "PROJECT-MESSAGE-BUS.md", "MESSAGE-BUS.md")
+_TASK_DIR_RE = re.compile(r"^task-[0-9]{8}-[0-9]{6}-[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$", re.ASCII)
+
+
+def runs_root(explicit: str | None, config_path: str | None = None,
+              environ: dict | None = None) -> str:
+    from ..store import resolve_runs_root
+    env = os.environ if environ is None else environ
+    if explicit or env.get("CONDUCTOR_ROOT"):
+        return resolve_runs_root(explicit, environ=env)
+    runs_dir = None
+    try:
+        from ..config import find_config, load_config_lenient
+        path = find_config(config_path)
+        if path:
+            runs_dir = load_config_lenient(path).storage.runs_dir or None
+    except ConductorError:
+        if config_path:
+            raise
+    return resolve_runs_root(None, config_runs_dir=runs_dir, environ=env)
+
+
+@dataclass
+class Scope:
+    root: str | None = None
+    project: str = ""
+    task: str = ""
+    run: str = ""
+
+
+def split_run_folder(path: str) -> Scope | None:
+    """``<root>/<p>/<t>/runs/<r>`` into its parts, or None when the shape does not fit."""
+    path = os.path.abspath(path)
+    run = os.path.basename(path)
+    runs = os.path.dirname(path)
+    if os.path.basename(runs) != "runs":
+        return None
+    task_dir = os.path.dirname(runs)
+    project_dir = os.path.dirname(task_dir)
+    return Scope(os.path.dirname(project_dir), os.path.basename(project_dir),
+                 os.path.basename(task_dir), run)
+
+
+def split_task_folder(path: str) -> Scope:
+    path = os.path.abspath(path)
+    project_dir = os.path.dirname(path)
+    return Scope(os.path.dirname(project_dir), os.path.basename(project_dir), os.path.basename(path))
+
+
+def cwd_run_info(cwd: str) -> tuple[Scope, str] | None:
+    """The first run-info.yaml up from ``cwd`` that names a project and a task."""
+    from ..store import read_run_info
+    d = os.path.abspath(cwd)
+    while True:
+        candidate = os.path.join(d, "run-info.yaml")
+        if os.path.isfile(candidate):
+            try:
+                info = read_run_info(candidate)
+            except ConductorError:
+                info = None
+            if info is not None and info.project_id and info.task_id:
+                shape = split_run_folder(d)
+                root = shape.root if shape and shape.project == info.project_id \
+                    and shape.task == info.task_id else None
+                return Scope(root, info.project_id, info.task_id, info.run_id), d
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
+
+
+def cwd_project_dir(cwd: str) -> Scope | None:
+    """CWD is a project dir when it holds a directory named like a task id."""
+    try:
+        with os.scandir(cwd) as it:
+            for entry in it:
+                if _TASK_DIR_RE.match(entry.name) and entry.is_dir(follow_symlinks=False):
+                    d = os.path.abspath(cwd)
+                    return Scope(os.path.dirname(d), os.path.basename(d))
+    except OSError:
+        return None
+    return None
+
+
+def discover_bus(start: str) -> str:
+    """Walk up from ``start`` for the first regular bus file (task, project, generic per dir)."""
+    d = os.path.abspath(start)
+    while True:
+        for name in BUS_NAMES:
+            candidate = os.path.join(d, name)
+            if os.path.isfile(candidate) and not os.path.islink(candidate):
+                return candidate
+        parent = os.path.dirname(d)
+        if parent == d:
+            break
+        d = parent
+    raise BusError("cannot find message bus: run from inside a task or project directory: "
+                   f'no message bus file found from "{os.path.abspath(start)}" '
+                   f"(searched for {', '.join(BUS_NAMES)})")
+
+
+def checked_env_bus(path: str) -> str:
+    """``JRUN_MESSAGE_BUS`` may only name a bus file, never any other file."""
+    if os.path.basename(path) not in BUS_NAMES:
+        raise BusError(f'JRUN_MESSAGE_BUS "{path}" does not name a message bus file '
+                       f"({', '.join(BUS_NAMES)})")
+    return os.path.abspath(path)
+
+
+def canonical_bus(root: str, project: str, task: str | None) -> str:
+    from ..store import Layout
+    layout = Layout(root)
+    if task:
+        return layout.task_bus(project, task)
+    return layout.project_bus(project)
+
+
+def scope_from_bus_path(path: str) -> Scope:
+    name = os.path.basename(path)
+    d = os.path.dirname(os.path.abspath(path))
+    if name == "TASK-MESSAGE-BUS.md":
+        return Scope(None, os.path.basename(os.path.dirname(d)), os.path.basename(d))
+    if name == "PROJECT-MESSAGE-BUS.md":
+        return Scope(None, os.path.basename(d))
+    return Scope()
+
+
+def env_scope(environ: dict, cwd: str) -> Scope:
+    """Scope from JRUN_RUN_FOLDER, JRUN_TASK_FOLDER, the CWD run-info, then the JRUN_* ids."""
+    s = Scope()
+    run_folder = environ.get("JRUN_RUN_FOLDER", "")
+    rf = split_run_folder(run_folder) if run_folder else None
+    if rf:
+        s.root, s.project, s.task, s.run = rf.root, rf.project, rf.task, rf.run
+    task_folder = environ.get("JRUN_TASK_FOLDER", "")
+    if task_folder:
+        tf = split_task_folder(task_folder)
+        s.root = s.root or tf.root
+        s.project = s.project or tf.project
+        s.task = s.task or tf.task
+    if not (s.project and s.task):
+        found = cwd_run_info(cwd)
+        if found:
+            cs = found[0]
+            s.root = s.root or cs.root
+            s.project = s.project or cs.project
+            s.task = s.task or cs.task
+            s.run = s.run or cs.run
+    s.project = s.project or environ.get("JRUN_PROJECT_ID", "")
+    s.task = s.task or environ.get("JRUN_TASK_ID", "")
+    s.run = s.run or environ.get("JRUN_ID", "")
+    return s
+
+
+def validate_scope_ids(project: str | None, task: str | None) -> None:
+    from ..ids import validate_component, validate_project_id
+    if project:
+        validate_project_id(project)
+    if task:
+        validate_component("task", task)
+
+
+__all__ = ["BUS_NAMES", "Scope", "runs_root", "discover_bus", "env_scope", "canonical_bus",
+           "checked_env_bus", "scope_from_bus_path", "cwd_run_info", "cwd_project_dir",
+           "split_run_folder", "split_task_folder", "IdError", "UsageError"]

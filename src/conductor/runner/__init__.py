@@ -1,0 +1,1 @@
+"""Running agents: one job (spawn, capture, run-info, bus events, idle timeout) and the Ralph loop."""

@@ -1,0 +1,99 @@
+"""Active child runs of a task (spec 4.7), limited to the current root's descendants (9 #18)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+
+from ..errors import ConductorError
+from ..store import RUN_INFO, RunInfo, process_alive, read_run_info, update_run_info
+from ..store.liveness import STALE_NOT_ALIVE
+from ..timefmt import now_ns
+
+
+@dataclass
+class Child:
+    run_id: str
+    path: str
+    info: RunInfo
+
+
+def _read_runs(runs_dir: str) -> list[tuple[str, RunInfo]]:
+    out = []
+    try:
+        entries = list(os.scandir(runs_dir))
+    except OSError:
+        return out
+    for entry in entries:
+        if not entry.is_dir(follow_symlinks=False):
+            continue
+        path = os.path.join(entry.path, RUN_INFO)
+        try:
+            out.append((path, read_run_info(path)))
+        except ConductorError:
+            continue
+    return out
+
+
+def descendants(runs: list[tuple[str, RunInfo]], roots: set[str]) -> set[str]:
+    """Run ids whose parent chain reaches one of ``roots``."""
+    children: dict[str, list[str]] = {}
+    for _path, info in runs:
+        if info.parent_run_id:
+            children.setdefault(info.parent_run_id, []).append(info.run_id)
+    found: set[str] = set()
+    stack = list(roots)
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def _mark_dead(path: str) -> None:
+    end = now_ns()
+
+    def fix(old: RunInfo) -> RunInfo | None:
+        if old.end_time is not None or old.status != "running":
+            return None
+        return replace(old, status="failed", end_time=end,
+                       exit_code=-1 if old.exit_code == 0 else old.exit_code,
+                       error_summary=old.error_summary or STALE_NOT_ALIVE)
+
+    try:
+        update_run_info(path, fix)
+    except ConductorError:
+        pass
+
+
+def find_active_children(task_dir: str, roots: set[str] | None) -> list[Child]:
+    """Unfinished child runs that are alive; dead ones are marked failed on the way.
+
+    ``roots`` limits the scan to descendants of those run ids; None takes every child run.
+    """
+    runs = _read_runs(os.path.join(task_dir, "runs"))
+    wanted = descendants(runs, roots) if roots is not None else None
+    active = []
+    for path, info in runs:
+        if info.end_time is not None or not info.parent_run_id or info.status != "running":
+            continue
+        if wanted is not None and info.run_id not in wanted:
+            continue
+        if process_alive(info.pid, info.pgid, info.start_time):
+            active.append(Child(info.run_id, path, info))
+        else:
+            _mark_dead(path)
+    return active
+
+
+def wait_for_children(task_dir: str, roots: set[str] | None, *, timeout: float, poll: float,
+                      should_stop=lambda: False) -> list[Child]:
+    """Wait until no child is active; returns those still active at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        active = find_active_children(task_dir, roots)
+        if not active or time.monotonic() >= deadline or should_stop():
+            return active
+        time.sleep(min(poll, max(0.0, deadline - time.monotonic())))

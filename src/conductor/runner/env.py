@@ -1,0 +1,60 @@
+"""The agent's environment (spec 4.4): JRUN_* variables, its own token, no one else's keys."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from typing import Mapping
+
+from ..agents import FOREIGN_KEY_VARS, token_env_var
+
+
+def run_agent_dir() -> str | None:
+    """The directory holding the ``run-agent`` we are, so agents can call it back."""
+    candidates = [os.path.dirname(os.path.abspath(sys.argv[0])) if sys.argv and sys.argv[0] else "",
+                  os.path.dirname(sys.executable)]
+    for d in candidates:
+        if d and os.path.isfile(os.path.join(d, "run-agent")):
+            return d
+    found = shutil.which("run-agent")
+    return os.path.dirname(found) if found else None
+
+
+def agent_environment(base: Mapping[str, str], *, project: str, task: str, run_id: str,
+                      parent_run_id: str, task_dir: str, run_dir: str, bus_path: str,
+                      agent_type: str, token: str = "", conductor_url: str = "",
+                      extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(base)
+    env.update({
+        "JRUN_PROJECT_ID": project,
+        "JRUN_TASK_ID": task,
+        "JRUN_ID": run_id,
+        "JRUN_PARENT_ID": parent_run_id,
+        "JRUN_RUNS_DIR": os.path.join(task_dir, "runs"),
+        "JRUN_MESSAGE_BUS": bus_path,
+        "JRUN_TASK_FOLDER": task_dir,
+        "JRUN_RUN_FOLDER": run_dir,
+    })
+    if conductor_url:
+        env["JRUN_CONDUCTOR_URL"] = conductor_url
+    else:
+        env.pop("JRUN_CONDUCTOR_URL", None)
+    own_key = token_env_var(agent_type)
+    if token and own_key:
+        env[own_key] = token
+    ours = run_agent_dir()
+    path = env.get("PATH", "")
+    if ours and ours not in path.split(os.pathsep):
+        env["PATH"] = ours + (os.pathsep + path if path else "")
+    if extra:
+        env.update(extra)
+    env.pop("CLAUDECODE", None)
+    keep = {k.upper() for k in ((own_key,) if own_key else ())}
+    if agent_type == "codex":
+        keep.add("OPENAI_ORG_ID")
+    foreign = {k.upper() for k in FOREIGN_KEY_VARS} | {"OPENAI_ORG_ID"}
+    for key in list(env):
+        if key.upper() in foreign and key.upper() not in keep:
+            del env[key]
+    return dict(sorted(env.items()))

@@ -1,0 +1,121 @@
+"""A scripted local HTTP server for the REST backends: each request gets the next scripted reply."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+Reply = Callable[["ScriptedHandler"], None]
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class ScriptedServer:
+    replies: list[Reply]
+    requests: list[Recorded] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        owner = self
+
+        class Handler(ScriptedHandler):
+            server_state = owner
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> "ScriptedServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class ScriptedHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_state: ScriptedServer
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        length = int(self.headers.get("Content-Length") or 0)
+        state = self.server_state
+        state.requests.append(Recorded(self.path, dict(self.headers.items()), self.rfile.read(length)))
+        reply = state.replies.pop(0) if state.replies else status_reply(500, "no more replies")
+        reply(self)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - silence the server
+        pass
+
+    def start_chunked(self, content_type: str = "text/event-stream") -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")
+        self.end_headers()
+
+    def chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def end_chunks(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+
+def sse_reply(events: list[object | str], *, stall_after: int | None = None,
+              content_type: str = "text/event-stream") -> Reply:
+    """Stream each event as its own `data:` frame; optionally stop sending after N frames."""
+    def reply(handler: ScriptedHandler) -> None:
+        handler.start_chunked(content_type)
+        for index, event in enumerate(events):
+            if stall_after is not None and index == stall_after:
+                handler.server_state.release.wait(10)
+                return
+            payload = event if isinstance(event, str) else json.dumps(event)
+            handler.chunk(b"".join(b"data: " + part.encode() + b"\n" for part in payload.split("\n")) + b"\n")
+        handler.end_chunks()
+    return reply
+
+
+def status_reply(status: int, body: str, headers: dict[str, str] | None = None) -> Reply:
+    def reply(handler: ScriptedHandler) -> None:
+        data = body.encode()
+        handler.send_response(status)
+        for key, value in (headers or {}).items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.wfile.write(data)
+    return reply
+
+
+def json_reply(document: object) -> Reply:
+    return status_reply(200, json.dumps(document), {"Content-Type": "application/json"})
+
+
+def chunk(content: str | None = None, *, cumulative: str | None = None, **extra: object) -> dict:
+    """A chat.completion.chunk as perplexity and xAI send it."""
+    choice: dict[str, object] = {"index": 0, "delta": {"role": "assistant"}}
+    if content is not None:
+        choice["delta"] = {"role": "assistant", "content": content}
+    if cumulative is not None:
+        choice["message"] = {"role": "assistant", "content": cumulative}
+    return {"id": "c1", "object": "chat.completion.chunk", "model": "sonar", "choices": [choice], **extra}

@@ -23,3 +23,47 @@ def subprocess_env(tmp_path):
 @pytest.fixture
 def python() -> str:
     return sys.executable
+
+
+STUB_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "stub_agent.py")
+
+
+class Stubs:
+    """A temporary PATH with stub `claude`, `codex`, `gemini` and a runs root beside it."""
+
+    def __init__(self, base, env):
+        self.base = base
+        self.bin = str(base / "bin")
+        self.root = str(base / "runs")
+        self.record = str(base / "record")
+        os.makedirs(self.bin, exist_ok=True)
+        source = open(STUB_SOURCE).read()
+        for name in ("claude", "codex", "gemini"):
+            path = os.path.join(self.bin, name)
+            with open(path, "w") as f:
+                f.write(f"#!{sys.executable}\n" + source)
+            os.chmod(path, 0o755)
+        venv_bin = os.path.dirname(sys.executable)
+        self.env = dict(env)
+        self.env["PATH"] = os.pathsep.join([self.bin, venv_bin, env.get("PATH", "/usr/bin:/bin")])
+        self.env["STUB_RECORD"] = self.record
+
+    def run(self, *args, timeout=120, env=None, cwd=None, input=None):
+        import subprocess
+        return subprocess.run([sys.executable, "-m", "conductor", *args], env=env or self.env,
+                              cwd=cwd or str(self.base), capture_output=True, text=True,
+                              timeout=timeout, input=input)
+
+    def records(self):
+        import json
+        out = []
+        if os.path.isdir(self.record):
+            for name in sorted(os.listdir(self.record)):
+                with open(os.path.join(self.record, name)) as f:
+                    out.append(json.load(f))
+        return out
+
+
+@pytest.fixture
+def stubs(tmp_path, subprocess_env):
+    return Stubs(tmp_path, subprocess_env)

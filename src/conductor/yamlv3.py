@@ -309,3 +309,15 @@ def emit_mapping(items: Iterable[tuple[str, Any]], indent: int = 0) -> str:
         else:
             out.append(f"{pad}{k}:{_value(value, indent)}\n")
     return "".join(out)
+
+
+MAX_FLOW_BRACKETS = 1000
+
+
+def too_nested(text: str) -> bool:
+    """libyaml's composer crashes the interpreter on very deep flow nesting (100k ``[``).
+
+    Our documents never need more than a handful of brackets, so text with over a thousand
+    opening brackets is refused before YAML sees it.
+    """
+    return text.count("[") + text.count("{") > MAX_FLOW_BRACKETS

@@ -228,3 +228,9 @@ def test_parse_not_final_leaves_the_last_entry_pending():
     assert [m.body for m in res.messages] == ["one"]
     rest = parse(data[res.consumed:], final=True)
     assert [m.body for m in rest.messages] == ["two"]
+
+
+def test_deeply_nested_header_is_skipped_not_a_crash():
+    data = b"---\nmsg_id: A\nmeta: " + b"[" * 100_000 + b"\n---\nbody\n\n" + entries("after")
+    got = parse(data).messages
+    assert [m.body for m in got] == ["after"]

@@ -24,7 +24,7 @@ import re
 from typing import Any
 
 from ..timefmt import format_rfc3339nano, parse_timestamp
-from ..yamlv3 import Raw, emit_mapping
+from ..yamlv3 import Raw, emit_mapping, too_nested
 from .message import Link, Message, Parent
 
 DELIM = b"---"
@@ -169,6 +169,8 @@ def _node_value(node: Any, depth: int = 0) -> Any:
 
 def _decode_slow(text: str) -> dict[str, Any] | None:
     import yaml  # only headers with nested or quoted values need it
+    if too_nested(text):
+        raise _Bad
     try:
         node = yaml.compose(text, Loader=yaml.CSafeLoader)
     except (yaml.YAMLError, ValueError, RecursionError):

@@ -1,0 +1,163 @@
+"""The typed configuration records.
+
+Field names follow the upstream YAML keys so a conductor-loop ``config.yaml`` reads into the same
+shape. Secrets (tokens, API keys, webhook secrets, agent env values) never appear in a repr: these
+objects end up in logs, tracebacks and test failure output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+AGENT_TYPES: tuple[str, ...] = ("claude", "codex", "gemini", "perplexity", "xai", "command")
+DIVERSIFICATION_STRATEGIES: tuple[str, ...] = ("round-robin", "weighted")
+
+DEFAULT_API_HOST = "0.0.0.0"
+DEFAULT_API_PORT = 14355
+DEFAULT_SSE_POLL_INTERVAL_MS = 500
+DEFAULT_SSE_DISCOVERY_INTERVAL_MS = 1000
+DEFAULT_SSE_HEARTBEAT_INTERVAL_S = 30
+DEFAULT_SSE_MAX_CLIENTS_PER_RUN = 10
+DEFAULT_WEBHOOK_TIMEOUT = "10s"
+
+MASK = "***"
+
+
+def normalize_agent_type(agent_type: str) -> str:
+    """Types compare lower-cased and trimmed, as upstream does (``Claude `` is ``claude``)."""
+    return (agent_type or "").strip().lower()
+
+
+def nearest_line(lines: dict[str, int], field_path: str) -> int | None:
+    """The line of ``a.b[2].c``, else of ``a.b[2]``, ``a.b``, ``a``: the closest known place."""
+    probe = field_path
+    while probe:
+        if probe in lines:
+            return lines[probe]
+        cut = max(probe.rfind("."), probe.rfind("["))
+        probe = probe[:cut] if cut > 0 else ""
+    return None
+
+
+def _masked_repr(obj: object, secrets: tuple[str, ...]) -> str:
+    """A dataclass repr where secret fields show only whether they are set."""
+    parts = []
+    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, f.name)
+        if f.name in secrets:
+            if isinstance(value, dict):
+                value = {key: MASK for key in value}
+            elif value:
+                value = MASK
+        if f.repr:
+            parts.append(f"{f.name}={value!r}")
+    return f"{type(obj).__name__}({', '.join(parts)})"
+
+
+@dataclass
+class AgentConfig:
+    """One entry of ``agents:``. ``command`` and ``env`` are ours (the ``command`` type)."""
+
+    name: str
+    type: str
+    token: str = ""
+    token_file: str = ""
+    base_url: str = ""
+    model: str = ""
+    command: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return _masked_repr(self, ("token", "env"))
+
+
+
+@dataclass
+class Diversification:
+    """``defaults.diversification``: spread runs over several agents."""
+
+    enabled: bool = False
+    strategy: str = ""
+    agents: list[str] = field(default_factory=list)
+    weights: list[int] = field(default_factory=list)
+    fallback_on_failure: bool = False
+
+
+@dataclass
+class Defaults:
+    """``defaults:``. ``timeout`` is optional here (upstream requires it but never uses it)."""
+
+    agent: str = ""
+    timeout: int | None = None
+    max_concurrent_runs: int = 0
+    max_concurrent_root_tasks: int = 0
+    diversification: Diversification | None = None
+
+
+@dataclass
+class SseConfig:
+    """``api.sse:``; a 0 means "use the default", as upstream does."""
+
+    poll_interval_ms: int = DEFAULT_SSE_POLL_INTERVAL_MS
+    discovery_interval_ms: int = DEFAULT_SSE_DISCOVERY_INTERVAL_MS
+    heartbeat_interval_s: int = DEFAULT_SSE_HEARTBEAT_INTERVAL_S
+    max_clients_per_run: int = DEFAULT_SSE_MAX_CLIENTS_PER_RUN
+
+
+@dataclass
+class ApiConfig:
+    """``api:``, read for compatibility (the REST server is not part of conductor yet)."""
+
+    host: str = DEFAULT_API_HOST
+    port: int = DEFAULT_API_PORT
+    cors_origins: list[str] = field(default_factory=list)
+    auth_enabled: bool = False
+    api_key: str = ""
+    sse: SseConfig = field(default_factory=SseConfig)
+
+    def __repr__(self) -> str:
+        return _masked_repr(self, ("api_key",))
+
+
+
+@dataclass
+class StorageConfig:
+    """``storage:``; paths are absolute after loading (relative ones are taken from the config dir)."""
+
+    runs_dir: str = ""
+    extra_roots: list[str] = field(default_factory=list)
+
+
+@dataclass
+class WebhookConfig:
+    """``webhook:``: a POST after each run stops."""
+
+    url: str = ""
+    events: list[str] = field(default_factory=list)
+    secret: str = ""
+    timeout: str = DEFAULT_WEBHOOK_TIMEOUT
+
+    def __repr__(self) -> str:
+        return _masked_repr(self, ("secret",))
+
+
+
+@dataclass
+class Config:
+    """A loaded configuration. ``path`` is the absolute path of the file (None when built in code)."""
+
+    path: str | None = None
+    agents: dict[str, AgentConfig] = field(default_factory=dict)
+    defaults: Defaults = field(default_factory=Defaults)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    webhook: WebhookConfig | None = None
+    keymap: dict[str, str] = field(default_factory=dict)
+    theme: str = ""
+    # Line of each field as "agents.claude.token_file" -> 7; used for errors found after loading.
+    lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    def line_of(self, field_path: str) -> int | None:
+        """The line of a field, else of its closest enclosing field that has one."""
+        return nearest_line(self.lines, field_path)

@@ -1,0 +1,38 @@
+"""Which config file a command uses. Looking never creates anything (spec 9 #26: upstream
+writes ``~/.run-agent/conductor-loop.hcl`` on every call, which makes "no config" impossible)."""
+
+from __future__ import annotations
+
+import os
+
+from .source import Source
+
+LEGACY_HCL = os.path.join(".run-agent", "conductor-loop.hcl")
+USER_CONFIG = os.path.join(".config", "conductor", "config.yaml")
+LOCAL_NAMES = ("config.yaml", "config.yml")
+
+
+def config_candidates(*, cwd: str | None = None, home: str | None = None) -> list[str]:
+    """The default places, in the order they are tried."""
+    cwd = cwd or os.getcwd()
+    home = home or os.path.expanduser("~")
+    return [os.path.join(cwd, name) for name in LOCAL_NAMES] + [
+        os.path.join(home, USER_CONFIG),
+        os.path.join(home, LEGACY_HCL),
+    ]
+
+
+def find_config(explicit: str | None = None, *, cwd: str | None = None,
+                home: str | None = None) -> str | None:
+    """``--config`` (which must exist), else the first existing default place, else None."""
+    if explicit:
+        path = explicit if cwd is None or os.path.isabs(explicit) else os.path.join(cwd, explicit)
+        if not os.path.exists(path):
+            raise Source(None, explicit).error(None, "config file not found")
+        if os.path.isdir(path):
+            raise Source(None, explicit).error(None, "config path is a directory, not a file")
+        return path
+    for candidate in config_candidates(cwd=cwd, home=home):
+        if os.path.isfile(candidate):
+            return candidate
+    return None

@@ -1,0 +1,155 @@
+"""Checks on a decoded config (spec 6.4), with upstream wording for each message.
+
+All problems are collected and the one nearest the top of the file is raised, so fixing a file
+from top to bottom never jumps around.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from urllib.parse import urlsplit
+
+from conductor.errors import ConfigError
+from conductor.timefmt import parse_duration
+
+from .model import AGENT_TYPES, DIVERSIFICATION_STRATEGIES, AgentConfig, Config
+from .source import Source
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def validate_config(config: Config, source: Source) -> None:
+    """Raise the first (by line) problem of a decoded config; no problem, no exception."""
+    problems: list[ConfigError] = []
+    for check in (_check_defaults, _check_api, _check_agents, _check_webhook,
+                  _check_diversification, _check_keymap):
+        problems.extend(check(config, source))
+    if problems:
+        raise min(enumerate(problems), key=lambda p: (p[1].line is None, p[1].line or 0, p[0]))[1]
+
+
+def _check_defaults(config: Config, source: Source) -> list[ConfigError]:
+    defaults = config.defaults
+    found = []
+    if defaults.timeout is not None and defaults.timeout <= 0:
+        found.append(source.error("defaults.timeout", "defaults.timeout must be positive"))
+    for name in ("max_concurrent_runs", "max_concurrent_root_tasks"):
+        if getattr(defaults, name) < 0:
+            found.append(source.error(f"defaults.{name}", f"defaults.{name} must be non-negative"))
+    return found
+
+
+def _check_api(config: Config, source: Source) -> list[ConfigError]:
+    found = []
+    for name in ("poll_interval_ms", "discovery_interval_ms", "heartbeat_interval_s", "max_clients_per_run"):
+        if getattr(config.api.sse, name) < 0:
+            found.append(source.error(f"api.sse.{name}", f"api.sse.{name} must be non-negative"))
+    if not 0 <= config.api.port <= 65535:
+        found.append(source.error("api.port", "api.port must be between 0 and 65535"))
+    return found
+
+
+def _check_agents(config: Config, source: Source) -> list[ConfigError]:
+    found = []
+    for name, agent in config.agents.items():
+        problem = _agent_problem(name, agent)
+        if problem:
+            field, message = problem
+            found.append(source.error(field, message))
+    return found
+
+
+def _agent_problem(name: str, agent: AgentConfig) -> tuple[str, str] | None:
+    """(field, message) of the first problem of one agent."""
+    field = f"agents.{name}"
+    if not agent.type:
+        return f"{field}.type", f'agent "{name}" has empty type'
+    if agent.type not in AGENT_TYPES:
+        return f"{field}.type", f'agent "{name}" has invalid type "{agent.type}"'
+    if agent.token and agent.token_file:
+        return f"{field}.token_file", f'agent "{name}" cannot set both token and token_file'
+    if agent.token_file:
+        reason = _token_file_problem(agent.token_file)
+        if reason:
+            return f"{field}.token_file", f"{reason}: {agent.token_file}"
+    if agent.type == "command" and not agent.command:
+        return f"{field}.command", f'agent "{name}" has type command but no command to run'
+    if agent.type != "command" and agent.command:
+        return f"{field}.command", f'agent "{name}" sets command, which only agents of type command use'
+    if any(not part for part in agent.command[:1]):
+        return f"{field}.command", f'agent "{name}" has an empty program name in command'
+    return None
+
+
+def _token_file_problem(path: str) -> str | None:
+    try:
+        if not os.path.exists(path):
+            return "file not found"
+        if not os.path.isfile(path):
+            return "not a regular file"
+        if not os.access(path, os.R_OK):
+            return "permission denied"
+    except OSError as exc:  # pragma: no cover - e.g. a path too long
+        return (exc.strerror or str(exc)).lower()
+    return None
+
+
+def _check_webhook(config: Config, source: Source) -> list[ConfigError]:
+    webhook = config.webhook
+    if webhook is None:
+        return []
+    found = []
+    url_problem = _url_problem(webhook.url) if webhook.url else None
+    if url_problem:
+        found.append(source.error("webhook.url", f"webhook.url is invalid: {url_problem}"))
+    try:
+        parse_duration(webhook.timeout)
+    except ValueError as exc:
+        found.append(source.error("webhook.timeout", f"webhook.timeout is invalid: {exc}"))
+    return found
+
+
+def _url_problem(url: str) -> str | None:
+    """Upstream accepts anything Go's ParseRequestURI takes; we also insist on http(s) and a
+    host, because the POST can only go there."""
+    if not _SCHEME.match(url):
+        return f'parse "{url}": invalid URI for request'
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        return f'unsupported scheme "{parts.scheme}" (use http or https)'
+    if not parts.hostname:
+        return f'parse "{url}": missing host'
+    return None
+
+
+def _check_diversification(config: Config, source: Source) -> list[ConfigError]:
+    div = config.defaults.diversification
+    if div is None:
+        return []
+    base = "defaults.diversification"
+    found = []
+    strategy = div.strategy.strip()
+    if strategy and strategy not in DIVERSIFICATION_STRATEGIES:
+        found.append(source.error(f"{base}.strategy",
+                                  f'{base}.strategy "{strategy}" is invalid; valid values: round-robin, weighted'))
+    for index, name in enumerate(div.agents):
+        field = f"{base}.agents[{index}]"
+        if not name.strip():
+            found.append(source.error(field, f"{field} is empty"))
+        elif name not in config.agents:
+            found.append(source.error(field, f'{field} "{name}" not found in agents map'))
+    if div.weights and len(div.weights) != len(div.agents):
+        found.append(source.error(f"{base}.weights", f"{base}.weights length ({len(div.weights)}) "
+                                                     f"must match agents length ({len(div.agents)})"))
+    elif div.weights:
+        for index, weight in enumerate(div.weights):
+            if weight <= 0:
+                field = f"{base}.weights[{index}]"
+                found.append(source.error(field, f"{field} must be positive, got {weight}"))
+    return found
+
+
+def _check_keymap(config: Config, source: Source) -> list[ConfigError]:
+    return [source.error(f"keymap.{action}", "must name at least one key")
+            for action, keys in config.keymap.items() if not keys.strip(" ,")]

@@ -1,0 +1,863 @@
+"""The log pane: a file-backed, line-API view of an agent's stdout/stderr that follows the tail.
+
+Modelled on Toolong. The widget never holds the file: :class:`~.line_index.LineIndex` keeps a
+sparse byte-offset index, lines are read from disk only when they are drawn (``render_line``),
+and decoded/rendered lines live in small LRU caches. Opening a file reads its tail backwards, so
+the last screen shows at once; the rest is indexed by a cancellable thread worker and merged
+without moving the view. Growth is read from the last offset only.
+
+Wrapping (``w``) works on the visible window only: the scroll position stays in *file lines*
+(one scroll step = one file line, the scrollbar maps file lines) and each visible line is folded
+to the width when drawn. When the lines from the scroll position on do not fill the screen, the
+window is laid out from the last line upwards instead, so the end of the file is always
+reachable and following shows the last rows.
+
+Everything drawn passes through :func:`~.line_index.neutralise`: control characters and escape
+sequences are shown as symbols, never sent to the terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from rich.style import Style
+from rich.text import Text
+from textual import work
+from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.containers import Vertical
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Input, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from conductor.console.widgets.line_index import (
+    PLACEHOLDER_CHARS,
+    Change,
+    DisplayLine,
+    IndexDelta,
+    LineIndex,
+    PrefixIndex,
+    display_line,
+    find_backward,
+    find_forward,
+)
+
+INLINE_GROWTH_BYTES = 1024 * 1024
+"""Growth up to this size is scanned on the event loop (about 1 ms); more goes to a worker."""
+POLL_SECONDS = 0.5
+TAIL_LINES = 1000
+LINE_CACHE_SIZE = 1024
+_PLACEHOLDER = re.compile("[" + "".join(sorted(PLACEHOLDER_CHARS)) + "]")
+STRIP_CACHE_SIZE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """The wrapped rows on screen and the file line drawn on the top row."""
+
+    key: tuple
+    rows: list[Strip]
+    top_line: int
+
+
+class LogView(ScrollView, can_focus=True):
+    """Shows a text file that may grow, following its end until the user scrolls up."""
+
+    BINDINGS = [
+        Binding("j,down", "line_down", "Down", show=False, id="log.line_down"),
+        Binding("k,up", "line_up", "Up", show=False, id="log.line_up"),
+        Binding("h,left", "column_left", "Left", show=False, id="log.left"),
+        Binding("l,right", "column_right", "Right", show=False, id="log.right"),
+        Binding("g,home", "top", "Top", show=False, id="log.top"),
+        Binding("G,end", "end", "End/follow", id="log.end"),
+        Binding("pageup", "page_up", "Page up", show=False, id="log.page_up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="log.page_down"),
+        Binding("slash", "search", "Search", id="log.search"),
+        Binding("n", "search_next", "Next match", show=False, id="log.search_next"),
+        Binding("N", "search_previous", "Previous match", show=False, id="log.search_previous"),
+        Binding("w", "toggle_wrap", "Wrap", id="log.wrap"),
+    ]
+
+    COMPONENT_CLASSES = {
+        "log-view--control",
+        "log-view--marker",
+        "log-view--match",
+        "log-view--current-match",
+    }
+
+    DEFAULT_CSS = """
+    LogView {
+        background: $surface;
+        color: $foreground;
+        & > .log-view--control { color: $warning; }
+        & > .log-view--marker { color: $text-muted; text-style: italic; }
+        & > .log-view--match { background: $warning 40%; }
+        & > .log-view--current-match { background: $warning; color: $background; }
+    }
+    """
+
+    class FollowChanged(Message):
+        """Following started or stopped (by the user, a search jump, or a reset)."""
+
+        def __init__(self, log_view: LogView, following: bool) -> None:
+            super().__init__()
+            self.log_view = log_view
+            self.following = following
+
+        @property
+        def control(self) -> LogView:
+            return self.log_view
+
+    class StatusChanged(Message):
+        """The one-line status text changed (see :attr:`LogView.status_text`)."""
+
+        def __init__(self, log_view: LogView, text: str) -> None:
+            super().__init__()
+            self.log_view = log_view
+            self.text = text
+
+        @property
+        def control(self) -> LogView:
+            return self.log_view
+
+    class SearchRequested(Message):
+        """The user asked to type a search (``/``); the container shows an input."""
+
+        def __init__(self, log_view: LogView) -> None:
+            super().__init__()
+            self.log_view = log_view
+
+        @property
+        def control(self) -> LogView:
+            return self.log_view
+
+    class _IndexBuilt(Message):
+        def __init__(self, generation: int, prefix: PrefixIndex) -> None:
+            super().__init__()
+            self.generation = generation
+            self.prefix = prefix
+
+    class _IndexProgress(Message):
+        def __init__(self, generation: int, percent: int) -> None:
+            super().__init__()
+            self.generation = generation
+            self.percent = percent
+
+    class _GrowthScanned(Message):
+        def __init__(self, generation: int, delta: IndexDelta) -> None:
+            super().__init__()
+            self.generation = generation
+            self.delta = delta
+
+    class _SearchDone(Message):
+        def __init__(self, generation: int, origin: int, query: str, line: int | None,
+                     wrapped: bool) -> None:
+            super().__init__()
+            self.generation = generation
+            self.origin = origin
+            self.query = query
+            self.line = line
+            self.wrapped = wrapped
+
+    def __init__(self, path: str | None = None, *, follow: bool = True,
+                 max_line_length: int = 2000, name: str | None = None,
+                 id: str | None = None, classes: str | None = None,
+                 disabled: bool = False) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self._path: str | None = None
+        self._index: LineIndex | None = None
+        self._generation = 0
+        self._following = follow
+        self._new_lines = 0
+        self._max_line_length = max(1, max_line_length)
+        self._wrap = False
+        self._max_width = 0
+        self._lines: LRUCache[int, DisplayLine] = LRUCache(LINE_CACHE_SIZE)
+        self._strips: LRUCache[int, Strip] = LRUCache(STRIP_CACHE_SIZE)
+        self._window: _Window | None = None
+        self._query = ""
+        self._match_line: int | None = None
+        self._search_note = ""
+        self._index_percent: int | None = None
+        self._growth_pending = False
+        self._prefix_lines = 0
+        self._problem = ""
+        self._last_status = ""
+        self._adjusting = False
+        self._width_update_scheduled = False
+        self._frame_style: Style | None = None
+        if path is not None:
+            self._open(path)
+
+    # -- public state ----------------------------------------------------------------------
+
+    @property
+    def path(self) -> str | None:
+        return self._path
+
+    @property
+    def following(self) -> bool:
+        return self._following
+
+    @property
+    def new_lines(self) -> int:
+        """Lines that arrived while following was paused."""
+        return self._new_lines
+
+    @property
+    def line_count(self) -> int:
+        """Lines known so far (only the tail's until the background index is merged)."""
+        return self._index.line_count if self._index is not None else 0
+
+    @property
+    def index_complete(self) -> bool:
+        """True once line numbers are absolute (the whole file is indexed)."""
+        return self._index is not None and self._index.complete
+
+    @property
+    def wrap(self) -> bool:
+        return self._wrap
+
+    @property
+    def search_query(self) -> str:
+        return self._query
+
+    @property
+    def match_line(self) -> int | None:
+        """The line of the current search match, if any."""
+        return self._match_line
+
+    @property
+    def top_line(self) -> int:
+        """The file line on the top row of the view."""
+        if self._wrap and self._window is not None:
+            return self._window.top_line
+        return self.scroll_offset.y
+
+    @property
+    def status_text(self) -> str:
+        """One line for the status bar: follow state, new lines, position, index and search."""
+        parts = ["FOLLOWING" if self._following else "PAUSED"]
+        if not self._following and self._new_lines:
+            parts.append(f"{self._new_lines:,} new lines \u2014 G/End to follow")
+        if self._problem:
+            parts.append(self._problem)
+        count = self.line_count
+        if count:
+            top = min(self.top_line + 1, count)
+            last = min(self.top_line + self.scrollable_content_region.height, count)
+            where = f"lines {top:,}\u2013{last:,} of {count:,}"
+            if not self.index_complete:
+                where = f"tail: {where}"
+            parts.append(where)
+        if self._index_percent is not None and not self.index_complete:
+            parts.append(f"indexing {self._index_percent}%")
+        if self._search_note:
+            parts.append(self._search_note)
+        if self._wrap:
+            parts.append("wrap")
+        return " \u00b7 ".join(parts)
+
+    # -- opening and switching files -------------------------------------------------------
+
+    def set_path(self, path: str | None) -> None:
+        """Show another file (or none); all state is reset and following resumes."""
+        was_following = self._following
+        self._close()
+        self._following = True
+        self._query = ""
+        self._search_note = ""
+        if path is not None:
+            self._open(path)
+        self._after_reset(was_following)
+
+    def _open(self, path: str) -> None:
+        self._path = path
+        self._problem = ""
+        try:
+            self._index = LineIndex.open_tail(path, TAIL_LINES)
+        except FileNotFoundError:
+            self._problem = "waiting for file"
+        except OSError as error:
+            self._problem = f"cannot read: {error.strerror or error}"
+        if self._index is not None and not self._index.complete and self.is_mounted:
+            self.call_after_refresh(self._start_index_build, self._generation)
+
+    def _close(self) -> None:
+        self._generation += 1
+        if self.is_mounted:
+            self.workers.cancel_node(self)
+        if self._index is not None:
+            self._index.close()
+        self._index = None
+        self._path = None
+        self._growth_pending = False
+        self._index_percent = None
+        self._new_lines = 0
+        self._match_line = None
+        self._max_width = 0
+        self._invalidate()
+
+    def _after_reset(self, was_following: bool) -> None:
+        if not self.is_mounted:
+            return
+        self._update_virtual_size()
+        if was_following != self._following:
+            self.post_message(self.FollowChanged(self, self._following))
+        if self._following:
+            self._scroll_end()
+        self.refresh()
+        self._post_status()
+
+    def _reload(self) -> None:
+        """The file was truncated or replaced: start over from its new tail."""
+        path = self._path
+        was_following = self._following
+        self._close()
+        self._following = True
+        if path is not None:
+            self._open(path)
+        self._after_reset(was_following)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.set_interval(POLL_SECONDS, self._poll)
+        if self._index is not None and not self._index.complete:
+            # After the first frame: the scan holds the GIL in bursts and would delay it.
+            self.call_after_refresh(self._start_index_build, self._generation)
+        self._update_virtual_size()
+        self.call_after_refresh(self._settle_initial_scroll)
+
+    def _settle_initial_scroll(self) -> None:
+        self._scroll_end()
+        self._post_status()
+
+    def on_unmount(self) -> None:
+        self._close()
+
+    # -- growth ----------------------------------------------------------------------------
+
+    def _poll(self) -> None:
+        if self.display and self.is_on_screen:
+            self.refresh_file()
+
+    def refresh_file(self) -> None:
+        """Read what was appended since the last call (or reload after truncation/replacement)."""
+        if self._path is None or self._growth_pending:
+            return
+        if self._index is None:
+            self._open(self._path)
+            if self._index is not None:
+                self._after_reset(self._following)
+            return
+        change, size = self._index.check()
+        if change is Change.RESET:
+            self._reload()
+        elif change is Change.GROWN:
+            if size - self._index.state.scanned_to <= INLINE_GROWTH_BYTES:
+                self._apply_growth(self._index.scan_growth(size))
+            else:
+                self._growth_pending = True
+                self._scan_growth(self._index, self._generation, self._index.dup_fd(), size)
+
+    def _apply_growth(self, delta: IndexDelta) -> None:
+        index = self._index
+        assert index is not None
+        partial_line = index.complete_lines  # drawn before its newline arrived: redraw it
+        added = index.apply(delta)
+        self._lines.discard(partial_line)
+        self._strips.discard(partial_line)
+        self._window = None
+        self._update_virtual_size()
+        if self._following:
+            self._scroll_end()
+        else:
+            self._new_lines += added
+        self.refresh()
+        self._post_status()
+
+    @work(thread=True, exclusive=True, group="log-view-growth", exit_on_error=False)
+    def _scan_growth(self, index: LineIndex, generation: int, fd: int, stop: int) -> None:
+        worker = get_current_worker()
+        try:
+            delta = index.scan_growth(stop, fd=fd, cancelled=lambda: worker.is_cancelled)
+        finally:
+            os.close(fd)
+        if not worker.is_cancelled:
+            self.post_message(self._GrowthScanned(generation, delta))
+
+    def on_log_view__growth_scanned(self, message: _GrowthScanned) -> None:
+        message.stop()
+        if message.generation != self._generation or self._index is None:
+            return
+        self._growth_pending = False
+        self._apply_growth(message.delta)
+        self.refresh_file()
+
+    # -- background index ------------------------------------------------------------------
+
+    def _start_index_build(self, generation: int) -> None:
+        if generation != self._generation or self._index is None or self._index.complete:
+            return
+        self._index_percent = 0
+        self._build_index(self._index, self._generation, self._index.dup_fd())
+
+    @work(thread=True, exclusive=True, group="log-view-index", exit_on_error=False)
+    def _build_index(self, index: LineIndex, generation: int, fd: int) -> None:
+        worker = get_current_worker()
+        total = max(index.origin, 1)
+        reported = [0]
+
+        def progress(offset: int) -> None:
+            percent = offset * 100 // total
+            if percent >= reported[0] + 5:
+                reported[0] = percent
+                self.post_message(self._IndexProgress(generation, percent))
+
+        try:
+            prefix = index.build_prefix(fd, cancelled=lambda: worker.is_cancelled,
+                                        progress=progress)
+        finally:
+            os.close(fd)
+        if prefix is not None and not worker.is_cancelled:
+            self.post_message(self._IndexBuilt(generation, prefix))
+
+    def on_log_view__index_progress(self, message: _IndexProgress) -> None:
+        message.stop()
+        if message.generation == self._generation:
+            self._index_percent = message.percent
+            self._post_status()
+
+    def on_log_view__index_built(self, message: _IndexBuilt) -> None:
+        message.stop()
+        if message.generation != self._generation or self._index is None:
+            return
+        shift = self._index.merge_prefix(message.prefix)
+        self._prefix_lines = shift
+        self._index_percent = None
+        if not shift:
+            self._post_status()
+            return
+        self._invalidate()
+        if self._match_line is not None:
+            self._match_line += shift
+        top = self.scroll_offset.y
+        self._update_virtual_size()
+        self._adjusting = True
+        try:
+            if self._following:
+                self._scroll_end()
+            else:
+                self.scroll_to(y=top + shift, animate=False)
+        finally:
+            self._adjusting = False
+        self.refresh()
+        self._post_status()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Worker failures are shown in the status bar, never swallowed."""
+        if event.state is WorkerState.ERROR and event.worker.node is self:
+            event.stop()
+            error = event.worker.error
+            if event.worker.group == "log-view-growth":
+                self._growth_pending = False
+            self._problem = f"error: {error}"
+            self._post_status()
+
+    # -- following and scrolling -----------------------------------------------------------
+
+    def _set_following(self, following: bool) -> None:
+        if following == self._following:
+            return
+        self._following = following
+        if following:
+            self._new_lines = 0
+        self.post_message(self.FollowChanged(self, following))
+        self._post_status()
+
+    def _scroll_end(self) -> None:
+        self._adjusting = True
+        try:
+            self.scroll_to(y=self.max_scroll_y, animate=False)
+        finally:
+            self._adjusting = False
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._window = None
+        if not self._adjusting:
+            if new_value < old_value and new_value < self.max_scroll_y:
+                self._set_following(False)
+            elif new_value > old_value and new_value >= self.max_scroll_y:
+                self._set_following(True)
+        self._post_status()
+
+    def on_resize(self) -> None:
+        self._window = None
+        self._update_virtual_size()
+        if self._following:
+            self._scroll_end()
+        self._post_status()
+
+    def _scroll_lines(self, delta: int) -> None:
+        top = self.top_line if self._wrap else self.scroll_offset.y
+        self.scroll_to(y=max(top + delta, 0), animate=False)
+
+    def action_line_down(self) -> None:
+        self._scroll_lines(1)
+
+    def action_line_up(self) -> None:
+        self._scroll_lines(-1)
+
+    def action_page_down(self) -> None:
+        self._scroll_lines(max(self.scrollable_content_region.height - 1, 1))
+
+    def action_page_up(self) -> None:
+        self._scroll_lines(-max(self.scrollable_content_region.height - 1, 1))
+
+    def action_column_left(self) -> None:
+        self.scroll_to(x=max(self.scroll_offset.x - 4, 0), animate=False)
+
+    def action_column_right(self) -> None:
+        self.scroll_to(x=self.scroll_offset.x + 4, animate=False)
+
+    def action_top(self) -> None:
+        self.scroll_to(y=0, animate=False)
+
+    def action_end(self) -> None:
+        """Jump to the last line and follow from now on."""
+        self._scroll_end()
+        self._set_following(True)
+
+    def action_toggle_wrap(self) -> None:
+        self.set_wrap(not self._wrap)
+
+    def set_wrap(self, wrap: bool) -> None:
+        top = self.top_line
+        self._wrap = wrap
+        self._window = None
+        self._strips.clear()
+        self._update_virtual_size()
+        self._adjusting = True
+        try:
+            if self._following:
+                self._scroll_end()
+            else:
+                self.scroll_to(x=0, y=top, animate=False)
+        finally:
+            self._adjusting = False
+        self.refresh()
+        self._post_status()
+
+    # -- search ----------------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        self.post_message(self.SearchRequested(self))
+
+    def action_search_next(self) -> None:
+        if self._query:
+            start = self._match_line + 1 if self._match_line is not None else self.top_line
+            self._start_search(self._query, start, forward=True)
+
+    def action_search_previous(self) -> None:
+        if self._query:
+            start = self._match_line if self._match_line is not None else self.top_line
+            self._start_search(self._query, start, forward=False)
+
+    def search(self, query: str) -> None:
+        """Find ``query`` from the top visible line on (wrapping around); lower-case queries
+        ignore (ASCII) case. Runs in a worker; the view jumps to the match when found."""
+        self._query = query
+        self._match_line = None
+        self._strips.clear()
+        self._window = None
+        self.refresh()
+        if query:
+            self._start_search(query, self.top_line, forward=True)
+        else:
+            self._search_note = ""
+            self._post_status()
+
+    def _start_search(self, query: str, line: int, forward: bool) -> None:
+        index = self._index
+        if index is None or not index.line_count:
+            return
+        line = min(max(line, 0), index.line_count)
+        self._search_note = f"searching \u201c{query}\u201d\u2026"
+        self._post_status()
+        bounds = (index.origin, index.line_start(line), index.state.scanned_to,
+                  min(line, index.complete_lines), index.complete_lines)
+        self._search_file(self._generation, index.dup_fd(), query, forward, bounds)
+
+    @work(thread=True, exclusive=True, group="log-view-search", exit_on_error=False)
+    def _search_file(self, generation: int, fd: int, query: str, forward: bool,
+                     bounds: tuple[int, int, int, int, int]) -> None:
+        worker = get_current_worker()
+        origin, split, end, split_line, end_line = bounds
+        needle = query.encode("utf-8")
+        ignore_case = query == query.lower()
+        cancelled = lambda: worker.is_cancelled  # noqa: E731
+        try:
+            if forward:
+                found = find_forward(fd, split, end, split_line, needle, ignore_case, cancelled)
+                wrapped = found is None
+                if wrapped:
+                    found = find_forward(fd, origin, split, 0, needle, ignore_case, cancelled)
+            else:
+                found = find_backward(fd, origin, split, split_line, needle, ignore_case,
+                                      cancelled)
+                wrapped = found is None
+                if wrapped:
+                    found = find_backward(fd, split, end, end_line, needle, ignore_case,
+                                          cancelled)
+        finally:
+            os.close(fd)
+        if not worker.is_cancelled:
+            self.post_message(self._SearchDone(generation, origin, query, found, wrapped))
+
+    def on_log_view__search_done(self, message: _SearchDone) -> None:
+        message.stop()
+        if (message.generation != self._generation or message.query != self._query
+                or self._index is None):
+            return
+        line = message.line
+        if line is not None and message.origin != self._index.origin:
+            line += self._prefix_lines  # the background index was merged meanwhile
+        if line is None:
+            self._search_note = f"\u201c{message.query}\u201d not found"
+            self._post_status()
+            return
+        self._match_line = line
+        self._search_note = f"\u201c{message.query}\u201d line {line + 1:,}"
+        if message.wrapped:
+            self._search_note += " (wrapped)"
+        self._strips.clear()
+        self._window = None
+        self._set_following(False)
+        self._adjusting = True
+        try:
+            context = 0 if self._wrap else self.scrollable_content_region.height // 3
+            self.scroll_to(y=max(line - context, 0), animate=False)
+        finally:
+            self._adjusting = False
+        self.refresh()
+        self._post_status()
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def _invalidate(self) -> None:
+        self._lines.clear()
+        self._strips.clear()
+        self._window = None
+
+    def _update_virtual_size(self) -> None:
+        count = self.line_count
+        if self._wrap:
+            region = self.scrollable_content_region
+            height = max(region.height, 1)
+            self.virtual_size = Size(0, self._last_page_top(region.width, height) + height)
+        else:
+            self.virtual_size = Size(self._max_width, count)
+
+    def _post_status(self) -> None:
+        text = self.status_text
+        if text != self._last_status and self.is_mounted:
+            self._last_status = text
+            self.post_message(self.StatusChanged(self, text))
+
+    def _display_line(self, line: int) -> DisplayLine:
+        cached = self._lines.get(line)
+        if cached is None:
+            assert self._index is not None
+            raw = self._index.read_line(line, self._max_line_length * 4)
+            cached = display_line(raw, self._max_line_length)
+            self._lines[line] = cached
+        return cached
+
+    def _line_strip(self, line: int) -> Strip:
+        """The whole line, styled, uncropped."""
+        cached = self._strips.get(line)
+        if cached is not None:
+            return cached
+        shown = self._display_line(line)
+        text = Text(shown.text, no_wrap=True, end="")
+        self._style_text(text, shown, line)
+        strip = Strip(text.render(self.app.console), text.cell_len)
+        self._strips[line] = strip
+        if strip.cell_length > self._max_width and not self._wrap:
+            self._max_width = strip.cell_length
+            if not self._width_update_scheduled:
+                self._width_update_scheduled = True
+                self.call_after_refresh(self._apply_max_width)
+        return strip
+
+    def _apply_max_width(self) -> None:
+        self._width_update_scheduled = False
+        self._update_virtual_size()
+
+    def _style_text(self, text: Text, shown: DisplayLine, line: int) -> None:
+        plain = shown.text
+        end = shown.cut_at if shown.cut_at is not None else len(plain)
+        control = self.get_component_rich_style("log-view--control", partial=True)
+        for found in _PLACEHOLDER.finditer(plain, 0, end):
+            text.stylize(control, found.start(), found.end())
+        if shown.cut_at is not None:
+            text.stylize(self.get_component_rich_style("log-view--marker", partial=True),
+                         shown.cut_at)
+        if self._query:
+            name = ("log-view--current-match" if line == self._match_line
+                    else "log-view--match")
+            self._stylize_matches(text, plain[:end], self.get_component_rich_style(name))
+
+    def _stylize_matches(self, text: Text, plain: str, style: Style) -> None:
+        query = self._query
+        haystack = plain
+        if query == query.lower():
+            haystack = plain.lower()
+        start = haystack.find(query)
+        while start >= 0:
+            text.stylize(style, start, start + len(query))
+            start = haystack.find(query, start + len(query))
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # rich_style walks the DOM (~0.1 ms); once per frame, not once per line.
+        self._frame_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame_style = None
+
+    @property
+    def _line_style(self) -> Style:
+        return self._frame_style if self._frame_style is not None else self.rich_style
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        style = self._line_style
+        if self._index is None:
+            return Strip.blank(width, style)
+        if self._wrap:
+            rows = self._wrapped_window(width).rows
+            return rows[y] if y < len(rows) else Strip.blank(width, style)
+        line = self.scroll_offset.y + y
+        if line >= self.line_count:
+            return Strip.blank(width, style)
+        scroll_x = self.scroll_offset.x
+        return self._line_strip(line).crop_extend(scroll_x, scroll_x + width, style)
+
+    def _wrap_line(self, line: int, width: int) -> list[Strip]:
+        strip = self._line_strip(line)
+        length = strip.cell_length
+        style = self._line_style
+        if length <= width:
+            return [strip.extend_cell_length(width, style)]
+        cuts = list(range(width, length, width)) + [length]
+        return [part.extend_cell_length(width, style) for part in strip.divide(cuts)]
+
+    def _last_page_top(self, width: int, height: int) -> int:
+        """First line of the last page when wrapped: the lines from it on fit the height.
+
+        This is the largest scroll position (virtual height = it + height), so the
+        scrollbar only shows when the wrapped lines overflow."""
+        line = self.line_count
+        used = 0
+        while line > 0 and width > 0:
+            used += len(self._wrap_line(line - 1, width))
+            if used > height:
+                break
+            line -= 1
+        return min(line, max(self.line_count - 1, 0))
+
+    def _wrapped_window(self, width: int) -> _Window:
+        """Rows from the top line down, or from the last line up at the largest scroll
+        position (so following always shows the last rows)."""
+        height = self.scrollable_content_region.height
+        count = self.line_count
+        top = self.scroll_offset.y
+        key = (top, width, height, count, self._generation)
+        if self._window is not None and self._window.key == key:
+            return self._window
+        rows: list[Strip] = []
+        if top < self.max_scroll_y or top == 0:
+            line = top
+            while len(rows) < height and line < count:
+                rows.extend(self._wrap_line(line, width))
+                line += 1
+            window = _Window(key, rows[:height], top)
+        else:
+            line = count - 1
+            while len(rows) < height and line >= 0:
+                rows[:0] = self._wrap_line(line, width)
+                line -= 1
+            window = _Window(key, rows[-height:], line + 1)
+        self._window = window
+        return window
+
+
+class LogPane(Vertical):
+    """A :class:`LogView` with its status bar and search input, as one pane."""
+
+    BINDINGS = [
+        Binding("escape", "close_search", "Close search", show=False, id="log.close_search"),
+    ]
+
+    DEFAULT_CSS = """
+    LogPane {
+        height: 1fr;
+        & > LogView { height: 1fr; }
+        & > #log-search { display: none; }
+        & > #log-search.-open { display: block; }
+        & > #log-status { height: 1; background: $panel; color: $text; padding: 0 1; }
+    }
+    """
+
+    def __init__(self, path: str | None = None, *, follow: bool = True,
+                 max_line_length: int = 2000, name: str | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._view = LogView(path, follow=follow, max_line_length=max_line_length,
+                             id="log-view")
+
+    @property
+    def log_view(self) -> LogView:
+        return self._view
+
+    @property
+    def status(self) -> Static:
+        return self.query_one("#log-status", Static)
+
+    def compose(self):
+        yield self._view
+        yield Input(placeholder="search (enter to find, esc to close)", id="log-search",
+                    compact=True)
+        yield Static(self._view.status_text, id="log-status", markup=False)
+
+    def set_path(self, path: str | None) -> None:
+        self._view.set_path(path)
+
+    def on_log_view_status_changed(self, message: LogView.StatusChanged) -> None:
+        self.status.update(message.text)
+
+    def on_log_view_search_requested(self, message: LogView.SearchRequested) -> None:
+        search = self.query_one("#log-search", Input)
+        search.value = self._view.search_query
+        search.add_class("-open")
+        search.focus()
+
+    def on_input_submitted(self, message: Input.Submitted) -> None:
+        if message.input.id != "log-search":
+            return
+        message.stop()
+        self._view.search(message.value)
+        self.action_close_search()
+
+    def action_close_search(self) -> None:
+        search = self.query_one("#log-search", Input)
+        if search.has_class("-open"):
+            search.remove_class("-open")
+            self._view.focus()

@@ -1,0 +1,398 @@
+"""Every validation message, exactly as a user sees it: ``file:line: field: message``."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from conductor.config import load_config
+from conductor.errors import ConfigError
+
+
+def load_error(write, text: str, name: str = "config.yaml") -> ConfigError:
+    path = write(text, name)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    return info.value
+
+
+CASES = [
+    pytest.param("""
+        agents:
+          x:
+            type: foo
+        """, 'config.yaml:3: agents.x.type: agent "x" has invalid type "foo"', id="invalid-type"),
+    pytest.param("""
+        agents:
+          Foo Bar: {}
+        """, 'config.yaml:2: agents.Foo Bar.type: agent "Foo Bar" has invalid type "foo bar"',
+        id="type-from-name"),
+    pytest.param("""
+        agents:
+          " ": {}
+        """, 'config.yaml:2: agents. .type: agent " " has empty type', id="empty-type"),
+    pytest.param("""
+        agents:
+          claude:
+            token: secret-value
+            token_file: tok
+        """, 'config.yaml:4: agents.claude.token_file: agent "claude" cannot set both token and token_file',
+        id="token-and-file"),
+    pytest.param("""
+        agents:
+          sim:
+            type: command
+        """, 'config.yaml:2: agents.sim.command: agent "sim" has type command but no command to run',
+        id="command-missing"),
+    pytest.param("""
+        agents:
+          sim:
+            type: command
+            command: []
+        """, 'config.yaml:4: agents.sim.command: agent "sim" has type command but no command to run',
+        id="command-empty-list"),
+    pytest.param("""
+        agents:
+          claude:
+            command: [my-claude]
+        """, 'config.yaml:3: agents.claude.command: agent "claude" sets command, which only agents of type '
+             'command use', id="command-on-other-type"),
+    pytest.param("""
+        agents:
+          sim:
+            type: command
+            command: {a: b}
+        """, "config.yaml:4: agents.sim.command: must be a list of strings, got a mapping",
+        id="command-mapping"),
+    pytest.param("""
+        agents:
+          sim:
+            type: command
+            command:
+              - python
+              - [nested]
+        """, "config.yaml:6: agents.sim.command[1]: must be a string, got a list", id="command-item"),
+    pytest.param("""
+        agents:
+          sim:
+            type: command
+            command: "python 'unclosed"
+        """, "config.yaml:4: agents.sim.command: cannot split the command: no closing quotation",
+        id="command-shell-syntax"),
+    pytest.param("""
+        agents:
+          sim:
+            type: command
+            command: ['', x]
+        """, 'config.yaml:4: agents.sim.command: agent "sim" has an empty program name in command',
+        id="command-empty-program"),
+    pytest.param("""
+        defaults:
+          timeout: 0
+        """, "config.yaml:2: defaults.timeout must be positive", id="timeout-zero"),
+    pytest.param("""
+        defaults:
+          timeout: -5
+        """, "config.yaml:2: defaults.timeout must be positive", id="timeout-negative"),
+    pytest.param("""
+        defaults:
+          timeout: soon
+        """, 'config.yaml:2: defaults.timeout: must be an integer, got "soon"', id="timeout-text"),
+    pytest.param("""
+        defaults:
+          max_concurrent_root_tasks: -1
+        """, "config.yaml:2: defaults.max_concurrent_root_tasks must be non-negative", id="root-tasks"),
+    pytest.param("""
+        defaults:
+          max_concurrent_runs: -1
+        """, "config.yaml:2: defaults.max_concurrent_runs must be non-negative", id="max-runs"),
+    pytest.param("""
+        api:
+          sse:
+            poll_interval_ms: -1
+        """, "config.yaml:3: api.sse.poll_interval_ms must be non-negative", id="sse-poll"),
+    pytest.param("""
+        api:
+          sse:
+            discovery_interval_ms: -1
+        """, "config.yaml:3: api.sse.discovery_interval_ms must be non-negative", id="sse-discovery"),
+    pytest.param("""
+        api:
+          sse:
+            heartbeat_interval_s: -1
+        """, "config.yaml:3: api.sse.heartbeat_interval_s must be non-negative", id="sse-heartbeat"),
+    pytest.param("""
+        api:
+          sse:
+            max_clients_per_run: -1
+        """, "config.yaml:3: api.sse.max_clients_per_run must be non-negative", id="sse-clients"),
+    pytest.param("""
+        api:
+          port: 65536
+        """, "config.yaml:2: api.port must be between 0 and 65535", id="port-high"),
+    pytest.param("""
+        api:
+          port: -1
+        """, "config.yaml:2: api.port must be between 0 and 65535", id="port-negative"),
+    pytest.param("""
+        api:
+          auth_enabled: maybe
+        """, 'config.yaml:2: api.auth_enabled: must be true or false, got "maybe"', id="bool"),
+    pytest.param("""
+        api:
+          cors_origins: https://example.com
+        """, "config.yaml:2: api.cors_origins: must be a list of strings, got a single value",
+        id="list-scalar"),
+    pytest.param("""
+        webhook:
+          url: not a url
+        """, 'config.yaml:2: webhook.url is invalid: parse "not a url": invalid URI for request',
+        id="webhook-url"),
+    pytest.param("""
+        webhook:
+          url: ftp://example.com/hook
+        """, 'config.yaml:2: webhook.url is invalid: unsupported scheme "ftp" (use http or https)',
+        id="webhook-scheme"),
+    pytest.param("""
+        webhook:
+          url: https://example.com/hook
+          timeout: 10
+        """, 'config.yaml:3: webhook.timeout is invalid: time: missing unit in duration "10"',
+        id="webhook-timeout"),
+    pytest.param("""
+        agents:
+          claude: {}
+        defaults:
+          diversification:
+            strategy: random
+        """, 'config.yaml:5: defaults.diversification.strategy "random" is invalid; '
+             "valid values: round-robin, weighted", id="div-strategy"),
+    pytest.param("""
+        agents:
+          claude: {}
+        defaults:
+          diversification:
+            agents: [claude, ""]
+        """, "config.yaml:5: defaults.diversification.agents[1] is empty", id="div-agent-empty"),
+    pytest.param("""
+        agents:
+          claude: {}
+        defaults:
+          diversification:
+            agents:
+              - claude
+              - codex
+        """, 'config.yaml:7: defaults.diversification.agents[1] "codex" not found in agents map',
+        id="div-agent-unknown"),
+    pytest.param("""
+        agents:
+          claude: {}
+          codex: {}
+        defaults:
+          diversification:
+            agents: [claude, codex]
+            weights: [1]
+        """, "config.yaml:7: defaults.diversification.weights length (1) must match agents length (2)",
+        id="div-weights-length"),
+    pytest.param("""
+        agents:
+          claude: {}
+          codex: {}
+        defaults:
+          diversification:
+            agents: [claude, codex]
+            weights:
+              - 3
+              - 0
+        """, "config.yaml:9: defaults.diversification.weights[1] must be positive, got 0",
+        id="div-weight-zero"),
+    pytest.param("""
+        agents: [1, 2]
+        """, "config.yaml:1: agents: must be a mapping of agent name to settings", id="agents-list"),
+    pytest.param("""
+        # comment first
+        agents:
+          - claude
+        """, "config.yaml:3: agents: must be a mapping of agent name to settings", id="agents-list-block"),
+    pytest.param("""
+        agents:
+          claude: yes
+        """, "config.yaml:2: agents.claude: must be a mapping of agent settings (type, token, model, ...)",
+        id="agent-scalar"),
+    pytest.param("""
+        agents:
+          claude:
+            token: [a, b]
+        """, "config.yaml:3: agents.claude.token: must be a string, got a list", id="token-list"),
+    pytest.param("""
+        agents:
+          sim:
+            type: command
+            command: [x]
+            env: [A]
+        """, "config.yaml:5: agents.sim.env: must be a mapping", id="env-list"),
+    pytest.param("""
+        keymap:
+          quit: {key: q}
+        """, 'config.yaml:2: keymap.quit: must be a key such as "ctrl+q" or comma-separated keys, got a mapping',
+        id="keymap-mapping"),
+    pytest.param("""
+        keymap:
+          quit:
+        """, 'config.yaml:2: keymap.quit: must be a key such as "ctrl+q" or comma-separated keys, got null',
+        id="keymap-null"),
+    pytest.param("""
+        keymap:
+          quit: " , "
+        """, "config.yaml:2: keymap.quit: must name at least one key", id="keymap-blank"),
+    pytest.param("""
+        keymap: q
+        """, "config.yaml:1: keymap: must be a mapping of action id to key", id="keymap-scalar"),
+    pytest.param("""
+        theme: [dark]
+        """, "config.yaml:1: theme: must be a string, got a list", id="theme"),
+    pytest.param("""
+        storage:
+          runs_dir: ~bob/runs
+        """, "config.yaml:2: storage.runs_dir: only ~ and ~/ are expanded, not ~user: ~bob/runs",
+        id="tilde-user"),
+    pytest.param("""
+        agents:
+          claude: {}
+          claude: {}
+        """, "config.yaml:3: agents.claude: duplicate key (first defined at line 2)", id="duplicate"),
+    pytest.param("""
+        - just
+        - a list
+        """, "config.yaml:1: the top level must be a mapping (agents:, defaults:, storage:, ...)",
+        id="top-list"),
+    pytest.param("""
+        agents:
+          claude: {}
+         bad indent: 1
+        """, "config.yaml:3: invalid YAML: did not find expected key", id="yaml-syntax"),
+    pytest.param("""
+        agents:
+          claude: {type: claude
+        """, "config.yaml:3: invalid YAML: did not find expected ',' or '}'", id="yaml-flow"),
+    pytest.param("""
+        a: 1
+        ---
+        b: 2
+        """, "config.yaml:2: invalid YAML: expected a single document, found another", id="two-docs"),
+    pytest.param("""
+        agents: *nothing
+        """, 'config.yaml:1: invalid YAML: unknown alias "nothing"', id="alias"),
+]
+
+
+@pytest.mark.parametrize("text, expected", CASES)
+def test_validation_message(write, text, expected):
+    assert str(load_error(write, text)) == expected
+
+
+def test_first_problem_in_file_order_is_reported(write):
+    err = load_error(write, """
+        api:
+          port: 99999
+        defaults:
+          timeout: 0
+        """)
+    assert str(err) == "config.yaml:2: api.port must be between 0 and 65535"
+
+
+def test_error_carries_structured_location(write):
+    err = load_error(write, """
+        agents:
+          x:
+            type: foo
+        """)
+    assert (err.path, err.line, err.field) == ("config.yaml", 3, "agents.x.type")
+    assert err.detail == 'agent "x" has invalid type "foo"'
+
+
+def test_token_file_not_found_names_absolute_path(write, workdir):
+    err = load_error(write, """
+        agents:
+          claude:
+            token_file: secrets/claude.tok
+        """)
+    missing = os.path.join(str(workdir), "secrets", "claude.tok")
+    assert str(err) == f"config.yaml:3: agents.claude.token_file: file not found: {missing}"
+
+
+def test_token_file_directory(write, workdir):
+    (workdir / "tokdir").mkdir()
+    err = load_error(write, """
+        agents:
+          claude:
+            token_file: tokdir
+        """)
+    assert str(err) == f"config.yaml:3: agents.claude.token_file: not a regular file: {workdir / 'tokdir'}"
+
+
+def test_token_file_empty(write, workdir):
+    (workdir / "tok").write_text("  \n\t\n")
+    err = load_error(write, """
+        agents:
+          claude:
+            token_file: tok
+        """)
+    assert str(err) == f"config.yaml:3: agents.claude.token_file: token file is empty: {workdir / 'tok'}"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_token_file_unreadable(write, workdir):
+    token = workdir / "tok"
+    token.write_text("x")
+    token.chmod(0)
+    err = load_error(write, """
+        agents:
+          claude:
+            token_file: tok
+        """)
+    assert str(err) == f"config.yaml:3: agents.claude.token_file: permission denied: {token}"
+
+
+def test_config_in_subdirectory_is_named_as_given(write):
+    write("agents:\n  x: {type: foo}\n", "conf/my.yaml")
+    with pytest.raises(ConfigError) as info:
+        load_config("conf/my.yaml", env={})
+    assert str(info.value) == 'conf/my.yaml:2: agents.x.type: agent "x" has invalid type "foo"'
+
+
+def test_absolute_path_under_cwd_is_shown_relative(write, workdir):
+    write("api:\n  port: 70000\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(workdir / "config.yaml"), env={})
+    assert str(info.value) == "config.yaml:2: api.port must be between 0 and 65535"
+
+
+def test_absolute_path_under_home_is_shown_with_tilde(workdir, home):
+    conf = home / ".config" / "conductor" / "config.yaml"
+    conf.parent.mkdir(parents=True)
+    conf.write_text("api:\n  port: 70000\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(conf), env={})
+    assert str(info.value) == "~/.config/conductor/config.yaml:2: api.port must be between 0 and 65535"
+
+
+def test_missing_file(workdir):
+    with pytest.raises(ConfigError) as info:
+        load_config("nope.yaml", env={})
+    assert str(info.value) == "nope.yaml: cannot read config: no such file or directory"
+
+
+def test_invalid_utf8_names_line(workdir):
+    (workdir / "config.yaml").write_bytes(b"agents:\n  claude:\n    model: \xff\xfe\n")
+    with pytest.raises(ConfigError) as info:
+        load_config("config.yaml", env={})
+    assert str(info.value).startswith("config.yaml:3: invalid YAML: ")
+
+
+def test_control_character_names_line(workdir):
+    (workdir / "config.yaml").write_bytes(b"agents:\n  claude: {}\ntheme: a\x01b\n")
+    with pytest.raises(ConfigError) as info:
+        load_config("config.yaml", env={})
+    assert str(info.value) == "config.yaml:3: invalid YAML: control characters are not allowed"

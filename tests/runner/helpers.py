@@ -1,0 +1,35 @@
+import os
+import time
+
+from conductor.bus import MessageBus
+from conductor.ids import run_sort_key
+from conductor.store import read_run_info
+
+PROJECT = "proj"
+TASK = "task-20260220-153045-stubbed"
+
+
+def task_dir(root, task=TASK):
+    return os.path.join(root, PROJECT, task)
+
+
+def runs(root, task=TASK):
+    d = os.path.join(task_dir(root, task), "runs")
+    if not os.path.isdir(d):
+        return []
+    infos = [read_run_info(os.path.join(d, name, "run-info.yaml")) for name in os.listdir(d)]
+    return sorted(infos, key=lambda i: run_sort_key(i.start_time, i.run_id))
+
+
+def bus(root, task=TASK):
+    return MessageBus(os.path.join(task_dir(root, task), "TASK-MESSAGE-BUS.md")).read_all()
+
+
+def wait_for(predicate, timeout=30.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")

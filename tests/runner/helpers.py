@@ -17,7 +17,8 @@ def runs(root, task=TASK):
     d = os.path.join(task_dir(root, task), "runs")
     if not os.path.isdir(d):
         return []
-    infos = [read_run_info(os.path.join(d, name, "run-info.yaml")) for name in os.listdir(d)]
+    infos = [read_run_info(os.path.join(d, name, "run-info.yaml")) for name in os.listdir(d)
+             if os.path.exists(os.path.join(d, name, "run-info.yaml"))]
     return sorted(infos, key=lambda i: run_sort_key(i.start_time, i.run_id))
 
 

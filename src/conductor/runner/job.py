@@ -66,6 +66,7 @@ class JobResult:
     error_summary: str
     timed_out: bool = False
     error: str = ""
+    pgid: int = 0
 
     @property
     def ok(self) -> bool:
@@ -265,7 +266,7 @@ def _finish(req: JobRequest, info_path: str, info: RunInfo, bus: MessageBus, pat
               f"agent job timed out after {format_duration(req.idle_timeout)} of idle output")
     error = "" if status == "completed" else (
         f"agent execution failed: {summary}" if summary else "agent execution failed")
-    return JobResult(info.run_id, run_dir, exit_code, status, summary, timed_out, error)
+    return JobResult(info.run_id, run_dir, exit_code, status, summary, timed_out, error, info.pgid)
 
 
 def _post(bus: MessageBus, kind: str, req: JobRequest, run_id: str, body: str) -> None:

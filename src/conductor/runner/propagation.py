@@ -28,6 +28,9 @@ LOCK_NAME = "TASK-COMPLETE-FACT-PROPAGATION.lock"
 KIND = "task_completion_propagation"
 MAX_PARENT_FACTS = 20
 MAX_SAMPLES = 5
+# The loop's own "propagated" notice is a FACT on the task bus. Upstream counts it, so its key
+# changes after every propagation and a second loop posts again; we leave it out of the count.
+NOTICE_PREFIX = "task completion facts propagated to project bus"
 
 
 @dataclass
@@ -119,7 +122,7 @@ def propagate_completion(layout: Layout, project: str, task: str) -> Outcome:
     latest_event: Message | None = None
     for msg in task_bus.iter_messages():
         kind = msg.type.upper()
-        if kind == "FACT":
+        if kind == "FACT" and not msg.body.startswith(NOTICE_PREFIX):
             fact_count += 1
             facts.append(msg)
         elif kind in ("RUN_STOP", "RUN_CRASH") and latest and msg.run_id == latest.run_id:

@@ -21,6 +21,7 @@ from ..timefmt import format_duration
 from .children import find_active_children, wait_for_children
 from .deps import DependencyError, check_depends_on, find_cycle, wait_for_dependencies
 from .job import JobRequest, run_job
+from .process import group_alive
 from .prompt import task_prompt
 from .supervisor import SupervisorLock
 
@@ -29,6 +30,7 @@ DEFAULT_RESTART_DELAY = 1.0
 DEFAULT_CHILD_WAIT = 300.0
 DEFAULT_CHILD_POLL = 1.0
 DEFAULT_DEP_POLL = 2.0
+SETTLE_TIME = 2.0
 
 
 class TaskError(ConductorError):
@@ -75,6 +77,7 @@ class RalphLoop:
         self.layout = Layout(req.root)
         self.task_dir = self.layout.ensure_task_dir(req.project, req.task)
         self.bus = MessageBus(self.layout.task_bus(req.project, req.task))
+        self._last_pgid = 0
 
     def post(self, kind: str, body: str) -> None:
         try:
@@ -147,6 +150,7 @@ class RalphLoop:
                 environ=req.environ, extra_env=req.extra_env))
             run_ids.append(result.run_id)
             previous = result.run_id
+            self._last_pgid = result.pgid
             if not result.ok:
                 self.post("WARNING", f"root agent failed on restart #{attempt}: {result.error}")
             attempt += 1
@@ -166,6 +170,8 @@ class RalphLoop:
         req = self.req
         roots = set(run_ids) if run_ids else None
         active = find_active_children(self.task_dir, roots)
+        if not active and self._last_pgid:
+            active = self._settle(roots)
         waited = [c.run_id for c in active]
         if not active:
             self.post("INFO", "task completed (DONE marker present, no active children)")
@@ -181,6 +187,20 @@ class RalphLoop:
                 self.post("INFO", "task completed (all children finished)")
         self._propagate()
         return TaskOutcome(attempts, run_ids, waited)
+
+    def _settle(self, roots: set[str] | None) -> list:
+        """A child started in the background just before DONE may not have its run dir yet.
+
+        While the finished root agent's process group still has live members, give them a
+        moment to show up as child runs.
+        """
+        deadline = time.monotonic() + SETTLE_TIME
+        while time.monotonic() < deadline and group_alive(self._last_pgid):
+            time.sleep(0.05)
+            active = find_active_children(self.task_dir, roots)
+            if active:
+                return active
+        return []
 
     def _propagate(self) -> None:
         from .propagation import propagate_completion

@@ -1,0 +1,448 @@
+"""``run-agent list | status | output | watch | gc`` (spec 5.7-5.10, 5.13).
+
+All but ``gc`` are read-only: they never write run-info or any other file (upstream heals stale
+records as a side effect of looking, spec 9 #13). Output formats follow upstream byte for byte;
+see ``docs/cli.md`` for every verb and for where we differ.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from ..errors import ConductorError, UsageError
+from .parser import duration
+from . import scope as sc
+
+DRIFT_AFTER = 20 * 60.0
+WATCH_INTERVAL = 2.0
+WATCH_TIMEOUT = 30 * 60.0
+LIST_FILTERS = ("running", "active", "done", "all_finished", "failed", "blocked", "queued",
+                "partial_failure", "completed", "unknown", "cancelled", "stopped")
+
+_ROOT_HELP = "runs root (default: $CONDUCTOR_ROOT, config storage.runs_dir, ~/.run-agent/runs)"
+_CONFIG_HELP = "config file whose storage.runs_dir names the runs root"
+_ACTIVITY_HELP = ("add activity signals: latest bus message, output activity, age of the last "
+                  "meaningful bus signal (FACT/DECISION/ERROR/REVIEW), analysis drift risk")
+_DRIFT_HELP = ("with --activity: flag drift risk when a running task has had no meaningful bus "
+               "signal for this long (default 20m)")
+
+
+def register(sub) -> None:
+    _register_list(sub)
+    _register_status(sub)
+    from . import info_output
+    info_output.register(sub)
+    _register_watch(sub)
+    from . import info_gc
+    info_gc.register(sub)
+
+
+def _root_flags(p) -> None:
+    p.add_argument("--root", default=None, help=_ROOT_HELP)
+    p.add_argument("--config", default=None, help=_CONFIG_HELP)
+
+
+def _register_list(sub) -> None:
+    p = sub.add_parser(
+        "list", help="list projects, the tasks of a project, or the runs of a task",
+        description="Without --project: the projects under the runs root. With --project: a "
+                    "table of its tasks. With --project and --task: a table of the task's runs. "
+                    "Read-only.")
+    _root_flags(p)
+    p.add_argument("--project", default="", help="list this project's tasks")
+    p.add_argument("--task", default="", help="list this task's runs (needs --project)")
+    p.add_argument("--status", default="",
+                   help="filter tasks: running|active, done|all_finished, failed, blocked, "
+                        "queued (no runs yet), cancelled, stopped, completed, unknown, "
+                        "partial_failure")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--activity", action="store_true", help=_ACTIVITY_HELP)
+    p.add_argument("--drift-after", type=duration, default=DRIFT_AFTER, help=_DRIFT_HELP)
+    p.set_defaults(func=cmd_list)
+
+
+def _register_status(sub) -> None:
+    p = sub.add_parser(
+        "status", help="latest run status of each task of a project",
+        description="One row per task (sorted): the status, exit code and id of its newest run "
+                    "(by start time), its DONE marker and whether the run's process is alive. "
+                    "Read-only: a dead 'running' run is shown as failed (or completed when DONE "
+                    "exists) without rewriting its run-info.")
+    p.add_argument("--project", required=True, help="project id (required)")
+    _root_flags(p)
+    p.add_argument("--task", action="append", default=[],
+                   help="only this task (repeatable; default: every task)")
+    p.add_argument("--status", default="",
+                   help="filter rows: active (= running), done|all_finished (DONE exists), "
+                        "pending (no runs), or a status (running, completed, failed, blocked, "
+                        "unknown)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--concise", action="store_true",
+                   help="tab-separated rows: task status exit_code latest_run done pid_alive")
+    p.add_argument("--activity", action="store_true", help=_ACTIVITY_HELP)
+    p.add_argument("--drift-after", type=duration, default=DRIFT_AFTER, help=_DRIFT_HELP)
+    p.set_defaults(func=cmd_status)
+
+
+def _register_watch(sub) -> None:
+    p = sub.add_parser(
+        "watch", help="wait until tasks finish (exit 1 on timeout)",
+        description="Poll the given tasks until each one's newest readable run is completed or "
+                    "failed (or DONE exists without runs). Exit 0 when all are done; exit 1 "
+                    "with 'timeout after <d>: not all tasks completed' otherwise. Read-only.")
+    p.add_argument("--project", required=True, help="project id (required)")
+    p.add_argument("--task", action="append", default=[], help="task to watch (repeatable)")
+    _root_flags(p)
+    p.add_argument("--timeout", type=duration, default=WATCH_TIMEOUT,
+                   help="give up after this long (default 30m)")
+    p.add_argument("--json", action="store_true", help="print one JSON line per poll")
+    p.add_argument("--interval", type=duration, default=WATCH_INTERVAL,
+                   help="time between polls (default 2s)")
+    p.set_defaults(func=cmd_watch)
+
+
+def _now() -> int:
+    return time.time_ns()
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text)
+
+
+# ----------------------------------------------------------------------------- list
+
+def cmd_list(args, environ=None, cwd=None) -> int:
+    environ = os.environ if environ is None else environ
+    if args.task and not args.project:
+        raise UsageError("--task requires --project")
+    root = sc.runs_root(args.root, args.config, environ)
+    if not args.project:
+        return _list_projects(root, args.json)
+    from ..store import Layout
+    layout = Layout(root)
+    if not args.task:
+        return _list_tasks(layout, args.project, args)
+    return _list_runs(layout, args.project, args.task, args.json)
+
+
+def project_ids(root: str) -> list[str]:
+    from ..ids import validate_project_id
+    names = []
+    with os.scandir(root) as it:
+        for entry in it:
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+            try:
+                validate_project_id(entry.name)
+            except ConductorError:
+                continue
+            names.append(entry.name)
+    return sorted(names)
+
+
+def _list_projects(root: str, as_json: bool) -> int:
+    from .info_render import go_json
+    try:
+        names = project_ids(root)
+    except (FileNotFoundError, NotADirectoryError):
+        raise UsageError(f"root directory not found: {root}") from None
+    except OSError as exc:
+        raise ConductorError(f"read root directory: {exc.strerror}") from None
+    if as_json:
+        _out(go_json({"projects": names or None}))
+    else:
+        _out("".join(name + "\n" for name in names))
+    return 0
+
+
+def _project_dir(layout, project: str) -> str:
+    path = layout.project_dir(project)
+    if not os.path.isdir(path):
+        raise UsageError(f"project directory not found: {path}")
+    return path
+
+
+def _list_tasks(layout, project: str, args) -> int:
+    from . import info_tasks as it
+    from .info_render import go_json, local_minute, rfc3339_seconds, tab_table
+    project_dir = _project_dir(layout, project)
+    now = _now()
+    rows = []
+    for task in it.task_ids(project_dir):
+        view = it.view_task(layout, project, task, now)
+        status = it.list_status(view)
+        activity = None
+        if args.activity:
+            latest = view.latest_readable
+            activity = it.activity_signals(view.snap.path, latest, status, args.drift_after, now)
+        rows.append((view, status, activity))
+    rows = _filter_list_rows(rows, args.status)
+    if args.json:
+        tasks = []
+        for view, status, activity in rows:
+            row = {"task_id": view.id, "runs": len(view.runs), "latest_status": status,
+                   "done": view.done,
+                   "last_activity": rfc3339_seconds(view.snap.mtime_ns) if view.snap.mtime_ns else ""}
+            if view.snap.depends_on:
+                row["depends_on"] = view.snap.depends_on
+            if view.blocked_by:
+                row["blocked_by"] = view.blocked_by
+            if activity is not None:
+                row["activity"] = activity
+            tasks.append(row)
+        _out(go_json({"tasks": tasks or None}))
+        return 0
+    header = ["TASK_ID", "RUNS", "LATEST_STATUS", "DONE", "BLOCKED_BY", "LAST_ACTIVITY"]
+    if args.activity:
+        header += ["LAST_BUS", "LAST_OUTPUT", "MEANINGFUL_AGE", "DRIFT_RISK", "DRIFT_REASON"]
+    table = [header]
+    for view, status, activity in rows:
+        cells = [view.id, str(len(view.runs)), status, "DONE" if view.done else "-",
+                 ",".join(view.blocked_by) or "-",
+                 local_minute(view.snap.mtime_ns) if view.snap.mtime_ns else "-"]
+        if args.activity:
+            cells += [it.bus_summary(activity), it.output_minute(activity), it.age_text(activity),
+                      it.risk_text(activity), it.reason_text(activity)]
+        table.append(cells)
+    _out(tab_table(table))
+    return 0
+
+
+def _filter_list_rows(rows, text: str):
+    wanted = text.strip().lower()
+    if not wanted:
+        return rows
+    if wanted not in LIST_FILTERS:
+        sys.stderr.write(f'warning: unknown --status filter "{text}"; showing all tasks\n')
+        return rows
+
+    def keep(view, status) -> bool:
+        if wanted in ("running", "active"):
+            return status == "running"
+        if wanted in ("done", "all_finished"):
+            return view.done
+        if wanted == "queued":
+            return status == "-"
+        return status == wanted
+
+    return [r for r in rows if keep(r[0], r[1])]
+
+
+def _list_runs(layout, project: str, task: str, as_json: bool) -> int:
+    from . import info_tasks as it
+    from .info_render import go_json, go_seconds, local_second, tab_table
+    runs_dir = layout.runs_dir(project, task)
+    if not os.path.isdir(runs_dir):
+        raise UsageError(f"no runs found for project {project} task {task}")
+    view = it.view_task(layout, project, task, _now())
+    rows = []
+    for run in view.runs:
+        info = run.info
+        if not run.readable:
+            rows.append({"run_id": run.run_id, "status": "unknown", "exit_code": 0, "started": "",
+                         "duration": "-"})
+            continue
+        started = duration_text = ""
+        if info.start_time is not None:
+            started = local_second(info.start_time)
+            if info.status == "running" or info.end_time is None:
+                duration_text = "running"
+            else:
+                duration_text = go_seconds(info.end_time - info.start_time)
+        rows.append({"run_id": run.run_id, "status": info.status, "exit_code": info.exit_code,
+                     "started": started, "duration": duration_text})
+    if as_json:
+        _out(go_json({"runs": rows or None}))
+        return 0
+    table = [["RUN_ID", "STATUS", "EXIT_CODE", "STARTED", "DURATION"]]
+    table += [[r["run_id"], r["status"], str(r["exit_code"]), r["started"], r["duration"]]
+              for r in rows]
+    _out(tab_table(table))
+    return 0
+
+
+# ----------------------------------------------------------------------------- status
+
+def cmd_status(args, environ=None, cwd=None) -> int:
+    from ..store import Layout
+    from . import info_tasks as it
+    environ = os.environ if environ is None else environ
+    project = args.project.strip()
+    if not project:
+        raise UsageError("--project is required")
+    if args.json and args.concise:
+        raise UsageError("--concise cannot be used with --json")
+    layout = Layout(sc.runs_root(args.root, args.config, environ))
+    project_dir = _project_dir(layout, project)
+    tasks = sorted({t.strip() for t in args.task if t.strip()})
+    for task in tasks:
+        task_dir = layout.task_dir(project, task)
+        if not os.path.exists(task_dir):
+            raise UsageError(f"task directory not found: {task_dir}")
+        if not os.path.isdir(task_dir):
+            raise UsageError(f"task path is not a directory: {task_dir}")
+    now = _now()
+    rows = [_status_row(layout, project, task, args, now)
+            for task in (tasks or it.task_ids(project_dir))]
+    rows = [r for r in rows if _status_matches(r, args.status)]
+    _print_status(rows, project, tasks, args)
+    return 0
+
+
+def _status_row(layout, project: str, task: str, args, now: int) -> dict:
+    from . import info_tasks as it
+    view = it.view_task(layout, project, task, now)
+    status = it.status_status(view)
+    newest = view.newest
+    readable = newest is not None and newest.readable
+    row = {"task_id": task, "status": status,
+           "exit_code": newest.info.exit_code if readable else None,
+           "latest_run": newest.run_id if newest else "", "done": view.done,
+           "pid_alive": (newest.info.status == "running" and newest.alive) if readable else None}
+    if view.snap.depends_on:
+        row["depends_on"] = view.snap.depends_on
+    if view.blocked_by:
+        row["blocked_by"] = view.blocked_by
+    if args.activity:
+        row["activity"] = it.activity_signals(view.snap.path, newest, status, args.drift_after,
+                                              now)
+    return row
+
+
+def _status_matches(row: dict, text: str) -> bool:
+    wanted = text.strip().lower()
+    if not wanted:
+        return True
+    if wanted == "active":
+        return row["status"].lower() == "running"
+    if wanted in ("done", "all_finished"):
+        return row["done"]
+    if wanted == "pending":
+        return row["status"] == "-"
+    return row["status"].lower() == wanted
+
+
+def _status_empty(project: str, tasks: list[str], text: str) -> str:
+    from .info_render import go_quote
+    text = text.strip()
+    where = f"for task {tasks[0]}" if len(tasks) == 1 else f"in project {project}"
+    if text:
+        return f"No status rows matched --status {go_quote(text)} {where}.\n"
+    return f"No status rows found {where}.\n"
+
+
+def _print_status(rows: list[dict], project: str, tasks: list[str], args) -> None:
+    from . import info_tasks as it
+    from .info_render import go_json, tab_table
+
+    def dash(value) -> str:
+        if value is None or value == "":
+            return "-"
+        return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+    if args.json:
+        _out(go_json({"tasks": rows}))
+        return
+    if args.concise:
+        if not rows:
+            _out(_status_empty(project, tasks, args.status))
+        for r in rows:
+            cells = [r["task_id"], r["status"], dash(r["exit_code"]), dash(r["latest_run"]),
+                     dash(r["done"]), dash(r["pid_alive"])]
+            if args.activity:
+                a = r["activity"]
+                msg = a["latest_bus_message"]
+                cells += [it.age_text(a), it.risk_flag(a),
+                          it.safe_field(msg["type"]) if msg else "-",
+                          it.safe_field(msg["timestamp"]) if msg else "-",
+                          it.safe_field(msg["body_preview"]) if msg else "-",
+                          it.safe_field(a["latest_output_activity_at"] or "")]
+            _out("\t".join(cells) + "\n")
+        return
+    header = ["TASK_ID", "STATUS", "EXIT_CODE", "LATEST_RUN", "DONE", "PID_ALIVE", "BLOCKED_BY"]
+    if args.activity:
+        header += ["LAST_BUS", "LAST_OUTPUT", "MEANINGFUL_AGE", "DRIFT_RISK", "DRIFT_REASON"]
+    table = [header]
+    for r in rows:
+        cells = [r["task_id"], r["status"], dash(r["exit_code"]), dash(r["latest_run"]),
+                 dash(r["done"]), dash(r["pid_alive"]), ",".join(r.get("blocked_by", [])) or "-"]
+        if args.activity:
+            a = r["activity"]
+            cells += [it.bus_summary(a), it.output_minute(a), it.age_text(a), it.risk_text(a),
+                      it.reason_text(a)]
+        table.append(cells)
+    _out(tab_table(table))
+    if not rows and args.status.strip():
+        _out(_status_empty(project, tasks, args.status))
+
+
+# ----------------------------------------------------------------------------- watch
+
+_PHASES = {"running": "active", "blocked": "blocked", "completed": "completed",
+           "done": "completed", "failed": "failed"}
+
+
+def cmd_watch(args, environ=None, cwd=None) -> int:
+    from ..store import Layout
+    from . import info_tasks as it
+    from .info_render import go_json, go_quote
+    from ..timefmt import format_duration
+    environ = os.environ if environ is None else environ
+    if not args.task:
+        raise UsageError("at least one --task is required")
+    layout = Layout(sc.runs_root(args.root, args.config, environ))
+    for task in args.task:
+        layout.task_dir(args.project, task)  # validates the ids before any waiting
+    deadline = time.monotonic() + args.timeout
+    previous: dict[str, str] = {}
+    if not args.json:
+        _out(f"Watching {len(args.task)} task(s) for project {go_quote(args.project)}:\n")
+    while True:
+        now = _now()
+        states = [(t, it.watch_state(it.view_task(layout, args.project, t, now), now))
+                  for t in args.task]
+        all_done = all(s.done for _, s in states)
+        remaining = deadline - time.monotonic()
+        if args.json:
+            _out(go_json({"tasks": [{"task_id": t, "status": s.status, "elapsed": s.elapsed,
+                                     "done": s.done} for t, s in states],
+                          "all_done": all_done}, indent=None))
+        else:
+            _out(_watch_report(states, previous, all_done, remaining))
+        sys.stdout.flush()
+        if all_done:
+            return 0
+        if remaining <= 0:
+            raise ConductorError(f"timeout after {format_duration(args.timeout)}: "
+                                 "not all tasks completed")
+        time.sleep(max(0.0, min(args.interval, remaining)) if args.interval > 0 else 0.0)
+
+
+def _watch_report(states, previous: dict[str, str], all_done: bool, remaining: float) -> str:
+    from .info_render import go_seconds
+    counts = {"active": 0, "blocked": 0, "completed": 0, "failed": 0, "pending": 0}
+    for _, s in states:
+        counts[_PHASES.get(s.status, "pending")] += 1
+    lines = ["  phase counts: " + " ".join(f"{k}={v}" for k, v in counts.items()) + "\n"]
+    for task, s in states:
+        phase = _PHASES.get(s.status, "pending")
+        whole = int(s.elapsed)  # Go: truncation, then / and % towards zero
+        minutes, seconds = abs(whole) // 60, abs(whole) % 60
+        if whole < 0:
+            minutes, seconds = -minutes, -seconds
+        label = "duration" if s.done else "elapsed"
+        lines.append(f"  {task:<45} [{s.status:<9}] {phase:<9} {label}: {minutes}m{seconds}s\n")
+        before = previous.get(task)
+        if before is None:
+            lines.append(f"    transition: unknown -> {phase}\n")
+        elif before != phase:
+            lines.append(f"    transition: {before} -> {phase}\n")
+        previous[task] = phase
+    if all_done:
+        lines.append("All tasks complete.\n")
+    else:
+        lines.append(f"Waiting for {counts['active']} active and {counts['blocked']} blocked "
+                     f"task(s)... (timeout in {go_seconds(int(remaining * 1e9))})\n")
+    return "".join(lines)

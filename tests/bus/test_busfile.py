@@ -208,3 +208,13 @@ def test_failed_write_leaves_previous_content(tmp_path, python, subprocess_env):
     assert open(bus.path, "rb").read() == before
     post(bus, "after")
     assert [m.body for m in bus.read_all()] == ["kept", "after"]
+
+
+def test_rotation_before_the_first_poll_loses_nothing(tmp_path):
+    bus = bus_at(tmp_path)
+    post(bus, "a")
+    reader = BusReader(bus.path)
+    post(bus, "b")
+    bus.rotate()
+    post(bus, "c")
+    assert [m.body for m in reader.poll()] == ["a", "b", "c"]

@@ -284,6 +284,7 @@ class BusReader:
         self._ident: tuple[int, int] | None = None
         self._line_no = 1
         self.resets = 0
+        self._reopen()  # hold the file we start on, so a rotation before our first poll loses nothing
 
     def close(self) -> None:
         if self._fd is not None:

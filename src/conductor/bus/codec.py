@@ -260,7 +260,7 @@ def decode_header(lines: list[str]) -> Message | None:
                 elif key in ("parents", "links", "meta") and value is not None:
                     raise _Bad  # a scalar where a collection belongs
             return msg
-        data = _decode_slow("\n".join(lines))
+        data = _decode_slow("\n".join(lines) + "\n")
         msg = Message()
         if data is None:
             return msg

@@ -1,0 +1,538 @@
+"""run-info.yaml: the record of one run, byte-compatible with upstream (spec 2).
+
+Writing reproduces yaml.v3's bytes exactly (field order, quoting, ``T…Z`` timestamps with
+nanoseconds). Reading never lets PyYAML build values: PyYAML's YAML 1.1 rules would turn
+``yes`` into a bool and timestamps into microsecond datetimes, which would change the
+completion-propagation key. We compose nodes and convert each one by Go's rules instead, with a
+line-based fast path for the plain files upstream and we write.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import errno
+import logging
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import yaml
+
+from .. import locking
+from ..errors import LockTimeout, RunInfoError
+from ..timefmt import NS, format_rfc3339nano, parse_timestamp
+from ..yamlv3 import INDENT, Raw, render_scalar, resolves_to_non_string
+
+log = logging.getLogger("conductor.store")
+
+SUPPORTED_VERSION = 1
+LOCK_TIMEOUT = 5.0
+SLOW_LOCK_WARNING = 0.2
+RUN_INFO_NAME = "run-info.yaml"
+TEMP_PREFIX = "run-info."
+TEMP_SUFFIX = ".yaml.tmp"
+_monotonic = time.monotonic  # the clock the lock-wait warning uses (replaced in tests)
+
+
+@dataclass
+class RunInfo:
+    """One run, field for field and in the order of spec 2.1.
+
+    Times are ``int`` nanoseconds since the epoch (UTC); ``None`` is Go's zero time.
+    """
+    version: int = SUPPORTED_VERSION
+    run_id: str = ""
+    parent_run_id: str = ""
+    previous_run_id: str = ""
+    project_id: str = ""
+    task_id: str = ""
+    agent: str = ""
+    process_ownership: str = ""
+    pid: int = 0
+    pgid: int = 0
+    start_time: int | None = None
+    end_time: int | None = None
+    exit_code: int = -1
+    status: str = "running"
+    cwd: str = ""
+    prompt_path: str = ""
+    output_path: str = ""
+    stdout_path: str = ""
+    stderr_path: str = ""
+    commandline: str = ""
+    error_summary: str = ""
+    agent_version: str = ""
+
+
+_INT, _STR, _TIME = "int", "str", "time"
+# (field, kind, omitted when empty)
+_FIELDS: tuple[tuple[str, str, bool], ...] = (
+    ("version", _INT, False), ("run_id", _STR, False), ("parent_run_id", _STR, True),
+    ("previous_run_id", _STR, True), ("project_id", _STR, False), ("task_id", _STR, False),
+    ("agent", _STR, False), ("process_ownership", _STR, True), ("pid", _INT, False),
+    ("pgid", _INT, False), ("start_time", _TIME, False), ("end_time", _TIME, False),
+    ("exit_code", _INT, False), ("status", _STR, False), ("cwd", _STR, True),
+    ("prompt_path", _STR, True), ("output_path", _STR, True), ("stdout_path", _STR, True),
+    ("stderr_path", _STR, True), ("commandline", _STR, True), ("error_summary", _STR, True),
+    ("agent_version", _STR, False),
+)
+_KIND = {name: kind for name, kind, _ in _FIELDS}
+# What Go's decoder leaves in a field the file does not set.
+_GO_ZERO = {name: (0 if kind == _INT else None if kind == _TIME else "") for name, kind, _ in _FIELDS}
+assert [f.name for f in dataclasses.fields(RunInfo)] == [name for name, _, _ in _FIELDS]
+
+
+# ---- writing ---------------------------------------------------------------------------------
+
+def dump_run_info(info: RunInfo) -> str:
+    """The exact text yaml.v3 writes for this record (``yamlv3.emit_mapping`` of
+    :func:`run_info_items`; built here line by line because it is on the hot path)."""
+    lines = []
+    for name, value in run_info_items(info):
+        if isinstance(value, Raw):
+            text = value.text
+        elif isinstance(value, int):
+            text = str(value)
+        else:
+            text = render_scalar(value, INDENT)
+        lines.append(f"{name}: {text}\n")
+    return "".join(lines)
+
+
+def run_info_items(info: RunInfo) -> list[tuple[str, int | str | Raw]]:
+    """The ``(key, value)`` pairs yaml.v3 would marshal, omitempty fields left out."""
+    items: list[tuple[str, int | str | Raw]] = []
+    for name, kind, omit_empty in _FIELDS:
+        value = getattr(info, name)
+        if omit_empty and value == "":
+            continue
+        if kind == _TIME:
+            value = Raw(format_rfc3339nano(value))
+        elif kind == _INT:
+            value = int(value)
+        elif is_safe_plain(value):
+            value = Raw(value)  # what render_scalar returns, without its per-character scan
+        items.append((name, value))
+    return items
+
+
+# Strings yaml.v3 certainly writes plain: a letter, digit or "/" first, then a conservative
+# character set with single spaces between words; minus the words YAML 1.1 reads as null or
+# bool and the digit-led words it reads as numbers or timestamps.
+_SAFE_PLAIN = re.compile(r"[A-Za-z0-9/][A-Za-z0-9/._()<>=+,@-]*(?: [A-Za-z0-9/._()<>=+,@-]+)*",
+                         re.ASCII)
+_PLAIN_KEYWORDS = frozenset(
+    "null Null NULL true True TRUE false False FALSE y Y yes Yes YES n N no No NO "
+    "on On ON off Off OFF".split())
+
+
+def is_safe_plain(value: str) -> bool:
+    """A shortcut for ``render_scalar(value) == value`` on common strings (ids, paths)."""
+    if not _SAFE_PLAIN.fullmatch(value) or value in _PLAIN_KEYWORDS:
+        return False
+    return not (value[0].isdigit() and resolves_to_non_string(value))
+
+
+def write_run_info(path: str, info: RunInfo) -> None:
+    """Replace ``path`` atomically: a reader sees the old file or the new one, never a mix.
+
+    This does not take the update lock; use :func:`update_run_info` or :func:`replace_run_info`
+    when another process may be updating the same run.
+    """
+    _write_atomic(path, dump_run_info(info).encode("utf-8"))
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=directory)
+    except OSError as exc:
+        raise RunInfoError(path, f"write: create temp file: {_reason(exc)}") from None
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+            os.fchmod(fd, 0o644)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        _unlink_quietly(tmp)
+        raise RunInfoError(path, f"write: {_reason(exc)}") from None
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "no space left on device"
+    return (exc.strerror or str(exc)).lower()
+
+
+# ---- locked updates --------------------------------------------------------------------------
+
+def update_run_info(path: str, fn: Callable[[RunInfo], RunInfo | None],
+                    timeout: float = LOCK_TIMEOUT) -> RunInfo:
+    """Read, change and rewrite a run-info under an exclusive flock on ``<path>.lock``.
+
+    ``fn`` gets a private copy and may mutate it (returning None) or return a new record. The
+    file is rewritten only when the record changed. Unlike upstream, the lock file is kept:
+    unlinking it lets a waiter and a newcomer hold "exclusive" locks on two different inodes
+    at once and lose an update (spec 9 #11).
+    """
+    with _run_info_lock(path, timeout):
+        current = read_run_info(path)
+        draft = copy.copy(current)
+        result = fn(draft)
+        updated = draft if result is None else result
+        if updated != current:
+            write_run_info(path, updated)
+        return updated
+
+
+def replace_run_info(path: str, info: RunInfo, timeout: float = LOCK_TIMEOUT) -> None:
+    """A full rewrite that still waits for the update lock, so it cannot race an updater
+    (upstream's unlocked rewrites do, spec 9 #12)."""
+    with _run_info_lock(path, timeout):
+        write_run_info(path, info)
+
+
+class _run_info_lock:
+    def __init__(self, path: str, timeout: float) -> None:
+        self.lock_path = path + ".lock"
+        self.timeout = timeout
+        self._cm: object | None = None
+
+    def __enter__(self) -> None:
+        started = _monotonic()
+        cm = locking.locked_file(self.lock_path, self.timeout)
+        try:
+            cm.__enter__()
+        except LockTimeout:
+            raise LockTimeout(f"{self.lock_path}: lock timeout") from None
+        except OSError as exc:
+            raise RunInfoError(self.lock_path, f"lock: {_reason(exc)}") from None
+        self._cm = cm
+        waited = _monotonic() - started
+        if waited >= SLOW_LOCK_WARNING:
+            log.warning("run-info lock wait took %.0f ms: %s", waited * 1000, self.lock_path)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._cm.__exit__(*exc_info)  # type: ignore[union-attr]
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+class RunInfoMissing(RunInfoError):
+    """The run dir has no run-info.yaml (yet, for a run being set up; or at all, for an orphan)."""
+
+
+def read_run_info(path: str) -> RunInfo:
+    return parse_run_info(_read_text(path), path)
+
+
+def read_run_info_stat(path: str) -> tuple[RunInfo, int]:
+    """The record and the file's mtime in ns, from one open (what a scanner needs)."""
+    try:
+        with open(path, "rb") as fh:
+            mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
+            data = fh.read()
+    except FileNotFoundError:
+        raise RunInfoMissing(path, "read: no such file") from None
+    except OSError as exc:
+        raise RunInfoError(path, f"read: {_reason(exc)}") from None
+    return parse_run_info(_decode(data, path), path), mtime_ns
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise RunInfoMissing(path, "read: no such file") from None
+    except OSError as exc:
+        raise RunInfoError(path, f"read: {_reason(exc)}") from None
+    return _decode(data, path)
+
+
+def _decode(data: bytes, path: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RunInfoError(path, f"not valid UTF-8 text (byte {exc.start})") from None
+
+
+@dataclass
+class _Scalar:
+    text: str
+    plain: bool
+    line: int
+
+
+def parse_run_info(text: str, path: str) -> RunInfo:
+    """Decode run-info text like Go's yaml.v3 into ``RunInfo`` and hydrate it (spec 2.4).
+
+    ``path`` names the file in errors and is where an empty run/project/task id is taken from.
+    """
+    values = _fast_values(text)
+    if values is None:
+        values = _generic_values(text, path)
+    if not 0 <= values["version"] <= SUPPORTED_VERSION:
+        raise RunInfoError(path, f"version: unsupported version {values['version']} "
+                                 f"(this tool reads version {SUPPORTED_VERSION})")
+    return _hydrate(RunInfo(**values), path)
+
+
+def _generic_values(text: str, path: str) -> dict[str, object]:
+    """The reference decoder: YAML nodes, converted field by field with Go's rules."""
+    values = dict(_GO_ZERO)
+    for name, scalar in _yaml_entries(text, path).items():
+        values[name] = _convert(path, name, scalar)
+    return values
+
+
+# A line of the plain form we and upstream write: `key: value` with a value YAML reads back
+# unchanged (printable ASCII, no indicator first, no ": " or " #"), or a simple quoted string.
+_FAST_LINES = re.compile(
+    r"^([a-z_]+):(?:"
+    r" ((?:[A-Za-z0-9/._(<=+~^$)]|-(?=[0-9]))[ -~]*)"
+    r"| (\"[ !#-\[\]-~]*\")"
+    r"| ('[ -&(-~]*')"
+    r")?$", re.ASCII | re.MULTILINE)
+_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]{0,18})", re.ASCII)
+_RFC3339_UTC = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
+                          r"(?:\.([0-9]{1,9}))?Z", re.ASCII)
+_NOT_FAST = object()
+
+
+def _fast_values(text: str) -> dict[str, object] | None:
+    """Field values of a file made only of simple ``key: value`` lines with canonical values
+    (what upstream and we write), else None, and :func:`_generic_values` decides."""
+    rows = _FAST_LINES.findall(text)
+    line_count = text.count("\n") + (0 if text.endswith("\n") else 1)
+    if not rows or len(rows) != line_count or "\r" in text:
+        return None
+    if len({row[0] for row in rows}) != len(rows):
+        return None  # a duplicate key: the generic decoder reports it
+    values = dict(_GO_ZERO)
+    for key, plain, double, single in rows:
+        kind = _KIND.get(key)
+        if kind is None:
+            continue
+        if plain:
+            if plain[-1] in " :" or ": " in plain or " #" in plain:
+                return None
+            if kind is _STR:
+                values[key] = "" if plain in _NULLS else plain
+            elif kind is _INT:
+                if not _DECIMAL.fullmatch(plain):
+                    return None
+                number = int(plain)
+                if not -_INT64 <= number < _INT64:
+                    return None
+                values[key] = number
+            else:
+                stamp = _fast_timestamp(plain)
+                if stamp is _NOT_FAST:
+                    return None
+                values[key] = stamp
+        elif double or single:
+            if kind is not _STR:
+                return None
+            values[key] = (double or single)[1:-1]
+        # else `key:` with nothing: null, the Go zero value already in place
+    return values
+
+
+_DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_ZERO_TIME_NS = -62135596800 * NS
+
+
+def _fast_timestamp(text: str) -> object:
+    """ns for a canonical ``YYYY-MM-DDTHH:MM:SS[.f]Z``; None for the zero time; else
+    ``_NOT_FAST`` (let the generic decoder parse it or explain what is wrong)."""
+    m = _RFC3339_UTC.fullmatch(text)
+    if m is None:
+        return _NOT_FAST
+    year, month, day, hour, minute, second = map(int, m.groups()[:6])
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    if not (1 <= month <= 12 and 1 <= day <= _DAYS_IN_MONTH[month] + (month == 2 and leap)
+            and hour < 24 and minute < 60 and second < 60):
+        return _NOT_FAST
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    frac = int(m[7].ljust(9, "0")) if m[7] else 0
+    ns = (days * 86400 + hour * 3600 + minute * 60 + second) * NS + frac
+    return None if ns == _ZERO_TIME_NS else ns
+
+
+class NodeLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
+    """Composes nodes only; no implicit resolvers, since we convert scalars ourselves."""
+    yaml_implicit_resolvers: dict = {}
+
+
+def _yaml_entries(text: str, path: str) -> dict[str, _Scalar]:
+    loader = NodeLoader(text)
+    try:
+        root = loader.get_node() if loader.check_node() else None
+    except yaml.YAMLError as exc:
+        raise RunInfoError(path, f"invalid YAML: {_yaml_problem(exc)}") from None
+    finally:
+        loader.dispose()
+    if root is None:
+        raise RunInfoError(path, "empty file")
+    if not isinstance(root, yaml.MappingNode):
+        raise RunInfoError(path, f"line {root.start_mark.line + 1}: expected a mapping of "
+                                 "run-info fields")
+    entries: dict[str, _Scalar] = {}
+    seen: dict[str, int] = {}
+    for key_node, value_node in root.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            continue
+        key, line = key_node.value, key_node.start_mark.line + 1
+        if key in seen:
+            raise RunInfoError(path, f'line {line}: mapping key "{key}" already defined at '
+                                     f"line {seen[key]}")
+        seen[key] = line
+        if key not in _KIND:
+            continue
+        if not isinstance(value_node, yaml.ScalarNode):
+            shape = "sequence" if isinstance(value_node, yaml.SequenceNode) else "mapping"
+            raise RunInfoError(path, f"{key}: line {line}: expected {_describe(_KIND[key])}, "
+                                     f"got a {shape}")
+        entries[key] = _Scalar(value_node.value, not value_node.style,
+                               value_node.start_mark.line + 1)
+    return entries
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f"line {mark.line + 1}: " if mark is not None else ""
+    return where + " ".join(str(problem).split())
+
+
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+_GO_INT_RE = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)",
+                        re.ASCII)
+_INT64 = 2 ** 63
+
+
+def _describe(kind: str) -> str:
+    return {"int": "an integer", "str": "a string", "time": "a timestamp"}[kind]
+
+
+def _convert(path: str, name: str, scalar: _Scalar) -> object:
+    kind = _KIND[name]
+    text = scalar.text
+    null = scalar.plain and text in _NULLS
+    if kind == _STR:
+        return "" if null else text
+    if null:
+        return _GO_ZERO[name]
+
+    def fail(why: str) -> RunInfoError:
+        return RunInfoError(path, f"{name}: line {scalar.line}: {why}")
+
+    if kind == _INT:
+        if not scalar.plain:
+            raise fail(f"expected an integer, got the quoted string {_quote(text)}")
+        value = _parse_go_int(text)
+        if value is None:
+            raise fail(f"expected an integer, got {_quote(text)}")
+        return value
+    if text.strip() == "":
+        raise fail("expected a timestamp, got an empty string")
+    if scalar.plain and _GO_INT_RE.fullmatch(text.replace("_", "")):
+        raise fail(f"expected an RFC 3339 timestamp, got the number {text}")
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        raise fail(f"expected an RFC 3339 timestamp, got {_quote(text)}") from None
+
+
+def _parse_go_int(text: str) -> int | None:
+    plain = text.replace("_", "")
+    if not _GO_INT_RE.fullmatch(plain):
+        return None
+    body = plain.lstrip("+-")
+    sign = -1 if plain.startswith("-") else 1
+    if len(body) > 1 and body[0] == "0" and body[1] in "xXoObB":
+        value = int(body[2:], {"x": 16, "o": 8, "b": 2}[body[1].lower()])
+    elif len(body) > 1 and body[0] == "0":
+        value = int(body, 8)
+    else:
+        value = int(body)
+    value *= sign
+    return value if -_INT64 <= value < _INT64 else None
+
+
+def _quote(text: str, limit: int = 60) -> str:
+    shown = text if len(text) <= limit else text[:limit] + "..."
+    return repr(shown)
+
+
+# ---- hydration (spec 2.4) --------------------------------------------------------------------
+
+_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008" \
+            "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def go_trim_space(text: str) -> str:
+    """Go's ``strings.TrimSpace`` (Python's ``str.strip`` also strips \\x1c-\\x1f)."""
+    return text.strip(_GO_SPACE)
+
+
+def _hydrate(info: RunInfo, path: str) -> RunInfo:
+    info.run_id = go_trim_space(info.run_id)
+    info.project_id = go_trim_space(info.project_id)
+    info.task_id = go_trim_space(info.task_id)
+    run_dir = os.path.dirname(os.path.abspath(path))
+    if not info.run_id:
+        info.run_id = os.path.basename(run_dir)
+    if not info.project_id or not info.task_id:
+        project, task = infer_project_task(run_dir)
+        info.project_id = info.project_id or project
+        info.task_id = info.task_id or task
+    if not info.status:
+        info.status = "unknown"
+    return info
+
+
+def infer_project_task(run_dir: str) -> tuple[str, str]:
+    """``(project, task)`` from ``<root>/<p>/<t>/runs/<r>``, or empty strings if not canonical."""
+    runs = os.path.dirname(run_dir)
+    if os.path.basename(runs) != "runs":
+        return "", ""
+    task_dir = os.path.dirname(runs)
+    return os.path.basename(os.path.dirname(task_dir)), os.path.basename(task_dir)
+
+
+def placeholder_run_info(run_dir: str) -> RunInfo:
+    """What a run dir without a readable run-info shows as (spec 2.4): status ``unknown``."""
+    project, task = infer_project_task(os.path.abspath(run_dir))
+    return RunInfo(version=0, run_id=os.path.basename(os.path.abspath(run_dir)),
+                   project_id=project, task_id=task, exit_code=-1, status="unknown")
+
+
+def iter_fields(info: RunInfo) -> Iterator[tuple[str, object]]:
+    """``(name, value)`` in file order, for display."""
+    for name, _, _ in _FIELDS:
+        yield name, getattr(info, name)

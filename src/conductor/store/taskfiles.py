@@ -1,0 +1,223 @@
+"""The small files of a task dir (spec 1.1, 4.14): TASK.md, DONE, STOP-REQUESTED, TASK_STATE.md
+and TASK-CONFIG.yaml. Each function takes the task dir (from :class:`Layout`).
+
+These files are written non-atomically by upstream and by agents, so readers accept what they
+find; only the shapes the spec calls errors (a DONE directory) are errors.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+
+import yaml
+
+from ..errors import ConfigError, LayoutError
+from ..timefmt import NS, format_rfc3339nano, now_ns, parse_timestamp
+from ..yamlv3 import INDENT, render_scalar
+from .layout import DONE, FILE_MODE, STOP_REQUESTED, TASK_CONFIG, TASK_MD, TASK_STATE
+from .runinfo import NodeLoader
+
+PERMANENT = "permanent"
+
+
+def _path(task_dir: str, name: str) -> str:
+    return os.path.join(task_dir, name)
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise LayoutError(f"{path}: is a directory, expected a file") from None
+
+
+def _remove(path: str) -> bool:
+    try:
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def _create_exclusive(path: str, data: bytes) -> bool:
+    """Create ``path`` with ``data`` unless something (even a symlink) is already there."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     FILE_MODE)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return True
+
+
+def _write(path: str, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 FILE_MODE)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+# ---- TASK.md ---------------------------------------------------------------------------------
+
+def read_task_prompt(task_dir: str) -> str | None:
+    """The task prompt (TASK.md, trimmed), or None when there is no TASK.md."""
+    text = _read_text(_path(task_dir, TASK_MD))
+    return None if text is None else text.strip()
+
+
+def write_task_md_if_missing(task_dir: str, prompt: str) -> bool:
+    """Write ``prompt + "\\n"`` to TASK.md unless it exists; an existing prompt is never
+    overwritten (spec 1.1). Returns whether it was written."""
+    return _create_exclusive(_path(task_dir, TASK_MD), (prompt + "\n").encode("utf-8"))
+
+
+# ---- DONE ------------------------------------------------------------------------------------
+
+def done_exists(task_dir: str) -> bool:
+    """Is the task finished? Only a regular file counts; a DONE directory is an error for the
+    loop (upstream's ``DONE is a directory``)."""
+    try:
+        st = os.stat(_path(task_dir, DONE))
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    if stat.S_ISDIR(st.st_mode):
+        raise LayoutError("DONE is a directory")
+    return stat.S_ISREG(st.st_mode)
+
+
+def done_marker_present(task_dir: str) -> bool:
+    """Like :func:`done_exists` but a DONE directory simply does not count (what views and
+    reconciliation need: they ignore it rather than fail)."""
+    try:
+        return stat.S_ISREG(os.stat(_path(task_dir, DONE)).st_mode)
+    except OSError:
+        return False
+
+
+def write_done(task_dir: str) -> None:
+    path = _path(task_dir, DONE)
+    if os.path.isdir(path):
+        raise LayoutError("DONE is a directory")
+    if not os.path.exists(path):
+        _write(path, b"")
+
+
+def clear_done(task_dir: str) -> bool:
+    """Remove DONE (top-level ``resume`` does). Returns whether there was one."""
+    path = _path(task_dir, DONE)
+    if os.path.isdir(path) and not os.path.islink(path):
+        raise LayoutError("DONE is a directory")
+    return _remove(path)
+
+
+# ---- STOP-REQUESTED --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StopRequest:
+    """A stop marker: ``permanent`` (``--no-restart``) or a time (ns UTC; None if unreadable)."""
+    permanent: bool
+    requested_ns: int | None
+
+
+def stop_requested(task_dir: str) -> StopRequest | None:
+    text = _read_text(_path(task_dir, STOP_REQUESTED))
+    if text is None:
+        return None
+    content = text.strip()
+    if content == PERMANENT:
+        return StopRequest(True, None)
+    try:
+        return StopRequest(False, parse_timestamp(content) if content else None)
+    except ValueError:
+        return StopRequest(False, None)
+
+
+def write_stop_requested(task_dir: str, permanent: bool = False, *,
+                         when_ns: int | None = None) -> None:
+    """``permanent\\n`` or the RFC 3339 UTC time (whole seconds, as Go's RFC3339) + ``\\n``."""
+    if permanent:
+        text = PERMANENT
+    else:
+        ns = now_ns() if when_ns is None else when_ns
+        text = format_rfc3339nano(ns - ns % NS)
+    _write(_path(task_dir, STOP_REQUESTED), (text + "\n").encode("ascii"))
+
+
+def clear_stop_requested(task_dir: str) -> bool:
+    return _remove(_path(task_dir, STOP_REQUESTED))
+
+
+# ---- TASK_STATE.md ---------------------------------------------------------------------------
+
+def read_task_state(task_dir: str) -> str:
+    """The agent's own notes on where the task stands, or ``""``."""
+    return _read_text(_path(task_dir, TASK_STATE)) or ""
+
+
+# ---- TASK-CONFIG.yaml ------------------------------------------------------------------------
+
+def normalize_depends_on(items: list[str]) -> list[str]:
+    """Trim, drop empties, keep the first of duplicates (spec 4.10)."""
+    seen: dict[str, None] = {}
+    for item in items:
+        item = item.strip()
+        if item:
+            seen.setdefault(item, None)
+    return list(seen)
+
+
+def read_depends_on(task_dir: str) -> list[str]:
+    path = _path(task_dir, TASK_CONFIG)
+    text = _read_text(path)
+    if text is None:
+        return []
+    loader = NodeLoader(text)
+    try:
+        root = loader.get_node() if loader.check_node() else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", path=path,
+                          line=mark.line + 1 if mark else None) from None
+    finally:
+        loader.dispose()
+    if root is None:
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        raise ConfigError("expected a mapping", path=path, line=root.start_mark.line + 1)
+    for key, value in root.value:
+        if isinstance(key, yaml.ScalarNode) and key.value == "depends_on":
+            return _string_list(value, path)
+    return []
+
+
+def _string_list(node: yaml.Node, path: str) -> list[str]:
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.ScalarNode) and not node.style and node.value in ("", "~", "null"):
+        return []
+    if not isinstance(node, yaml.SequenceNode):
+        raise ConfigError("expected a list of task ids", path=path, line=line, field="depends_on")
+    items = []
+    for item in node.value:
+        if not isinstance(item, yaml.ScalarNode):
+            raise ConfigError("expected a task id", path=path, line=item.start_mark.line + 1,
+                              field="depends_on")
+        items.append(item.value)
+    return normalize_depends_on(items)
+
+
+def write_depends_on(task_dir: str, depends_on: list[str]) -> None:
+    """Write the list as yaml.v3 does, or delete the file when the list is empty."""
+    deps = normalize_depends_on(depends_on)
+    path = _path(task_dir, TASK_CONFIG)
+    if not deps:
+        _remove(path)
+        return
+    lines = ["depends_on:\n"]
+    lines += [f"{' ' * INDENT}- {render_scalar(dep, INDENT + 2)}\n" for dep in deps]
+    _write(path, "".join(lines).encode("utf-8"))

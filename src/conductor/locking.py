@@ -1,7 +1,9 @@
 """BSD ``flock`` locks, polled until a deadline, as upstream takes them (spec 1.5).
 
 ``flock`` (not ``lockf``/``fcntl`` record locks) is what the Go tool uses, and the two kinds do
-not see each other on Linux, so we pin portalocker's flock locker rather than its default.
+not see each other on Linux. portalocker's POSIX default is this same ``fcntl.flock`` call (a test
+checks /proc/locks shows FLOCK), but importing portalocker costs 40-60 ms (it reads package
+metadata), which every ``run-agent bus post`` would pay, so we make the call directly.
 """
 
 from __future__ import annotations
@@ -11,43 +13,42 @@ import os
 import time
 from typing import Iterator
 
-import portalocker
-from portalocker.portalocker import FlockLocker
+import errno
+import fcntl
 
 from .errors import LockTimeout
 
 POLL_INTERVAL = 0.010
-_LOCKER = FlockLocker()
+_BUSY = (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK)
 
 
 def acquire(fd: int, timeout: float, *, shared: bool = False) -> None:
     """Take the lock on ``fd``, polling every 10 ms; raise :class:`LockTimeout` at the deadline."""
-    flags = (portalocker.LOCK_SH if shared else portalocker.LOCK_EX) | portalocker.LOCK_NB
+    flags = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
     deadline = time.monotonic() + timeout
     while True:
         try:
-            _LOCKER.lock(fd, flags)
+            fcntl.flock(fd, flags)
             return
-        except portalocker.AlreadyLocked:
-            pass
-        except portalocker.LockException as exc:  # EBADF, ENOLCK and friends
-            raise LockTimeout(f"lock failed: {exc}") from None
+        except OSError as exc:
+            if exc.errno not in _BUSY:  # EBADF, ENOLCK and friends
+                raise LockTimeout(f"lock failed: {exc.strerror}") from None
         if time.monotonic() >= deadline:
             raise LockTimeout("lock timeout")
         time.sleep(POLL_INTERVAL)
 
 
 def release(fd: int) -> None:
-    with contextlib.suppress(Exception):
-        _LOCKER.unlock(fd)
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def try_acquire(fd: int) -> bool:
     """One non-blocking attempt at an exclusive lock."""
     try:
-        _LOCKER.lock(fd, portalocker.LOCK_EX | portalocker.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return True
-    except portalocker.LockException:
+    except OSError:
         return False
 
 
@@ -73,10 +74,10 @@ def is_locked(path: str) -> bool:
         return False
     try:
         try:
-            _LOCKER.lock(fd, portalocker.LOCK_SH | portalocker.LOCK_NB)
-        except portalocker.LockException:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
             return True
-        _LOCKER.unlock(fd)
+        fcntl.flock(fd, fcntl.LOCK_UN)
         return False
     finally:
         os.close(fd)

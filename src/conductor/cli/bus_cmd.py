@@ -101,10 +101,15 @@ def cmd_post(args, environ=None, cwd=None) -> int:
     cwd = cwd or os.getcwd()
     path, _ = _post_path(args, environ, cwd)
     from_path = sc.scope_from_bus_path(path)
-    inferred = sc.env_scope(environ, cwd)
-    project = args.project or from_path.project or inferred.project
-    task = args.task or from_path.task or (inferred.task if not from_path.project else "")
-    run = args.run or inferred.run
+    run_folder = sc.split_run_folder(environ["JRUN_RUN_FOLDER"]) if environ.get("JRUN_RUN_FOLDER") else None
+    project = args.project or from_path.project
+    task = args.task or from_path.task
+    run = args.run or (run_folder.run if run_folder else "")
+    if not project or not run:  # walking up from the CWD reads run-info files: only when needed
+        inferred = sc.env_scope(environ, cwd)
+        project = project or inferred.project
+        task = task or (inferred.task if not from_path.project else "")
+        run = run or inferred.run
     if not project:
         raise BusError("cannot infer project: run from inside a task or project directory")
     body = args.body if args.body else read_stdin_body()

@@ -17,13 +17,24 @@ from .parser import CliParser
 VERSION_TEXT = f"run-agent {__version__}\nconductor (Python) · compatible with conductor-loop\n"
 
 
-def build_parser(prog: str) -> CliParser:
+# Which module defines each verb, so a command imports only what it needs (agents call
+# `run-agent bus post` often; building every verb's parser would import the whole package).
+VERB_MODULES = {
+    "bus": "bus_cmd",
+    "job": "runner_cmd", "task": "runner_cmd", "stop": "runner_cmd", "resume": "runner_cmd",
+    "list": "info_cmd", "status": "info_cmd", "output": "info_cmd", "watch": "info_cmd",
+    "gc": "info_cmd",
+    "console": "console_cmd", "demo": "console_cmd",
+}
+ALL_MODULES = ("bus_cmd", "runner_cmd", "info_cmd", "console_cmd")
+
+
+def build_parser(prog: str, verb: str | None = None) -> CliParser:
     parser = CliParser(prog=prog, description="Run AI coding agents as tasks on plain files.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=CliParser)
-    from . import bus_cmd
-    bus_cmd.register(sub)
-    for name in ("runner_cmd", "info_cmd", "console_cmd"):
+    wanted = VERB_MODULES.get(verb) if verb else None
+    for name in ((wanted,) if wanted else ALL_MODULES):
         try:
             module = __import__(f"conductor.cli.{name}", fromlist=["register"])
         except ModuleNotFoundError as exc:
@@ -42,9 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
-        parser = build_parser(prog)
         if not argv and prog == "conductor":
             argv = ["console"]
+        verb = next((a for a in argv if not a.startswith("-")), None)
+        parser = build_parser(prog, verb)
         args = parser.parse_args(argv)
         if args.version:
             sys.stdout.write(VERSION_TEXT)

@@ -18,7 +18,6 @@ import dataclasses
 import errno
 import os
 
-import psutil
 
 from ..timefmt import NS
 from ..timefmt import now_ns as _clock
@@ -46,6 +45,7 @@ def process_alive(pid: int, pgid: int, start_ns: int | None) -> bool:
 
 
 def _original_process(pid: int, start_ns: int | None) -> bool:
+    import psutil  # imported here: it costs ~15 ms at start-up
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
@@ -74,6 +74,7 @@ def _group_exists(pgid: int) -> bool:
 def _group_members(pgid: int) -> list[int]:
     """Pids whose process group is ``pgid``; a full process scan, done only when the leader is
     gone but the group is not, which is rare."""
+    import psutil  # imported here: it costs ~15 ms at start-up
     members = []
     for proc in psutil.process_iter():
         try:

@@ -43,7 +43,8 @@ def test_restart_stops_then_starts_with_prefix_and_post_message(stubs, monkeypat
     try:
         first = wait_for(lambda: [i for i in runs(stubs.root) if i.status == "running"])[0]
         orchestrator.restart_task(stubs.root, PROJECT, TASK, agent="codex", environ=stubs.env)
-        second = wait_for(lambda: [i for i in runs(stubs.root) if i.status == "running" and i.run_id != first.run_id])[0]
+        second = wait_for(lambda: [i for i in runs(stubs.root) if i.status == "running" and i.run_id != first.run_id
+                                   and os.path.exists(i.stdout_path)])[0]  # spawned: prompt.md complete
         assert "Continue working on the following:" in open(second.prompt_path).read()
         assert [i.status for i in runs(stubs.root)][0] == "failed"
         msg = orchestrator.post_message(stubs.root, PROJECT, TASK, "USER", "operator says hi")

@@ -1,0 +1,142 @@
+"""Runner figures beside upstream Go's and the issue's budgets.
+
+Run: python benchmarks/bench_runner.py  (temporary directories; prints a table)
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import psutil
+
+from conductor.store import RunInfo, write_run_info
+
+CLI = [sys.executable, "-m", "conductor"]
+
+
+def config(d: str, script: str) -> str:
+    path = os.path.join(d, "config.yaml")
+    with open(path, "w") as f:
+        f.write(f"agents:\n  triv:\n    type: command\n    command: [/bin/sh, {script}]\n")
+    return path
+
+
+def trivial_agent(d: str, done: bool, sleep: float = 0.0) -> str:
+    path = os.path.join(d, "agent.sh")
+    with open(path, "w") as f:
+        f.write("cat >/dev/null\n")
+        if sleep:
+            f.write(f"sleep {sleep}\n")
+        f.write("echo ok\n")
+        if done:
+            f.write('touch "$JRUN_TASK_FOLDER/DONE"\n')
+    return path
+
+
+def median_time(fn, n: int) -> float:
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def job_figures(d: str) -> tuple[float, float, float]:
+    cfg = config(d, trivial_agent(d, done=False))
+    root = os.path.join(d, "runs")
+    counter = iter(range(10**6))
+
+    def one():
+        subprocess.run(CLI + ["job", "--root", root, "--project", "bench", "--task",
+                              f"task-20260101-000000-job{next(counter):04d}", "--config", cfg,
+                              "--agent", "triv", "--prompt", "x"], check=True)
+    wall = median_time(one, 15)
+    # CPU of the runner process itself (children excluded): run it and read its rusage
+    cpu = []
+    for _ in range(10):
+        proc = psutil.Popen(CLI + ["job", "--root", root, "--project", "bench", "--task",
+                                   f"task-20260101-000000-cpu{next(counter):04d}", "--config", cfg,
+                                   "--agent", "triv", "--prompt", "x"])
+        proc.wait()
+    start_cpu = []
+    for _ in range(10):
+        t = os.times()
+        subprocess.run(CLI + ["--version"], stdout=subprocess.DEVNULL, check=True)
+        t2 = os.times()
+        start_cpu.append(t2.children_user + t2.children_system - t.children_user - t.children_system)
+    for _ in range(10):
+        t = os.times()
+        subprocess.run(CLI + ["job", "--root", root, "--project", "bench", "--task",
+                              f"task-20260101-000000-cpu{next(counter):04d}", "--config", cfg,
+                              "--agent", "triv", "--prompt", "x"], check=True)
+        t2 = os.times()
+        cpu.append(t2.children_user + t2.children_system - t.children_user - t.children_system)
+    return wall, statistics.median(cpu), statistics.median(start_cpu)
+
+
+def task_figure(d: str) -> float:
+    cfg = config(d, trivial_agent(d, done=True))
+    root = os.path.join(d, "runs")
+    counter = iter(range(10**6))
+    return median_time(lambda: subprocess.run(
+        CLI + ["task", "--root", root, "--project", "bench", "--task",
+               f"task-20260101-000000-one{next(counter):04d}", "--config", cfg, "--agent", "triv",
+               "--prompt", "x"], check=True), 10)
+
+
+def concurrent_tasks(d: str, n: int = 50) -> float:
+    cfg = config(d, trivial_agent(d, done=True, sleep=0.01))
+    root = os.path.join(d, "runs")
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen(CLI + ["task", "--root", root, "--project", "many", "--task",
+                                     f"task-20260101-000000-c{i:04d}", "--config", cfg, "--agent", "triv",
+                                     "--prompt", "x", "--restart-delay", "10ms"]) for i in range(n)]
+    codes = [p.wait() for p in procs]
+    assert codes == [0] * n
+    return time.perf_counter() - t0
+
+
+def list_figure(d: str, runs: int = 1000) -> float:
+    root = os.path.join(d, "runs")
+    for t in range(50):
+        task = f"task-20260101-000000-list{t:04d}"
+        for r in range(runs // 50):
+            run_id = f"20260101-0000000000-{t}-{r:04d}"
+            path = os.path.join(root, "lst", task, "runs", run_id)
+            os.makedirs(path)
+            write_run_info(os.path.join(path, "run-info.yaml"), RunInfo(
+                run_id=run_id, project_id="lst", task_id=task, status="completed", exit_code=0,
+                start_time=1767225600 * 10**9 + r, end_time=1767225601 * 10**9 + r))
+    return median_time(lambda: subprocess.run(CLI + ["list", "--root", root, "--project", "lst"],
+                                              stdout=subprocess.DEVNULL, check=True), 5)
+
+
+def main() -> None:
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        wall, cpu, start_cpu = job_figures(d)
+        rows.append(("`run-agent job`, trivial command agent (wall)", f"{wall * 1e3:.0f} ms", "<= 120 ms", "10.7 ms"))
+        rows.append(("runner CPU per run (job CPU minus bare start)", f"{(cpu - start_cpu) * 1e3:.1f} ms",
+                     "<= 10 ms", "—"))
+        rows.append(("  (CPU of the job incl. agent / of `--version`)", f"{cpu * 1e3:.0f} / {start_cpu * 1e3:.0f} ms", "", ""))
+    with tempfile.TemporaryDirectory() as d:
+        rows.append(("one-attempt `run-agent task`", f"{task_figure(d) * 1e3:.0f} ms", "—", "16 ms"))
+    with tempfile.TemporaryDirectory() as d:
+        rows.append(("50 concurrent tasks to DONE (10 ms agent)", f"{concurrent_tasks(d):.2f} s", "<= 4 s", "0.37–0.55 s"))
+    with tempfile.TemporaryDirectory() as d:
+        rows.append(("`list --project` with 1,000 runs", f"{list_figure(d) * 1e3:.0f} ms", "<= 150 ms", "~5 ms"))
+    print(f"load average: {os.getloadavg()[0]:.2f}, cpus: {os.cpu_count()}")
+    w = max(len(r[0]) for r in rows)
+    print(f"{'measure'.ljust(w)}  {'ours':<14} {'budget':<10} upstream Go")
+    for name, ours, budget, go in rows:
+        print(f"{name.ljust(w)}  {ours:<14} {budget:<10} {go}")
+
+
+if __name__ == "__main__":
+    main()

@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not argv and prog == "conductor":
             argv = ["console"]
+        if argv == ["--version"]:
+            sys.stdout.write(VERSION_TEXT)
+            return 0
         verb = next((a for a in argv if not a.startswith("-")), None)
         parser = build_parser(prog, verb)
         args = parser.parse_args(argv)

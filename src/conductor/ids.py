@@ -30,16 +30,19 @@ _SLUG_ALPHABET = string.ascii_lowercase + string.digits
 
 def _check_path_basics(kind: str, value: str) -> None:
     if "/" in value or "\\" in value:
-        raise IdError(f'invalid {kind} ID "{value}": must not contain path separators'
+        raise IdError(f'invalid {kind} ID "{_short(value)}": must not contain path separators'
                       + (" (projects cannot be nested)" if kind == "project" else ""))
     if value in (".", ".."):
         raise IdError(f'invalid {kind} ID "{value}": must not be a relative path reference')
     if "\x00" in value:
-        raise IdError(f'invalid {kind} ID "{_printable(value)}": must not contain null bytes')
+        raise IdError(f'invalid {kind} ID "{_short(value)}": must not contain null bytes')
 
 
 def _printable(value: str) -> str:
-    return value.replace("\x00", "\\x00")
+    """Control and other invisible characters escaped, so an error stays one readable line."""
+    if value.isprintable():
+        return value
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in value)
 
 
 def validate_project_id(value: str) -> str:

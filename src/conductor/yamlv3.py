@@ -312,12 +312,17 @@ def emit_mapping(items: Iterable[tuple[str, Any]], indent: int = 0) -> str:
 
 
 MAX_FLOW_BRACKETS = 1000
+MAX_BLOCK_CHAIN = 200
+# "- - - - x" (or "? ? x") nests one block collection per indicator without a bracket
+_BLOCK_CHAIN = re.compile(r"(?:[-?][ \t]+){%d,}" % MAX_BLOCK_CHAIN)
 
 
 def too_nested(text: str) -> bool:
-    """libyaml's composer crashes the interpreter on very deep flow nesting (100k ``[``).
+    """libyaml's composer crashes the interpreter on very deep nesting (100k ``[``, or 100k
+    ``- `` on one line, which nests block sequences without a bracket).
 
-    Our documents never need more than a handful of brackets, so text with over a thousand
-    opening brackets is refused before YAML sees it.
+    Our documents never need more than a handful of levels, so text with over a thousand
+    opening brackets, or a chain of 200 block indicators, is refused before YAML sees it.
     """
-    return text.count("[") + text.count("{") > MAX_FLOW_BRACKETS
+    return (text.count("[") + text.count("{") > MAX_FLOW_BRACKETS
+            or _BLOCK_CHAIN.search(text) is not None)

@@ -89,16 +89,22 @@ def extract_codex(path: str | os.PathLike[str]) -> str | None:
 
 
 def _codex_texts(event: dict[str, Any]) -> Iterator[str]:
-    if event.get("type") in _CODEX_EVENT_TYPES:
+    if _str(event.get("type")) in _CODEX_EVENT_TYPES:
         text = _first_text(event, _CODEX_EVENT_KEYS, _codex_text)
         if text:
             yield text
     item = event.get("item")
-    if isinstance(item, dict) and (item.get("type") or "") in _CODEX_MESSAGE_ITEMS:
+    if isinstance(item, dict) and (_str(item.get("type")) or "") in _CODEX_MESSAGE_ITEMS:
         text = (_codex_text(item.get("text")) or _codex_text(item.get("output_text"))
                 or _codex_text(item.get("content")) or _codex_text(item.get("message")))
         if text:
             yield text
+
+
+def _str(value: Any) -> str | None:
+    """A field that should be a string; anything else (a list from a broken stream) is None, so
+    it cannot reach a set lookup (``{"type": []}`` made the runner crash)."""
+    return value if isinstance(value, str) else None
 
 
 def _codex_text(value: Any) -> str:

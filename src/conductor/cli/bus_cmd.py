@@ -99,6 +99,9 @@ def cmd_post(args, environ=None, cwd=None) -> int:
     from ..bus import Message, MessageBus
     environ = os.environ if environ is None else environ
     cwd = cwd or os.getcwd()
+    if args.run:
+        from ..ids import validate_component
+        validate_component("run", args.run)  # readers build paths from it: same rule as on disk
     path, _ = _post_path(args, environ, cwd)
     from_path = sc.scope_from_bus_path(path)
     run_folder = sc.split_run_folder(environ["JRUN_RUN_FOLDER"]) if environ.get("JRUN_RUN_FOLDER") else None

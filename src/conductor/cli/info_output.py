@@ -73,6 +73,9 @@ def resolve_run_dir(args, environ) -> str:
     if not args.task:
         raise UsageError("--task is required when --run-dir is not specified")
     layout = Layout(root)
+    if args.run:
+        from ..ids import validate_component
+        validate_component("run", args.run)
     if not os.path.isdir(layout.runs_dir(args.project, args.task)):
         raise UsageError(f"no runs found for project {args.project} task {args.task}")
     runs = scan_task(layout, args.project, args.task).runs

@@ -19,6 +19,7 @@ from ..timefmt import NS, now_ns as _now_ns
 from .info_render import go_seconds, local_minute, rfc3339_seconds
 
 FINISHED = ("completed", "failed")
+_WARNED: set[str] = set()  # broken run-info files already reported by this process
 
 
 @dataclass
@@ -84,6 +85,10 @@ def view_task(layout: Layout, project: str, task: str, now: int | None = None) -
     snap = scan_task(layout, project, task)
     if snap.error:
         sys.stderr.write(f"warning: task {task}: {snap.error}\n")
+    for run in snap.runs:
+        if run.error and run.error not in _WARNED:  # once per file, even when watch polls
+            _WARNED.add(run.error)
+            sys.stderr.write(f"warning: {run.error}\n")
     view = TaskView(snap, [view_run(r, snap.done, now) for r in snap.runs])
     view.cancelled = os.path.isfile(os.path.join(snap.path, CANCELLED))
     if not snap.runs and not snap.done and snap.depends_on:

@@ -53,8 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
-        if not argv and prog == "conductor":
-            argv = ["console"]
+        if prog == "conductor" and (not argv or (argv[0].startswith("-")
+                                                 and argv[0] not in ("--version", "-h", "--help"))):
+            argv = ["console", *argv]  # `conductor --root X` opens the console on X
         if argv == ["--version"]:
             sys.stdout.write(VERSION_TEXT)
             return 0
@@ -72,8 +73,20 @@ def main(argv: list[str] | None = None) -> int:
     except ConductorError as exc:
         sys.stderr.write(f"Error: {exc}\n")
         return 1
+    except OSError as exc:
+        # a safety net: an I/O failure we did not foresee (a full disk, a vanished directory)
+        # is still one line and exit 1, never a traceback
+        sys.stderr.write(f"Error: {describe_os_error(exc)}\n")
+        return 1
     except KeyboardInterrupt:
         return 130
+
+
+def describe_os_error(exc: OSError) -> str:
+    reason = (exc.strerror or str(exc)).lower()
+    if exc.filename is not None:
+        return f"{exc.filename}: {reason}"
+    return reason
 
 
 if __name__ == "__main__":

@@ -116,10 +116,19 @@ def read_prompt(prompt: str | None, prompt_file: str | None) -> str | None:
     return None
 
 
+_WARNED: set[str] = set()  # permission warnings already printed by this process
+
+
 def load_agent(config_path: str | None, agent: str | None):
-    from ..config import find_config, load_config, select_agent
+    """The agent to run and its config; warns (once) about secret files others can read."""
+    from ..config import find_config, load_config, permission_warnings, select_agent
     path = find_config(config_path)
     config = load_config(path) if path else None
+    if config is not None:
+        for warning in permission_warnings(config):
+            if warning not in _WARNED:
+                _WARNED.add(warning)
+                sys.stderr.write(warning + "\n")
     return select_agent(config, agent), config
 
 
@@ -228,6 +237,8 @@ def cmd_job_batch(args, environ=None, cwd=None) -> int:
         raise UsageError("at least one --prompt or --prompt-file is required")
     if args.task and len(args.task) != len(prompts):
         raise UsageError(f"--task count ({len(args.task)}) must match prompt count ({len(prompts)})")
+    for task in args.task:
+        validate_task_id(task)  # before any item runs, and never echoed raw in an item's error
     first_error = None
     for i, prompt in enumerate(prompts, 1):
         task = args.task[i - 1] if args.task else new_task_id()
@@ -380,6 +391,8 @@ def cmd_stop(args, environ=None, cwd=None) -> int:
             raise UsageError("--run-dir, or --project and --task, are required")
         validate_project_id(args.project)
         validate_component("task", args.task)
+        if args.run:
+            validate_component("run", args.run)
         layout = Layout(sc.runs_root(args.root, args.config, environ))
         run_dir = latest_running_run(layout, args.project, args.task, args.run)
     task_dir = os.path.dirname(os.path.dirname(run_dir))

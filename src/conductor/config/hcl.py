@@ -25,6 +25,7 @@ _SECRET_KEYS = frozenset({"token", "api_key", "secret"})
 
 _BLOCK_OPEN = re.compile(r"^([A-Za-z0-9_.-]+)\s*\{$")
 _KEY = re.compile(r"^([A-Za-z0-9_.-]+)\s*=\s*(.*)$")
+_FIRST_WORD = re.compile(r"^([A-Za-z0-9_.-]+)")
 _INLINE_COMMENT = re.compile(r"\s(#|//)")
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n"}
 
@@ -39,6 +40,9 @@ def _shown(line: str) -> str:
     match = _KEY.match(line)
     if match and match.group(1) in _SECRET_KEYS:
         return _quote(f"{match.group(1)} = ***")
+    word = _FIRST_WORD.match(line)
+    if word and word.group(1) in _SECRET_KEYS:  # a malformed secret line: `token "sk-..."`
+        return _quote(f"{word.group(1)} ***")
     return _quote(line)
 
 

@@ -12,6 +12,7 @@ import yaml
 from .source import Source
 from .tree import Entry, Mapping, Node, Scalar, Sequence
 
+MAX_DEPTH = 64  # flow nesting (`[[[`); a config needs a handful of levels
 _STR_TAGS = frozenset({"tag:yaml.org,2002:str", "!!str"})
 _NULL_TAGS = frozenset({"tag:yaml.org,2002:null", "!!null"})
 
@@ -97,6 +98,10 @@ def _apply(builder: _Builder, event: yaml.Event) -> None:
         node = _scalar(event, line)
         builder.add(node, line)
         builder.remember(event.anchor, node)
+    elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)) \
+            and event.flow_style and len(builder.stack) >= MAX_DEPTH:
+        # libyaml's parser slows down with every flow level (100k `[` took 20 s): stop early
+        raise builder.source.error(None, f"invalid YAML: nested deeper than {MAX_DEPTH} levels", line)
     elif isinstance(event, yaml.SequenceStartEvent):
         builder.open(Sequence([], line), event.anchor, line)
     elif isinstance(event, yaml.MappingStartEvent):

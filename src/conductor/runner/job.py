@@ -133,7 +133,11 @@ def run_job(req: JobRequest) -> JobResult:
         prompt_path=paths[PROMPT], output_path=paths[OUTPUT], stdout_path=paths[STDOUT],
         stderr_path=paths[STDERR], agent_version="")
     info_path = paths[RUN_INFO]
-    write_run_info(info_path, info)  # visible at once, root and child runs alike
+    try:
+        write_run_info(info_path, info)  # visible at once, root and child runs alike
+    except ConductorError:
+        _remove_empty_dir(run_dir)  # a full disk must not leave an orphan run dir behind
+        raise
 
     with _Forwarder() as fwd:
         try:
@@ -149,9 +153,13 @@ def run_job(req: JobRequest) -> JobResult:
                                 task=req.task, run_id=run_id, parent_run_id=req.parent_run_id,
                                 bus_path=bus.path, conductor_url=req.conductor_url,
                                 runs_root=layout.root)
-        with open(paths[PROMPT], "w", encoding="utf-8") as f:
-            f.write(build_prompt(preamble, req.prompt))
-        os.chmod(paths[PROMPT], 0o644)
+        try:
+            with open(paths[PROMPT], "w", encoding="utf-8") as f:
+                f.write(build_prompt(preamble, req.prompt))
+            os.chmod(paths[PROMPT], 0o644)
+        except OSError as exc:
+            return _spawn_failed(info_path, info, bus,
+                                 f"write prompt.md: {(exc.strerror or str(exc)).lower()}")
         env = agent_environment(
             req.environ if req.environ is not None else os.environ, project=req.project,
             task=req.task, run_id=run_id, parent_run_id=req.parent_run_id, task_dir=task_dir,
@@ -177,6 +185,13 @@ def run_job(req: JobRequest) -> JobResult:
         if fwd.signalled:
             terminate_group(proc.pid, grace=1.0)
     return _finish(req, info_path, info, bus, paths, run_dir, task_dir, returncode, timed_out)
+
+
+def _remove_empty_dir(path: str) -> None:
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 def _spawn(argv: list[str], paths: dict[str, str], workdir: str,

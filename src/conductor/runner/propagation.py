@@ -21,7 +21,7 @@ from ..errors import ConductorError
 from ..ids import run_sort_key
 from ..store import DONE, OUTPUT, RUN_INFO, Layout, RunInfo, read_run_info
 from ..timefmt import format_rfc3339nano, now_ns, parse_timestamp
-from ..yamlv3 import Raw, emit_mapping
+from ..yamlv3 import Raw, emit_mapping, too_nested
 
 STATE_NAME = "TASK-COMPLETE-FACT-PROPAGATION.yaml"
 LOCK_NAME = "TASK-COMPLETE-FACT-PROPAGATION.lock"
@@ -71,8 +71,11 @@ def propagation_key(done_mtime_ns: int, fact_count: int, names: list[str], missi
 def _read_state(path: str) -> dict:
     try:
         with open(path, encoding="utf-8") as f:
-            data = yaml.load(f, Loader=yaml.CSafeLoader)  # noqa: S506 - safe loader
-    except (OSError, yaml.YAMLError):
+            text = f.read(1 << 20)
+        if too_nested(text):  # libyaml's composer would crash the interpreter (segfault)
+            return {}
+        data = yaml.load(text, Loader=yaml.CSafeLoader)  # noqa: S506 - safe loader
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -15,8 +15,9 @@ from typing import Any
 
 from ..bus import Message, MessageBus
 from ..errors import ConductorError
-from ..store import (Layout, clear_stop_requested, done_exists, read_depends_on, read_task_prompt,
-                     stop_requested, write_depends_on, write_task_md_if_missing)
+from ..store import (Layout, clear_stop_requested, done_exists, done_marker_present, heal_run,
+                     read_depends_on, read_run_info, read_task_prompt, stop_requested,
+                     write_depends_on, write_task_md_if_missing)
 from ..timefmt import format_duration
 from .children import find_active_children, wait_for_children
 from .deps import DependencyError, check_depends_on, find_cycle, wait_for_dependencies
@@ -95,9 +96,27 @@ class RalphLoop:
             raise TaskError("--max-restarts must be at least 1 (it counts attempts)")
         with SupervisorLock(self.task_dir, req.task):
             clear_stop_requested(self.task_dir)  # starting a task is the operator's say-so
+            self._heal_stale_runs()
             prompt = self._prompt()
             self._dependencies()
             return self._loop(prompt)
+
+    def _heal_stale_runs(self) -> None:
+        """Runs left ``running`` by a supervisor or job that was killed (or a reboot) are
+        finished on disk now: holding the task's lock makes this loop their owner."""
+        runs_dir = os.path.join(self.task_dir, "runs")
+        try:
+            entries = [e for e in os.scandir(runs_dir) if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            return
+        done = done_marker_present(self.task_dir)
+        for entry in entries:
+            path = os.path.join(entry.path, "run-info.yaml")
+            try:
+                if read_run_info(path).status == "running":
+                    heal_run(path, done_exists=done)
+            except ConductorError:
+                continue
 
     def _prompt(self) -> str:
         existing = read_task_prompt(self.task_dir)

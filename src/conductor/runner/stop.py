@@ -43,7 +43,12 @@ def _target(info: RunInfo) -> int:
 
 
 def stop_run(run_dir: str, *, grace: float = DEFAULT_GRACE, force: bool = False,
-             poll: float = POLL) -> StopOutcome:
+             poll: float = POLL, signalled: bool = False) -> StopOutcome:
+    """SIGTERM the run's group, wait ``grace``, SIGKILL with ``force``.
+
+    ``signalled``: the caller already sent SIGTERM (stop_task signals every run first), so a
+    run that is gone by now was stopped by us, not found dead.
+    """
     run_id = os.path.basename(run_dir.rstrip("/"))
     try:
         info = read_run_info(os.path.join(run_dir, RUN_INFO))
@@ -62,9 +67,11 @@ def stop_run(run_dir: str, *, grace: float = DEFAULT_GRACE, force: bool = False,
     if info.process_ownership == "external":
         raise StopError(f"run {info.run_id} is owned by an external process; stop it where it runs")
     pgid = _target(info)
-    if not process_alive(info.pid, info.pgid, info.start_time):
-        return StopOutcome(info.run_id, False, "", f"run {info.run_id} (PID {info.pid}) is no longer alive")
-    signal_group(pgid, signal.SIGTERM)
+    if not signalled:
+        if not process_alive(info.pid, info.pgid, info.start_time):
+            return StopOutcome(info.run_id, False, "",
+                               f"run {info.run_id} (PID {info.pid}) is no longer alive")
+        signal_group(pgid, signal.SIGTERM)
     if _wait_dead(pgid, grace, poll):
         return StopOutcome(info.run_id, True, f"Stopped run {info.run_id} (PID {info.pid})")
     if not force:
@@ -134,5 +141,5 @@ def stop_task(layout: Layout, project: str, task: str, *, grace: float = DEFAULT
         signal_group(_target(info), signal.SIGTERM)
     outcomes = []
     for path, info in live:
-        outcomes.append(stop_run(path, grace=grace, force=force))
+        outcomes.append(stop_run(path, grace=grace, force=force, signalled=True))
     return outcomes

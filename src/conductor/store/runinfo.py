@@ -25,7 +25,7 @@ import yaml
 from .. import locking
 from ..errors import LockTimeout, RunInfoError
 from ..timefmt import NS, format_rfc3339nano, parse_timestamp
-from ..yamlv3 import INDENT, Raw, render_scalar, resolves_to_non_string
+from ..yamlv3 import INDENT, Raw, render_scalar, resolves_to_non_string, too_nested
 
 log = logging.getLogger("conductor.store")
 
@@ -389,6 +389,8 @@ class NodeLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.Safe
 
 
 def _yaml_entries(text: str, path: str) -> dict[str, _Scalar]:
+    if too_nested(text):  # libyaml's composer would crash the interpreter (segfault)
+        raise RunInfoError(path, "invalid YAML: too deeply nested")
     loader = NodeLoader(text)
     try:
         root = loader.get_node() if loader.check_node() else None

@@ -15,7 +15,7 @@ import yaml
 
 from ..errors import ConfigError, LayoutError
 from ..timefmt import NS, format_rfc3339nano, now_ns, parse_timestamp
-from ..yamlv3 import INDENT, render_scalar
+from ..yamlv3 import INDENT, render_scalar, too_nested
 from .layout import DONE, FILE_MODE, STOP_REQUESTED, TASK_CONFIG, TASK_MD, TASK_STATE
 from .runinfo import NodeLoader
 
@@ -51,16 +51,37 @@ def _create_exclusive(path: str, data: bytes) -> bool:
                      FILE_MODE)
     except FileExistsError:
         return False
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    except OSError as exc:
+        raise LayoutError(f"{path}: create: {_reason(exc)}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    except OSError as exc:
+        # a disk that fills up must not leave an empty TASK.md that later reads as "no prompt"
+        _unlink_quietly(path)
+        raise LayoutError(f"{path}: write: {_reason(exc)}") from None
     return True
 
 
 def _write(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
-                 FILE_MODE)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     FILE_MODE)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    except OSError as exc:
+        raise LayoutError(f"{path}: write: {_reason(exc)}") from None
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 # ---- TASK.md ---------------------------------------------------------------------------------
@@ -177,6 +198,8 @@ def read_depends_on(task_dir: str) -> list[str]:
     text = _read_text(path)
     if text is None:
         return []
+    if too_nested(text):  # libyaml's composer would crash the interpreter (segfault)
+        raise ConfigError("invalid YAML: too deeply nested", path=path)
     loader = NodeLoader(text)
     try:
         root = loader.get_node() if loader.check_node() else None

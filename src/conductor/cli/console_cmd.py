@@ -1,0 +1,50 @@
+"""``conductor console`` (and ``conductor`` with no arguments): open the operator console.
+
+Textual is imported only when the console starts, so ``run-agent`` stays quick for agents.
+Also registers ``conductor demo`` when the demo package is there.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import UsageError
+from .scope import runs_root
+
+VIEWS = ("tree", "logs", "bus")
+
+
+def register(sub) -> None:
+    console = sub.add_parser("console", help="open the operator console (the default of `conductor`)")
+    console.add_argument("--root", default=None,
+                         help="runs root (default: $CONDUCTOR_ROOT, config storage.runs_dir, "
+                              "~/.run-agent/runs)")
+    console.add_argument("--config", default=None, help="config file (agents, keymap, theme)")
+    console.add_argument("--project", default=None, help="start focused on one project")
+    console.add_argument("--read-only", action="store_true",
+                         help="no control keys (for shared dashboards)")
+    console.add_argument("--view", default=None, help="a single pane: tree, logs or bus")
+    console.add_argument("--poll", action="store_true",
+                         help="force polling instead of file notifications")
+    console.set_defaults(func=cmd_console)
+    try:
+        from ..demo import cli as demo_cli
+    except ImportError:
+        return
+    demo_cli.register(sub)
+
+
+def cmd_console(args) -> int:
+    if args.view is not None and args.view not in VIEWS:
+        raise UsageError(f'invalid argument for "--view" flag: must be one of {", ".join(VIEWS)}')
+    if args.project is not None:
+        from ..ids import validate_project_id
+        validate_project_id(args.project)
+    config_path = args.config
+    if config_path is not None and not os.path.exists(config_path):
+        raise UsageError(f"{config_path}: config file not found")
+    root = runs_root(args.root, config_path)
+    from ..console.app import run_console
+    run_console(root=root, config_path=config_path, project=args.project,
+                read_only=args.read_only, view=args.view, poll=args.poll)
+    return 0

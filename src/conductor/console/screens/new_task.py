@@ -1,0 +1,199 @@
+"""The new-task dialog. Input is checked here, in the dialog: a wrong id, a missing prompt or an
+unknown working dir is shown under the fields and nothing is written. Creating and starting
+runs in a thread (it touches disk and spawns a supervisor); a refusal from the orchestrator
+(task exists, dependency cycle) comes back into the same dialog."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
+from textual.worker import get_current_worker
+
+from ... import ids
+from ...errors import ConductorError
+
+
+@dataclass
+class NewTaskRequest:
+    project: str
+    task: str
+    agent: str
+    prompt: str = ""
+    prompt_file: str = ""
+    cwd: str = ""
+    depends_on: list[str] = field(default_factory=list)
+
+
+def check_request(req: NewTaskRequest, agents: list[str]) -> str | None:
+    """The first problem with the form, as one line, or None."""
+    if not req.project:
+        return "project: required"
+    try:
+        ids.validate_project_id(req.project)
+    except ConductorError as exc:
+        return f"project: {exc}"
+    try:
+        ids.validate_task_id(req.task)
+    except ConductorError as exc:
+        return f"task id: {exc}"
+    if not agents:
+        return "agent: no agents configured (start the console with --config)"
+    if req.agent not in agents:
+        return "agent: choose one of " + ", ".join(agents)
+    if req.prompt.strip() and req.prompt_file:
+        return "prompt: type a prompt or give a file, not both"
+    if not req.prompt.strip() and not req.prompt_file:
+        return "prompt: type a prompt or give a prompt file"
+    for dep in req.depends_on:
+        if dep == req.task:
+            return "depends on: a task cannot depend on itself"
+        try:
+            ids.validate_task_id(dep)
+        except ConductorError as exc:
+            return f"depends on: {exc}"
+    return None
+
+
+def load_prompt_file(req: NewTaskRequest) -> NewTaskRequest:
+    """Read the prompt file and check the working dir (thread side; raises ConductorError)."""
+    if req.cwd and not os.path.isdir(os.path.expanduser(req.cwd)):
+        raise ConductorError(f"working dir: {req.cwd}: not a directory")
+    if req.prompt_file:
+        path = os.path.expanduser(req.prompt_file)
+        try:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                text = fh.read(1024 * 1024)
+        except OSError as exc:
+            raise ConductorError(f"prompt file: {req.prompt_file}: {exc.strerror or exc}") from None
+        if not text.strip():
+            raise ConductorError(f"prompt file: {req.prompt_file}: file is empty")
+        req.prompt = text
+    return req
+
+
+class NewTaskScreen(ModalScreen[str | None]):
+    """Returns the success text (the dialog closes) or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="new.cancel"),
+                Binding("ctrl+s", "submit", "Create", id="new.submit")]
+
+    def __init__(self, *, projects: list[str], project: str, agents: list[str],
+                 agent: str, create: Callable[[NewTaskRequest], str],
+                 task_id: str | None = None) -> None:
+        super().__init__()
+        self.projects = projects
+        self.project = project
+        self.agents = agents
+        self.agent = agent if agent in agents else (agents[0] if agents else "")
+        self.create = create
+        self.task_id = task_id or ids.new_task_id()
+        self.busy = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="new-box", classes="dialog"):
+            yield Static("New task", classes="dialog-title", markup=False)
+            with Horizontal(classes="field"):
+                yield Label("project", classes="field-label")
+                yield Input(self.project, placeholder="existing or new project id", id="new-project",
+                            compact=True, suggester=SuggestFromList(self.projects))
+            with Horizontal(classes="field"):
+                yield Label("task id", classes="field-label")
+                yield Input(self.task_id, id="new-task", compact=True)
+            with Horizontal(classes="field"):
+                yield Label("agent", classes="field-label")
+                chosen = {"value": self.agent} if self.agent else {}
+                yield Select([(a, a) for a in self.agents], allow_blank=not self.agents,
+                             id="new-agent", compact=True, **chosen)
+            yield Label("prompt", classes="field-label")
+            yield TextArea("", id="new-prompt", compact=True, soft_wrap=True)
+            with Horizontal(classes="field"):
+                yield Label("or file", classes="field-label")
+                yield Input("", placeholder="path of a prompt file", id="new-prompt-file",
+                            compact=True)
+            with Horizontal(classes="field"):
+                yield Label("work dir", classes="field-label")
+                yield Input("", placeholder="agent's working dir (optional)", id="new-cwd",
+                            compact=True)
+            with Horizontal(classes="field"):
+                yield Label("depends on", classes="field-label")
+                yield Input("", placeholder="task ids, comma-separated (optional)",
+                            id="new-deps", compact=True)
+            yield Static("", id="new-error", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Create and start (ctrl+s)", variant="primary", id="new-create",
+                             compact=True)
+                yield Button("Cancel (esc)", id="new-cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#new-project" if not self.project else "#new-prompt").focus()
+
+    def request(self) -> NewTaskRequest:
+        value = self.query_one("#new-agent", Select).value
+        deps = self.query_one("#new-deps", Input).value
+        return NewTaskRequest(
+            project=self.query_one("#new-project", Input).value.strip(),
+            task=self.query_one("#new-task", Input).value.strip(),
+            agent=value if isinstance(value, str) else "",
+            prompt=self.query_one("#new-prompt", TextArea).text,
+            prompt_file=self.query_one("#new-prompt-file", Input).value.strip(),
+            cwd=self.query_one("#new-cwd", Input).value.strip(),
+            depends_on=[d.strip() for d in deps.split(",") if d.strip()])
+
+    @property
+    def error_text(self) -> str:
+        return str(self.query_one("#new-error", Static).render())
+
+    def show_error(self, text: str) -> None:
+        error = self.query_one("#new-error", Static)
+        error.update(text)
+        error.set_class(bool(text), "-shown")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "new-create":
+            self.action_submit()
+        else:
+            self.action_cancel()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_submit()
+
+    def action_submit(self) -> None:
+        if self.busy:
+            return
+        req = self.request()
+        problem = check_request(req, self.agents)
+        if problem:
+            self.show_error(problem)
+            return
+        self.busy = True
+        self.show_error("")
+        self.query_one("#new-create", Button).disabled = True
+        self._create(req)
+
+    @work(thread=True, group="new-task", exit_on_error=False)
+    def _create(self, req: NewTaskRequest) -> None:
+        try:
+            text = self.create(load_prompt_file(req))
+        except (ConductorError, OSError) as exc:
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(self._failed, str(exc))
+            return
+        self.app.call_from_thread(self.dismiss, text)
+
+    def _failed(self, error: str) -> None:
+        self.busy = False
+        self.query_one("#new-create", Button).disabled = False
+        self.show_error(error)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,291 @@
+"""What the console shows for a task or a run: a status, a glyph, a heartbeat.
+
+Pure functions over store snapshots, so the rules can be tested without a terminal and the
+scan can run in a thread. The disk-reading half (:func:`read_task_view`) is the only place that
+touches files or processes; everything else is arithmetic on what it returned.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..bus import MessageBus
+from ..errors import ConductorError
+from ..store import (STDERR, STDOUT, Layout, ProjectSnapshot, RunSnapshot, TaskSnapshot,
+                     process_alive, reconcile, scan_root, scan_task)
+from ..store.runinfo import RunInfo
+from ..timefmt import NS
+
+LIVE_NS = 60 * NS
+STALE_NS = 5 * 60 * NS
+STOPPED_PREFIX = "stopped by operator"
+
+
+@dataclass(frozen=True)
+class StatusLook:
+    """How a status is drawn: a glyph that reads without colour, and a colour that reads fast."""
+    glyph: str
+    style: str
+    label: str
+
+
+LOOKS: dict[str, StatusLook] = {
+    "running": StatusLook("●", "bold green", "running"),
+    "completed": StatusLook("✔", "green", "completed"),
+    "failed": StatusLook("✘", "bold red", "failed"),
+    "stopped": StatusLook("■", "yellow", "stopped"),
+    "waiting": StatusLook("◷", "cyan", "waiting on dependencies"),
+    "queued": StatusLook("○", "bright_black", "queued"),
+    "needs-you": StatusLook("?", "bold magenta", "needs you (QUESTION)"),
+    "loop-dead": StatusLook("⚠", "bold red", "loop dead (a run claims to run, no supervisor)"),
+    "unknown": StatusLook("·", "bright_black", "unknown"),
+}
+HEARTBEAT_LOOKS: dict[str, StatusLook] = {
+    "live": StatusLook("♥", "green", "live: output in the last minute"),
+    "stale": StatusLook("♡", "yellow", "stale: no output for 1-5 minutes"),
+    "silent": StatusLook("∅", "red", "silent: no output for over 5 minutes"),
+}
+
+
+def look(status: str) -> StatusLook:
+    return LOOKS.get(status, LOOKS["unknown"])
+
+
+@dataclass
+class RunView:
+    """One run as shown: the reconciled record plus what the tree needs around it."""
+    run_id: str
+    path: str
+    info: RunInfo
+    status: str
+    last_output_ns: int | None = None
+    attempt: int = 0
+    attempts: int = 0
+    depth: int = 0
+    children: list["RunView"] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def agent(self) -> str:
+        return self.info.agent
+
+    @property
+    def is_root(self) -> bool:
+        return self.depth == 0
+
+
+@dataclass
+class TaskView:
+    project: str
+    task: str
+    path: str
+    status: str
+    runs: list[RunView] = field(default_factory=list)
+    roots: list[RunView] = field(default_factory=list)
+    loop_alive: bool = False
+    last_bus_type: str = ""
+    done: bool = False
+    stop_requested: bool = False
+    depends_on: list[str] = field(default_factory=list)
+    waiting_on: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.project, self.task)
+
+    @property
+    def latest(self) -> RunView | None:
+        return self.roots[-1] if self.roots else (self.runs[-1] if self.runs else None)
+
+    @property
+    def agent(self) -> str:
+        latest = self.latest
+        return latest.agent if latest else ""
+
+    def run(self, run_id: str) -> RunView | None:
+        for run in self.runs:
+            if run.run_id == run_id:
+                return run
+        return None
+
+
+@dataclass
+class ProjectView:
+    id: str
+    path: str
+    tasks: list[TaskView] = field(default_factory=list)
+
+
+def heartbeat(last_output_ns: int | None, now_ns: int) -> str:
+    """live < 60 s since the last output, stale up to 5 min, silent after."""
+    if last_output_ns is None:
+        return "silent"
+    age = now_ns - last_output_ns
+    if age < LIVE_NS:
+        return "live"
+    if age < STALE_NS:
+        return "stale"
+    return "silent"
+
+
+def run_status(info: RunInfo, *, stop_requested: bool) -> str:
+    """A reconciled run's status, with "stopped" told apart from other failures."""
+    if info.status == "failed" and (info.error_summary.startswith(STOPPED_PREFIX) or stop_requested):
+        return "stopped"
+    if info.status in LOOKS:
+        return info.status
+    return "unknown"
+
+
+def task_status(snap: TaskSnapshot, runs: list[RunView], *, loop_alive: bool,
+                last_bus_type: str, waiting_on: list[str]) -> str:
+    """One word for a task; the order of the checks is the order of what matters to an operator."""
+    claims = any(r.info.status == "running" for r in runs) or \
+        any(r.status == "running" for r in runs)
+    if snap.done and not claims:
+        return "completed"
+    if last_bus_type == "QUESTION" and not snap.done:
+        return "needs-you"
+    if claims:
+        return "running" if loop_alive else "loop-dead"
+    if loop_alive:
+        return "waiting" if waiting_on and not runs else "running"
+    if snap.done:
+        return "completed"
+    if snap.stop_requested:
+        return "stopped"
+    roots = [r for r in runs if r.is_root] or runs
+    if not roots:
+        return "waiting" if waiting_on else "queued"
+    latest = roots[-1].status
+    return latest if latest in ("completed", "failed", "stopped") else "unknown"
+
+
+def _arrange(runs: list[RunView]) -> list[RunView]:
+    """Nest child runs under their parent run; number the root runs (restart attempts)."""
+    by_id = {r.run_id: r for r in runs}
+    roots: list[RunView] = []
+    for run in runs:
+        parent = by_id.get(run.info.parent_run_id) if run.info.parent_run_id else None
+        if parent is not None and parent is not run:
+            parent.children.append(run)
+        else:
+            roots.append(run)
+
+    def set_depth(run: RunView, depth: int, seen: set[str]) -> None:
+        run.depth = depth
+        for child in run.children:
+            if child.run_id not in seen:
+                seen.add(child.run_id)
+                set_depth(child, depth + 1, seen)
+
+    for index, root in enumerate(roots, 1):
+        root.attempt, root.attempts = index, len(roots)
+        set_depth(root, 0, {root.run_id})
+    return roots
+
+
+def build_task_view(snap: TaskSnapshot, *, loop_alive: bool, last_bus_type: str,
+                    deps_done: dict[str, bool], now_ns: int,
+                    alive: Callable[[RunInfo], bool] | None = None,
+                    last_output: Callable[[RunSnapshot], int | None] | None = None) -> TaskView:
+    """A task view from a snapshot. ``alive`` probes a running run's process (default: psutil);
+    ``last_output`` gives the time of a running run's last output write."""
+    runs: list[RunView] = []
+    for run in snap.runs:
+        info = run.info
+        if info.status == "running":
+            is_alive = alive(info) if alive else process_alive(info.pid, info.pgid, info.start_time)
+            info = reconcile(info, done_exists=snap.done, now_ns=now_ns, alive=is_alive)
+        view = RunView(run.run_id, run.path, info,
+                       run_status(info, stop_requested=snap.stop_requested), error=run.error)
+        if info.status == "running":
+            view.last_output_ns = last_output(run) if last_output else output_mtime(run)
+        runs.append(view)
+    roots = _arrange(runs)
+    waiting_on = [d for d in snap.depends_on if not deps_done.get(d, False)]
+    status = task_status(snap, runs, loop_alive=loop_alive, last_bus_type=last_bus_type,
+                         waiting_on=waiting_on)
+    return TaskView(snap.project_id, snap.id, snap.path, status, runs, roots, loop_alive,
+                    last_bus_type, snap.done, snap.stop_requested, list(snap.depends_on),
+                    waiting_on, snap.error)
+
+
+def output_mtime(run: RunSnapshot) -> int | None:
+    """The last write to the run's stdout or stderr (or its start, when neither exists yet)."""
+    latest = None
+    for name, given in ((STDOUT, run.info.stdout_path), (STDERR, run.info.stderr_path)):
+        path = given or os.path.join(run.path, name)
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except OSError:
+            continue
+        latest = mtime if latest is None else max(latest, mtime)
+    return latest if latest is not None else run.info.start_time
+
+
+def last_bus_type(task_dir: str) -> str:
+    """The type of the task bus's last message ("" without one): QUESTION means needs-you."""
+    from ..store.layout import TASK_BUS
+    try:
+        last = MessageBus(os.path.join(task_dir, TASK_BUS)).tail(1)
+    except (ConductorError, OSError):
+        return ""
+    return last[-1].type if last else ""
+
+
+def loop_alive(task_dir: str) -> bool:
+    from ..runner.supervisor import loop_alive as _alive
+    try:
+        return _alive(task_dir)
+    except OSError:
+        return False
+
+
+def view_task(snap: TaskSnapshot, deps_done: dict[str, bool], now_ns: int) -> TaskView:
+    """Every disk and process read a task view needs, then :func:`build_task_view`."""
+    return build_task_view(snap, loop_alive=loop_alive(snap.path),
+                           last_bus_type=last_bus_type(snap.path), deps_done=deps_done,
+                           now_ns=now_ns)
+
+
+def read_root(root: str, *, project: str | None, now_ns: int) -> list[ProjectView]:
+    """The whole root as views (call from a thread: it reads every task dir)."""
+    projects = []
+    for snap in scan_root(root, project=project):
+        done = {t.id: t.done for t in snap.tasks}
+        projects.append(ProjectView(snap.id, snap.path,
+                                    [view_task(t, done, now_ns) for t in snap.tasks]))
+    return projects
+
+
+def read_task(root: str, project: str, task: str, *, now_ns: int) -> TaskView:
+    """One task again, with its dependencies' DONE markers (call from a thread)."""
+    layout = Layout(root)
+    snap = scan_task(layout, project, task)
+    done = {}
+    for dep in snap.depends_on:
+        try:
+            done[dep] = os.path.isfile(os.path.join(layout.task_dir(project, dep), "DONE"))
+        except ConductorError:
+            done[dep] = False
+    return view_task(snap, done, now_ns)
+
+
+def counts(projects: list[ProjectView]) -> dict[str, int]:
+    """Header figures: tasks running, needing the operator, failed (or loop-dead), done."""
+    out = {"running": 0, "needs-you": 0, "failed": 0, "done": 0}
+    for project in projects:
+        for task in project.tasks:
+            if task.status == "running":
+                out["running"] += 1
+            elif task.status == "needs-you":
+                out["needs-you"] += 1
+            elif task.status in ("failed", "loop-dead"):
+                out["failed"] += 1
+            elif task.status == "completed":
+                out["done"] += 1
+    return out

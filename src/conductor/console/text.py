@@ -1,0 +1,32 @@
+"""Agent-written text made safe to draw: escape sequences and control characters become
+visible symbols, lines are kept. Everything an agent (or anyone with a shell) wrote goes
+through here before it reaches a widget."""
+
+from __future__ import annotations
+
+from .widgets.line_index import neutralise
+
+READ_LIMIT = 512 * 1024
+
+
+def safe_text(text: str) -> str:
+    """Neutralise each line; newlines stay newlines."""
+    return "\n".join(neutralise(line.rstrip("\r")) for line in text.split("\n"))
+
+
+def read_text_head(path: str, limit: int = READ_LIMIT) -> tuple[str | None, str]:
+    """At most ``limit`` bytes of a small file (output.md, TASK.md), and a note when cut.
+
+    Returns ``(None, note)`` when the file is missing or unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except FileNotFoundError:
+        return None, "not written yet"
+    except OSError as exc:
+        return None, f"cannot read: {exc.strerror or exc}"
+    note = ""
+    if len(data) > limit:
+        data = data[:limit]
+        note = f"showing the first {limit // 1024} KiB"
+    return data.decode("utf-8", errors="replace"), note

@@ -1,0 +1,240 @@
+"""The detail tabs for the selected run (or task, or project): Output, Stdout, Stderr, Prompt,
+Task, Info. Logs are file-backed panes; small files are read in a thread and rendered once."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import ContentSwitcher, Markdown, Static, TabbedContent, TabPane
+
+from ...store import OUTPUT, PROMPT, STDERR, STDOUT, TASK_MD, TASK_STATE
+from ...timefmt import format_rfc3339nano
+from ..messages import FileRead
+from ..status import ProjectView, RunView, TaskView, heartbeat, look
+from ..text import read_text_head, safe_text
+from .log_view import LogPane
+from .readable_log import READABLE_TYPES, ReadableLog
+from .run_tree import format_age
+
+TABS = ("output", "stdout", "stderr", "prompt", "task", "info")
+TAB_TITLES = {"output": "1 Output", "stdout": "2 Stdout", "stderr": "3 Stderr",
+              "prompt": "4 Prompt", "task": "5 Task", "info": "6 Info"}
+
+
+@dataclass
+class Selection:
+    """What the detail pane shows: a project, a task (with its latest run) or one run."""
+    project: ProjectView | None = None
+    task: TaskView | None = None
+    run: RunView | None = None
+
+
+def run_file(run: RunView, name: str) -> str:
+    given = {STDOUT: run.info.stdout_path, STDERR: run.info.stderr_path,
+             OUTPUT: run.info.output_path, PROMPT: run.info.prompt_path}.get(name, "")
+    return given or os.path.join(run.path, name)
+
+
+def info_table(sel: Selection, now_ns: int) -> Table | Text:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+
+    def row(key: str, value) -> None:
+        table.add_row(key, value if isinstance(value, Text) else Text(safe_text(str(value))))
+
+    if sel.project is not None and sel.task is None:
+        row("project", sel.project.id)
+        row("path", sel.project.path)
+        row("tasks", len(sel.project.tasks))
+        return table
+    task = sel.task
+    if task is None:
+        return Text("Nothing selected. Move in the run tree (j/k) to pick a task or a run.")
+    st = look(task.status)
+    row("task", task.task)
+    row("project", task.project)
+    row("task status", Text(f"{st.glyph} {st.label}", style=st.style))
+    row("supervisor", "alive" if task.loop_alive else "not running")
+    row("task dir", task.path)
+    if task.depends_on:
+        row("depends on", ", ".join(task.depends_on))
+    if task.waiting_on:
+        row("waiting on", ", ".join(task.waiting_on))
+    row("attempts", len(task.roots))
+    run = sel.run
+    if run is None:
+        return table
+    info = run.info
+    rst = look(run.status)
+    row("", "")
+    row("run", run.run_id)
+    row("status", Text(f"{rst.glyph} {run.status} (run-info: {info.status})", style=rst.style))
+    if run.status == "running":
+        row("heartbeat", heartbeat(run.last_output_ns, now_ns))
+    row("agent", info.agent)
+    if info.agent_version:
+        row("agent version", info.agent_version)
+    if info.parent_run_id:
+        row("parent run", info.parent_run_id)
+    if info.previous_run_id:
+        row("previous run", info.previous_run_id)
+    row("pid / pgid", f"{info.pid} / {info.pgid}")
+    row("started", format_rfc3339nano(info.start_time) if info.start_time else "-")
+    row("ended", format_rfc3339nano(info.end_time) if info.end_time else "-")
+    if info.start_time:
+        end = info.end_time if info.end_time else now_ns
+        row("duration", format_age(end - info.start_time))
+    row("exit code", info.exit_code)
+    if info.error_summary:
+        row("error", Text(safe_text(info.error_summary), style="red"))
+    row("command line", info.commandline or "-")
+    row("cwd", info.cwd or "-")
+    row("run dir", run.path)
+    for label, name in (("prompt", PROMPT), ("output", OUTPUT), ("stdout", STDOUT),
+                        ("stderr", STDERR)):
+        row(label, run_file(run, name))
+    if run.error:
+        row("run-info problem", Text(safe_text(run.error), style="red"))
+    return table
+
+
+class DetailTabs(Vertical):
+    """The six tabs; :meth:`show` points them at a selection."""
+
+    def __init__(self, *, clock, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.clock = clock
+        self.selection = Selection()
+        self.raw_stdout = False
+        self._generation = 0
+        self._key: tuple | None = None
+
+    @property
+    def active(self) -> str:
+        return self.query_one(TabbedContent).active
+
+    @active.setter
+    def active(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def compose(self):
+        with TabbedContent(initial="stdout", id="tabs"):
+            yield from self._panes()
+
+    def _panes(self):
+        with TabPane(TAB_TITLES["output"], id="output"):
+            with VerticalScroll(id="output-scroll"):
+                yield Static("", id="output-note", markup=False)
+                yield Markdown("", id="output-md")
+        with TabPane(TAB_TITLES["stdout"], id="stdout"):
+            with ContentSwitcher(initial="stdout-raw", id="stdout-switch"):
+                yield LogPane(id="stdout-raw")
+                yield ReadableLog(id="stdout-readable")
+        with TabPane(TAB_TITLES["stderr"], id="stderr"):
+            yield LogPane(id="stderr-log")
+        with TabPane(TAB_TITLES["prompt"], id="prompt"):
+            yield LogPane(id="prompt-log")
+        with TabPane(TAB_TITLES["task"], id="task"):
+            with VerticalScroll(id="task-scroll"):
+                yield Markdown("", id="task-md")
+        with TabPane(TAB_TITLES["info"], id="info"):
+            with VerticalScroll(id="info-scroll"):
+                yield Static("", id="info-body")
+
+    # -- selection -----------------------------------------------------------------------
+
+    def show(self, sel: Selection, *, force: bool = False) -> None:
+        """Point every tab at the selection; files are only re-opened when the run changed."""
+        key = (sel.project.id if sel.project else None, sel.task.task if sel.task else None,
+               sel.run.run_id if sel.run else None)
+        self.selection = sel
+        self.update_info()
+        if key == self._key and not force:
+            return
+        self._key = key
+        self._generation += 1
+        run = sel.run
+        self._set_logs(run)
+        self._load_small(self._generation, run, sel.task)
+
+    def refresh_selection(self, sel: Selection) -> None:
+        """The same selection, re-read (a run changed): new info, output.md and task files."""
+        self.show(sel)
+        self._generation += 1
+        self._load_small(self._generation, sel.run, sel.task)
+
+    def _set_logs(self, run: RunView | None) -> None:
+        stdout = run_file(run, STDOUT) if run else None
+        self.query_one("#stdout-raw", LogPane).set_path(stdout)
+        agent = (run.info.agent if run else "").strip().lower()
+        readable = self.query_one("#stdout-readable", ReadableLog)
+        readable.set_path(stdout if agent in READABLE_TYPES else None, agent)
+        self._switch_stdout(agent in READABLE_TYPES and not self.raw_stdout)
+        self.query_one("#stderr-log", LogPane).set_path(run_file(run, STDERR) if run else None)
+        self.query_one("#prompt-log", LogPane).set_path(run_file(run, PROMPT) if run else None)
+
+    def _switch_stdout(self, readable: bool) -> None:
+        self.query_one("#stdout-switch", ContentSwitcher).current = \
+            "stdout-readable" if readable else "stdout-raw"
+
+    def toggle_raw(self) -> bool:
+        """Stdout raw <-> readable; returns whether raw is now shown."""
+        self.raw_stdout = not self.raw_stdout
+        run = self.selection.run
+        agent = (run.info.agent if run else "").strip().lower()
+        self._switch_stdout(agent in READABLE_TYPES and not self.raw_stdout)
+        return self.raw_stdout
+
+    def update_info(self) -> None:
+        self.query_one("#info-body", Static).update(info_table(self.selection, self.clock()))
+
+    def refresh_logs(self, path: str | None = None) -> None:
+        """A log grew (``path``) or a timer fired (None): read the new bytes."""
+        for pane_id in ("#stdout-raw", "#stderr-log", "#prompt-log"):
+            pane = self.query_one(pane_id, LogPane)
+            if path is None or pane.log_view.path == path:
+                pane.log_view.refresh_file()
+        readable = self.query_one("#stdout-readable", ReadableLog)
+        if path is None or readable.path == path:
+            readable.refresh_file()
+
+    def log_paths(self) -> set[str]:
+        paths = {self.query_one(p, LogPane).log_view.path
+                 for p in ("#stdout-raw", "#stderr-log", "#prompt-log")}
+        return {p for p in paths if p}
+
+    # -- small files ---------------------------------------------------------------------
+
+    @work(thread=True, group="detail-files", exclusive=True, exit_on_error=False)
+    def _load_small(self, generation: int, run: RunView | None, task: TaskView | None) -> None:
+        if run is not None:
+            text, note = read_text_head(run_file(run, OUTPUT))
+            self.post_message(FileRead(generation, "output", text or "", note))
+        else:
+            self.post_message(FileRead(generation, "output", "", "no run selected"))
+        if task is not None:
+            prompt, pnote = read_text_head(os.path.join(task.path, TASK_MD))
+            state, _ = read_text_head(os.path.join(task.path, TASK_STATE))
+            body = "## TASK.md\n\n" + (safe_text(prompt) if prompt is not None else f"*{pnote}*")
+            body += "\n\n## TASK_STATE.md\n\n" + (safe_text(state) if state else "*empty*")
+            self.post_message(FileRead(generation, "task", body))
+        else:
+            self.post_message(FileRead(generation, "task", "*select a task*"))
+
+    def on_file_read(self, message: FileRead) -> None:
+        message.stop()
+        if message.generation != self._generation:
+            return
+        if message.slot == "output":
+            note = self.query_one("#output-note", Static)
+            note.update(f"output.md: {message.note}" if message.note else "")
+            note.display = bool(message.note)
+            self.query_one("#output-md", Markdown).update(safe_text(message.text))
+        elif message.slot == "task":
+            self.query_one("#task-md", Markdown).update(message.text)

@@ -1,0 +1,58 @@
+"""The one-line header: task counts, the runs root, how changes are seen, the filter."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from ..status import look
+from .line_index import neutralise
+
+
+class StatusHeader(Static):
+    """``conductor  ● 2 running  ? 1 needs you  ✘ 0 failed  ✔ 5 done  <root>  watch: inotify``"""
+
+    def __init__(self, root: str, *, id: str | None = None) -> None:
+        super().__init__("", id=id, markup=False)
+        self.root = root
+        self.counts = {"running": 0, "needs-you": 0, "failed": 0, "done": 0}
+        self.mode = "starting"
+        self.filter_text = ""
+        self.read_only = False
+        self.loading = True
+
+    def on_mount(self) -> None:
+        self._draw()
+
+    def set_counts(self, counts: dict[str, int]) -> None:
+        self.counts = counts
+        self.loading = False
+        self._draw()
+
+    def set_mode(self, mode: str) -> None:
+        self.mode = mode
+        self._draw()
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self._draw()
+
+    def _draw(self) -> None:
+        text = Text("conductor", style="bold")
+        if self.read_only:
+            text.append(" [read-only]", style="yellow")
+        if self.loading:
+            text.append("  reading the runs root…", style="italic")
+        else:
+            for key, status, label in (("running", "running", "running"),
+                                       ("needs-you", "needs-you", "needs you"),
+                                       ("failed", "failed", "failed"),
+                                       ("done", "completed", "done")):
+                st = look(status)
+                text.append(f"  {st.glyph} {self.counts.get(key, 0)} {label}",
+                            style=st.style if self.counts.get(key) else "")
+        if self.filter_text:
+            text.append(f"   filter: {neutralise(self.filter_text)}", style="bold yellow")
+        text.append(f"   watch: {self.mode}", style="bright_black")
+        text.append(f"   {neutralise(self.root)}", style="bright_black")
+        self.update(text)

@@ -1,0 +1,150 @@
+"""Agent stdout made readable: claude/codex/gemini JSON streams as prose, one row per event.
+
+Follows the file by byte offset like the log pane, but keeps only the last rows it rendered
+(bounded) and reads the tail on open (at most :data:`TAIL_BYTES`), so a huge stdout opens at
+once. The raw file is always one key away (the log pane); this view never scrolls back further
+than its window.
+"""
+
+from __future__ import annotations
+
+import os
+
+from rich.text import Text
+from textual import work
+from textual.binding import Binding
+from textual.message import Message
+from textual.worker import get_current_worker
+
+from ...agents.display import DisplayLine, display_lines
+from .line_index import neutralise
+from .line_list import LineList
+
+TAIL_BYTES = 2 * 1024 * 1024
+MAX_READ = 8 * 1024 * 1024
+MAX_ROWS = 5000
+POLL_SECONDS = 0.5
+KIND_STYLES = {
+    "text": "",
+    "tool": "cyan",
+    "thinking": "italic bright_black",
+    "result": "bold green",
+    "system": "bright_black",
+    "raw": "",
+}
+READABLE_TYPES = frozenset({"claude", "codex", "gemini"})
+
+
+def display_row(line: DisplayLine) -> Text:
+    return Text(neutralise(line.text), style=KIND_STYLES.get(line.kind, ""))
+
+
+def render_rows(agent: str, data: bytes) -> list[Text]:
+    rows: list[Text] = []
+    for raw in data.decode("utf-8", errors="replace").split("\n"):
+        if not raw.strip():
+            continue
+        rows.extend(display_row(line) for line in display_lines(agent, raw))
+    return rows[-MAX_ROWS:]
+
+
+class _Read(Message):
+    def __init__(self, generation: int, start: int, end: int, ident: tuple, rows: list[Text],
+                 reset: bool) -> None:
+        super().__init__()
+        self.generation = generation
+        self.start = start
+        self.end = end
+        self.ident = ident
+        self.rows = rows
+        self.reset = reset
+
+
+def read_chunk(path: str, offset: int, ident: tuple | None) -> tuple[int, int, tuple, bytes, bool]:
+    """Bytes from ``offset`` to the last newline (start from the tail when the file is new,
+    replaced or truncated). Returns (start, end, identity, data, reset)."""
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        current = (st.st_dev, st.st_ino)
+        reset = ident is None or current != ident or st.st_size < offset
+        if reset:
+            offset = max(0, st.st_size - TAIL_BYTES)
+        stop = min(st.st_size, offset + MAX_READ)
+        fh.seek(offset)
+        data = fh.read(stop - offset)
+    if reset and offset > 0:
+        cut = data.find(b"\n")
+        data = data[cut + 1:] if cut >= 0 else b""
+        offset = stop - len(data)
+    last = data.rfind(b"\n")
+    data = data[:last + 1] if last >= 0 else b""
+    return offset, offset + len(data), current, data, reset
+
+
+class ReadableLog(LineList):
+    """The readable view of an agent's stdout."""
+
+    BINDINGS = [
+        Binding("j,down", "down", "Down", show=False, id="readable.down"),
+        Binding("k,up", "up", "Up", show=False, id="readable.up"),
+        Binding("g,home", "top", "Top", show=False, id="readable.top"),
+        Binding("G,end", "bottom", "Follow", id="readable.bottom"),
+        Binding("pagedown", "page_down", show=False),
+        Binding("pageup", "page_up", show=False),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(max_lines=MAX_ROWS, cursor=False, id=id)
+        self.path: str | None = None
+        self.agent = ""
+        self._offset = 0
+        self._ident: tuple | None = None
+        self._generation = 0
+        self._reading = False
+
+    def on_mount(self) -> None:
+        self.set_interval(POLL_SECONDS, self._poll)
+
+    def _poll(self) -> None:
+        if self.display and self.is_on_screen:
+            self.refresh_file()
+
+    def set_path(self, path: str | None, agent: str) -> None:
+        if path == self.path and agent == self.agent:
+            return
+        self._generation += 1
+        self.path, self.agent = path, agent
+        self._offset, self._ident, self._reading = 0, None, False
+        self.set_rows([])
+        self.refresh_file()
+
+    def refresh_file(self) -> None:
+        if self.path is None or self._reading or not self.is_mounted:
+            return
+        self._reading = True
+        self._read(self._generation, self.path, self.agent, self._offset, self._ident)
+
+    @work(thread=True, group="readable-read", exit_on_error=False)
+    def _read(self, generation: int, path: str, agent: str, offset: int, ident) -> None:
+        try:
+            start, end, current, data, reset = read_chunk(path, offset, ident)
+        except OSError:
+            self.post_message(_Read(generation, offset, offset, ident, [], False))
+            return
+        if get_current_worker().is_cancelled:
+            return
+        self.post_message(_Read(generation, start, end, current, render_rows(agent, data), reset))
+
+    def on__read(self, message: _Read) -> None:
+        message.stop()
+        if message.generation != self._generation:
+            return
+        self._reading = False
+        grew = message.end > self._offset or message.reset
+        if message.reset:
+            self.set_rows(message.rows)
+        elif message.rows:
+            self.append_rows(message.rows)
+        self._offset, self._ident = message.end, message.ident
+        if grew and message.end - message.start >= MAX_READ:
+            self.refresh_file()

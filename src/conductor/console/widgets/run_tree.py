@@ -1,0 +1,491 @@
+"""The run tree: projects > tasks > runs, child runs under their parent run.
+
+Lazy, as the measurements advise (notes/textual-perf.md): a project's tasks become nodes only
+when the project is expanded, a task's runs only when the task is. So 10,000 runs cost nothing
+until looked at. Labels are pre-built ``Text`` (no markup parsing, so ids and agent names can
+never be read as markup) and a status change is a ``set_label`` on one node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from ...timefmt import NS
+from ..status import HEARTBEAT_LOOKS, ProjectView, RunView, TaskView, heartbeat, look
+from .line_index import neutralise
+
+
+@dataclass(frozen=True)
+class NodeRef:
+    """What a tree node stands for. ``kind`` is "project", "task" or "run"."""
+    kind: str
+    project: str
+    task: str = ""
+    run: str = ""
+
+    @property
+    def key(self) -> tuple:
+        return (self.kind, self.project, self.task, self.run)
+
+
+def format_age(ns: int) -> str:
+    """A short duration: 45s, 3m12s, 2h05m, 3d04h."""
+    secs = max(0, ns // NS)
+    if secs < 60:
+        return f"{secs}s"
+    if secs < 3600:
+        return f"{secs // 60}m{secs % 60:02d}s"
+    if secs < 86400:
+        return f"{secs // 3600}h{secs % 3600 // 60:02d}m"
+    return f"{secs // 86400}d{secs % 86400 // 3600:02d}h"
+
+
+def _glyph(status: str) -> Text:
+    st = look(status)
+    return Text(st.glyph + " ", style=st.style)
+
+
+def run_label(run: RunView, now_ns: int) -> Text:
+    info = run.info
+    text = _glyph(run.status)
+    text.append(neutralise(run.run_id))
+    if info.agent:
+        text.append(f"  {neutralise(info.agent)}", style="cyan")
+    if run.is_root and run.attempts > 1:
+        text.append(f"  try {run.attempt}/{run.attempts}", style="bright_black")
+    elif not run.is_root:
+        text.append("  child", style="bright_black")
+    if info.start_time:
+        end = info.end_time if info.end_time and run.status != "running" else now_ns
+        text.append(f"  {format_age(end - info.start_time)}", style="bright_black")
+    if run.status == "running":
+        beat = heartbeat(run.last_output_ns, now_ns)
+        hb = HEARTBEAT_LOOKS[beat]
+        text.append(f"  {hb.glyph} {beat}", style=hb.style)
+    elif run.status in ("failed", "stopped") and info.exit_code not in (-1, 0):
+        text.append(f"  exit {info.exit_code}", style="red")
+    return text
+
+
+def task_label(task: TaskView, now_ns: int) -> Text:
+    text = _glyph(task.status)
+    text.append(neutralise(task.task), style="bold" if task.status == "needs-you" else "")
+    if task.agent:
+        text.append(f"  {neutralise(task.agent)}", style="cyan")
+    attempts = len(task.roots)
+    if attempts > 1:
+        text.append(f"  ×{attempts}", style="bright_black")
+    if task.status == "waiting" and task.waiting_on:
+        text.append("  waits on " + ", ".join(neutralise(d) for d in task.waiting_on),
+                    style="cyan")
+    elif task.status == "needs-you":
+        text.append("  asks you", style="bold magenta")
+    elif task.status == "loop-dead":
+        text.append("  loop dead", style="bold red")
+    elif task.status == "stopped":
+        text.append("  stopped", style="yellow")
+    return text
+
+
+def project_label(project: ProjectView) -> Text:
+    text = Text(neutralise(project.id), style="bold")
+    tally: dict[str, int] = {}
+    for task in project.tasks:
+        tally[task.status] = tally.get(task.status, 0) + 1
+    text.append(f"  {len(project.tasks)} task{'s' if len(project.tasks) != 1 else ''}",
+                style="bright_black")
+    for status in ("running", "needs-you", "failed", "loop-dead", "completed"):
+        if tally.get(status):
+            st = look(status)
+            text.append(f"  {st.glyph}{tally[status]}", style=st.style)
+    return text
+
+
+def _run_text(run: RunView, task: TaskView) -> str:
+    return " ".join((run.run_id, run.info.agent, run.status, task.task)).lower()
+
+
+def _task_text(task: TaskView) -> str:
+    agents = {r.info.agent for r in task.runs}
+    return " ".join((task.task, task.status, *sorted(agents))).lower()
+
+
+def matches(text: str, terms: list[str]) -> bool:
+    return all(term in text for term in terms)
+
+
+class RunTree(Tree[NodeRef]):
+    """Projects > tasks > runs, built lazily; updated one node at a time."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="tree.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="tree.up"),
+        Binding("g,home", "cursor_top", "Top", show=False, id="tree.top"),
+        Binding("G,end", "cursor_bottom", "Bottom", show=False, id="tree.bottom"),
+        Binding("l,right", "expand_or_down", "Expand", show=False, id="tree.expand"),
+        Binding("h,left", "collapse_or_parent", "Collapse", show=False, id="tree.collapse"),
+    ]
+
+    def __init__(self, *, clock: Callable[[], int], id: str | None = None) -> None:
+        super().__init__("runs", id=id)
+        self.show_root = False
+        self.guide_depth = 3
+        self.clock = clock
+        self.projects: dict[str, ProjectView] = {}
+        self._by_key: dict[tuple, TreeNode[NodeRef]] = {}
+        self._filled: set[tuple] = set()
+        self._terms: list[str] = []
+        self._loaded = False
+
+    # -- rendering cost ------------------------------------------------------------------
+
+    def process_label(self, label) -> Text:
+        if isinstance(label, Text):
+            return label
+        return Text(str(label).split("\n", 1)[0])
+
+    def get_label_width(self, node: TreeNode[NodeRef]) -> int:
+        return node._label.cell_len + 2
+
+    # -- model ---------------------------------------------------------------------------
+
+    @property
+    def filter_text(self) -> str:
+        return " ".join(self._terms)
+
+    def task_view(self, project: str, task: str) -> TaskView | None:
+        proj = self.projects.get(project)
+        if proj is None:
+            return None
+        for view in proj.tasks:
+            if view.task == task:
+                return view
+        return None
+
+    def node_for(self, ref: NodeRef) -> TreeNode[NodeRef] | None:
+        return self._by_key.get(ref.key)
+
+    def set_projects(self, projects: list[ProjectView], *, focus_project: str | None = None) -> None:
+        """A full read of the root: the first builds the tree, later ones update it in place."""
+        if not self._loaded:
+            self._loaded = True
+            self.projects = {p.id: p for p in projects}
+            self._rebuild(expand=focus_project or (projects[0].id if len(projects) == 1 else None))
+            return
+        seen = {p.id for p in projects}
+        for pid in [pid for pid in self.projects if pid not in seen]:
+            self._drop_project(pid)
+        for project in projects:
+            old = self.projects.get(project.id)
+            keep = {t.task for t in project.tasks}
+            if old is not None:
+                for task in [t for t in old.tasks if t.task not in keep]:
+                    self.remove_task(project.id, task.task)
+            for task in project.tasks:
+                self.update_task(task, relabel_project=False)
+            self._relabel_project(project.id)
+
+    def set_filter(self, text: str) -> None:
+        self._terms = text.lower().split()
+        self._rebuild(expand=None)
+
+    def _rebuild(self, expand: str | None) -> None:
+        cursor = self.cursor_node.data if self.cursor_node is not None else None
+        expanded = {k for k, n in self._by_key.items() if n.is_expanded}
+        self.clear()
+        self._by_key.clear()
+        self._filled.clear()
+        for project in self.projects.values():
+            if self._terms and not self._visible_tasks(project):
+                continue
+            node = self.root.add(project_label(project), NodeRef("project", project.id),
+                                 allow_expand=True)
+            self._by_key[("project", project.id, "", "")] = node
+            if self._terms or project.id == expand or ("project", project.id, "", "") in expanded:
+                node.expand()
+                self._fill_project(node)
+        if self._terms:
+            return
+        for key in expanded:
+            node = self._by_key.get(key)
+            if node is not None and key[0] == "task":
+                node.expand()
+                self._fill_task(node)
+        if cursor is not None:
+            self.select_ref(cursor)
+
+    def _visible_tasks(self, project: ProjectView) -> list[tuple[TaskView, list[RunView] | None]]:
+        """Tasks shown under the filter; the list is the runs to show (None: all)."""
+        if not self._terms:
+            return [(t, None) for t in project.tasks]
+        out = []
+        for task in project.tasks:
+            if matches(_task_text(task), self._terms):
+                out.append((task, None))
+                continue
+            runs = [r for r in task.runs if matches(_run_text(r, task), self._terms)]
+            if runs:
+                out.append((task, runs))
+        return out
+
+    def _fill_project(self, node: TreeNode[NodeRef]) -> None:
+        key = node.data.key
+        if key in self._filled:
+            return
+        self._filled.add(key)
+        project = self.projects[node.data.project]
+        now = self.clock()
+        for task, runs in self._visible_tasks(project):
+            child = node.add(task_label(task, now), NodeRef("task", project.id, task.task),
+                             allow_expand=bool(task.runs))
+            self._by_key[child.data.key] = child
+            if runs is not None:
+                child.expand()
+                self._fill_task(child, only=runs)
+
+    def _fill_task(self, node: TreeNode[NodeRef], only: list[RunView] | None = None) -> None:
+        key = node.data.key
+        if key in self._filled and only is None:
+            return
+        self._filled.add(key)
+        task = self.task_view(node.data.project, node.data.task)
+        if task is None:
+            return
+        now = self.clock()
+        if only is not None:
+            for run in only:
+                self._add_run(node, task, run, now, nested=False)
+            return
+        for run in task.roots:
+            self._add_run(node, task, run, now, nested=True)
+
+    def _add_run(self, parent: TreeNode[NodeRef], task: TaskView, run: RunView, now: int,
+                 *, nested: bool) -> None:
+        ref = NodeRef("run", task.project, task.task, run.run_id)
+        label = run_label(run, now)
+        if nested and run.children:
+            node = parent.add(label, ref, expand=True)
+            self._by_key[ref.key] = node
+            for child in run.children:
+                self._add_run(node, task, child, now, nested=True)
+        else:
+            self._by_key[ref.key] = parent.add_leaf(label, ref)
+
+    # -- incremental updates -------------------------------------------------------------
+
+    def update_task(self, task: TaskView, *, relabel_project: bool = True) -> None:
+        """One task read again: relabel its node, rebuild its runs only if their set changed."""
+        project = self.projects.get(task.project)
+        if project is None:
+            project = ProjectView(task.project, "", [])
+            self.projects[task.project] = project
+            self.projects = dict(sorted(self.projects.items()))
+            if not self._terms:
+                self._add_project_node(project)
+        old = None
+        for index, existing in enumerate(project.tasks):
+            if existing.task == task.task:
+                old = existing
+                project.tasks[index] = task
+                break
+        else:
+            project.tasks.append(task)
+            project.tasks.sort(key=lambda t: t.task)
+        if self._terms:
+            if old is None or _task_text(old) != _task_text(task) or \
+                    [r.run_id for r in old.runs] != [r.run_id for r in task.runs]:
+                self._rebuild(expand=None)
+            else:
+                self._relabel_task(task, old)
+            return
+        pnode = self._by_key.get(("project", task.project, "", ""))
+        if pnode is not None and pnode.data.key in self._filled:
+            tnode = self._by_key.get(("task", task.project, task.task, ""))
+            if tnode is None:
+                self._insert_task_node(pnode, project, task)
+            else:
+                self._relabel_task(task, old)
+        if relabel_project:
+            self._relabel_project(task.project)
+
+    def _shape(self, task: TaskView | None) -> list:
+        if task is None:
+            return []
+        return [(r.run_id, r.info.parent_run_id if r.depth else "") for r in task.runs]
+
+    def _relabel_task(self, task: TaskView, old: TaskView | None) -> None:
+        tnode = self._by_key.get(("task", task.project, task.task, ""))
+        if tnode is None:
+            return
+        now = self.clock()
+        tnode.set_label(task_label(task, now))
+        tnode.allow_expand = bool(task.runs)
+        if tnode.data.key not in self._filled:
+            return
+        if self._shape(old) != self._shape(task) or self._terms:
+            for run in (old.runs if old else []):
+                self._by_key.pop(("run", task.project, task.task, run.run_id), None)
+            tnode.remove_children()
+            self._filled.discard(tnode.data.key)
+            self._fill_task(tnode)
+            return
+        for run in task.runs:
+            node = self._by_key.get(("run", task.project, task.task, run.run_id))
+            if node is not None:
+                node.set_label(run_label(run, now))
+
+    def _insert_task_node(self, pnode: TreeNode[NodeRef], project: ProjectView,
+                          task: TaskView) -> None:
+        after = None
+        for other in project.tasks:
+            if other.task >= task.task:
+                break
+            node = self._by_key.get(("task", project.id, other.task, ""))
+            if node is not None:
+                after = node
+        ref = NodeRef("task", project.id, task.task)
+        label = task_label(task, self.clock())
+        if after is None:
+            node = pnode.add(label, ref, before=0, allow_expand=bool(task.runs)) \
+                if pnode.children else pnode.add(label, ref, allow_expand=bool(task.runs))
+        else:
+            node = pnode.add(label, ref, after=after, allow_expand=bool(task.runs))
+        self._by_key[ref.key] = node
+
+    def _add_project_node(self, project: ProjectView) -> None:
+        after = None
+        for pid in self.projects:
+            if pid == project.id:
+                break
+            after = self._by_key.get(("project", pid, "", "")) or after
+        ref = NodeRef("project", project.id)
+        if after is None and self.root.children:
+            node = self.root.add(project_label(project), ref, before=0, allow_expand=True)
+        elif after is None:
+            node = self.root.add(project_label(project), ref, allow_expand=True)
+        else:
+            node = self.root.add(project_label(project), ref, after=after, allow_expand=True)
+        self._by_key[ref.key] = node
+
+    def remove_task(self, project: str, task: str) -> None:
+        proj = self.projects.get(project)
+        if proj is None:
+            return
+        proj.tasks = [t for t in proj.tasks if t.task != task]
+        node = self._by_key.pop(("task", project, task, ""), None)
+        for key in [k for k in self._by_key if k[0] == "run" and k[1] == project and k[2] == task]:
+            del self._by_key[key]
+        self._filled.discard(("task", project, task, ""))
+        if node is not None:
+            node.remove()
+
+    def _drop_project(self, project: str) -> None:
+        self.projects.pop(project, None)
+        node = self._by_key.pop(("project", project, "", ""), None)
+        for key in [k for k in self._by_key if k[1] == project]:
+            del self._by_key[key]
+        self._filled = {k for k in self._filled if k[1] != project}
+        if node is not None:
+            node.remove()
+
+    def _relabel_project(self, project: str) -> None:
+        node = self._by_key.get(("project", project, "", ""))
+        view = self.projects.get(project)
+        if node is not None and view is not None:
+            node.set_label(project_label(view))
+
+    def refresh_heartbeats(self) -> None:
+        """Ages and heartbeats move with the clock: relabel the visible running runs."""
+        now = self.clock()
+        for project in self.projects.values():
+            for task in project.tasks:
+                if task.status not in ("running", "loop-dead", "needs-you"):
+                    continue
+                for run in task.runs:
+                    if run.status != "running":
+                        continue
+                    node = self._by_key.get(("run", task.project, task.task, run.run_id))
+                    if node is not None:
+                        node.set_label(run_label(run, now))
+
+    def note_output(self, project: str, task: str, run: str, when_ns: int) -> None:
+        """A log grew: the run is live now (no disk read needed for the heartbeat)."""
+        view = self.task_view(project, task)
+        found = view.run(run) if view else None
+        if found is None or found.status != "running":
+            return
+        found.last_output_ns = when_ns
+        node = self._by_key.get(("run", project, task, run))
+        if node is not None:
+            node.set_label(run_label(found, self.clock()))
+
+    # -- navigation ----------------------------------------------------------------------
+
+    def select_ref(self, ref: NodeRef) -> bool:
+        """Move the cursor to a node, expanding (and so building) what leads to it."""
+        pnode = self._by_key.get(("project", ref.project, "", ""))
+        if pnode is None:
+            return False
+        if ref.kind != "project":
+            if not pnode.is_expanded:
+                pnode.expand()
+            self._fill_project(pnode)
+        if ref.kind == "run":
+            tnode = self._by_key.get(("task", ref.project, ref.task, ""))
+            if tnode is None:
+                return False
+            if not tnode.is_expanded:
+                tnode.expand()
+            self._fill_task(tnode)
+        node = self._by_key.get(ref.key)
+        if node is None:
+            return False
+        parent = node.parent
+        while parent is not None and parent is not self.root:
+            if not parent.is_expanded:
+                parent.expand()
+            parent = parent.parent
+        self._tree_lines  # noqa: B018 - builds the lines so node._line is current
+        self.move_cursor(node)
+        return True
+
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded[NodeRef]) -> None:
+        data = event.node.data
+        if data is None:
+            return
+        if data.kind == "project":
+            self._fill_project(event.node)
+        elif data.kind == "task":
+            self._fill_task(event.node)
+
+    def action_cursor_top(self) -> None:
+        self.cursor_line = 0
+        self.scroll_to_line(0, animate=False)
+
+    def action_cursor_bottom(self) -> None:
+        self.cursor_line = self.last_line
+        self.scroll_to_line(self.last_line, animate=False)
+
+    def action_expand_or_down(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.allow_expand and not node.is_expanded:
+            node.expand()
+        elif node.children:
+            self.action_cursor_down()
+
+    def action_collapse_or_parent(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.allow_expand and node.is_expanded:
+            node.collapse()
+        elif node.parent is not None and node.parent is not self.root:
+            self.move_cursor(node.parent)

@@ -133,3 +133,18 @@ def test_display_never_raises_on_event_shapes(agent: str, kind: str, extra: dict
     lines = render_unguarded(agent, json.dumps(event))
     assert all(line.kind in {"text", "tool", "thinking", "result", "system", "raw"} for line in lines)
     assert all("\n" not in line.text for line in lines if line.kind != "text")
+
+
+def test_sniff_stream_type(tmp_path):
+    from conductor.agents.display import sniff_stream_type
+    cases = {
+        "claude": '{"type":"system","subtype":"init"}\n{"type":"assistant","message":{"content":[]}}\n',
+        "codex": 'not json\n{"type":"thread.started","thread_id":"t"}\n',
+        "gemini": '{"type":"init","session_id":"g"}\n',
+        None: "plain text output\nmore\n",
+    }
+    for expected, text in cases.items():
+        path = tmp_path / f"{expected}.txt"
+        path.write_text(text)
+        assert sniff_stream_type(str(path)) == expected
+    assert sniff_stream_type(str(tmp_path / "missing.txt")) is None

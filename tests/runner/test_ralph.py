@@ -116,8 +116,11 @@ def test_child_wait_timeout_reports_the_remaining_child(stubs):
 def test_stale_children_of_earlier_attempts_are_not_waited_for(stubs):
     # attempt 1 leaves a long child behind and fails; attempt 2 writes DONE: only attempt 2's
     # children count (upstream waited for every child in the task, spec 9 #18)
-    res = task(stubs, "STUB: first child-bg codex sleep 30\nSTUB: done-after 2", "--child-wait-timeout", "20s")
+    res = task(stubs, "STUB: first child-bg codex sleep 30\nSTUB: first sleep 2\nSTUB: done-after 2",
+               "--child-wait-timeout", "20s")
     assert res.returncode == 0
+    stale = [i for i in runs(stubs.root) if i.parent_run_id]
+    assert stale and stale[0].status == "running"  # the stale child really was there
     assert not any(b.startswith("waiting for") for _, b in loop_messages(stubs.root))
     for info in runs(stubs.root):
         if info.parent_run_id and info.status == "running":

@@ -357,3 +357,36 @@ _RENDERERS: dict[str, Callable[[dict[str, Any]], list[DisplayLine]]] = {
     "codex": _codex,
     "gemini": _gemini,
 }
+
+
+def sniff_stream_type(path: str, limit: int = 4096) -> str | None:
+    """Which agent's stream format a stdout file holds (for ``command`` agents that wrap one).
+
+    Looks at the first JSON lines only: claude (system/assistant/user/result events with a
+    message or subtype), codex (thread./turn./item. events), gemini (init, or role-tagged
+    message events). None when the file is missing, empty or not a known stream.
+    """
+    import json as _json
+    try:
+        with open(path, "rb") as f:
+            head = f.read(limit)
+    except OSError:
+        return None
+    for raw in head.split(b"\n")[:20]:
+        raw = raw.strip()
+        if not raw.startswith(b"{"):
+            continue
+        try:
+            event = _json.loads(raw)
+        except ValueError:
+            continue
+        kind = event.get("type") if isinstance(event, dict) else None
+        if not isinstance(kind, str):
+            continue
+        if kind.startswith(("thread.", "turn.", "item.")):
+            return "codex"
+        if kind == "init" or (kind == "message" and "role" in event):
+            return "gemini"
+        if kind in ("system", "assistant", "user", "result") and ("message" in event or "subtype" in event):
+            return "claude"
+    return None

@@ -187,7 +187,9 @@ class RalphLoop:
 
     def _done(self, attempts: int, run_ids: list[str]) -> TaskOutcome:
         req = self.req
-        roots = set(run_ids) if run_ids else None
+        # only the children of the attempt that wrote DONE (the current root) are waited for;
+        # runs left by earlier attempts are stale (spec 9 #18)
+        roots = {run_ids[-1]} if run_ids else None
         active = find_active_children(self.task_dir, roots)
         if not active and self._last_pgid:
             active = self._settle(roots)

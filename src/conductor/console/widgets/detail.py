@@ -18,6 +18,7 @@ from ..messages import FileRead
 from ..status import ProjectView, RunView, TaskView, heartbeat, look
 from ..text import read_text_head, safe_text
 from .log_view import LogPane
+from ...agents.display import sniff_stream_type
 from .readable_log import READABLE_TYPES, ReadableLog
 from .run_tree import format_age
 
@@ -114,6 +115,7 @@ class DetailTabs(Vertical):
         self.raw_stdout = False
         self._generation = 0
         self._key: tuple | None = None
+        self._sniffed: dict[str, str] = {}
 
     @property
     def active(self) -> str:
@@ -169,10 +171,23 @@ class DetailTabs(Vertical):
         self._generation += 1
         self._load_small(self._generation, sel.run, sel.task)
 
+    def _stream_type(self, run: RunView | None, stdout: str | None) -> str:
+        """The recorded agent type, or, for other agents (a ``command`` wrapping claude, say),
+        the stream format found at the start of stdout (a read of at most 4 KB, remembered)."""
+        agent = (run.info.agent if run else "").strip().lower()
+        if agent in READABLE_TYPES or not stdout:
+            return agent
+        if stdout not in self._sniffed:
+            found = sniff_stream_type(stdout)
+            if found is None:
+                return agent  # maybe nothing written yet: look again next time
+            self._sniffed[stdout] = found
+        return self._sniffed[stdout]
+
     def _set_logs(self, run: RunView | None) -> None:
         stdout = run_file(run, STDOUT) if run else None
         self.query_one("#stdout-raw", LogPane).set_path(stdout)
-        agent = (run.info.agent if run else "").strip().lower()
+        agent = self._stream_type(run, stdout)
         readable = self.query_one("#stdout-readable", ReadableLog)
         readable.set_path(stdout if agent in READABLE_TYPES else None, agent)
         self._switch_stdout(agent in READABLE_TYPES and not self.raw_stdout)
@@ -187,7 +202,7 @@ class DetailTabs(Vertical):
         """Stdout raw <-> readable; returns whether raw is now shown."""
         self.raw_stdout = not self.raw_stdout
         run = self.selection.run
-        agent = (run.info.agent if run else "").strip().lower()
+        agent = self._stream_type(run, run_file(run, STDOUT) if run else None)
         self._switch_stdout(agent in READABLE_TYPES and not self.raw_stdout)
         return self.raw_stdout
 

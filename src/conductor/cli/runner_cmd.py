@@ -361,20 +361,29 @@ def cmd_resume(args, environ=None, cwd=None) -> int:
     return 0
 
 
-def cmd_task_stop(args, environ=None, cwd=None) -> int:
-    from ..runner.stop import stop_task
+def _task_layout(args, environ):
+    """The checked project/task ids of ``args`` and the layout of the resolved runs root."""
     from ..store import Layout
-    environ = dict(os.environ if environ is None else environ)
     validate_project_id(args.project)
     validate_component("task", args.task)
-    layout = Layout(sc.runs_root(args.root, args.config, environ))
+    return Layout(sc.runs_root(args.root, args.config, environ))
+
+
+def _print_outcome(outcome) -> None:
+    if outcome.notice:
+        sys.stderr.write(outcome.notice + "\n")
+    if outcome.message:
+        sys.stdout.write(outcome.message + "\n")
+
+
+def cmd_task_stop(args, environ=None, cwd=None) -> int:
+    from ..runner.stop import stop_task
+    environ = dict(os.environ if environ is None else environ)
+    layout = _task_layout(args, environ)
     outcomes = stop_task(layout, args.project, args.task, grace=args.grace, force=args.force,
                          permanent=args.no_restart)
     for o in outcomes:
-        if o.notice:
-            sys.stderr.write(o.notice + "\n")
-        if o.message:
-            sys.stdout.write(o.message + "\n")
+        _print_outcome(o)
     sys.stdout.write(f"Stopped task {args.project}/{args.task} (STOP-REQUESTED written; "
                      "the loop will not restart it)\n")
     return 0
@@ -382,18 +391,16 @@ def cmd_task_stop(args, environ=None, cwd=None) -> int:
 
 def cmd_stop(args, environ=None, cwd=None) -> int:
     from ..runner.stop import latest_running_run, stop_run
-    from ..store import Layout, read_run_info, write_stop_requested
+    from ..store import read_run_info, write_stop_requested
     environ = dict(os.environ if environ is None else environ)
     if args.run_dir:
         run_dir = os.path.abspath(args.run_dir)
     else:
         if not (args.project and args.task):
             raise UsageError("--run-dir, or --project and --task, are required")
-        validate_project_id(args.project)
-        validate_component("task", args.task)
         if args.run:
             validate_component("run", args.run)
-        layout = Layout(sc.runs_root(args.root, args.config, environ))
+        layout = _task_layout(args, environ)
         run_dir = latest_running_run(layout, args.project, args.task, args.run)
     task_dir = os.path.dirname(os.path.dirname(run_dir))
     marker = bool(args.project and args.task)
@@ -404,22 +411,15 @@ def cmd_stop(args, environ=None, cwd=None) -> int:
             marker = False
     if marker and os.path.isdir(task_dir):
         write_stop_requested(task_dir, permanent=args.no_restart)
-    outcome = stop_run(run_dir, grace=args.grace, force=args.force)
-    if outcome.notice:
-        sys.stderr.write(outcome.notice + "\n")
-    if outcome.message:
-        sys.stdout.write(outcome.message + "\n")
+    _print_outcome(stop_run(run_dir, grace=args.grace, force=args.force))
     return 0
 
 
 def cmd_task_delete(args, environ=None, cwd=None) -> int:
     from ..runner.stop import running_runs
     from ..runner.supervisor import loop_alive
-    from ..store import Layout
     environ = dict(os.environ if environ is None else environ)
-    validate_project_id(args.project)
-    validate_component("task", args.task)
-    layout = Layout(sc.runs_root(args.root, args.config, environ))
+    layout = _task_layout(args, environ)
     task_dir = layout.task_dir(args.project, args.task)
     if not os.path.isdir(task_dir) or os.path.islink(task_dir):
         raise UsageError(f"task not found: {args.project}/{args.task}")

@@ -19,7 +19,8 @@ class Child:
     info: RunInfo
 
 
-def _read_runs(runs_dir: str) -> list[tuple[str, RunInfo]]:
+def read_runs(runs_dir: str) -> list[tuple[str, RunInfo]]:
+    """(run dir, run-info) of every run dir with a readable run-info; symlinks are skipped."""
     out = []
     try:
         entries = list(os.scandir(runs_dir))
@@ -30,7 +31,7 @@ def _read_runs(runs_dir: str) -> list[tuple[str, RunInfo]]:
             continue
         path = os.path.join(entry.path, RUN_INFO)
         try:
-            out.append((path, read_run_info(path)))
+            out.append((entry.path, read_run_info(path)))
         except ConductorError:
             continue
     return out
@@ -73,14 +74,15 @@ def find_active_children(task_dir: str, roots: set[str] | None) -> list[Child]:
 
     ``roots`` limits the scan to descendants of those run ids; None takes every child run.
     """
-    runs = _read_runs(os.path.join(task_dir, "runs"))
+    runs = read_runs(os.path.join(task_dir, "runs"))
     wanted = descendants(runs, roots) if roots is not None else None
     active = []
-    for path, info in runs:
+    for run_dir, info in runs:
         if info.end_time is not None or not info.parent_run_id or info.status != "running":
             continue
         if wanted is not None and info.run_id not in wanted:
             continue
+        path = os.path.join(run_dir, RUN_INFO)
         if process_alive(info.pid, info.pgid, info.start_time):
             active.append(Child(info.run_id, path, info))
         else:

@@ -6,34 +6,25 @@ import os
 import signal
 import time
 
+from ..store.liveness import group_exists, group_members
+
 
 
 def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
+    """A member of group ``pgid`` that really runs (killpg(0) also succeeds for zombies)."""
+    if not group_exists(pgid):
         return False
-    except PermissionError:
+    if _running(pgid):  # the leader: no process scan needed
         return True
-    return _has_live_member(pgid)
+    return any(_running(pid) for pid in group_members(pgid))
 
 
-def _has_live_member(pgid: int) -> bool:
-    """killpg(0) also succeeds for a group of zombies; look for a member that really runs."""
+def _running(pid: int) -> bool:
     import psutil  # imported here: it costs ~15 ms at start-up
     try:
-        leader = psutil.Process(pgid)
-        if leader.status() != psutil.STATUS_ZOMBIE:
-            return True
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
-        pass
-    for proc in psutil.process_iter(["pid", "status"]):
-        try:
-            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
-                return True
-        except (OSError, psutil.Error):
-            continue
-    return False
+        return False
 
 
 def signal_group(pgid: int, sig: int) -> bool:

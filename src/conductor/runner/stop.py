@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..errors import ConductorError
 from ..ids import run_sort_key
-from ..store import (RUN_INFO, Layout, RunInfo, process_alive, read_run_info, write_stop_requested)
+from ..store import RUN_INFO, Layout, RunInfo, process_alive, read_run_info, write_stop_requested
 from ..timefmt import format_duration
 from .process import group_alive, signal_group
 
@@ -94,21 +94,10 @@ def _wait_dead(pgid: int, timeout: float, poll: float) -> bool:
 
 
 def running_runs(layout: Layout, project: str, task: str) -> list[tuple[str, RunInfo]]:
-    runs_dir = layout.runs_dir(project, task)
-    out = []
-    try:
-        entries = list(os.scandir(runs_dir))
-    except OSError:
-        return out
-    for entry in entries:
-        if not entry.is_dir(follow_symlinks=False):
-            continue
-        try:
-            info = read_run_info(os.path.join(entry.path, RUN_INFO))
-        except ConductorError:
-            continue
-        if info.status == "running":
-            out.append((entry.path, info))
+    """(run dir, run-info) of the task's runs whose record says running, oldest start first."""
+    from .children import read_runs
+    out = [(path, info) for path, info in read_runs(layout.runs_dir(project, task))
+           if info.status == "running"]
     out.sort(key=lambda item: run_sort_key(item[1].start_time, item[1].run_id))
     return out
 

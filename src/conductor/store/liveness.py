@@ -39,8 +39,8 @@ def process_alive(pid: int, pgid: int, start_ns: int | None) -> bool:
     """
     if pid > 0 and _original_process(pid, start_ns):
         return True
-    if pgid > 0 and _group_exists(pgid):
-        return any(_original_process(member, start_ns) for member in _group_members(pgid))
+    if pgid > 0 and group_exists(pgid):
+        return any(_original_process(member, start_ns) for member in group_members(pgid))
     return False
 
 
@@ -59,7 +59,8 @@ def _original_process(pid: int, start_ns: int | None) -> bool:
         return True  # it exists; we cannot see more of it
 
 
-def _group_exists(pgid: int) -> bool:
+def group_exists(pgid: int) -> bool:
+    """Some process (maybe only zombies) is in group ``pgid``."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -71,7 +72,7 @@ def _group_exists(pgid: int) -> bool:
     return True
 
 
-def _group_members(pgid: int) -> list[int]:
+def group_members(pgid: int) -> list[int]:
     """Pids whose process group is ``pgid``; a full process scan, done only when the leader is
     gone but the group is not, which is rare."""
     import psutil  # imported here: it costs ~15 ms at start-up

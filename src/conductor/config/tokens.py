@@ -12,23 +12,12 @@ import stat
 from dataclasses import replace
 from typing import Mapping
 
-from .model import Config, normalize_agent_type
+from ..agents.base import token_env_var  # one table of token variables, re-exported here
+from .model import Config
 from .source import Source, display_path
 
-_TOKEN_ENV_VARS: dict[str, str] = {
-    "claude": "ANTHROPIC_API_KEY",
-    "codex": "OPENAI_API_KEY",
-    "gemini": "GEMINI_API_KEY",
-    "perplexity": "PERPLEXITY_API_KEY",
-    "xai": "XAI_API_KEY",
-}
 API_KEY_ENV = "CONDUCTOR_API_KEY"
 _NOT_ENV_CHAR = re.compile(r"[^A-Z0-9]")
-
-
-def token_env_var(agent_type: str) -> str | None:
-    """The variable an agent CLI reads its token from; None for ``command`` (and unknown types)."""
-    return _TOKEN_ENV_VARS.get(normalize_agent_type(agent_type))
 
 
 def agent_token_env_name(agent_name: str) -> str:

@@ -362,3 +362,20 @@ def test_console_command_rejects_a_bad_view(subprocess_env):
     assert result.returncode == 1
     assert result.stderr == ('Error: invalid argument for "--view" flag: must be one of tree, '
                              'logs, bus\n')
+
+
+def test_callbacks_that_fire_during_shutdown_do_nothing(fixed):
+    """A debounce timer can fire after Textual removed the widgets (seen in CI): no crash."""
+    root, tmp = fixed
+
+    async def scenario():
+        app = app_for(root, tmp)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+        assert not app.is_running
+        app._apply_filter("gemini")
+        app._update_selection(force=True)
+        app._poll_running()
+        app.apply_events([])
+
+    run(scenario())

@@ -9,6 +9,7 @@ console can quit, crash or lose its SSH link and nothing stops.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from importlib import resources
@@ -44,6 +45,20 @@ FILTER_DEBOUNCE = 0.15
 NOTIFY_STATUSES = {"completed": ("finished", "information"), "failed": ("failed", "error"),
                    "needs-you": ("asks a QUESTION", "warning"),
                    "loop-dead": ("lost its supervisor", "error")}
+
+
+def while_running(method):
+    """Skip a timer, interval or worker-message callback that fires while the app shuts down.
+
+    Textual tears the screens down before it stops the app's timers, so a debounce timer that
+    fires in between would find no widgets.
+    """
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        if not self.is_running:
+            return None
+        return method(self, *args, **kwargs)
+    return guarded
 
 
 def stylesheet_path() -> str:
@@ -192,6 +207,7 @@ class ConductorApp(App[None]):
         projects = read_root(self.root, project=self.project_filter, now_ns=self.clock())
         self.post_message(RootScanned(projects, time.perf_counter() - started))
 
+    @while_running
     def on_root_scanned(self, message: RootScanned) -> None:
         first = not self.loaded
         old = {} if first else {t.key: t.status for p in self.tree.projects.values()
@@ -228,6 +244,7 @@ class ConductorApp(App[None]):
         if project and task:
             self._dirty.add((project, task))
 
+    @while_running
     def _flush_dirty(self) -> None:
         if not self._dirty or self._reading_tasks or not self.loaded:
             return
@@ -252,10 +269,12 @@ class ConductorApp(App[None]):
         finally:
             self.call_from_thread(self._tasks_read)
 
+    @while_running
     def _tasks_read(self) -> None:
         self._reading_tasks = False
         self._flush_dirty()
 
+    @while_running
     def on_task_scanned(self, message: TaskScanned) -> None:
         task = message.task
         old = self.tree.task_view(task.project, task.task)
@@ -267,6 +286,7 @@ class ConductorApp(App[None]):
         if sel is not None and sel.project == task.project and sel.task == task.task:
             self._update_selection(refresh=True)
 
+    @while_running
     def on_task_vanished(self, message: TaskVanished) -> None:
         self.tree.remove_task(message.project, message.task)
         self._update_counts()
@@ -298,6 +318,7 @@ class ConductorApp(App[None]):
         finally:
             watcher.stop()
 
+    @while_running
     def _set_mode(self, watcher) -> None:
         mode = getattr(watcher, "mode", "?")
         reason = getattr(watcher, "reason", "")
@@ -306,6 +327,7 @@ class ConductorApp(App[None]):
             self.watch_mode = text
             self.header.set_mode(text)
 
+    @while_running
     def apply_events(self, batch) -> None:
         """Map one batch of watch events to the few reads it needs."""
         rescan = False
@@ -351,6 +373,7 @@ class ConductorApp(App[None]):
             self._rescan_timer.stop()
         self._rescan_timer = self.set_timer(RESCAN_DEBOUNCE, self._read_root)
 
+    @while_running
     def _poll_selected(self) -> None:
         """Fallback for missed events: re-read the selected task every few seconds."""
         sel = self._selected
@@ -359,6 +382,7 @@ class ConductorApp(App[None]):
             self._flush_dirty()
         self.detail.refresh_logs()
 
+    @while_running
     def _poll_running(self) -> None:
         """Liveness changes leave no file event (a supervisor dies): re-check live tasks."""
         for project in self.tree.projects.values():
@@ -367,6 +391,7 @@ class ConductorApp(App[None]):
                     self._mark_dirty(task.project, task.task)
         self._flush_dirty()
 
+    @while_running
     def _refresh_heartbeats(self) -> None:
         self.tree.refresh_heartbeats()
 
@@ -394,6 +419,7 @@ class ConductorApp(App[None]):
             run = task.latest
         return project, task, run
 
+    @while_running
     def _update_selection(self, *, force: bool = False, refresh: bool = False) -> None:
         node = self.tree.cursor_node
         self._selected = node.data if node is not None else None
@@ -474,6 +500,7 @@ class ConductorApp(App[None]):
         event.input.remove_class("-open")
         self.tree.focus()
 
+    @while_running
     def _apply_filter(self, text: str) -> None:
         if text.strip() == self.tree.filter_text:
             return
@@ -563,6 +590,7 @@ class ConductorApp(App[None]):
         self.call_from_thread(self._after_create, req.project, req.task)
         return f"started {req.task} (supervisor pid {result.pid})"
 
+    @while_running
     def _after_create(self, project: str, task: str) -> None:
         self._pending_select = NodeRef("task", project, task)
         self._mark_dirty(project, task)
@@ -668,17 +696,20 @@ class ConductorApp(App[None]):
             return
         self.post_message(ActionDone(action, _describe(action, result, task), project, task))
 
+    @while_running
     def on_action_done(self, message: ActionDone) -> None:
         self.set_status(message.text)
         self.notify(message.text, title=message.action)
         self._mark_dirty(message.project, message.task)
         self._flush_dirty()
 
+    @while_running
     def on_action_failed(self, message: ActionFailed) -> None:
         self.report_error(f"{message.action}: {message.error}")
         self._mark_dirty(message.project, message.task)
         self._flush_dirty()
 
+    @while_running
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             self.report_error(f"{event.worker.name}: {event.worker.error}")

@@ -173,6 +173,40 @@ def test_rotation_loses_and_repeats_nothing_for_a_reader(tmp_path):
     assert [m.body for m in MessageBus(archive).read_all()] == ["a", "b"]
 
 
+def test_poll_between_rotation_and_the_next_append_reads_the_new_file_from_its_start(tmp_path):
+    """A poll that finds the bus renamed and not yet re-created must not keep the old offset:
+    the new file, once written past that offset, would otherwise lose its first messages."""
+    bus = bus_at(tmp_path)
+    reader = BusReader(bus.path)
+    post(bus, "a")
+    assert [m.body for m in reader.poll()] == ["a"]
+    post(bus, "b")
+    bus.rotate()
+    assert [m.body for m in reader.poll()] == ["b"]  # drained; no new file yet
+    for body in ("c", "d", "e", "f"):  # the new file grows past the old offset
+        post(bus, body)
+    assert [m.body for m in reader.poll()] == ["c", "d", "e", "f"]
+    assert reader.poll() == []
+
+
+def test_new_bus_that_vanishes_while_the_reader_opens_it_is_read_from_its_start(
+        tmp_path, monkeypatch):
+    from conductor.bus import busfile
+    bus = bus_at(tmp_path)
+    reader = BusReader(bus.path)
+    post(bus, "a")
+    assert [m.body for m in reader.poll()] == ["a"]
+    bus.rotate()
+    post(bus, "b")
+    real_open = busfile._open_read
+    monkeypatch.setattr(busfile, "_open_read", lambda path: None)  # gone again as we open it
+    assert reader.poll() == []
+    monkeypatch.setattr(busfile, "_open_read", real_open)
+    for body in ("c", "d", "e"):
+        post(bus, body)
+    assert [m.body for m in reader.poll()] == ["b", "c", "d", "e"]
+
+
 def test_writer_waiting_on_lock_during_rotation_writes_to_new_file(tmp_path, python, subprocess_env):
     bus = bus_at(tmp_path)
     post(bus, "before")

@@ -319,10 +319,12 @@ class BusReader:
             current = None
         if current != self._ident:
             out.extend(self._read_new())  # drain the old file first
-            if current is None or not self._reopen():
-                return out
-            self.offset, self._line_no = 0, 1
+            if current is None:
+                return out  # renamed and not re-created yet: keep the old file until it is
+            self.offset, self._line_no = 0, 1  # whatever file we open next starts at zero
             self.resets += 1
+            if not self._reopen():
+                return out
         elif os.fstat(self._fd).st_size < self.offset:  # type: ignore[arg-type]
             self.offset, self._line_no = 0, 1
             self.resets += 1

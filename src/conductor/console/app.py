@@ -27,11 +27,13 @@ from textual.worker import Worker, WorkerState
 from ..errors import ConductorError
 from ..timefmt import now_ns
 from . import keymap as km
-from .messages import (ActionDone, ActionFailed, RootScanned, TaskScanned, TaskVanished)
+from .messages import (ActionDone, ActionFailed, PaneError, RootScanned, TaskScanned,
+                       TaskVanished)
 from .status import ProjectView, RunView, TaskView, counts, read_root, read_task
 from .widgets.bus_feed import BusFeed
 from .widgets.detail import TABS, DetailTabs, Selection
 from .widgets.header import StatusHeader
+from .widgets.line_index import neutralise
 from .widgets.line_list import LineList
 from .widgets.run_tree import NodeRef, RunTree
 
@@ -710,6 +712,10 @@ class ConductorApp(App[None]):
         self._flush_dirty()
 
     @while_running
+    def on_pane_error(self, message: PaneError) -> None:
+        self.report_error(message.text)
+
+    @while_running
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             self.report_error(f"{event.worker.name}: {event.worker.error}")
@@ -722,6 +728,7 @@ class ConductorApp(App[None]):
 
     def report_error(self, text: str) -> None:
         """Every failure ends here: a toast and the one-line status, never nothing."""
+        text = neutralise(" ".join(text.split("\n")))  # one line, no terminal escapes
         self.last_error = text
         line = self.query_one("#status-line", Static)
         line.update(Text(text))

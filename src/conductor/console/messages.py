@@ -95,3 +95,27 @@ class WatchStatus:
     mode: str
     note: str = ""
     extra: dict = field(default_factory=dict)
+
+
+class PaneError(Message):
+    """A pane's reader failed (a symlinked bus, an unreadable file). Bubbles to the app, which
+    shows it like any other failure: a toast and the status line."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class ReportsWorkerErrors:
+    """Mixin for widgets that read in thread workers: a worker that raises is reported.
+
+    Textual's ``Worker.StateChanged`` does not bubble, so without this a widget's failed read
+    would be silent. ``PANE_LABEL`` prefixes the one-line report.
+    """
+
+    PANE_LABEL = "pane"
+
+    def on_worker_state_changed(self, event) -> None:
+        from textual.worker import WorkerState
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.post_message(PaneError(f"{self.PANE_LABEL}: {event.worker.error}"))

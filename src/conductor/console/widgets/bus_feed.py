@@ -20,7 +20,7 @@ from textual.worker import get_current_worker
 
 from ...bus import BusReader, MessageBus
 from ...bus import Message as BusMessage
-from ..messages import BusGrew, BusLoaded
+from ..messages import BusGrew, BusLoaded, PaneError, ReportsWorkerErrors
 from .line_index import neutralise
 from .line_list import LineList
 
@@ -78,8 +78,10 @@ class FeedList(LineList):
     ]
 
 
-class BusFeed(Vertical):
+class BusFeed(ReportsWorkerErrors, Vertical):
     """A title line (scope, filter) and the list of messages."""
+
+    PANE_LABEL = "bus"
 
     def __init__(self, *, id: str | None = None, max_messages: int = MAX_MESSAGES) -> None:
         super().__init__(id=id)
@@ -92,6 +94,7 @@ class BusFeed(Vertical):
         self._reader: BusReader | None = None
         self._polling = False
         self._poll_again = False
+        self.problem = ""
 
     def compose(self):
         yield Static("", id="bus-title", markup=False)
@@ -114,6 +117,7 @@ class BusFeed(Vertical):
             self._reader.close()
             self._reader = None
         self.messages.clear()
+        self.problem = ""
         self._render_all()
         if path is not None:
             self._load(self._generation, path)
@@ -160,13 +164,16 @@ class BusFeed(Vertical):
         message.stop()
         self._polling = False
         if message.generation == self._generation:
+            incoming = message.messages
             if message.reset:
-                self.messages.clear()
-                self.messages.extend(message.messages)
-                self._render_all()
-            elif message.messages:
-                self.messages.extend(message.messages)
-                fresh = [m for m in message.messages if self._wanted(m)]
+                # The bus was rotated (or rewritten): the reader drained the old file and read
+                # the new one from its start. What the feed shows stays; only messages it does
+                # not hold yet are added, so a rewrite that repeats old entries repeats nothing.
+                held = {m.msg_id for m in self.messages if m.msg_id}
+                incoming = [m for m in incoming if not m.msg_id or m.msg_id not in held]
+            if incoming:
+                self.messages.extend(incoming)
+                fresh = [m for m in incoming if self._wanted(m)]
                 overflow = len(self.shown) + len(fresh) - (self.messages.maxlen or 0)
                 self.shown.extend(fresh)
                 if overflow > 0:
@@ -196,6 +203,8 @@ class BusFeed(Vertical):
         if self.types:
             parts.append("types: " + ",".join(sorted(self.types)))
         parts.append(f"{len(self.shown)} messages")
+        if self.problem:
+            parts.append("unreadable: " + self.problem)
         self.query_one("#bus-title", Static).update(neutralise("  ·  ".join(parts)))
 
     def selected_message(self) -> BusMessage | None:
@@ -203,6 +212,11 @@ class BusFeed(Vertical):
         if 0 <= index < len(self.shown):
             return self.shown[index]
         return None
+
+    def on_pane_error(self, message: PaneError) -> None:
+        """Our own reader failed: say so in the title too, then let the app report it."""
+        self.problem = message.text.removeprefix(f"{self.PANE_LABEL}: ")
+        self._title()
 
     def on_unmount(self) -> None:
         if self._reader is not None:

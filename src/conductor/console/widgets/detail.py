@@ -75,7 +75,12 @@ def info_table(sel: Selection, now_ns: int) -> Table | Text:
     rst = look(run.status)
     row("", "")
     row("run", run.run_id)
-    row("status", Text(f"{rst.glyph} {run.status} (run-info: {info.status})", style=rst.style))
+    if run.error:  # first, so a damaged record is explained without scrolling
+        row("status", Text(f"{rst.glyph} {run.status} (run-info unreadable)", style=rst.style))
+        row("run-info problem", Text(safe_text(run.error), style="red"))
+    else:
+        row("status", Text(f"{rst.glyph} {run.status} (run-info: {info.status})",
+                           style=rst.style))
     if run.status == "running":
         row("heartbeat", heartbeat(run.last_output_ns, now_ns))
     row("agent", info.agent)
@@ -100,8 +105,6 @@ def info_table(sel: Selection, now_ns: int) -> Table | Text:
     for label, name in (("prompt", PROMPT), ("output", OUTPUT), ("stdout", STDOUT),
                         ("stderr", STDERR)):
         row(label, run_file(run, name))
-    if run.error:
-        row("run-info problem", Text(safe_text(run.error), style="red"))
     return table
 
 

@@ -17,6 +17,7 @@ loses only itself; acknowledged messages survive random kills); here readers are
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import os
@@ -29,7 +30,10 @@ import time
 import psutil
 import pytest
 
+from console.live import select, until
 from conductor.bus import BusReader, Message, MessageBus
+from conductor.console.app import ConductorApp
+from conductor.console.widgets.run_tree import NodeRef
 from conductor.errors import RunInfoError
 from conductor.runner.supervisor import loop_alive
 from conductor.store import RunInfo, read_run_info, write_run_info
@@ -370,9 +374,11 @@ def test_full_disk_job_and_bus_post_fail_with_one_line_and_keep_everything(rig, 
 
 # ----------------------------------------------------------------------------- rotation
 
-def test_rotation_under_two_followers_loses_and_repeats_nothing(rig):
+def test_rotation_under_the_console_and_two_followers_loses_and_repeats_nothing(rig, tmp_path):
     task_dir = rig.task_dir()
     os.makedirs(task_dir)
+    with open(os.path.join(task_dir, "TASK.md"), "w") as f:
+        f.write("a task whose bus is rotated\n")
     bus_path = os.path.join(task_dir, "TASK-MESSAGE-BUS.md")
     bus = MessageBus(bus_path)
     total = 0
@@ -392,22 +398,41 @@ def test_rotation_under_two_followers_loses_and_repeats_nothing(rig):
     def lines(path):
         return path.read_text().splitlines() if path.exists() else []
 
-    wait_for(lambda: all(len(lines(p)) == 50 for p in outs), what="followers caught up")
     archives = []
-    for _round in range(4):
-        post(30)  # unread by the followers when the bus is renamed
-        rotated = rig.run("gc", "--root", rig.root, "--rotate-bus", "--bus-max-size", "1B")
-        assert rotated.returncode == 0, rotated.stderr
-        archives += [line for line in rotated.stdout.splitlines() if line.startswith("rotated")]
-        post(20)  # into the new file
-        # a follower handles one rotation per poll (500 ms); see docs/reliability.md
-        wait_for(lambda: all(len(lines(p)) >= total for p in outs), timeout=20,
-                 what="followers read everything")
-    time.sleep(1.2)  # two more follow intervals: nothing extra may appear
-    for f in followers:
-        f.send_signal(signal.SIGINT)
-        f.wait(timeout=10)
+    console_bodies: list[str] = []
+
+    async def scenario():
+        app = ConductorApp(rig.root, project=PROJECT, state_path=str(tmp_path / "state.json"))
+        async with app.run_test(size=(160, 45)) as pilot:
+            await select(pilot, app, NodeRef("task", PROJECT, TASK))
+            await until(pilot, lambda: len(app.feed.messages) == 50, 20, "console has the tail")
+            await until(pilot, lambda: all(len(lines(p)) == 50 for p in outs), 30,
+                        "followers caught up")
+            for _round in range(4):
+                post(30)  # unread by the readers when the bus is renamed
+                rotated = rig.run("gc", "--root", rig.root, "--rotate-bus", "--bus-max-size", "1B")
+                assert rotated.returncode == 0, rotated.stderr
+                archives.extend(line for line in rotated.stdout.splitlines()
+                                if line.startswith("rotated"))
+                post(20)  # into the new file
+                # a follower handles one rotation per poll (500 ms); see docs/reliability.md
+                await until(pilot, lambda: all(len(lines(p)) >= total for p in outs), 20,
+                            "followers read everything")
+                await until(pilot, lambda: len(app.feed.messages) >= total, 20,
+                            "console read everything")
+            await pilot.pause(1.2)  # two more follow intervals: nothing extra may appear
+            console_bodies.extend(m.body for m in app.feed.messages)
+            rows = [app.feed.list.row_text(i) for i in range(app.feed.list.row_count)]
+            assert len(rows) == total and rows[-1].endswith(f" message {total - 1}")
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        for f in followers:
+            f.send_signal(signal.SIGINT)
+            f.wait(timeout=10)
     assert len(archives) == 4
+    assert console_bodies == [f"message {i}" for i in range(total)]
     for path in outs:
         bodies = [line.split(") ", 1)[1] for line in lines(path)]
         assert bodies == [f"message {i}" for i in range(total)]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import signal
-import subprocess
 import sys
 import time
 
@@ -15,54 +13,12 @@ import pytest
 from conductor.runner.supervisor import loop_alive
 
 from .live import stop_everything, wait_for, write_agent
+from .tmux import Tmux, kill_console
 
 pytestmark = [pytest.mark.tmux,
               pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
 
 SRC = os.path.join(os.path.dirname(__file__), "..", "..", "src")
-
-
-class Tmux:
-    """One private tmux server (its own socket), so nothing else is touched."""
-
-    def __init__(self, name: str) -> None:
-        self.socket = f"conductor-test-{os.getpid()}-{name}"
-        self.session = "console"
-
-    def run(self, *args: str, check: bool = True) -> str:
-        out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True,
-                             timeout=30)
-        if check and out.returncode != 0:
-            raise AssertionError(f"tmux {args}: {out.stderr}")
-        return out.stdout
-
-    def start(self, command: str) -> None:
-        self.run("new-session", "-d", "-s", self.session, "-x", "160", "-y", "45", command)
-
-    def keys(self, *keys: str) -> None:
-        self.run("send-keys", "-t", self.session, *keys)
-
-    def text(self, *text: str) -> None:
-        self.run("send-keys", "-t", self.session, "-l", *text)
-
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", self.session, check=False)
-
-    def wait_screen(self, needle: str, timeout: float = 40.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if needle in screen:
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{needle!r} never appeared; screen:\n{screen}")
-            time.sleep(0.2)
-
-    def pane_pid(self) -> int:
-        return int(self.run("list-panes", "-t", self.session, "-F", "#{pane_pid}").split()[0])
-
-    def kill(self) -> None:
-        self.run("kill-server", check=False)
 
 
 @pytest.fixture
@@ -129,18 +85,7 @@ def test_console_in_tmux_creates_stops_restarts_and_survives_a_kill(e2e):
     tmux.wait_screen("● 1 running")
 
     # Kill the console hard (its own session only; supervisors run in sessions of their own).
-    import psutil
-    pane = psutil.Process(tmux.pane_pid())
-    session = os.getsid(pane.pid)
-    console = [p for p in [pane, *pane.children(recursive=True)] if os.getsid(p.pid) == session]
-    for proc in console:
-        try:
-            proc.send_signal(signal.SIGKILL)
-        except psutil.NoSuchProcess:
-            pass
-    wait_for(lambda: tmux.run("has-session", "-t", tmux.session, check=False) == "" and
-             subprocess.run(["tmux", "-L", tmux.socket, "has-session"],
-                            capture_output=True).returncode != 0, 20, "console gone")
+    kill_console(tmux)
     time.sleep(1.0)
     assert loop_alive(long_dir)
 

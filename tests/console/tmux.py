@@ -1,0 +1,72 @@
+"""Driving the real `conductor` command in tmux, as a person would (keys in, screen out)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import psutil
+
+
+class Tmux:
+    """One private tmux server (its own socket), so nothing else is touched."""
+
+    def __init__(self, name: str) -> None:
+        self.socket = f"conductor-test-{os.getpid()}-{name}"
+        self.session = "console"
+
+    def run(self, *args: str, check: bool = True) -> str:
+        out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True,
+                             timeout=30)
+        if check and out.returncode != 0:
+            raise AssertionError(f"tmux {args}: {out.stderr}")
+        return out.stdout
+
+    def start(self, command: str) -> None:
+        self.run("new-session", "-d", "-s", self.session, "-x", "160", "-y", "45", command)
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", self.session, *keys)
+
+    def text(self, *text: str) -> None:
+        self.run("send-keys", "-t", self.session, "-l", *text)
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", self.session, check=False)
+
+    def wait_screen(self, needle: str, timeout: float = 40.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if needle in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{needle!r} never appeared; screen:\n{screen}")
+            time.sleep(0.2)
+
+    def pane_pid(self) -> int:
+        return int(self.run("list-panes", "-t", self.session, "-F", "#{pane_pid}").split()[0])
+
+    def kill(self) -> None:
+        self.run("kill-server", check=False)
+
+
+def kill_console(tmux: Tmux) -> None:
+    """SIGKILL the console and whatever runs in its session (supervisors have sessions of
+    their own), then wait until tmux has closed the pane."""
+    pane = psutil.Process(tmux.pane_pid())
+    session = os.getsid(pane.pid)
+    console = [p for p in [pane, *pane.children(recursive=True)] if os.getsid(p.pid) == session]
+    for proc in console:
+        try:
+            proc.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
+    deadline = time.monotonic() + 20
+    while subprocess.run(["tmux", "-L", tmux.socket, "has-session"],
+                         capture_output=True).returncode == 0:
+        if time.monotonic() > deadline:
+            raise AssertionError("the console did not go away")
+        time.sleep(0.1)

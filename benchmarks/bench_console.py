@@ -9,10 +9,16 @@ Figures are single runs on a noisy VM: read them against budgets of >= 2x (notes
 * opening a 1 GB stdout: tail visible, RSS growth
 * idle CPU with 10,000 runs watched
 * key press response p95 while 100 runs each write 10 lines/s
+
+``--only tree,latency,keys,bigfile`` runs a subset. Besides the budget figures it prints where the
+time goes: a cursor step split into key -> cursor moved and moved -> frame; an append split into
+write -> watch event (the watcher), event -> applied (the console's reads) and applied -> frame;
+and the full garbage collections (gen 2) that ran during each measurement, with the longest one.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import gc
 import os
@@ -38,6 +44,49 @@ from conductor.timefmt import NS, now_ns  # noqa: E402
 
 PROJECTS, TASKS, RUNS = 10, 100, 10  # 10 x 100 tasks x 10 runs = 10,000 runs, 1,000 tasks
 RESULTS: list[tuple[str, str, str]] = []
+
+
+class FullCollections:
+    """Counts the full (generation 2) garbage collections and their pauses while active."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._started = 0.0
+        self._active = False
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if not self._active or info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append(time.perf_counter() - self._started)
+
+    def __enter__(self) -> "FullCollections":
+        self.pauses.clear()
+        self._active = True
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._active = False
+        gc.callbacks.remove(self._callback)
+
+    def summary(self) -> str:
+        if not self.pauses:
+            return "no full gc"
+        return f"{len(self.pauses)} full gc, longest {max(self.pauses) * 1000:.0f} ms"
+
+
+def detail(what: str, value: str) -> None:
+    print(f"    {what}: {value}", flush=True)
+
+
+def spread(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return (f"p50 {statistics.median(values):.1f} / p95 {pct(values, .95):.1f} / "
+            f"max {max(values):.1f} ms")
 
 
 def record(what: str, value: str, budget: str) -> None:
@@ -105,19 +154,26 @@ async def bench_tree(root: str) -> None:
         app.tree.select_ref(NodeRef("task", "proj-00", "task-20260101-000050-bench"))
         app.tree.focus()
         await frame(pilot)
-        steps = []
-        for _ in range(50):
-            line = app.tree.cursor_line
-            t0 = time.perf_counter()
-            app.post_message(events.Key("j", "j"))
-            while app.tree.cursor_line == line:
-                await asyncio.sleep(0)
-                if time.perf_counter() - t0 > 5:
-                    raise RuntimeError("the cursor did not move")
-            await frame(pilot)
-            steps.append(time.perf_counter() - t0)
+        steps, moves, frames = [], [], []
+        with FullCollections() as collections:
+            for _ in range(50):
+                line = app.tree.cursor_line
+                t0 = time.perf_counter()
+                app.post_message(events.Key("j", "j"))
+                while app.tree.cursor_line == line:
+                    await asyncio.sleep(0)
+                    if time.perf_counter() - t0 > 5:
+                        raise RuntimeError("the cursor did not move")
+                t1 = time.perf_counter()
+                await frame(pilot)
+                steps.append(time.perf_counter() - t0)
+                moves.append((t1 - t0) * 1000)
+                frames.append((time.perf_counter() - t1) * 1000)
         record("cursor move per step (p50 / p95)",
                f"{statistics.median(steps) * 1000:.1f} / {pct(steps, .95) * 1000:.1f} ms", "<= 16 ms")
+        detail("key -> cursor moved", spread(moves))
+        detail("cursor moved -> frame", spread(frames))
+        detail("during the 50 steps", collections.summary())
         await pilot.pause(2.0)
         proc = psutil.Process()
         c0, t0 = sum(proc.cpu_times()[:2]), time.monotonic()
@@ -169,10 +225,19 @@ async def bench_latency(root: str) -> None:
         app.detail.raw_stdout = True
         app.detail._switch_stdout(False)
         view = app.detail.query_one("#stdout-raw").log_view
+        events_seen: list[tuple[int, set[str]]] = []
+        apply_events = app.apply_events
+
+        def timed_apply(batch) -> None:
+            events_seen.append((time.monotonic_ns(), {e.kind for e in batch}))
+            apply_events(batch)
+        app.apply_events = timed_apply
         n = 200
+        collections = FullCollections().__enter__()
         proc = subprocess.Popen([sys.executable, writer, stdout, bus, out, str(n),
                                  os.path.join(HERE, "..", "src")])
         seen_log, seen_bus = [], []
+        shown_log, shown_bus = [], []
         log_count, bus_count = view.line_count, len(app.feed.shown)
         deadline = time.monotonic() + 120
         while proc.poll() is None or (len(seen_log) < n // 2 or len(seen_bus) < n // 2):
@@ -180,12 +245,16 @@ async def bench_latency(root: str) -> None:
                 break
             await asyncio.sleep(0.001)
             if view.line_count > log_count or len(app.feed.shown) > bus_count:
+                shown = time.monotonic_ns()
+                shown_log += [shown] * (view.line_count - log_count)
+                shown_bus += [shown] * (len(app.feed.shown) - bus_count)
                 await frame(pilot)
                 now = time.monotonic_ns()
                 seen_log += [now] * (view.line_count - log_count)
                 seen_bus += [now] * (len(app.feed.shown) - bus_count)
                 log_count, bus_count = view.line_count, len(app.feed.shown)
         proc.wait()
+        collections.__exit__()
         with open(out) as fh:
             times = [line.split() for line in fh.read().splitlines()]
         for kind, seen in (("log", seen_log), ("bus", seen_bus)):
@@ -195,6 +264,21 @@ async def bench_latency(root: str) -> None:
                    f"(p50 / p95 / max, {len(lat)} samples, {app.watch_mode})",
                    f"{statistics.median(lat):.0f} / {pct(lat, .95):.0f} / {max(lat):.0f} ms",
                    "p95 <= 50 ms")
+            wanted = "log_grew" if kind == "log" else "bus_grew"
+            arrivals = [t for t, kinds in events_seen if wanted in kinds]
+            shown = shown_log if kind == "log" else shown_bus
+            to_event, to_applied, to_frame = [], [], []
+            for w, applied, s in zip(sent, shown, seen):
+                event = next((t for t in arrivals if t >= w), None)
+                if event is None or event > applied:
+                    continue  # found by a poll, not by the event after the write
+                to_event.append((event - w) / 1e6)
+                to_applied.append((applied - event) / 1e6)
+                to_frame.append((s - applied) / 1e6)
+            detail(f"{kind}: write -> watch event", spread(to_event))
+            detail(f"{kind}: watch event -> applied (line counted)", spread(to_applied))
+            detail(f"{kind}: applied -> frame", spread(to_frame))
+        detail("during the appends", collections.summary())
         if app._watcher is not None:
             app._watcher.stop()
 
@@ -286,7 +370,17 @@ async def bench_keys_under_load(root: str) -> None:
             app._watcher.stop()
 
 
+PARTS = ("tree", "latency", "keys", "bigfile")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default=",".join(PARTS),
+                        help="comma-separated subset of " + ", ".join(PARTS))
+    only = set(parser.parse_args().only.split(","))
+    unknown = only - set(PARTS)
+    if unknown:
+        parser.error("unknown part(s): " + ", ".join(sorted(unknown)))
     base = tempfile.mkdtemp(prefix="bench-console-")
     root = os.path.join(base, "runs")
     os.environ["CONDUCTOR_CONSOLE_STATE"] = os.path.join(base, "state.json")
@@ -294,10 +388,14 @@ def main() -> None:
         t0 = time.perf_counter()
         generate(root)
         print(f"generated 10,000 runs in {time.perf_counter() - t0:.1f} s", flush=True)
-        asyncio.run(bench_tree(root))
-        asyncio.run(bench_latency(root))
-        asyncio.run(bench_keys_under_load(root))
-        asyncio.run(bench_big_file(root))
+        if "tree" in only:
+            asyncio.run(bench_tree(root))
+        if "latency" in only:
+            asyncio.run(bench_latency(root))
+        if "keys" in only:
+            asyncio.run(bench_keys_under_load(root))
+        if "bigfile" in only:
+            asyncio.run(bench_big_file(root))
     finally:
         shutil.rmtree(base, ignore_errors=True)
     print("\n| what | measured | budget |\n|---|---|---|")

@@ -10,6 +10,7 @@ console can quit, crash or lose its SSH link and nothing stops.
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import time
 from importlib import resources
@@ -229,6 +230,18 @@ class ConductorApp(App[None]):
             self._flush_dirty()
         self._apply_pending_select()
         self._update_selection(force=True)
+        if first:
+            # The views of a large root (10,000 runs: ~125,000 objects) live as long as the
+            # console, and every full garbage collection walked them all (70-150 ms, a few
+            # times a minute while the screen changes): that set the tail of every key and
+            # append latency. Frozen, the collector skips them. Acyclic objects are still freed
+            # by reference counting when a later read replaces them; frozen reference cycles
+            # (the first screen's tree nodes, start-up garbage) are not, a bounded cost paid
+            # once. Measured in docs/performance.md.
+            gc.freeze()
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()  # an app run in a longer process (tests) gives its objects back
 
     def _follow_latest(self, projects: list[ProjectView]) -> None:
         """Single-pane dashboards have no tree to move in: show the run that started last."""

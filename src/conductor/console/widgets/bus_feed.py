@@ -95,6 +95,7 @@ class BusFeed(ReportsWorkerErrors, Vertical):
         self._polling = False
         self._poll_again = False
         self.problem = ""
+        self._title_shown = ""
 
     def compose(self):
         yield Static("", id="bus-title", markup=False)
@@ -205,7 +206,11 @@ class BusFeed(ReportsWorkerErrors, Vertical):
         parts.append(f"{len(self.shown)} messages")
         if self.problem:
             parts.append("unreadable: " + self.problem)
-        self.query_one("#bus-title", Static).update(neutralise("  ·  ".join(parts)))
+        text = neutralise("  ·  ".join(parts))
+        if text != self._title_shown:
+            self._title_shown = text
+            # one fixed-height row: new text never changes its size, so no layout
+            self.query_one("#bus-title", Static).update(text, layout=False)
 
     def selected_message(self) -> BusMessage | None:
         index = self.list.cursor

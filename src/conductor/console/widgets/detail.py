@@ -42,12 +42,37 @@ def run_file(run: RunView, name: str) -> str:
 
 
 def info_table(sel: Selection, now_ns: int) -> Table | Text:
+    return _table(info_rows(sel, now_ns))
+
+
+def _table(rows: list[tuple[str, Text]] | Text) -> Table | Text:
+    if isinstance(rows, Text):
+        return rows
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
+def _text_key(text: Text) -> tuple:
+    return (text.plain, str(text.style), tuple(text.spans))
+
+
+def _rows_key(rows: list[tuple[str, Text]] | Text) -> tuple:
+    """What the Info tab would show, comparable: an unchanged tab is not drawn again."""
+    if isinstance(rows, Text):
+        return (_text_key(rows),)
+    return tuple((key, _text_key(value)) for key, value in rows)
+
+
+def info_rows(sel: Selection, now_ns: int) -> list[tuple[str, Text]] | Text:
+    """The Info tab as (key, value) rows, or one line of text when nothing is selected."""
+    table: list[tuple[str, Text]] = []
 
     def row(key: str, value) -> None:
-        table.add_row(key, value if isinstance(value, Text) else Text(safe_text(str(value))))
+        table.append((key, value if isinstance(value, Text) else Text(safe_text(str(value)))))
 
     if sel.project is not None and sel.task is None:
         row("project", sel.project.id)
@@ -119,6 +144,8 @@ class DetailTabs(Vertical):
         self._generation = 0
         self._key: tuple | None = None
         self._sniffed: dict[str, str] = {}
+        self._info_shown: tuple | None = None
+        self._file_shown: dict[str, tuple[str, str]] = {}
 
     @property
     def active(self) -> str:
@@ -210,7 +237,14 @@ class DetailTabs(Vertical):
         return self.raw_stdout
 
     def update_info(self) -> None:
-        self.query_one("#info-body", Static).update(info_table(self.selection, self.clock()))
+        """Draw the Info tab; a task re-read that changed nothing shown draws nothing (every
+        drawn change costs a layout of the whole screen)."""
+        rows = info_rows(self.selection, self.clock())
+        key = _rows_key(rows)
+        if key == self._info_shown:
+            return
+        self._info_shown = key
+        self.query_one("#info-body", Static).update(_table(rows))
 
     def refresh_logs(self, path: str | None = None) -> None:
         """A log grew (``path``) or a timer fired (None): read the new bytes."""
@@ -249,6 +283,12 @@ class DetailTabs(Vertical):
         message.stop()
         if message.generation != self._generation:
             return
+        # Every task re-read (each bus message, each run-info write) reads these files again;
+        # re-rendering unchanged Markdown would re-mount its blocks: skip what is already shown.
+        shown = (message.text, message.note)
+        if self._file_shown.get(message.slot) == shown:
+            return
+        self._file_shown[message.slot] = shown
         if message.slot == "output":
             note = self.query_one("#output-note", Static)
             note.update(f"output.md: {message.note}" if message.note else "")

@@ -20,6 +20,7 @@ class StatusHeader(Static):
         self.filter_text = ""
         self.read_only = False
         self.loading = True
+        self._drawn: tuple | None = None
 
     def on_mount(self) -> None:
         self._draw()
@@ -55,4 +56,9 @@ class StatusHeader(Static):
             text.append(f"   filter: {neutralise(self.filter_text)}", style="bold yellow")
         text.append(f"   watch: {self.mode}", style="bright_black")
         text.append(f"   {neutralise(self.root)}", style="bright_black")
-        self.update(text)
+        drawn = (text.plain, tuple(text.spans))
+        if drawn == self._drawn:
+            return  # counts are re-sent after every task re-read; most change nothing
+        self._drawn = drawn
+        # One fixed-height row (#header): new text never changes its size, so no layout.
+        self.update(text, layout=False)

@@ -18,6 +18,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from .scrolling import set_virtual_size
+
 
 class LineList(ScrollView, can_focus=True):
     """Rows of ``Text``; an optional cursor row; follows new rows while at the end."""
@@ -99,13 +101,17 @@ class LineList(ScrollView, can_focus=True):
         self._widest = max(self._widest, max(r.cell_len for r in rows))
         if self.has_cursor:
             self._cursor = len(self._rows) - 1 if at_end else max(0, self._cursor - overflow)
-        self._resize()
+        self._resize(quiet=True)
         if at_end:
             self._to_end()
         self.refresh()
 
-    def _resize(self) -> None:
-        self.virtual_size = Size(self._widest, len(self._rows))
+    def _resize(self, *, quiet: bool = False) -> None:
+        size = Size(self._widest, len(self._rows))
+        if quiet:  # appends: the hot path of a live feed
+            set_virtual_size(self, size)
+        else:
+            self.virtual_size = size
 
     def _to_end(self) -> None:
         self.scroll_to(y=max(0, len(self._rows) - self.scrollable_content_region.height),

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 from rich.style import Style
 from rich.text import Text
@@ -28,6 +29,7 @@ from textual import work
 from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -46,6 +48,7 @@ from conductor.console.widgets.line_index import (
     find_backward,
     find_forward,
 )
+from conductor.console.widgets.scrolling import set_virtual_size
 
 INLINE_GROWTH_BYTES = 1024 * 1024
 """Growth up to this size is scanned on the event loop (about 1 ms); more goes to a worker."""
@@ -188,6 +191,9 @@ class LogView(ScrollView, can_focus=True):
         self._prefix_lines = 0
         self._problem = ""
         self._last_status = ""
+        self.status_sink: Callable[[str], None] | None = None
+        """Called with each new status text before :class:`StatusChanged` is posted, so that a
+        container draws it in the same frame as the lines (a message arrives a frame later)."""
         self._adjusting = False
         self._width_update_scheduled = False
         self._frame_style: Style | None = None
@@ -660,14 +666,19 @@ class LogView(ScrollView, can_focus=True):
         if self._wrap:
             region = self.scrollable_content_region
             height = max(region.height, 1)
-            self.virtual_size = Size(0, self._last_page_top(region.width, height) + height)
+            self._set_virtual_size(Size(0, self._last_page_top(region.width, height) + height))
         else:
-            self.virtual_size = Size(self._max_width, count)
+            self._set_virtual_size(Size(self._max_width, count))
+
+    def _set_virtual_size(self, size: Size) -> None:
+        set_virtual_size(self, size)
 
     def _post_status(self) -> None:
         text = self.status_text
         if text != self._last_status and self.is_mounted:
             self._last_status = text
+            if self.status_sink is not None:
+                self.status_sink(text)
             self.post_message(self.StatusChanged(self, text))
 
     def _display_line(self, line: int) -> DisplayLine:
@@ -822,6 +833,8 @@ class LogPane(Vertical):
         super().__init__(name=name, id=id, classes=classes)
         self._view = LogView(path, follow=follow, max_line_length=max_line_length,
                              id="log-view")
+        self._view.status_sink = self._show_status
+        self._status_shown = self._view.status_text
 
     @property
     def log_view(self) -> LogView:
@@ -841,7 +854,18 @@ class LogPane(Vertical):
         self._view.set_path(path)
 
     def on_log_view_status_changed(self, message: LogView.StatusChanged) -> None:
-        self.status.update(message.text)
+        self._show_status(message.text)  # usually drawn already, through status_sink
+
+    def _show_status(self, text: str) -> None:
+        if text == self._status_shown:
+            return
+        try:
+            status = self.status
+        except NoMatches:  # not composed yet: the message that follows draws it
+            return
+        self._status_shown = text
+        # One fixed-height row: new text never changes its size, so no layout of the screen.
+        status.update(text, layout=False)
 
     def on_log_view_search_requested(self, message: LogView.SearchRequested) -> None:
         search = self.query_one("#log-search", Input)

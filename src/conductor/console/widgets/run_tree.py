@@ -116,6 +116,15 @@ def _task_text(task: TaskView) -> str:
     return " ".join((task.task, task.status, *sorted(agents))).lower()
 
 
+def _relabel(node: TreeNode[NodeRef], label: Text) -> None:
+    """``set_label`` only when the text or its styles changed: every call repaints the node's
+    line, and task re-reads relabel every run of the task."""
+    old = node.label
+    if not isinstance(old, Text) or label.plain != old.plain or label.spans != old.spans \
+            or label.style != old.style:
+        node.set_label(label)
+
+
 def matches(text: str, terms: list[str]) -> bool:
     return all(term in text for term in terms)
 
@@ -324,7 +333,7 @@ class RunTree(Tree[NodeRef]):
         if tnode is None:
             return
         now = self.clock()
-        tnode.set_label(task_label(task, now))
+        _relabel(tnode, task_label(task, now))
         tnode.allow_expand = bool(task.runs)
         if tnode.data.key not in self._filled:
             return
@@ -338,7 +347,7 @@ class RunTree(Tree[NodeRef]):
         for run in task.runs:
             node = self._by_key.get(("run", task.project, task.task, run.run_id))
             if node is not None:
-                node.set_label(run_label(run, now))
+                _relabel(node, run_label(run, now))
 
     def _insert_task_node(self, pnode: TreeNode[NodeRef], project: ProjectView,
                           task: TaskView) -> None:
@@ -398,7 +407,7 @@ class RunTree(Tree[NodeRef]):
         node = self._by_key.get(("project", project, "", ""))
         view = self.projects.get(project)
         if node is not None and view is not None:
-            node.set_label(project_label(view))
+            _relabel(node, project_label(view))
 
     def refresh_heartbeats(self) -> None:
         """Ages and heartbeats move with the clock: relabel the visible running runs."""
@@ -412,7 +421,7 @@ class RunTree(Tree[NodeRef]):
                         continue
                     node = self._by_key.get(("run", task.project, task.task, run.run_id))
                     if node is not None:
-                        node.set_label(run_label(run, now))
+                        _relabel(node, run_label(run, now))
 
     def note_output(self, project: str, task: str, run: str, when_ns: int) -> None:
         """A log grew: the run is live now (no disk read needed for the heartbeat)."""
@@ -423,7 +432,8 @@ class RunTree(Tree[NodeRef]):
         found.last_output_ns = when_ns
         node = self._by_key.get(("run", project, task, run))
         if node is not None:
-            node.set_label(run_label(found, self.clock()))
+            # Logs grow many times a second; the label (age, heartbeat) changes once a second.
+            _relabel(node, run_label(found, self.clock()))
 
     # -- navigation ----------------------------------------------------------------------
 

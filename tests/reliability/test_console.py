@@ -364,3 +364,28 @@ def test_a_bad_config_next_to_a_token_stops_the_console_with_one_line(rig, tmp_p
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+
+def test_a_pane_reader_that_fails_is_reported_and_reads_again(tmp_path, monkeypatch):
+    from conductor.console.widgets import readable_log
+    root = str(tmp_path / "runs")
+    os.makedirs(os.path.join(root, PROJECT, TASK))
+    run_dir = _good_run(root, TASK, CLAUDE_RUN)
+    with open(os.path.join(run_dir, "agent-stdout.txt"), "w") as f:
+        f.write(CLAUDE_HOSTILE)
+    real = readable_log.render_rows
+    monkeypatch.setattr(readable_log, "render_rows",
+                        lambda agent, data: (_ for _ in ()).throw(ValueError("renderer broke")))
+
+    async def scenario():
+        app = console(root, tmp_path, watch=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.loaded, 20, "first scan")
+            await select(pilot, app, NodeRef("run", PROJECT, TASK, CLAUDE_RUN))
+            await pilot.press("2")
+            await until(pilot, lambda: app.last_error == "stdout: renderer broke", 10, "report")
+            monkeypatch.setattr(readable_log, "render_rows", real)
+            app.detail.refresh_logs()  # what the next event or poll does
+            await until(pilot, lambda: "assistant says" in screen_text(app), 10, "read again")
+
+    run(scenario())

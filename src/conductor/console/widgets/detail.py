@@ -12,13 +12,13 @@ from textual import work
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import ContentSwitcher, Markdown, Static, TabbedContent, TabPane
 
+from ...agents.display import sniff_stream_type
 from ...store import OUTPUT, PROMPT, STDERR, STDOUT, TASK_MD, TASK_STATE
 from ...timefmt import format_rfc3339nano
-from ..messages import FileRead
+from ..messages import FileRead, ReportsWorkerErrors
 from ..status import ProjectView, RunView, TaskView, heartbeat, look
 from ..text import read_text_head, safe_text
 from .log_view import LogPane
-from ...agents.display import sniff_stream_type
 from .readable_log import READABLE_TYPES, ReadableLog
 from .run_tree import format_age
 
@@ -133,8 +133,10 @@ def info_rows(sel: Selection, now_ns: int) -> list[tuple[str, Text]] | Text:
     return table
 
 
-class DetailTabs(Vertical):
+class DetailTabs(ReportsWorkerErrors, Vertical):
     """The six tabs; :meth:`show` points them at a selection."""
+
+    PANE_LABEL = "detail"
 
     def __init__(self, *, clock, id: str | None = None) -> None:
         super().__init__(id=id)

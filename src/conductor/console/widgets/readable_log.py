@@ -14,9 +14,10 @@ from rich.text import Text
 from textual import work
 from textual.binding import Binding
 from textual.message import Message
-from textual.worker import get_current_worker
+from textual.worker import WorkerState, get_current_worker
 
 from ...agents.display import DisplayLine, display_lines
+from ..messages import ReportsWorkerErrors
 from .line_index import neutralise
 from .line_list import LineList
 
@@ -81,7 +82,7 @@ def read_chunk(path: str, offset: int, ident: tuple | None) -> tuple[int, int, t
     return offset, offset + len(data), current, data, reset
 
 
-class ReadableLog(LineList):
+class ReadableLog(ReportsWorkerErrors, LineList):
     """The readable view of an agent's stdout."""
 
     BINDINGS = [
@@ -92,6 +93,13 @@ class ReadableLog(LineList):
         Binding("pagedown", "page_down", show=False),
         Binding("pageup", "page_up", show=False),
     ]
+
+    PANE_LABEL = "stdout"
+
+    def on_worker_state_changed(self, event) -> None:
+        if event.state == WorkerState.ERROR:
+            self._reading = False  # the next event or poll reads again
+        super().on_worker_state_changed(event)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(max_lines=MAX_ROWS, cursor=False, id=id)

@@ -28,6 +28,8 @@ from console.screen_text import screen_text
 from .conftest import PROJECT, TASK, wait_for
 from .test_bad_input import GOOD
 
+pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
 SIZE = (160, 45)
 ESCAPES = ("\x1b", "\x07", "\x00", "\x9b", "\x9d", "\r")
 
@@ -362,8 +364,6 @@ def test_a_bad_config_next_to_a_token_stops_the_console_with_one_line(rig, tmp_p
                           'type "nope"\n'
     assert TOKEN not in proc.stdout + proc.stderr
 
-
-pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
 
 def test_a_pane_reader_that_fails_is_reported_and_reads_again(tmp_path, monkeypatch):

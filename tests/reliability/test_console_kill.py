@@ -42,7 +42,7 @@ def _console_command(rig, tmp_path, config: str) -> str:
 
 
 def _live_runs(rig):
-    """Runs recorded as running whose process is alive: (info, pgid)."""
+    """Run records that say running and whose process is alive."""
     out = []
     for _path, info in rig.run_infos():
         if info.status == "running" and process_alive(info.pid, info.pgid, info.start_time):

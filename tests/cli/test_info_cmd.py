@@ -22,22 +22,7 @@ RUN9 = "20260220-1530450000-100-9"
 RUN10 = "20260220-1530450000-100-10"
 
 
-@pytest.fixture(autouse=True)
-def utc_clock(monkeypatch, tmp_path):
-    """Local time = UTC so tables are predictable; no config or env root leaks in."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("CONDUCTOR_ROOT", raising=False)
-    monkeypatch.chdir(tmp_path)
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
-@pytest.fixture
-def root(tmp_path):
-    return str(tmp_path / "runs")
+pytestmark = pytest.mark.usefixtures("utc_isolated")
 
 
 def dead_pid() -> int:

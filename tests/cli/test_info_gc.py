@@ -20,21 +20,7 @@ T2 = "task-20260220-153046-beta"
 DAY = 86400 * NS
 
 
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("CONDUCTOR_ROOT", raising=False)
-    monkeypatch.chdir(tmp_path)
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
-@pytest.fixture
-def root(tmp_path):
-    return str(tmp_path / "runs")
+pytestmark = pytest.mark.usefixtures("utc_isolated")
 
 
 def make_run(root: str, task: str, run_id: str, *, status: str, age_days: float | None,

@@ -41,10 +41,6 @@ def run_file(run: RunView, name: str) -> str:
     return given or os.path.join(run.path, name)
 
 
-def info_table(sel: Selection, now_ns: int) -> Table | Text:
-    return _table(info_rows(sel, now_ns))
-
-
 def _table(rows: list[tuple[str, Text]] | Text) -> Table | Text:
     if isinstance(rows, Text):
         return rows

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import errno
 import fcntl
@@ -25,7 +25,7 @@ _BUSY = (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK)
 def acquire(fd: int, timeout: float, *, shared: bool = False) -> None:
     """Take the lock on ``fd``, polling every 10 ms; raise :class:`LockTimeout` at the deadline."""
     flags = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
-    deadline = time.monotonic() + timeout
+    deadline = 0.0  # set at the first refusal: an uncontended lock costs one call
     while True:
         try:
             fcntl.flock(fd, flags)
@@ -33,14 +33,19 @@ def acquire(fd: int, timeout: float, *, shared: bool = False) -> None:
         except OSError as exc:
             if exc.errno not in _BUSY:  # EBADF, ENOLCK and friends
                 raise LockTimeout(f"lock failed: {exc.strerror}") from None
-        if time.monotonic() >= deadline:
+        now = time.monotonic()
+        if not deadline:
+            deadline = now + timeout
+        if now >= deadline:
             raise LockTimeout("lock timeout")
         time.sleep(POLL_INTERVAL)
 
 
 def release(fd: int) -> None:
-    with contextlib.suppress(OSError):
+    try:
         fcntl.flock(fd, fcntl.LOCK_UN)
+    except OSError:
+        pass
 
 
 def try_acquire(fd: int) -> bool:

@@ -33,22 +33,44 @@ def _split(ns: int) -> tuple[datetime, int]:
     return _EPOCH + timedelta(seconds=seconds), frac
 
 
+class _SecondCache:
+    """The texts of the last second formatted: ids and timestamps made in a burst share it."""
+
+    __slots__ = ("second", "rfc", "day", "clock")
+
+    def __init__(self) -> None:
+        self.second: int | None = None
+        self.rfc = self.day = self.clock = ""
+
+    def load(self, seconds: int) -> "_SecondCache":
+        if seconds != self.second:
+            dt = _EPOCH + timedelta(seconds=seconds)
+            self.rfc = dt.strftime("%Y-%m-%dT%H:%M:%S") if dt.year >= 1000 else (
+                f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}"
+                f"T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}")
+            self.day, self.clock = dt.strftime("%Y%m%d"), dt.strftime("%H%M%S")
+            self.second = seconds
+        return self
+
+
+_LAST = _SecondCache()
+
+
 def format_rfc3339nano(ns: int | None) -> str:
     """Go's ``time.RFC3339Nano`` in UTC: trailing fraction zeros trimmed, no fraction if zero."""
     if ns is None or ns == _ZERO_NS:
         return ZERO_TIME_TEXT
-    dt, frac = _split(ns)
-    text = dt.strftime("%Y-%m-%dT%H:%M:%S") if dt.year >= 1000 else (
-        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}")
+    seconds, frac = divmod(ns, NS)
+    text = _LAST.load(seconds).rfc
     if frac:
-        text += "." + f"{frac:09d}".rstrip("0")
+        return f"{text}.{frac:09d}".rstrip("0") + "Z"
     return text + "Z"
 
 
 def format_compact(ns: int) -> tuple[str, str]:
     """``(YYYYMMDD, HHMMSS)`` in UTC, the pieces ids are built from."""
-    dt, _ = _split(ns)
-    return dt.strftime("%Y%m%d"), dt.strftime("%H%M%S")
+    cache = _LAST.load(ns // NS)
+    return cache.day, cache.clock
 
 
 def format_display(ns: int | None) -> str:

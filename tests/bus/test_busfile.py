@@ -283,3 +283,88 @@ def test_portalocker_default_lock_is_the_same_flock_we_take(tmp_path):
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+# --- an appending bus keeps its file open between appends ----------------------------------
+
+def test_one_bus_object_follows_deletion_and_recreation_of_its_file(tmp_path):
+    bus = bus_at(tmp_path)
+    post(bus, "first")
+    os.unlink(bus.path)
+    post(bus, "second")
+    assert [m.body for m in MessageBus(bus.path).read_all()] == ["second"]
+    os.rename(bus.path, bus.path + ".old")
+    open(bus.path, "w").close()  # someone else's new, empty bus
+    post(bus, "third")
+    assert [m.body for m in MessageBus(bus.path).read_all()] == ["third"]
+    assert [m.body for m in MessageBus(bus.path + ".old").read_all()] == ["second"]
+
+
+def test_a_symlink_put_in_place_of_an_open_bus_is_refused(tmp_path):
+    bus = bus_at(tmp_path)
+    post(bus, "first")
+    target = tmp_path / "elsewhere.md"
+    target.write_text("")
+    os.unlink(bus.path)
+    os.symlink(target, bus.path)
+    with pytest.raises(BusError, match="is a symlink$"):
+        post(bus, "second")
+    assert target.read_text() == ""
+
+
+def test_threads_sharing_one_bus_object_lose_nothing_and_keep_time_order(tmp_path):
+    import threading
+    bus = bus_at(tmp_path)
+
+    def write(name):
+        for i in range(200):
+            bus.append(Message(type="INFO", project_id="p", run_id=name, body=str(i)))
+
+    threads = [threading.Thread(target=write, args=(f"t{k}",)) for k in range(8)]
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, mid-append included
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    got = MessageBus(bus.path).read_all()
+    assert len(got) == 1600 and len({m.msg_id for m in got}) == 1600
+    assert [m.ts for m in got] == sorted(m.ts for m in got)  # stamped under the lock: file order
+    for k in range(8):
+        assert [m.body for m in got if m.run_id == f"t{k}"] == [str(i) for i in range(200)]
+
+
+def test_a_forked_child_does_not_share_the_parents_lock(tmp_path):
+    """flock belongs to the open file: a child using the parent's descriptor would get a lock the
+    parent holds. The child must open its own and wait like any other writer."""
+    import fcntl
+    bus = MessageBus(str(tmp_path / "TASK-MESSAGE-BUS.md"), lock_timeout=0.3, attempts=1)
+    post(bus, "parent")
+    fcntl.flock(bus._wfd, fcntl.LOCK_EX)  # the parent is in the middle of an append
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status
+        try:
+            post(bus, "child")
+            os._exit(0)
+        except BusError:
+            os._exit(7)
+        except BaseException:
+            os._exit(9)
+    _, status = os.waitpid(pid, 0)
+    fcntl.flock(bus._wfd, fcntl.LOCK_UN)
+    assert os.waitstatus_to_exitcode(status) == 7  # lock timeout: it waited for the parent
+    post(bus, "parent again")
+    assert [m.body for m in bus.read_all()] == ["parent", "parent again"]
+
+
+def test_closed_bus_reopens_on_the_next_append(tmp_path):
+    with bus_at(tmp_path) as bus:
+        post(bus, "a")
+    assert bus._wfd is None
+    post(bus, "b")
+    bus.close()
+    bus.close()
+    assert [m.body for m in bus.read_all()] == ["a", "b"]

@@ -30,7 +30,7 @@ def messages(draw):
 
 
 def expected(msg: Message) -> Message:
-    out = Message(**{**msg.__dict__})
+    out = msg.copy()
     out.body = normalise_body(msg.body)
     return out
 

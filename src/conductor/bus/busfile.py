@@ -18,9 +18,9 @@ import collections
 import errno
 import os
 import stat
+import _thread
 import time
-from dataclasses import replace
-from typing import Iterator
+from collections.abc import Iterator
 
 from .. import locking
 from ..errors import BusError, LockTimeout
@@ -66,7 +66,14 @@ def _open_read(path: str) -> int | None:
 
 
 class MessageBus:
-    """One bus file. Cheap to create; holds no open file between calls."""
+    """One bus file. Cheap to create.
+
+    An appending bus keeps its file open between appends (never a lock: that is taken and
+    released around each entry), checks under the lock that the path still names that file, and
+    reopens it when it does not (rotation, deletion, a symlink put in its place). ``close()`` or
+    dropping the object closes it. One instance may be shared by threads; after a fork the child
+    opens its own descriptor, because flock locks belong to the open file, not the process.
+    """
 
     def __init__(self, path: str, *, lock_timeout: float = LOCK_TIMEOUT, attempts: int = ATTEMPTS,
                  fsync: bool = False) -> None:
@@ -74,6 +81,27 @@ class MessageBus:
         self.lock_timeout = lock_timeout
         self.attempts = max(1, attempts)
         self.fsync = fsync
+        self._wfd: int | None = None
+        self._wident: tuple[int, int] = (0, 0)
+        self._wpid = 0
+        self._mutex = _thread.allocate_lock()  # threading.Lock, without importing threading
+
+    def close(self) -> None:
+        fd, self._wfd = self._wfd, None
+        if fd is not None and self._wpid == os.getpid():
+            os.close(fd)
+
+    def __enter__(self) -> "MessageBus":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:
+            pass
 
     # ------------------------------------------------------------------ writing
 
@@ -84,35 +112,48 @@ class MessageBus:
         if not msg.project_id:
             raise BusError("project id is empty")
         last_error = "lock timeout"
-        for attempt in range(self.attempts):
-            if attempt:
-                time.sleep(BACKOFF * (2 ** (attempt - 1)))
-            try:
-                return self._append_once(msg)
-            except LockTimeout as exc:
-                last_error = str(exc)
+        with self._mutex:
+            for attempt in range(self.attempts):
+                if attempt:
+                    time.sleep(BACKOFF * (2 ** (attempt - 1)))
+                try:
+                    return self._append_once(msg)
+                except LockTimeout as exc:
+                    last_error = str(exc)
         raise BusError(f"append failed after {self.attempts} attempts: lock message bus: {last_error}")
+
+    def _open_for_append(self) -> int:
+        fd = self._wfd
+        if fd is not None and self._wpid == os.getpid():
+            return fd
+        self._wfd = None  # a descriptor inherited through fork is the parent's: leave it be
+        check_bus_path(self.path)
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+                         | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise BusError(f'message bus path "{self.path}" is a symlink') from None
+            raise BusError(f'open message bus "{self.path}": {exc.strerror}') from None
+        st = os.fstat(fd)
+        self._wfd, self._wident, self._wpid = fd, (st.st_dev, st.st_ino), os.getpid()
+        return fd
 
     def _append_once(self, msg: Message) -> Message:
         while True:
-            check_bus_path(self.path)
+            fd = self._open_for_append()
+            locking.acquire(fd, self.lock_timeout)
             try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-                             | os.O_NOFOLLOW, 0o644)
-            except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    raise BusError(f'message bus path "{self.path}" is a symlink') from None
-                raise BusError(f'open message bus "{self.path}": {exc.strerror}') from None
-            try:
-                locking.acquire(fd, self.lock_timeout)
                 try:
-                    if not self._still_current(fd):
-                        continue  # rotated while we waited: append to the new file
+                    now = os.lstat(self.path)
+                    current = (now.st_dev, now.st_ino) == self._wident
+                except FileNotFoundError:
+                    current = False
+                if current:
                     return self._write_locked(fd, msg)
-                finally:
-                    locking.release(fd)
             finally:
-                os.close(fd)
+                locking.release(fd)
+            self.close()  # rotated, deleted or replaced while we waited: open what is there now
 
     def _still_current(self, fd: int) -> bool:
         mine = os.fstat(fd)
@@ -123,7 +164,7 @@ class MessageBus:
         return (mine.st_dev, mine.st_ino) == (now.st_dev, now.st_ino)
 
     def _write_locked(self, fd: int, msg: Message) -> Message:
-        written = replace(msg)
+        written = msg.copy()
         if not written.msg_id:
             written.msg_id = new_msg_id()
         if written.ts is None:

@@ -1,5 +1,7 @@
 """Exact bytes of bus entries and the parser's behaviour on upstream-written files (spec 3.2-3.3)."""
 
+import pytest
+
 from conductor.bus import Link, Message, MessageBus, Parent, guard_body, parse
 from conductor.bus.codec import decode_header, encode_entry
 from conductor.timefmt import parse_timestamp
@@ -234,3 +236,18 @@ def test_deeply_nested_header_is_skipped_not_a_crash():
     data = b"---\nmsg_id: A\nmeta: " + b"[" * 100_000 + b"\n---\nbody\n\n" + entries("after")
     got = parse(data).messages
     assert [m.body for m in got] == ["after"]
+
+
+def test_message_equality_ignores_offset_and_copy_is_shallow_and_separate():
+    a = Message(msg_id="M1", ts=5, type="FACT", project_id="p", body="b", offset=10)
+    b = Message(msg_id="M1", ts=5, type="FACT", project_id="p", body="b")
+    assert a == b and a != Message(msg_id="M1", ts=5, type="FACT", project_id="p", body="c")
+    assert a != "M1" and Parent("M1") != Link("M1")
+    c = a.copy()
+    assert c == a and c is not a and c.offset == 10 and c.meta is a.meta
+    c.msg_id = "M2"
+    assert a.msg_id == "M1"
+    assert repr(Link("u", "l")) == "Link(url='u', label='l', kind='')"
+    assert repr(b).startswith("Message(msg_id='M1', ts=5, type='FACT', project_id='p', task_id=''")
+    with pytest.raises(TypeError):
+        hash(a)

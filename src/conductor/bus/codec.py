@@ -21,10 +21,13 @@ The format cannot tell ``x`` from ``x\\n``: :func:`normalise_body` says what a b
 from __future__ import annotations
 
 import re
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs every `run-agent` call ~2 ms
+    from typing import Any
 
 from ..timefmt import format_rfc3339nano, parse_timestamp
-from ..yamlv3 import Raw, emit_mapping, too_nested
+from ..yamlv3 import INDENT, Raw, emit_mapping, render_scalar, too_nested
 from .message import Link, Message, Parent
 
 DELIM = b"---"
@@ -90,13 +93,21 @@ def header_items(msg: Message) -> list[tuple[str, Any]]:
 
 def encode_entry(msg: Message) -> bytes:
     """One entry, without the separating newline the appender writes before non-first entries."""
-    header = emit_mapping(header_items(msg))
-    if not header.endswith("\n"):
-        header += "\n"
-    body = guard_body(msg.body)
+    if msg.parents or msg.links or msg.meta:
+        header = emit_mapping(header_items(msg))
+    else:  # the flat header of nearly every message, without the general emitter's walk
+        r = render_scalar
+        header = (f"msg_id: {r(msg.msg_id, INDENT)}\nts: {format_rfc3339nano(msg.ts)}\n"
+                  f"type: {r(msg.type, INDENT)}\nproject_id: {r(msg.project_id, INDENT)}\n"
+                  f"task_id: {r(msg.task_id, INDENT)}\nrun_id: {r(msg.run_id, INDENT)}\n")
+        if msg.issue_id:
+            header += f"issue_id: {r(msg.issue_id, INDENT)}\n"
+    body = msg.body
+    if "---" in body:
+        body = guard_body(body)
     if not body.endswith("\n"):
         body += "\n"
-    return ("---\n" + header + "---\n" + body).encode("utf-8")
+    return f"---\n{header}---\n{body}".encode("utf-8")
 
 
 # --------------------------------------------------------------------------- header decoding
@@ -356,6 +367,94 @@ class ParseResult:
         self.lines_consumed = lines_consumed
 
 
+# The header every writer we know of produces: the flat keys in order, with plain values (or
+# "" for empty ones). Matching it is only a shortcut: what it captures is what decode_header
+# would return (a test compares the two), and anything else goes to decode_header.
+_ID = r'(?:""|([A-Za-z0-9_][A-Za-z0-9_.-]*))'
+_CANON_HEADER = re.compile(
+    r"msg_id: " + _ID + r"\nts: ([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})"
+    r"(?:\.([0-9]{1,9}))?Z\ntype: " + _ID + r"\nproject_id: " + _ID + r"\ntask_id: " + _ID
+    + r"\nrun_id: " + _ID + r"(?:\nissue_id: " + _ID + r")?\Z", re.ASCII)
+_NULL_WORDS = frozenset(("null", "Null", "NULL"))
+_SECONDS: dict[str, int | None] = {}
+
+
+def _canon_header(text: bytes) -> Message | None:
+    try:
+        m = _CANON_HEADER.match(text.decode("ascii"))
+    except UnicodeDecodeError:
+        return None
+    if m is None:
+        return None
+    msg_id, second, frac, typ, project, task, run, issue = m.groups()
+    if not _NULL_WORDS.isdisjoint((msg_id, typ, project, task, run, issue)):
+        return None
+    base = _SECONDS.get(second, 0)
+    if base == 0:
+        try:
+            base = parse_timestamp(second + "Z")
+        except ValueError:
+            return None
+        if len(_SECONDS) > 4096:
+            _SECONDS.clear()
+        _SECONDS[second] = base
+    if base is None:
+        return None  # Go's zero time and its neighbours: the general decoder decides
+    return Message(msg_id=msg_id or "", ts=base + int(frac.ljust(9, "0")) if frac else base,
+                   type=typ or "", project_id=project or "", task_id=task or "",
+                   run_id=run or "", issue_id=issue or "")
+
+
+def _fast_entry(parts: list[bytes], i: int, stop_at: int) -> tuple[Message, int] | None:
+    """A whole entry whose header starts at line ``i`` and whose body ends at a ``---`` line.
+
+    Returns the message and the index of that closing line, or None for anything that needs the
+    line-by-line parser (a header it must decode, a body that may be a torn entry's header, a
+    torn tail, the last entry of the data).
+    """
+    try:
+        j = parts.index(DELIM, i, stop_at)
+        k = parts.index(DELIM, j + 1, stop_at)
+    except ValueError:
+        return None
+    msg = _canon_header(b"\n".join(parts[i:j]))
+    if msg is None:
+        return None
+    if k > j + 1 and parts[j + 1].startswith(b"msg_id:"):
+        return None  # maybe a torn entry's header follows: _next_is_header decides
+    body = parts[j + 1:k]
+    if body and not body[-1]:
+        body.pop()  # the empty line before the next entry
+    if body and body[-1][:1] == b"-" and _is_fragment(body[-1]):
+        return None
+    raw = b"\n".join(body)
+    if b"---" in raw:
+        raw = b"\n".join(line[1:] if _GUARDED.match(line) else line for line in body)
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    msg.body = raw.decode("utf-8", "replace")
+    return msg, k
+
+
+class _Offsets:
+    """Byte offsets of lines of ``data``, found by walking from the last one asked for."""
+
+    __slots__ = ("parts", "idx", "pos", "n", "size")
+
+    def __init__(self, parts: list[bytes], size: int) -> None:
+        self.parts, self.idx, self.pos, self.n, self.size = parts, 0, 0, len(parts), size
+
+    def __getitem__(self, idx: int) -> int:
+        if idx >= self.n:
+            return self.size
+        if idx >= self.idx:
+            self.pos += sum(map(len, self.parts[self.idx:idx])) + idx - self.idx
+        else:
+            self.pos -= sum(map(len, self.parts[idx:self.idx])) + self.idx - idx
+        self.idx = idx
+        return self.pos
+
+
 def parse(data: bytes, *, base_offset: int = 0, final: bool = True,
           first_line_no: int = 1) -> ParseResult:
     """Parse the entries in ``data``.
@@ -370,12 +469,9 @@ def parse(data: bytes, *, base_offset: int = 0, final: bool = True,
     if complete_last:
         parts.pop()
     n = len(parts)
-    starts = [0] * (n + 1)
-    pos = 0
-    for idx, part in enumerate(parts):
-        starts[idx] = pos
-        pos += len(part) + 1
-    starts[n] = len(data)
+    starts = _Offsets(parts, len(data))
+    # Whole entries at once, unless a "---\r" line may be a delimiter list.index cannot see.
+    fast = b"---\r" not in data
 
     out: list[Message] = []
     state = _SEEK
@@ -389,6 +485,15 @@ def parse(data: bytes, *, base_offset: int = 0, final: bool = True,
     if not complete_last and not final:
         stop_at = n - 1  # a partial last line waits
     while i < stop_at:
+        if fast and state == _HEADER and not header:
+            found = _fast_entry(parts, i, stop_at)
+            if found is not None:
+                msg, k = found
+                msg.offset = base_offset + entry_start
+                out.append(msg)
+                entry_start = starts[k]
+                i = k + 1
+                continue
         line = parts[i]
         delim = _is_delim(line)
         if state == _SEEK:

@@ -140,3 +140,34 @@ def test_read_follow_prints_new_messages_once(root, subprocess_env):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# Modules an agent's `run-agent bus post` must not load: each costs milliseconds of a 35 ms
+# budget (YAML, dataclasses with inspect, typing, shutil's compressors) or far more (Textual).
+HEAVY = ("yaml", "dataclasses", "typing", "shutil", "textual", "rich", "psutil", "threading",
+         "conductor.store.runinfo", "conductor.config")
+
+
+def test_bus_post_from_an_agent_loads_no_heavy_module(root, subprocess_env):
+    run_dir = root / PROJECT / TASK / "runs" / "20260220-1530450000-1-0001"
+    env = dict(subprocess_env, JRUN_PROJECT_ID=PROJECT, JRUN_TASK_ID=TASK,
+               JRUN_ID="20260220-1530450000-1-0001", JRUN_RUN_FOLDER=str(run_dir),
+               JRUN_MESSAGE_BUS=str(root / PROJECT / TASK / "TASK-MESSAGE-BUS.md"))
+    code = ("import sys; from conductor.cli.main import main; code = main(sys.argv[1:]); "
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules)); sys.exit(code)")
+    for args in (["bus", "post", "--type", "FACT", "--body", "light"], ["bus", "read", "--tail", "5"]):
+        res = subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=str(run_dir),
+                             capture_output=True, text=True, timeout=30)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.splitlines()[-1] == "[]", (args, res.stdout)
+    assert [m.body for m in MessageBus(env["JRUN_MESSAGE_BUS"]).read_all()] == ["light"]
+
+
+def test_help_wraps_at_the_terminal_width(subprocess_env):
+    """Help is laid out for $COLUMNS (else the terminal), as argparse does with shutil."""
+    widths = {}
+    for columns in ("50", "200"):
+        res = cli(dict(subprocess_env, COLUMNS=columns), "bus", "read", "--help")
+        assert res.returncode == 0, res.stderr
+        widths[columns] = max(len(line) for line in res.stdout.splitlines())
+    assert widths["50"] <= 50 < widths["200"]

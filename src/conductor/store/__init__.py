@@ -5,24 +5,78 @@ any function may find files changed by another process (upstream's Go tool, an a
 since the last call, and reads are written to cope with that.
 """
 
-from .layout import (
-    CANCELLED, DIR_MODE, DONE, FILE_MODE, OUTPUT, PROJECT_BUS, PROMPT, RUN_INFO, RUNS, STDERR,
-    STDOUT, STOP_REQUESTED, TASK_BUS, TASK_CONFIG, TASK_MD, TASK_STATE, Layout, UnsafeIdError,
-)
-from .liveness import (
-    START_TOLERANCE_NS, STALE_DONE, STALE_NOT_ALIVE, heal_run, process_alive, reconcile,
-)
-from .rootdir import ROOT_ENV, resolve_runs_root
-from .runinfo import (
-    RunInfo, RunInfoMissing, dump_run_info, parse_run_info, placeholder_run_info,
-    read_run_info, read_run_info_stat, replace_run_info, update_run_info, write_run_info,
-)
-from .scan import ProjectSnapshot, RunSnapshot, TaskSnapshot, scan_root, scan_run, scan_task
-from .taskfiles import (
-    StopRequest, clear_done, clear_stop_requested, done_exists, done_marker_present,
-    normalize_depends_on, read_depends_on, read_task_prompt, read_task_state, stop_requested,
-    write_depends_on, write_done, write_stop_requested, write_task_md_if_missing,
-)
+import importlib
+
+# Names are loaded on first use (PEP 562): `run-agent bus post` needs the layout, not the YAML
+# run-info reader and its imports, and Python runs this file for any `conductor.store.*` import.
+_WHERE = {
+    "CANCELLED": "layout",
+    "DIR_MODE": "layout",
+    "DONE": "layout",
+    "FILE_MODE": "layout",
+    "OUTPUT": "layout",
+    "PROJECT_BUS": "layout",
+    "PROMPT": "layout",
+    "RUN_INFO": "layout",
+    "RUNS": "layout",
+    "STDERR": "layout",
+    "STDOUT": "layout",
+    "STOP_REQUESTED": "layout",
+    "TASK_BUS": "layout",
+    "TASK_CONFIG": "layout",
+    "TASK_MD": "layout",
+    "TASK_STATE": "layout",
+    "Layout": "layout",
+    "UnsafeIdError": "layout",
+    "START_TOLERANCE_NS": "liveness",
+    "STALE_DONE": "liveness",
+    "STALE_NOT_ALIVE": "liveness",
+    "heal_run": "liveness",
+    "process_alive": "liveness",
+    "reconcile": "liveness",
+    "ROOT_ENV": "rootdir",
+    "resolve_runs_root": "rootdir",
+    "RunInfo": "runinfo",
+    "RunInfoMissing": "runinfo",
+    "dump_run_info": "runinfo",
+    "parse_run_info": "runinfo",
+    "placeholder_run_info": "runinfo",
+    "read_run_info": "runinfo",
+    "read_run_info_stat": "runinfo",
+    "replace_run_info": "runinfo",
+    "update_run_info": "runinfo",
+    "write_run_info": "runinfo",
+    "ProjectSnapshot": "scan",
+    "RunSnapshot": "scan",
+    "TaskSnapshot": "scan",
+    "scan_root": "scan",
+    "scan_run": "scan",
+    "scan_task": "scan",
+    "StopRequest": "taskfiles",
+    "clear_done": "taskfiles",
+    "clear_stop_requested": "taskfiles",
+    "done_exists": "taskfiles",
+    "done_marker_present": "taskfiles",
+    "normalize_depends_on": "taskfiles",
+    "read_depends_on": "taskfiles",
+    "read_task_prompt": "taskfiles",
+    "read_task_state": "taskfiles",
+    "stop_requested": "taskfiles",
+    "write_depends_on": "taskfiles",
+    "write_done": "taskfiles",
+    "write_stop_requested": "taskfiles",
+    "write_task_md_if_missing": "taskfiles",
+}
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CANCELLED", "DIR_MODE", "DONE", "FILE_MODE", "OUTPUT", "PROJECT_BUS", "PROMPT", "RUN_INFO",

@@ -12,13 +12,14 @@ import itertools
 import os
 import re
 
+from . import lazyre
 from .errors import IdError
 from .timefmt import format_compact, now_ns
 
-PROJECT_RE = re.compile(r"^(?:[a-z0-9][a-z0-9-]*[a-z0-9]|[a-z0-9])$", re.ASCII)
-TASK_RE = re.compile(r"^task-[0-9]{8}-[0-9]{6}-[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$", re.ASCII)
+PROJECT_RE = lazyre.Pattern(r"^(?:[a-z0-9][a-z0-9-]*[a-z0-9]|[a-z0-9])$", re.ASCII)
+TASK_RE = lazyre.Pattern(r"^task-[0-9]{8}-[0-9]{6}-[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$", re.ASCII)
 # A single safe path component: what may name a task or run directory we did not create.
-_COMPONENT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$", re.ASCII)
+_COMPONENT_RE = lazyre.Pattern(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$", re.ASCII)
 MAX_COMPONENT = 255
 
 _run_seq = itertools.count(1)  # process-wide, as the spec demands
@@ -125,7 +126,7 @@ def slugify(text: str, limit: int = 40) -> str:
     return slug if len(slug) >= 3 else random_slug()
 
 
-_RUN_TIME_RE = re.compile(r"^(?:run_)?([0-9]{8})-([0-9]{6})", re.ASCII)
+_RUN_TIME_RE = lazyre.Pattern(r"^(?:run_)?([0-9]{8})-([0-9]{6})", re.ASCII)
 
 
 def run_id_time_ns(run_id: str) -> int | None:
@@ -141,7 +142,7 @@ def run_id_time_ns(run_id: str) -> int | None:
     return int(dt.timestamp()) * 1_000_000_000
 
 
-_NUM_SPLIT = re.compile(r"(\d+)")
+_NUM_SPLIT = lazyre.Pattern(r"(\d+)")
 
 
 def natural_key(text: str) -> tuple:

@@ -8,10 +8,8 @@ metadata), which every ``run-agent bus post`` would pay, so we make the call dir
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-from collections.abc import Iterator
 
 import errno
 import fcntl
@@ -57,18 +55,30 @@ def try_acquire(fd: int) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def locked_file(path: str, timeout: float) -> Iterator[int]:
-    """Hold an exclusive flock on ``path`` (created if missing, never unlinked afterwards)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
-    try:
-        acquire(fd, timeout)
+class locked_file:
+    """``with locked_file(path, timeout) as fd``: an exclusive flock on ``path`` (created if
+    missing, never unlinked afterwards). A class, not a generator: contextlib is not imported on
+    the light command paths."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        self.path, self.timeout, self.fd = path, timeout, -1
+
+    def __enter__(self) -> int:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
         try:
-            yield fd
-        finally:
+            acquire(fd, self.timeout)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+        return fd
+
+    def __exit__(self, *_exc: object) -> None:
+        fd, self.fd = self.fd, -1
+        try:
             release(fd)
-    finally:
-        os.close(fd)
+        finally:
+            os.close(fd)
 
 
 def is_locked(path: str) -> bool:

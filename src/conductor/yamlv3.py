@@ -17,6 +17,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing costs every `run-agent` call ~2 ms
     from typing import Any, Iterable
 
+from . import lazyre
 from .timefmt import is_go_timestamp
 
 INDENT = 4
@@ -28,11 +29,11 @@ _RESOLVE_MAP = {
 }
 _OLD_BOOL = {"y", "Y", "yes", "Yes", "YES", "on", "On", "ON",
              "n", "N", "no", "No", "NO", "off", "Off", "OFF"}
-_BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$", re.ASCII)
+_BASE60 = lazyre.Pattern(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$", re.ASCII)
 _YAML_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$", re.ASCII)
 _GO_INT = re.compile(r"^[-+]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$",
                      re.ASCII)
-_GO_FLOAT = re.compile(
+_GO_FLOAT = lazyre.Pattern(
     r"^[-+]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
     r"|0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][-+]?[0-9]+"
     r"|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN])$", re.ASCII)
@@ -350,7 +351,7 @@ def emit_mapping(items: Iterable[tuple[str, Any]], indent: int = 0) -> str:
 MAX_FLOW_BRACKETS = 1000
 MAX_BLOCK_CHAIN = 200
 # "- - - - x" (or "? ? x") nests one block collection per indicator without a bracket
-_BLOCK_CHAIN = re.compile(r"(?:[-?][ \t]+){%d,}" % MAX_BLOCK_CHAIN)
+_BLOCK_CHAIN = lazyre.Pattern(r"(?:[-?][ \t]+){%d,}" % MAX_BLOCK_CHAIN)
 
 
 def too_nested(text: str) -> bool:

@@ -115,7 +115,7 @@ def _assemble(spec) -> bytes:
 
 
 def _general(data: bytes, **kwargs) -> codec.ParseResult:
-    with mock.patch.object(codec, "_fast_entry", lambda parts, i, stop_at: None):
+    with mock.patch.object(codec, "_fast_entry", lambda *args: None):
         return parse(data, **kwargs)
 
 
@@ -144,8 +144,8 @@ def test_parse_takes_the_shortcut_for_written_entries(tmp_path):
     calls = []
     real = codec._fast_entry
 
-    def counting(parts, i, stop_at):
-        found = real(parts, i, stop_at)
+    def counting(*args):
+        found = real(*args)
         calls.append(found is not None)
         return found
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import re
 
+from .. import lazyre
 from ..errors import BusError, ConductorError, IdError, UsageError
 
 BUS_NAMES = ("TASK-MESSAGE-BUS.md", "PROJECT-MESSAGE-BUS.md", "MESSAGE-BUS.md")
-_TASK_DIR_RE = re.compile(r"^task-[0-9]{8}-[0-9]{6}-[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$", re.ASCII)
+_TASK_DIR_RE = lazyre.Pattern(r"^task-[0-9]{8}-[0-9]{6}-[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$",
+                              re.ASCII)
 
 
 def runs_root(explicit: str | None, config_path: str | None = None,

@@ -1,12 +1,13 @@
 """ids (spec 1.4), time and duration formats, yaml.v3 quoting (spec 2.2)."""
 
+import datetime
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conductor import ids
+from conductor import ids, timefmt
 from conductor.errors import IdError
 from conductor.timefmt import format_duration, format_rfc3339nano, parse_duration, parse_timestamp
 from conductor.yamlv3 import render_scalar, sorted_keys
@@ -89,3 +90,38 @@ def test_yaml_v3_scalar_styles(value, text):
 def test_meta_keys_sort_like_yaml_v3():
     # a non-digit counts as the number 0 against a digit run, so a_b comes before a9
     assert sorted_keys(["b", "a10", "a9", "a_b", "ab", "A"]) == ["A", "a_b", "a9", "a10", "ab", "b"]
+
+
+# --- timefmt's integer calendar against datetime ------------------------------------------------
+
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(min_value=-62135596800 * 10**9 + 1, max_value=253402300799 * 10**9 + 999_999_999))
+def test_formatting_and_parsing_agree_with_datetime(ns):
+    seconds, frac = divmod(ns, 10**9)
+    dt = EPOCH + datetime.timedelta(seconds=seconds)
+    text = f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
+    expected = text + ("." + f"{frac:09d}".rstrip("0") if frac else "") + "Z"
+    assert timefmt.format_rfc3339nano(ns) == expected
+    assert timefmt.parse_timestamp(expected) == ns
+    assert timefmt.format_display(ns) == text.replace("T", " ")
+    assert timefmt.format_compact(ns) == (text[:10].replace("-", ""), text[11:].replace(":", ""))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(0, 10000), st.integers(0, 13), st.integers(0, 32), st.integers(0, 24),
+        st.integers(0, 60), st.integers(0, 60))
+def test_date_checks_say_what_datetime_says(year, month, day, hour, minute, second):
+    try:
+        datetime.datetime(year, month, day, hour, minute, second)
+        expected = None
+    except ValueError as exc:
+        expected = str(exc)
+    try:
+        timefmt.check_civil(year, month, day, hour, minute, second)
+        got = None
+    except ValueError as exc:
+        got = str(exc)
+    assert got == expected

@@ -78,6 +78,10 @@ def __getattr__(name: str):
     return value
 
 
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
+
+
 __all__ = [
     "CANCELLED", "DIR_MODE", "DONE", "FILE_MODE", "OUTPUT", "PROJECT_BUS", "PROMPT", "RUN_INFO",
     "RUNS", "STDERR", "STDOUT", "STOP_REQUESTED", "TASK_BUS", "TASK_CONFIG", "TASK_MD",

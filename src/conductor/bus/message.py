@@ -1,34 +1,15 @@
 """The message model of a bus entry (spec 3.2).
 
-Plain classes rather than dataclasses: ``run-agent bus post`` runs once per agent message, and
-importing ``dataclasses`` (with ``inspect``) costs it about 8 ms of a 35 ms budget.
+Plain classes rather than dataclasses: ``run-agent bus post`` runs once per agent message
+(see :mod:`conductor.record`).
 """
 
 from __future__ import annotations
 
-
-class _Record:
-    """Equality and repr over the fields named in ``_compared``, as a dataclass gives."""
-
-    __slots__ = ()
-    _compared: tuple[str, ...] = ()
-
-    def _values(self) -> tuple:
-        return tuple(getattr(self, name) for name in self._compared)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined]
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, like a dataclass with eq
-
-    def __repr__(self) -> str:
-        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._compared)
-        return f"{type(self).__name__}({inner})"
+from ..record import Record
 
 
-class Parent(_Record):
+class Parent(Record):
     __slots__ = _compared = ("msg_id", "kind", "meta")
 
     def __init__(self, msg_id: str, kind: str = "", meta: dict[str, str] | None = None) -> None:
@@ -37,7 +18,7 @@ class Parent(_Record):
         self.meta = {} if meta is None else meta
 
 
-class Link(_Record):
+class Link(Record):
     __slots__ = _compared = ("url", "label", "kind")
 
     def __init__(self, url: str, label: str = "", kind: str = "") -> None:
@@ -46,7 +27,7 @@ class Link(_Record):
         self.kind = kind
 
 
-class Message(_Record):
+class Message(Record):
     """One bus entry. ``ts`` is nanoseconds since the epoch (UTC); ``None`` is Go's zero time.
 
     ``offset`` is where the entry starts in its file (``-1`` when unknown); it is not part of

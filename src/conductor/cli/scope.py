@@ -11,6 +11,7 @@ import os
 import re
 
 from .. import lazyre
+from ..record import Record
 from ..errors import BusError, ConductorError, IdError, UsageError
 
 BUS_NAMES = ("TASK-MESSAGE-BUS.md", "PROJECT-MESSAGE-BUS.md", "MESSAGE-BUS.md")
@@ -36,25 +37,14 @@ def runs_root(explicit: str | None, config_path: str | None = None,
     return resolve_runs_root(None, config_runs_dir=runs_dir, environ=env)
 
 
-class Scope:
-    """Where a command acts. A plain class: this module is on `run-agent bus post`'s path."""
+class Scope(Record):
+    """Where a command acts. Not a dataclass: this module is on `run-agent bus post`'s path."""
 
-    __slots__ = ("root", "project", "task", "run")
+    __slots__ = _compared = ("root", "project", "task", "run")
 
     def __init__(self, root: str | None = None, project: str = "", task: str = "",
                  run: str = "") -> None:
         self.root, self.project, self.task, self.run = root, project, task, run
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Scope):
-            return NotImplemented
-        return (self.root, self.project, self.task, self.run) == \
-            (other.root, other.project, other.task, other.run)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"Scope(root={self.root!r}, project={self.project!r}, task={self.task!r}, run={self.run!r})"
 
 
 def split_run_folder(path: str) -> Scope | None:

@@ -38,9 +38,8 @@ ROWS: list[tuple[str, str, str, str]] = []
 
 def row(name: str, ours: str, budget: str, upstream: str) -> None:
     load = os.getloadavg()[0]
-    ROWS.append((name, ours, budget, upstream))
     print(f"  {name}: {ours}  (budget {budget}; load {load:.2f})", flush=True)
-    ROWS[-1] = (name, f"{ours} [load {load:.2f}]", budget, upstream)
+    ROWS.append((name, f"{ours} [load {load:.2f}]", budget, upstream))
 
 
 def median_time(fn, repeat: int) -> float:

@@ -152,6 +152,7 @@ def cmd_read(args, environ=None, cwd=None) -> int:
     else:
         first = reader.poll()
     out = sys.stdout
+    _warn(bus.warnings, reader.warnings)
     out.write("".join(format_message(m) for m in first))
     out.flush()
     if not args.follow:
@@ -160,11 +161,21 @@ def cmd_read(args, environ=None, cwd=None) -> int:
         while True:
             time.sleep(FOLLOW_INTERVAL)
             new = reader.poll()
+            _warn(reader.warnings)
             if new:
                 out.write("".join(format_message(m) for m in new))
                 out.flush()
     except KeyboardInterrupt:
         return 0
+
+
+def _warn(*lists: list[str]) -> None:
+    """Print and clear the bus's warnings (entries skipped by a limit of ours)."""
+    for warnings in lists:
+        for text in warnings:
+            sys.stderr.write(f"warning: {text}\n")
+        warnings.clear()
+    sys.stderr.flush()
 
 
 def cmd_discover(args, environ=None, cwd=None) -> int:

@@ -9,7 +9,7 @@ import sys
 import time
 
 from ..errors import BusError, UsageError
-from .parser import CliParser
+from .parser import CliParser, utf8_arg
 from . import scope as sc
 
 STDIN_WAIT = 5.0
@@ -99,6 +99,8 @@ def cmd_post(args, environ=None, cwd=None) -> int:
     from ..bus import Message, MessageBus
     environ = os.environ if environ is None else environ
     cwd = cwd or os.getcwd()
+    utf8_arg("--type", args.type)
+    utf8_arg("--body", args.body)
     if args.run:
         from ..ids import validate_component
         validate_component("run", args.run)  # readers build paths from it: same rule as on disk

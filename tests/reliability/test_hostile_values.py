@@ -125,6 +125,16 @@ def test_pid_or_pgid_beyond_a_pid_t_is_a_field_error_not_an_overflow(stubs, fiel
     assert "Traceback" not in watch.stderr and "OverflowError" not in watch.stderr
 
 
+@pytest.mark.parametrize("field", ["cwd", "prompt_path", "output_path", "stdout_path", "stderr_path"])
+def test_a_path_field_with_a_nul_byte_is_a_field_error_not_a_valueerror(stubs, field):
+    _make_run(stubs.root, RUN_OK, GOOD.replace("r1", RUN_OK))
+    bad = _make_run(stubs.root, RUN_BAD, GOOD.replace("r1", RUN_BAD) + f'{field}: "/tmp/a\\0b"\n')
+    message = f"{bad}: {field}: line 14: contains a NUL byte"
+    _views(stubs, f"warning: {message}\n")
+    activity = stubs.run("status", "--root", stubs.root, "--project", PROJECT, "--activity")
+    assert (activity.returncode, activity.stderr) == (0, f"warning: {message}\n")
+
+
 def test_zero_and_negative_pids_stay_readable(stubs):
     _make_run(stubs.root, RUN_OK, GOOD.replace("r1", RUN_OK).replace("pid: 123", "pid: -5")
               .replace("pgid: 123", "pgid: 0"))

@@ -198,6 +198,7 @@ def test_newer_version_is_refused_with_a_clear_message():
     ("pgid: 12346", "pgid: 2147483648", "pgid: line 10: out of range: 2147483648"),
     ("pid: 12346", "pid: -2147483648", "pid: line 9: out of range: -2147483648"),
     ("pid: 12346", "pid: 0x7fffffffffffffff", "pid: line 9: out of range: 9223372036854775807"),
+    ("cwd: /home/u/proj", 'cwd: "/tmp/\\0x"', "cwd: line 15: contains a NUL byte"),
     ("end_time: 0001-01-01T00:00:00Z", "end_time: ''", "end_time: line 12: expected a timestamp, got an empty string"),
     ("start_time: 2026-02-20T15:30:45.123456789Z", "start_time: 1771601445",
      "start_time: line 11: expected an RFC 3339 timestamp, got the number 1771601445"),
@@ -237,6 +238,7 @@ ID_TEXT = ANY_TEXT.filter(lambda s: s == runinfo_mod.go_trim_space(s) and s != "
 TIMES = st.one_of(st.none(), st.integers(-2_208_988_800 * 10**9, 7_258_118_400 * 10**9))
 INT64 = st.integers(-2**63, 2**63 - 1)
 PIDS = st.integers(-2**31 + 1, 2**31 - 1)  # a pid_t; beyond it the reader refuses the field
+PATH_TEXT = ANY_TEXT.filter(lambda s: "\0" not in s)  # a path with NUL is a field error
 
 
 @st.composite
@@ -248,8 +250,8 @@ def run_infos(draw):
         task_id=draw(st.one_of(st.just(""), ID_TEXT)), agent=draw(ANY_TEXT),
         process_ownership=draw(ANY_TEXT), pid=draw(PIDS), pgid=draw(PIDS),
         start_time=draw(TIMES), end_time=draw(TIMES), exit_code=draw(INT64),
-        status=draw(ANY_TEXT.filter(bool)), cwd=draw(ANY_TEXT), prompt_path=draw(ANY_TEXT),
-        output_path=draw(ANY_TEXT), stdout_path=draw(ANY_TEXT), stderr_path=draw(ANY_TEXT),
+        status=draw(ANY_TEXT.filter(bool)), cwd=draw(PATH_TEXT), prompt_path=draw(PATH_TEXT),
+        output_path=draw(PATH_TEXT), stdout_path=draw(PATH_TEXT), stderr_path=draw(PATH_TEXT),
         commandline=draw(ANY_TEXT), error_summary=draw(ANY_TEXT), agent_version=draw(ANY_TEXT))
 
 

@@ -450,6 +450,7 @@ _GO_INT_RE = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7
                         re.ASCII)
 _INT64 = 2 ** 63
 _PIDS = frozenset({"pid", "pgid"})
+_PATHS = frozenset({"cwd", "prompt_path", "output_path", "stdout_path", "stderr_path"})
 
 
 def _describe(kind: str) -> str:
@@ -460,13 +461,16 @@ def _convert(path: str, name: str, scalar: _Scalar) -> object:
     kind = _KIND[name]
     text = scalar.text
     null = scalar.plain and text in _NULLS
-    if kind == _STR:
-        return "" if null else text
-    if null:
-        return _GO_ZERO[name]
 
     def fail(why: str) -> RunInfoError:
         return RunInfoError(path, f"{name}: line {scalar.line}: {why}")
+
+    if kind == _STR:
+        if "\0" in text and name in _PATHS:  # every os call on it would raise ValueError
+            raise fail("contains a NUL byte")
+        return "" if null else text
+    if null:
+        return _GO_ZERO[name]
 
     if kind == _INT:
         if not scalar.plain:

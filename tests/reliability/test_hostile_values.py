@@ -234,3 +234,16 @@ def test_a_runs_root_that_is_not_utf8_is_refused_before_a_run_starts(stubs):
     byte = len(os.fsencode(root)) - 1
     assert (proc.returncode, proc.stderr) == (1, f"Error: --root: not valid UTF-8 text (byte {byte})\n")
     assert not os.path.exists(root)
+
+
+# ----------------------------------------------------------------------------- propagation state
+
+@pytest.mark.parametrize("text", ["x:\n" + alias_bomb(), "a: &a [*a]\n", "at: 2026-13-45\n",
+                                  "<<: *nothing\n"], ids=["alias bomb", "cycle", "bad date", "bad alias"])
+def test_a_hostile_propagation_state_counts_as_none(tmp_path, text):
+    from conductor.runner.propagation import _read_state
+    path = tmp_path / "TASK-COMPLETE-FACT-PROPAGATION.yaml"
+    path.write_text(text)
+    assert _read_state(str(path)) == {}
+    path.write_text("version: 1\nlast_propagation_key: k\n")
+    assert _read_state(str(path)) == {"version": 1, "last_propagation_key": "k"}

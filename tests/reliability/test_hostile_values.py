@@ -34,14 +34,14 @@ def alias_bomb(indent: str = "  ", levels: int = 9) -> str:
     return "\n".join(lines) + "\n"
 
 
-def measured(stubs, *args, timeout=60):
+def measured(stubs, *args, timeout=60, command=("-m", "conductor")):
     """``run-agent ARGS`` as a child of a wrapper that prints the child's peak RSS (KiB) last."""
     wrapper = ("import resource, subprocess, sys\n"
                "p = subprocess.run(sys.argv[1:], capture_output=True)\n"
                "sys.stdout.buffer.write(p.stdout); sys.stderr.buffer.write(p.stderr)\n"
                "sys.stdout.write('\\nRSS %d\\n' % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
                "sys.exit(p.returncode)\n")
-    proc = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-m", "conductor", *args],
+    proc = subprocess.run([sys.executable, "-c", wrapper, sys.executable, *command, *args],
                           env=stubs.env, cwd=str(stubs.base), capture_output=True, text=True,
                           timeout=timeout)
     out, _, rss = proc.stdout.rpartition("\nRSS ")
@@ -247,3 +247,42 @@ def test_a_hostile_propagation_state_counts_as_none(tmp_path, text):
     assert _read_state(str(path)) == {}
     path.write_text("version: 1\nlast_propagation_key: k\n")
     assert _read_state(str(path)) == {"version": 1, "last_propagation_key": "k"}
+
+
+# ----------------------------------------------------------------------------- the console's scan
+
+def test_the_consoles_first_scan_of_a_hostile_root_is_quick_small_and_complete(stubs):
+    """Every hostile file of this suite in one root: the console's data layer still reads every
+    task (bad runs `unknown` with their error), in bounded memory."""
+    _make_run(stubs.root, RUN_OK, GOOD.replace("r1", RUN_OK))
+    _make_run(stubs.root, RUN_BAD, GOOD.replace("r1", RUN_BAD).replace("pgid: 123", f"pgid: {2**31}"))
+    _make_run(stubs.root, "20260220-1530470000-100-0003",
+              GOOD.replace("r1", "x") + "extra:\n" + alias_bomb())
+    _make_run(stubs.root, "20260220-1530480000-100-0004",
+              GOOD.replace("r1", "y") + "".join(f"k{i}: {'v' * 40}\n" for i in range(100_000)))
+    _make_run(stubs.root, "20260220-1530490000-100-0005", GOOD.replace("r1", "z") + 'cwd: "\\0"\n')
+    _bus(stubs.root, ("---\nmsg_id: BOMB\nmeta:\n" + alias_bomb() + "---\nx\n").encode())
+    with open(os.path.join(stubs.root, PROJECT, TASK, "TASK-CONFIG.yaml"), "w") as f:
+        f.write("x:\n" + alias_bomb())
+    script = ("import time\nfrom conductor.console.status import read_root\n"
+              "(project,) = read_root(%r, project=None, now_ns=time.time_ns())\n"
+              "(task,) = project.tasks\n"
+              "print(task.task, task.last_bus_type or '-', task.error)\n"
+              "for run in task.runs: print(run.run_id, run.status, (run.error or '-')"
+              ".replace(%r, '<task>'))\n" % (stubs.root, os.path.join(stubs.root, PROJECT, TASK)))
+    code, out, err, rss = measured(stubs, script, command=("-c",))
+    assert (code, err) == (0, "") and rss < MAX_RSS_KIB
+    lines = out.splitlines()
+    task_dir = os.path.join(stubs.root, PROJECT, TASK)
+    assert lines[0] == f"{TASK} - {task_dir}/TASK-CONFIG.yaml:6: {ALIASES}"
+    info = "<task>/runs/{}/run-info.yaml: "
+    assert sorted(lines[1:]) == sorted([
+        f"{RUN_OK} completed -",
+        f"{RUN_BAD} unknown " + info.format(RUN_BAD) + f"pgid: line 7: out of range: {2**31}",
+        "20260220-1530470000-100-0003 unknown " + info.format("20260220-1530470000-100-0003")
+        + f"line 19: {ALIASES}",
+        "20260220-1530480000-100-0004 unknown " + info.format("20260220-1530480000-100-0004")
+        + "larger than 256 KiB; refusing to read it",
+        "20260220-1530490000-100-0005 unknown " + info.format("20260220-1530490000-100-0005")
+        + "cwd: line 14: contains a NUL byte",
+    ])

@@ -286,3 +286,14 @@ def test_the_consoles_first_scan_of_a_hostile_root_is_quick_small_and_complete(s
         "20260220-1530490000-100-0005 unknown " + info.format("20260220-1530490000-100-0005")
         + "cwd: line 14: contains a NUL byte",
     ])
+
+
+def test_a_non_utf8_path_is_printed_as_its_bytes_even_on_a_strict_stdout(stubs, tmp_path):
+    here = os.path.join(os.fsencode(str(tmp_path)), b"d\xff", b"p")
+    os.makedirs(here)
+    open(os.path.join(here, b"MESSAGE-BUS.md"), "wb").close()
+    env = dict(stubs.env, PYTHONIOENCODING="utf-8:strict")
+    proc = subprocess.run([sys.executable, "-m", "conductor", "bus", "discover", "--from", here],
+                          env=env, capture_output=True, timeout=60)
+    assert (proc.returncode, proc.stdout, proc.stderr) == \
+        (0, os.path.join(here, b"MESSAGE-BUS.md") + b"\n", b"")

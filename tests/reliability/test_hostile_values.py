@@ -297,3 +297,10 @@ def test_a_non_utf8_path_is_printed_as_its_bytes_even_on_a_strict_stdout(stubs, 
                           env=env, capture_output=True, timeout=60)
     assert (proc.returncode, proc.stdout, proc.stderr) == \
         (0, os.path.join(here, b"MESSAGE-BUS.md") + b"\n", b"")
+
+
+def test_a_deeply_nested_json_line_in_an_agents_stdout_does_not_stop_the_stream_sniffer(tmp_path):
+    from conductor.agents.display import sniff_stream_type
+    path = tmp_path / "agent-stdout.txt"
+    path.write_text('{"a":' + "[" * 4000 + '\n{"type":"thread.started"}\n')
+    assert sniff_stream_type(str(path)) == "codex"

@@ -227,6 +227,16 @@ def test_text_arguments_that_are_not_utf8_are_one_line_and_write_nothing(stubs, 
     assert not os.path.exists(stubs.root)
 
 
+@pytest.mark.parametrize("verb", [("job",), ("task",)])
+def test_without_task_the_error_is_still_the_only_line(stubs, verb):
+    (stubs.base / "bad-prompt.md").write_bytes(b"\xff")
+    for bad in (("--prompt", BAD), ("--prompt-file", "bad-prompt.md"), ("--prompt", "x", "--cwd", BAD)):
+        proc = stubs.run(*verb, "--root", stubs.root, "--project", PROJECT, "--agent", "claude", *bad)
+        assert proc.returncode == 1 and proc.stdout == "" and proc.stderr.count("\n") == 1, proc.stderr
+        assert proc.stderr.endswith(": not valid UTF-8 text (byte 0)\n")
+    assert not os.path.exists(stubs.root)
+
+
 def test_a_runs_root_that_is_not_utf8_is_refused_before_a_run_starts(stubs):
     root = str(stubs.base / ("r" + BAD))
     proc = stubs.run("job", "--root", root, "--project", PROJECT, "--task", TASK, "--agent",

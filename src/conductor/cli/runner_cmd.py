@@ -123,10 +123,11 @@ def read_prompt(prompt: str | None, prompt_file: str | None) -> str | None:
     return None
 
 
-def check_written_text(args, root: str) -> None:
+def check_written_text(args, root: str | None = None) -> None:
     """Paths and ids that a run writes into run-info.yaml and the prompt must be text: a
     non-UTF-8 byte there (argv and the environment carry them as surrogate escapes) would make
-    a file no reader can read, or fail half-way through writing the run."""
+    a file no reader can read, or fail half-way through writing the run. The flags are checked
+    first (before a scope is resolved and reported), then the resolved ``root``."""
     for flag in ("--root", "--cwd", "--parent-run-id", "--previous-run-id", "--conductor-url"):
         utf8_arg(flag, getattr(args, flag[2:].replace("-", "_"), None))
     utf8_arg("runs root", root)
@@ -221,8 +222,9 @@ def cmd_job(args, environ=None, cwd=None) -> int:
     prompt = read_prompt(args.prompt, args.prompt_file)
     if prompt is None:
         raise UsageError("prompt is empty")
+    check_written_text(args)
     s = resolve_job_scope(args, environ, cwd)
-    check_written_text(args, s.root)
+    utf8_arg("runs root", s.root)
     agent, _config = load_agent(args.config, args.agent)
     parent = args.parent_run_id if args.parent_run_id is not None else (
         environ.get("JRUN_ID", "") or s.run)
@@ -306,9 +308,10 @@ def _task_scope(args, environ, cwd) -> sc.Scope:
 def cmd_task(args, environ=None, cwd=None) -> int:
     from ..runner.ralph import TaskRequest, run_task
     environ = dict(os.environ if environ is None else environ)
+    check_written_text(args)
+    prompt = read_prompt(args.prompt, args.prompt_file)  # before a new task id is announced
     s = _task_scope(args, environ, cwd or os.getcwd())
-    prompt = read_prompt(args.prompt, args.prompt_file)
-    check_written_text(args, s.root)
+    utf8_arg("runs root", s.root)
     agent, config = load_agent(args.config, args.agent)
     depends = None
     if args.depends_on is not None:

@@ -278,7 +278,8 @@ def _read_text(path: str) -> str:
 
 def _decode(data: bytes, path: str) -> str:
     if len(data) > MAX_RUN_INFO_BYTES:
-        raise RunInfoError(path, f"larger than {MAX_RUN_INFO_BYTES // 1024} KiB; refusing to read it")
+        raise RunInfoError(path, f"larger than {MAX_RUN_INFO_BYTES // 1024} KiB; "
+                                 "refusing to read it")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -36,7 +36,8 @@ def _read_text(path: str, limit: int | None = None) -> str | None:
         with open(path, "rb") as fh:
             data = fh.read() if limit is None else fh.read(limit + 1)
             if limit is not None and len(data) > limit:
-                raise ConfigError(f"larger than {limit // 1024} KiB; refusing to read it", path=path)
+                raise ConfigError(f"larger than {limit // 1024} KiB; refusing to read it",
+                                  path=path)
             return data.decode("utf-8", errors="replace")
     except FileNotFoundError:
         return None

@@ -15,7 +15,7 @@ import re
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing costs every `run-agent` call ~2 ms
-    from typing import Any, Iterable
+    from typing import Any, Iterable, Iterator
 
 from . import lazyre
 from .timefmt import is_go_timestamp
@@ -363,3 +363,67 @@ def too_nested(text: str) -> bool:
     """
     return (text.count("[") + text.count("{") > MAX_FLOW_BRACKETS
             or _BLOCK_CHAIN.search(text) is not None)
+
+
+# An alias adds a copy of its anchor's node wherever it is used, so a kilobyte of aliases of
+# aliases ("billion laughs") expands to billions of nodes for anything that walks the document.
+# Neither upstream nor we write anchors in run-info or bus headers; a person's config may use
+# them, so the bound is on what aliases add, not on aliases themselves.
+MAX_ALIAS_NODES = 10_000
+
+
+class AliasLimitError(ValueError):
+    """Aliases in a composed document would expand to more than the limit (or to a cycle)."""
+
+    def __init__(self, line: int, limit: int) -> None:
+        self.line = line
+        self.limit = limit
+        super().__init__(f"line {line}: YAML aliases expand beyond {limit} nodes")
+
+
+def check_aliases(root: Any, limit: int = MAX_ALIAS_NODES) -> None:
+    """Raise :class:`AliasLimitError` if expanding the aliases of a composed PyYAML document
+    would add more than ``limit`` nodes, or if an alias sits inside the node it names.
+
+    The composer gives every use of an anchor the same node object, so the document is a graph:
+    each node's expanded size is computed once, and each second use of a node (an alias) adds
+    that size to the count. No recursion: a deep document cannot exhaust the stack. The line
+    reported is that of the collection holding the alias that crosses the limit.
+    """
+    if root is None:
+        return
+    sizes: dict[int, int] = {}  # id(node) -> expanded size, for nodes fully walked
+    extra = 0
+    # frames: [node, iterator over children, expanded size so far]
+    stack: list[list[Any]] = [[root, _children(root), 1]]
+    open_ids = {id(root)}
+    while stack:
+        frame = stack[-1]
+        child = next(frame[1], None)
+        if child is None:
+            stack.pop()
+            open_ids.discard(id(frame[0]))
+            sizes[id(frame[0])] = frame[2]
+            if stack:
+                stack[-1][2] += frame[2]
+            continue
+        seen = sizes.get(id(child))
+        if seen is not None:
+            extra += seen
+            frame[2] += seen
+            if extra > limit:
+                raise AliasLimitError(frame[0].start_mark.line + 1, limit)
+        elif id(child) in open_ids:
+            raise AliasLimitError(frame[0].start_mark.line + 1, limit)
+        else:
+            stack.append([child, _children(child), 1])
+            open_ids.add(id(child))
+
+
+def _children(node: Any) -> Iterator[Any]:
+    value = node.value
+    if isinstance(value, str):  # a scalar
+        return iter(())
+    if value and isinstance(value[0], tuple):  # a mapping: (key, value) pairs
+        return (item for pair in value for item in pair)
+    return iter(value)

@@ -251,3 +251,43 @@ def test_message_equality_ignores_offset_and_copy_is_shallow_and_separate():
     assert repr(b).startswith("Message(msg_id='M1', ts=5, type='FACT', project_id='p', task_id=''")
     with pytest.raises(TypeError):
         hash(a)
+
+
+def _alias_bomb(levels: int = 9, indent: str = "  ") -> str:
+    """The "billion laughs" header: each level is nine aliases of the one before (9**9 nodes)."""
+    lines = [f"{indent}a0: &a0 [x,x,x,x,x,x,x,x,x]"]
+    lines += [f"{indent}a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return "\n".join(lines)
+
+
+def test_alias_bomb_header_is_refused_with_its_line_and_the_next_entry_is_read():
+    data = ("---\nmsg_id: BOMB\ntype: X\nmeta:\n" + _alias_bomb() + "\n---\nbomb body\n\n"
+            "---\nmsg_id: GOOD\nts: 2026-02-20T15:30:45Z\ntype: FACT\nproject_id: p\n"
+            "task_id: t\nrun_id: r\n---\ngood body\n").encode()
+    result = parse(data)
+    assert [(m.msg_id, m.body) for m in result.messages] == [("GOOD", "good body")]
+    # line 9 (index 8) holds a4, whose nine aliases of a3 push the expansion past 10,000 nodes
+    assert result.refused == [(8, data.index(b"  a4:"), "header: YAML aliases expand beyond 10000 nodes")]
+
+
+def test_aliases_within_the_limit_and_cycles():
+    refused = []
+    header = ["msg_id: M", "meta:", "  a: &a x", "  b: *a"]
+    assert decode_header(header, refused).meta == {"a": "x", "b": "x"} and refused == []
+    assert decode_header(["msg_id: M", "parents: &p [*p]"], refused) is None
+    assert refused == [(2, "header: YAML aliases expand beyond 10000 nodes")]
+
+
+def test_alias_bomb_through_the_bus_reader_warns_once_per_reader(tmp_path):
+    from conductor.bus import BusReader
+    path = tmp_path / "bus.md"
+    path.write_text("---\nmsg_id: BOMB\nmeta:\n" + _alias_bomb() + "\n---\nx\n")
+    MessageBus(str(path)).append(Message(type="FACT", project_id="p", body="after"))
+    warning = f"{path}: line 8: header: YAML aliases expand beyond 10000 nodes"
+    bus = MessageBus(str(path))
+    assert [m.body for m in bus.read_all()] == ["after"] and bus.warnings == [warning]
+    bus = MessageBus(str(path))
+    assert [m.body for m in bus.tail(5)] == ["after"] and bus.warnings == [warning]
+    reader = BusReader(str(path))
+    assert [m.body for m in reader.poll()] == ["after"] and reader.warnings == [warning]
+    assert reader.poll() == [] and reader.warnings == [warning]

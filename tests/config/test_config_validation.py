@@ -396,3 +396,64 @@ def test_control_character_names_line(workdir):
     with pytest.raises(ConfigError) as info:
         load_config("config.yaml", env={})
     assert str(info.value) == "config.yaml:3: invalid YAML: control characters are not allowed"
+
+
+# ---- hostile values: alias bombs, NUL bytes, environment names the OS refuses ----------------
+
+def _alias_levels(levels: int, indent: str = "  ") -> str:
+    lines = [f"{indent}a0: &a0 [x,x,x,x,x,x,x,x,x]"]
+    lines += [f"{indent}a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_anchors_people_write_still_work(write):
+    config = load_config(write("""
+        base: &base
+          type: claude
+          env: {LANG: C}
+        agents:
+          one: *base
+          two: *base
+        """), env={})
+    assert [(a.type, a.env) for a in config.agents.values()] == [("claude", {"LANG": "C"})] * 2
+
+
+def test_aliases_adding_up_to_the_limit_are_fine_and_beyond_it_are_refused(write):
+    # a0 is 10 nodes, a1 91, a2 820, a3 7,381: four levels' aliases add 90 + 819 + 7,380 = 8,289
+    # nodes (fine); the fifth level's (line 6) would add 66,429
+    load_config(write("extras:\n" + _alias_levels(4), raw=True), env={})
+    err = load_error(write, "extras:\n" + _alias_levels(5))
+    assert str(err) == "config.yaml:6: YAML aliases expand beyond 10000 nodes"
+    assert err.line == 6
+
+
+def test_an_alias_inside_its_own_anchor_is_refused(write):
+    err = load_error(write, """
+        agents: &a
+          claude:
+            env: *a
+        """)
+    assert str(err) == "config.yaml:3: YAML aliases expand beyond 10000 nodes"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('agents:\n  claude:\n    env:\n      "A\\0B": x\n',
+     'config.yaml:3: agents.claude.env: variable name "A\\x00B" contains a NUL byte'),
+    ('agents:\n  claude:\n    env:\n      A: "x\\0y"\n', "config.yaml:4: agents.claude.env.A: contains a NUL byte"),
+    ("agents:\n  claude:\n    env:\n      A=B: x\n", 'config.yaml:3: agents.claude.env: variable name "A=B" contains "="'),
+    ('agents:\n  claude:\n    env:\n      "": x\n', "config.yaml:3: agents.claude.env: empty variable name"),
+    ('agents:\n  c:\n    type: command\n    command: [ls, "a\\0"]\n',
+     "config.yaml:4: agents.c.command[1]: contains a NUL byte"),
+    ('agents:\n  claude:\n    token: "t\\0"\n', "config.yaml:3: agents.claude.token: contains a NUL byte"),
+    ('agents:\n  claude:\n    token_file: "t\\0"\n', "config.yaml:3: agents.claude.token_file: contains a NUL byte"),
+    ('storage:\n  runs_dir: "/tmp/a\\0b"\n', "config.yaml:2: storage.runs_dir: contains a NUL byte"),
+    ('storage:\n  extra_roots: ["/tmp/a\\0b"]\n', "config.yaml:2: storage.extra_roots[0]: contains a NUL byte"),
+], ids=["NUL in env name", "NUL in env value", "= in env name", "empty env name", "NUL in command",
+        "NUL in token", "NUL in token_file", "NUL in runs_dir", "NUL in extra_roots"])
+def test_values_the_os_would_refuse_are_config_errors(write, text, expected):
+    assert str(load_error(write, text)) == expected
+
+
+def test_a_config_over_1_mib_is_refused_unread(write):
+    err = load_error(write, "agents: {}\n" + "#" * (1 << 20) + "\n")
+    assert str(err) == "config.yaml: larger than 1 MiB; refusing to read it"

@@ -178,6 +178,13 @@ def _error(text, path="/runs/p/t/runs/r/run-info.yaml"):
     return message[len(path) + 2:]
 
 
+def test_pid_and_pgid_at_the_edges_of_a_pid_t():
+    for value in (2**31 - 1, -(2**31 - 1), 0, -1):
+        text = _with(_with(RUNNING, "pid: 12346", f"pid: {value}"), "pgid: 12346", f"pgid: {value}")
+        info = parse_run_info(text, "/x/y/run-info.yaml")
+        assert (info.pid, info.pgid) == (value, value)
+
+
 def test_newer_version_is_refused_with_a_clear_message():
     assert _error(_with(RUNNING, "version: 1", "version: 2")) == \
         "version: unsupported version 2 (this tool reads version 1)"
@@ -188,6 +195,10 @@ def test_newer_version_is_refused_with_a_clear_message():
     ("pid: 12346", "pid: twelve", "pid: line 9: expected an integer, got 'twelve'"),
     ("pid: 12346", "pid: 99999999999999999999", "pid: line 9: expected an integer"),
     ("pgid: 12346", "pgid: [1, 2]", "pgid: line 10: expected an integer, got a sequence"),
+    ("pgid: 12346", "pgid: 2147483648", "pgid: line 10: out of range: 2147483648"),
+    ("pid: 12346", "pid: -2147483648", "pid: line 9: out of range: -2147483648"),
+    ("pid: 12346", "pid: 0x7fffffffffffffff", "pid: line 9: out of range: 9223372036854775807"),
+    ("cwd: /home/u/proj", 'cwd: "/tmp/\\0x"', "cwd: line 15: contains a NUL byte"),
     ("end_time: 0001-01-01T00:00:00Z", "end_time: ''", "end_time: line 12: expected a timestamp, got an empty string"),
     ("start_time: 2026-02-20T15:30:45.123456789Z", "start_time: 1771601445",
      "start_time: line 11: expected an RFC 3339 timestamp, got the number 1771601445"),
@@ -226,6 +237,8 @@ ANY_TEXT = st.one_of(YAML_SPECIAL, st.text(), st.text(alphabet=" -:#'\"\n\tabc01
 ID_TEXT = ANY_TEXT.filter(lambda s: s == runinfo_mod.go_trim_space(s) and s != "")
 TIMES = st.one_of(st.none(), st.integers(-2_208_988_800 * 10**9, 7_258_118_400 * 10**9))
 INT64 = st.integers(-2**63, 2**63 - 1)
+PIDS = st.integers(-2**31 + 1, 2**31 - 1)  # a pid_t; beyond it the reader refuses the field
+PATH_TEXT = ANY_TEXT.filter(lambda s: "\0" not in s)  # a path with NUL is a field error
 
 
 @st.composite
@@ -235,10 +248,10 @@ def run_infos(draw):
         parent_run_id=draw(ANY_TEXT), previous_run_id=draw(ANY_TEXT),
         project_id=draw(st.one_of(st.just(""), ID_TEXT)),
         task_id=draw(st.one_of(st.just(""), ID_TEXT)), agent=draw(ANY_TEXT),
-        process_ownership=draw(ANY_TEXT), pid=draw(INT64), pgid=draw(INT64),
+        process_ownership=draw(ANY_TEXT), pid=draw(PIDS), pgid=draw(PIDS),
         start_time=draw(TIMES), end_time=draw(TIMES), exit_code=draw(INT64),
-        status=draw(ANY_TEXT.filter(bool)), cwd=draw(ANY_TEXT), prompt_path=draw(ANY_TEXT),
-        output_path=draw(ANY_TEXT), stdout_path=draw(ANY_TEXT), stderr_path=draw(ANY_TEXT),
+        status=draw(ANY_TEXT.filter(bool)), cwd=draw(PATH_TEXT), prompt_path=draw(PATH_TEXT),
+        output_path=draw(PATH_TEXT), stdout_path=draw(PATH_TEXT), stderr_path=draw(PATH_TEXT),
         commandline=draw(ANY_TEXT), error_summary=draw(ANY_TEXT), agent_version=draw(ANY_TEXT))
 
 

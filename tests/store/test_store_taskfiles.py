@@ -95,3 +95,27 @@ def test_depends_on_reader_is_tolerant_but_names_the_file_on_errors(task):
     open(path, "w").write("depends_on: [unclosed\n")
     with pytest.raises(ConfigError, match=r"TASK-CONFIG.yaml:2: invalid YAML"):
         read_depends_on(task)
+
+
+def _bomb(levels: int = 9) -> str:
+    lines = ["  a0: &a0 [x,x,x,x,x,x,x,x,x]"]
+    lines += [f"  a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_task_config_alias_bomb_and_oversize_are_config_errors(tmp_path):
+    from conductor.store.taskfiles import MAX_TASK_CONFIG_BYTES
+    path = tmp_path / "TASK-CONFIG.yaml"
+    path.write_text("depends_on: [a]\nx:\n" + _bomb())
+    with pytest.raises(ConfigError) as err:
+        read_depends_on(str(tmp_path))
+    assert str(err.value) == f"{path}:7: YAML aliases expand beyond 10000 nodes"
+    path.write_text("depends_on: [a, *b]\nb: &b c\n")  # an alias before its anchor: YAML's error
+    with pytest.raises(ConfigError):
+        read_depends_on(str(tmp_path))
+    path.write_text("x: &x a\ndepends_on: [*x, b]\n")  # aliases within the limit are fine
+    assert read_depends_on(str(tmp_path)) == ["a", "b"]
+    path.write_text("depends_on: [a]\n" + "#" * MAX_TASK_CONFIG_BYTES)
+    with pytest.raises(ConfigError) as err:
+        read_depends_on(str(tmp_path))
+    assert str(err.value) == f"{path}: larger than 256 KiB; refusing to read it"

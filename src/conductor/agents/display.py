@@ -378,7 +378,7 @@ def sniff_stream_type(path: str, limit: int = 4096) -> str | None:
             continue
         try:
             event = _json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # a line of 4,000 "[" fits in the sniffed head
             continue
         kind = event.get("type") if isinstance(event, dict) else None
         if not isinstance(kind, str):

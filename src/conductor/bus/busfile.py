@@ -85,6 +85,9 @@ class MessageBus:
         self._wident: tuple[int, int] = (0, 0)
         self._wpid = 0
         self._mutex = _thread.allocate_lock()  # threading.Lock, without importing threading
+        # "<path>: line N: header: ..." for each entry a limit of ours made us skip while
+        # reading; callers that can warn print and clear it
+        self.warnings: list[str] = []
 
     def close(self) -> None:
         fd, self._wfd = self._wfd, None
@@ -204,7 +207,9 @@ class MessageBus:
         if fd is None:
             return
         try:
-            for messages, _offset, _line in _scan(fd, start, os.fstat(fd).st_size):
+            for messages, _offset, _line in _scan(fd, start, os.fstat(fd).st_size,
+                                                  warnings=self.warnings, path=self.path,
+                                                  lines_known=start == 0):
                 yield from messages
         finally:
             os.close(fd)
@@ -239,13 +244,16 @@ class MessageBus:
                     if begin is not None:
                         result = parse(data[begin:], base_offset=start + begin, final=True)
                         if len(result.messages) >= n or start == 0:
+                            self.warnings += [_where(self.path, data, start, offset) + why
+                                              for _i, offset, why in result.refused]
                             return result.messages[-n:], start + begin + result.consumed
                     if start == 0 or window >= size:
                         break
                     window *= 4
             last: collections.deque[Message] = collections.deque(maxlen=n if n > 0 else None)
             offset = 0
-            for messages, offset, _line in _scan(fd, 0, size):
+            for messages, offset, _line in _scan(fd, 0, size, warnings=self.warnings,
+                                                 path=self.path):
                 last.extend(messages)
             return list(last), offset
         finally:
@@ -324,7 +332,9 @@ class BusReader:
         self._fd: int | None = None
         self._ident: tuple[int, int] | None = None
         self._line_no = 1
+        self._lines_at: int | None = 0 if offset == 0 else None  # offset where _line_no holds
         self.resets = 0
+        self.warnings: list[str] = []  # as MessageBus.warnings
         self._reopen()  # hold the file we start on, so a rotation before our first poll loses nothing
 
     def close(self) -> None:
@@ -362,12 +372,12 @@ class BusReader:
             out.extend(self._read_new())  # drain the old file first
             if current is None:
                 return out  # renamed and not re-created yet: keep the old file until it is
-            self.offset, self._line_no = 0, 1  # whatever file we open next starts at zero
+            self.offset, self._line_no, self._lines_at = 0, 1, 0  # the next file starts at zero
             self.resets += 1
             if not self._reopen():
                 return out
         elif os.fstat(self._fd).st_size < self.offset:  # type: ignore[arg-type]
-            self.offset, self._line_no = 0, 1
+            self.offset, self._line_no, self._lines_at = 0, 1, 0
             self.resets += 1
         out.extend(self._read_new())
         return out
@@ -384,20 +394,35 @@ class BusReader:
         try:
             end = os.fstat(fd).st_size
             out: list[Message] = []
-            for messages, offset, line_no in _scan(fd, self.offset, end, self._line_no):
+            known = self._lines_at == self.offset  # not when a caller moved the offset
+            for messages, offset, line_no in _scan(fd, self.offset, end, self._line_no,
+                                                   warnings=self.warnings, path=self.path,
+                                                   lines_known=known):
                 out.extend(messages)
                 self.offset, self._line_no = offset, line_no
+                self._lines_at = offset if known else None
             return out
         finally:
             if locked:
                 locking.release(fd)
 
 
-def _scan(fd: int, start: int, end: int, line_no: int = 1
-          ) -> Iterator[tuple[list[Message], int, int]]:
+def _where(path: str, data: bytes, start: int, offset: int) -> str:
+    """``<path>: line N: `` for a byte offset in ``data`` read from ``start``; ``byte N`` when
+    ``data`` is not from the start of the file."""
+    if start == 0:
+        line = data.count(b"\n", 0, offset) + 1
+        return f"{path}: line {line}: "
+    return f"{path}: byte {offset}: "
+
+
+def _scan(fd: int, start: int, end: int, line_no: int = 1, *, warnings: list[str] | None = None,
+          path: str = "", lines_known: bool = True) -> Iterator[tuple[list[Message], int, int]]:
     """Parse ``[start, end)`` in chunks: yields (messages, settled offset, next line number).
 
-    Memory stays bounded by the chunk size plus the longest entry.
+    Memory stays bounded by the chunk size plus the longest entry. Entries skipped by a limit of
+    ours are added to ``warnings`` as ``<path>: line N: <why>`` (``byte N`` when ``line_no``
+    does not count from the start of the file).
     """
     pending = b""
     pos = start
@@ -409,6 +434,9 @@ def _scan(fd: int, start: int, end: int, line_no: int = 1
         pos += len(chunk)
         data = pending + chunk
         result = parse(data, base_offset=settled, final=pos >= end, first_line_no=line_no)
+        if result.refused and warnings is not None:
+            warnings += [f"{path}: line {line_no + i}: {why}" if lines_known
+                         else f"{path}: byte {offset}: {why}" for i, offset, why in result.refused]
         settled += result.consumed
         line_no += result.lines_consumed
         pending = data[result.consumed:]

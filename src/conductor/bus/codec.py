@@ -29,7 +29,8 @@ if TYPE_CHECKING:  # annotations only: importing typing costs every `run-agent` 
 
 from .. import lazyre
 from ..timefmt import format_rfc3339nano, parse_timestamp
-from ..yamlv3 import INDENT, Raw, emit_mapping, render_scalar, too_nested
+from ..yamlv3 import (INDENT, AliasLimitError, Raw, check_aliases, emit_mapping, render_scalar,
+                      too_nested)
 from .message import Link, Message, Parent
 
 DELIM = b"---"
@@ -118,6 +119,15 @@ class _Bad(Exception):
     """The header does not decode the way upstream's struct decoding would accept."""
 
 
+class _Refused(_Bad):
+    """The header is refused by a limit of ours; ``line`` counts from the header's first line."""
+
+    def __init__(self, line: int, why: str) -> None:
+        super().__init__(why)
+        self.line = line
+        self.why = why
+
+
 def _fast_value(raw: str | None) -> tuple[str | None, bool]:
     """(value, quoted) for simple scalars; raises _Bad when the slow path must decide."""
     if raw is None:
@@ -190,6 +200,12 @@ def _decode_slow(text: str) -> dict[str, Any] | None:
         raise _Bad from None
     if node is None:
         return None
+    if "*" in text:  # only an alias can make the walk below expand (spec 9: alias bombs)
+        try:
+            check_aliases(node)
+        except AliasLimitError as exc:
+            raise _Refused(exc.line, f"header: YAML aliases expand beyond {exc.limit} nodes") \
+                from None
     value = _node_value(node)
     if value is None:
         return None
@@ -259,8 +275,13 @@ def _links(value: Any) -> list[Link]:
     return out
 
 
-def decode_header(lines: list[str]) -> Message | None:
-    """The message a header decodes to, or None where upstream's decoder would fail."""
+def decode_header(lines: list[str], refusals: list[tuple[int, str]] | None = None
+                  ) -> Message | None:
+    """The message a header decodes to, or None where upstream's decoder would fail.
+
+    A header refused by one of our limits (not by YAML) is also None, and ``(line within the
+    header, why)`` is added to ``refusals`` when given, for the reader to warn about.
+    """
     try:
         fast = _decode_fast(lines)
         if fast is not None:
@@ -286,6 +307,10 @@ def decode_header(lines: list[str]) -> Message | None:
         msg.links = _links(data.get("links"))
         msg.meta = _as_map(data.get("meta"))
         return msg
+    except _Refused as exc:
+        if refusals is not None:
+            refusals.append((exc.line, exc.why))
+        return None
     except _Bad:
         return None
 
@@ -361,12 +386,17 @@ def _finish_body(lines: list[bytes], ended_by_delim: bool) -> str:
 
 
 class ParseResult:
-    __slots__ = ("messages", "consumed", "lines_consumed")
+    """``refused``: headers skipped by a limit of ours (not by YAML), as ``(line index in the
+    data, byte offset in the file, why)``, for the reader to warn about."""
 
-    def __init__(self, messages: list[Message], consumed: int, lines_consumed: int) -> None:
+    __slots__ = ("messages", "consumed", "lines_consumed", "refused")
+
+    def __init__(self, messages: list[Message], consumed: int, lines_consumed: int,
+                 refused: list[tuple[int, int, str]] | None = None) -> None:
         self.messages = messages
         self.consumed = consumed
         self.lines_consumed = lines_consumed
+        self.refused = refused or []
 
 
 # The header every writer we know of produces: the flat keys in order, with plain values (or
@@ -492,6 +522,8 @@ def _parse(data: bytes, base_offset: int, final: bool, first_line_no: int) -> Pa
     match = _CANON_HEADER.compiled.match if fast else None
 
     out: list[Message] = []
+    refusals: list[tuple[int, str]] = []
+    refused: list[tuple[int, int, str]] = []
     state = _SEEK
     header: list[str] = []
     body: list[bytes] = []
@@ -528,8 +560,11 @@ def _parse(data: bytes, base_offset: int, final: bool, first_line_no: int) -> Pa
             if not delim:
                 header.append(_text(line))
             else:
-                msg = decode_header(header)
+                msg = decode_header(header, refusals)
                 if msg is None:
+                    if refusals:
+                        at = i - len(header) + refusals[0][0] - 1
+                        refused.append((at, base_offset + starts[at], refusals.pop()[1]))
                     header, entry_start = [], starts[i]
                 else:
                     verdict = _next_is_header(parts, i + 1, stop_at, final)
@@ -564,7 +599,9 @@ def _parse(data: bytes, base_offset: int, final: bool, first_line_no: int) -> Pa
             current.body = _finish_body(body, True)  # complete; torn entries follow it
             out.append(current)
             consumed = starts[n - 1]
-    return ParseResult(out, consumed, data.count(b"\n", 0, consumed))
+    if refused:
+        refused = [r for r in refused if r[1] < base_offset + consumed]  # the rest comes again
+    return ParseResult(out, consumed, data.count(b"\n", 0, consumed), refused)
 
 
 def _next_is_header(parts: list[bytes], j: int, stop_at: int, final: bool) -> bool | None:

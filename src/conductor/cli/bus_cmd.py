@@ -9,7 +9,7 @@ import sys
 import time
 
 from ..errors import BusError, UsageError
-from .parser import CliParser
+from .parser import CliParser, utf8_arg
 from . import scope as sc
 
 STDIN_WAIT = 5.0
@@ -99,6 +99,8 @@ def cmd_post(args, environ=None, cwd=None) -> int:
     from ..bus import Message, MessageBus
     environ = os.environ if environ is None else environ
     cwd = cwd or os.getcwd()
+    utf8_arg("--type", args.type)
+    utf8_arg("--body", args.body)
     if args.run:
         from ..ids import validate_component
         validate_component("run", args.run)  # readers build paths from it: same rule as on disk
@@ -152,6 +154,7 @@ def cmd_read(args, environ=None, cwd=None) -> int:
     else:
         first = reader.poll()
     out = sys.stdout
+    _warn(bus.warnings, reader.warnings)
     out.write("".join(format_message(m) for m in first))
     out.flush()
     if not args.follow:
@@ -160,11 +163,21 @@ def cmd_read(args, environ=None, cwd=None) -> int:
         while True:
             time.sleep(FOLLOW_INTERVAL)
             new = reader.poll()
+            _warn(reader.warnings)
             if new:
                 out.write("".join(format_message(m) for m in new))
                 out.flush()
     except KeyboardInterrupt:
         return 0
+
+
+def _warn(*lists: list[str]) -> None:
+    """Print and clear the bus's warnings (entries skipped by a limit of ours)."""
+    for warnings in lists:
+        for text in warnings:
+            sys.stderr.write(f"warning: {text}\n")
+        warnings.clear()
+    sys.stderr.flush()
 
 
 def cmd_discover(args, environ=None, cwd=None) -> int:

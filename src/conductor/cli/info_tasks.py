@@ -188,13 +188,17 @@ def _bus_signals(task_dir: str):
     from ..bus import MessageBus
     latest = None
     meaningful_ts = None
+    bus = MessageBus(os.path.join(task_dir, "TASK-MESSAGE-BUS.md"))
     try:
-        for msg in MessageBus(os.path.join(task_dir, "TASK-MESSAGE-BUS.md")).iter_messages():
+        for msg in bus.iter_messages():
             latest = msg
             if msg.ts is not None and msg.type.strip().upper() in MEANINGFUL_TYPES:
                 meaningful_ts = msg.ts
     except (ConductorError, OSError) as exc:
         return None, None, str(exc)
+    finally:
+        for warning in bus.warnings:  # entries skipped by a limit of ours
+            sys.stderr.write(f"warning: {warning}\n")
     return latest, meaningful_ts, None
 
 

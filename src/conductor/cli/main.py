@@ -52,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         prog = "run-agent"
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # A path we print (a bus found by walking up, a run dir) may hold bytes that are not UTF-8:
+    # Python carries them as surrogate escapes, and a strict stdout (a UTF-8 locale other than
+    # C.UTF-8) would raise on them. Write them back as the bytes they were, as ls does.
+    if getattr(sys.stdout, "errors", None) == "strict" and hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="surrogateescape")
     try:
         if prog == "conductor" and (not argv or (argv[0].startswith("-")
                                                  and argv[0] not in ("--version", "-h", "--help"))):

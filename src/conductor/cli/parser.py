@@ -73,3 +73,28 @@ def duration(text: str) -> float:
 def add_common_root(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", default=None, help="runs root (default: $CONDUCTOR_ROOT, config storage.runs_dir, ~/.run-agent/runs)")
     p.add_argument("--config", default=None, help="config file (default: ./config.yaml, ./config.yml, ~/.config/conductor/config.yaml)")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def utf8_arg(flag: str, value: str | None) -> str | None:
+    """``value`` unchanged, or a UsageError when it held bytes that are not UTF-8.
+
+    Python hands such argv bytes over as surrogate escapes; text we write into a file (a prompt,
+    a message) must be real text, so they are refused before anything is written.
+    """
+    if value:
+        bad = _SURROGATE.search(value)
+        if bad is not None:
+            byte = len(value[:bad.start()].encode("utf-8"))
+            raise UsageError(f"{flag}: not valid UTF-8 text (byte {byte})")
+    return value
+
+
+def utf8_file_text(data: bytes, name: str) -> str:
+    """The text of a file given on the command line, or a UsageError naming the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{name}: not valid UTF-8 text (byte {exc.start})") from None

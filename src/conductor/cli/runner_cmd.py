@@ -10,7 +10,7 @@ import time
 
 from ..errors import ConductorError, UsageError
 from ..ids import new_task_id, validate_component, validate_project_id, validate_task_id
-from .parser import CliParser, duration
+from .parser import CliParser, duration, utf8_arg, utf8_file_text
 from . import scope as sc
 
 
@@ -101,19 +101,36 @@ def _task_flags(p) -> None:
 
 # ----------------------------------------------------------------------------- helpers
 
+def _read_prompt_file(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise UsageError(f"read file: {path}: {exc.strerror}") from None
+    # universal newlines, as reading the file in text mode gave
+    return utf8_file_text(data, path).replace("\r\n", "\n").replace("\r", "\n")
+
+
 def read_prompt(prompt: str | None, prompt_file: str | None) -> str | None:
     if prompt_file:
-        try:
-            with open(prompt_file, encoding="utf-8") as f:
-                text = f.read().strip()
-        except OSError as exc:
-            raise UsageError(f"read file: {prompt_file}: {exc.strerror}") from None
+        text = _read_prompt_file(prompt_file).strip()
         if not text:
             raise UsageError(f"read file: {prompt_file}: file is empty")
         return text
+    utf8_arg("--prompt", prompt)
     if prompt is not None and prompt.strip():
         return prompt.strip()
     return None
+
+
+def check_written_text(args, root: str | None = None) -> None:
+    """Paths and ids that a run writes into run-info.yaml and the prompt must be text: a
+    non-UTF-8 byte there (argv and the environment carry them as surrogate escapes) would make
+    a file no reader can read, or fail half-way through writing the run. The flags are checked
+    first (before a scope is resolved and reported), then the resolved ``root``."""
+    for flag in ("--root", "--cwd", "--parent-run-id", "--previous-run-id", "--conductor-url"):
+        utf8_arg(flag, getattr(args, flag[2:].replace("-", "_"), None))
+    utf8_arg("runs root", root)
 
 
 _WARNED: set[str] = set()  # permission warnings already printed by this process
@@ -205,7 +222,9 @@ def cmd_job(args, environ=None, cwd=None) -> int:
     prompt = read_prompt(args.prompt, args.prompt_file)
     if prompt is None:
         raise UsageError("prompt is empty")
+    check_written_text(args)
     s = resolve_job_scope(args, environ, cwd)
+    utf8_arg("runs root", s.root)
     agent, _config = load_agent(args.config, args.agent)
     parent = args.parent_run_id if args.parent_run_id is not None else (
         environ.get("JRUN_ID", "") or s.run)
@@ -224,11 +243,10 @@ def cmd_job(args, environ=None, cwd=None) -> int:
 
 def cmd_job_batch(args, environ=None, cwd=None) -> int:
     prompts = []
+    for prompt in args.prompt:
+        utf8_arg("--prompt", prompt)
     for pf in args.prompt_file:
-        try:
-            text = open(pf, encoding="utf-8").read()
-        except OSError as exc:
-            raise UsageError(f"read file: {pf}: {exc.strerror}") from None
+        text = _read_prompt_file(pf)
         if not text.strip():
             raise UsageError(f"read file: {pf}: file is empty")
         prompts.append(text)
@@ -290,8 +308,10 @@ def _task_scope(args, environ, cwd) -> sc.Scope:
 def cmd_task(args, environ=None, cwd=None) -> int:
     from ..runner.ralph import TaskRequest, run_task
     environ = dict(os.environ if environ is None else environ)
+    check_written_text(args)
+    prompt = read_prompt(args.prompt, args.prompt_file)  # before a new task id is announced
     s = _task_scope(args, environ, cwd or os.getcwd())
-    prompt = read_prompt(args.prompt, args.prompt_file)
+    utf8_arg("runs root", s.root)
     agent, config = load_agent(args.config, args.agent)
     depends = None
     if args.depends_on is not None:
@@ -328,6 +348,7 @@ def cmd_task_resume(args, environ=None, cwd=None) -> int:
         raise UsageError(f"task directory not found: {task_dir}")
     if not os.path.isfile(os.path.join(task_dir, "TASK.md")):
         raise UsageError(f"TASK.md not found in task directory {task_dir}")
+    check_written_text(args, s.root)
     sys.stderr.write(f"Resuming task: {s.task}\n")
     clear_done(task_dir)
     clear_stop_requested(task_dir)
@@ -347,6 +368,9 @@ def cmd_resume(args, environ=None, cwd=None) -> int:
     task_dir = Layout(s.root).task_dir(s.project, s.task)
     if not os.path.isdir(task_dir):
         raise UsageError(f"task directory not found: {task_dir}")
+    if args.agent:
+        check_written_text(args, s.root)
+        read_prompt(args.prompt, args.prompt_file)  # refused before the task is touched
     clear_done(task_dir)
     clear_stop_requested(task_dir)
     sys.stdout.write(f"Resumed task {s.task} (restart counter reset)\n")

@@ -19,7 +19,7 @@ from .tree import Node
 from .validate import validate_config
 from .yaml_reader import parse_yaml
 
-MAX_CONFIG_BYTES = 4 << 20
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few KiB; a bigger file is refused unread
 
 
 def _read(path: str, source: Source) -> bytes:
@@ -31,7 +31,7 @@ def _read(path: str, source: Source) -> bytes:
     except OSError as exc:
         raise source.error(None, f"cannot read config: {(exc.strerror or str(exc)).lower()}") from None
     if len(data) > MAX_CONFIG_BYTES:
-        raise source.error(None, f"config file is larger than {MAX_CONFIG_BYTES >> 20} MiB")
+        raise source.error(None, f"larger than {MAX_CONFIG_BYTES >> 20} MiB; refusing to read it")
     return data
 
 

@@ -26,6 +26,8 @@ def resolve_path(path: str, base_dir: str, field: str, source: Source) -> str:
     """An absolute, normalised path; "" stays "" (meaning: not configured)."""
     if not path:
         return ""
+    if "\0" in path:  # every os call would raise ValueError on it
+        raise source.error(field, "contains a NUL byte")
     expanded = expand_home(path, field, source)
     return os.path.normpath(os.path.join(base_dir, expanded))
 

@@ -67,6 +67,9 @@ def _agent_problem(name: str, agent: AgentConfig) -> tuple[str, str] | None:
         return f"{field}.type", f'agent "{name}" has empty type'
     if agent.type not in AGENT_TYPES:
         return f"{field}.type", f'agent "{name}" has invalid type "{agent.type}"'
+    problem = _text_problem(field, agent)
+    if problem:
+        return problem
     if agent.token and agent.token_file:
         return f"{field}.token_file", f'agent "{name}" cannot set both token and token_file'
     if agent.token_file:
@@ -80,6 +83,33 @@ def _agent_problem(name: str, agent: AgentConfig) -> tuple[str, str] | None:
     if any(not part for part in agent.command[:1]):
         return f"{field}.command", f'agent "{name}" has an empty program name in command'
     return None
+
+
+def _text_problem(field: str, agent: AgentConfig) -> tuple[str, str] | None:
+    """Values that reach argv, the environment or the file system cannot hold a NUL (the OS
+    refuses them); an environment variable name cannot be empty or hold ``=`` either."""
+    for name in ("token", "token_file", "base_url", "model"):
+        if "\0" in getattr(agent, name):
+            return f"{field}.{name}", "contains a NUL byte"
+    for index, part in enumerate(agent.command):
+        if "\0" in part:
+            return f"{field}.command[{index}]", "contains a NUL byte"
+    for key, value in agent.env.items():
+        if not key:
+            return f"{field}.env", "empty variable name"
+        if "\0" in key:
+            return f"{field}.env", f"variable name {_shown(key)} contains a NUL byte"
+        if "=" in key:
+            return f"{field}.env", f'variable name {_shown(key)} contains "="'
+        if "\0" in value:
+            return f"{field}.env.{key}", "contains a NUL byte"
+    return None
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """A name as a one-line quoted string, control characters escaped."""
+    text = text if len(text) <= limit else text[:limit] + "..."
+    return '"' + text.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
 
 
 def _token_file_problem(path: str) -> str | None:

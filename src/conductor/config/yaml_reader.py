@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import yaml
 
+from ..yamlv3 import MAX_ALIAS_NODES
 from .source import Source
 from .tree import Entry, Mapping, Node, Scalar, Sequence
 
@@ -32,6 +33,13 @@ class _Builder:
         self.pending_key: list[Scalar | None] = []
         self.anchors: dict[str, Node] = {}
         self.documents = 0
+        # Aliases share nodes, so a kilobyte of aliases of aliases is billions of nodes to the
+        # decoder. Count nodes as if aliases were copies: ``sizes`` holds each closed anchor's
+        # expanded size (an anchor still open is absent: an alias to it is a cycle).
+        self.count = 0
+        self.alias_nodes = 0
+        self.starts: list[tuple[str | None, int]] = []
+        self.sizes: dict[str, int] = {}
 
     def add(self, node: Node, line: int) -> None:
         if not self.stack:
@@ -53,16 +61,35 @@ class _Builder:
     def open(self, node: Sequence | Mapping, anchor: str | None, line: int) -> None:
         self.add(node, line)
         self.remember(anchor, node)
+        self.sizes.pop(anchor or "", None)
+        self.starts.append((anchor, self.count))
+        self.count += 1
         self.stack.append(node)
         self.pending_key.append(None)
 
     def close(self) -> None:
         self.stack.pop()
         self.pending_key.pop()
+        anchor, start = self.starts.pop()
+        if anchor:
+            self.sizes[anchor] = self.count - start
 
     def remember(self, anchor: str | None, node: Node) -> None:
         if anchor:
             self.anchors[anchor] = node
+
+    def alias(self, anchor: str, line: int) -> None:
+        target = self.anchors.get(anchor)
+        if target is None:
+            raise self.source.error(None, f'invalid YAML: unknown alias "{anchor}"', line)
+        size = self.sizes.get(anchor)
+        if size is not None:
+            self.alias_nodes += size
+            self.count += size
+        if size is None or self.alias_nodes > MAX_ALIAS_NODES:  # None: inside its own anchor
+            raise self.source.error(None, f"YAML aliases expand beyond {MAX_ALIAS_NODES} nodes",
+                                    line)
+        self.add(target, line)
 
 
 def _scalar(event: yaml.ScalarEvent, line: int) -> Scalar:
@@ -98,6 +125,9 @@ def _apply(builder: _Builder, event: yaml.Event) -> None:
         node = _scalar(event, line)
         builder.add(node, line)
         builder.remember(event.anchor, node)
+        builder.count += 1
+        if event.anchor:
+            builder.sizes[event.anchor] = 1
     elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)) \
             and event.flow_style and len(builder.stack) >= MAX_DEPTH:
         # libyaml's parser slows down with every flow level (100k `[` took 20 s): stop early
@@ -109,10 +139,7 @@ def _apply(builder: _Builder, event: yaml.Event) -> None:
     elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
         builder.close()
     elif isinstance(event, yaml.AliasEvent):
-        target = builder.anchors.get(event.anchor)
-        if target is None:
-            raise builder.source.error(None, f'invalid YAML: unknown alias "{event.anchor}"', line)
-        builder.add(target, line)
+        builder.alias(event.anchor, line)
 
 
 def _reader_reason(exc: yaml.YAMLError) -> str:

@@ -21,7 +21,7 @@ from ..errors import ConductorError
 from ..ids import run_sort_key
 from ..store import DONE, OUTPUT, RUN_INFO, Layout, RunInfo, read_run_info
 from ..timefmt import format_rfc3339nano, now_ns, parse_timestamp
-from ..yamlv3 import Raw, emit_mapping, too_nested
+from ..yamlv3 import Raw, check_aliases, emit_mapping, too_nested
 
 STATE_NAME = "TASK-COMPLETE-FACT-PROPAGATION.yaml"
 LOCK_NAME = "TASK-COMPLETE-FACT-PROPAGATION.lock"
@@ -74,9 +74,16 @@ def _read_state(path: str) -> dict:
             text = f.read(1 << 20)
         if too_nested(text):  # libyaml's composer would crash the interpreter (segfault)
             return {}
-        data = yaml.load(text, Loader=yaml.CSafeLoader)  # noqa: S506 - safe loader
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return {}
+        loader = yaml.CSafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is not None and "*" in text:
+                check_aliases(node)  # an alias bomb: AliasLimitError, a ValueError
+            data = None if node is None else loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):
+        return {}  # unreadable state: the next propagation rewrites it
     return data if isinstance(data, dict) else {}
 
 

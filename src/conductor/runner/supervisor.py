@@ -25,10 +25,11 @@ def lock_path(task_dir: str) -> str:
 
 def holder_pid(task_dir: str) -> int | None:
     try:
-        with open(lock_path(task_dir), encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("pid: "):
-                    return int(line[5:].strip())
+        with open(lock_path(task_dir), "rb") as f:
+            head = f.read(4096).decode("utf-8")  # we write two short lines; never read more
+        for line in head.splitlines():
+            if line.startswith("pid: "):
+                return int(line[5:].strip())
     except (OSError, ValueError):
         return None
     return None

@@ -25,7 +25,8 @@ import yaml
 from .. import locking
 from ..errors import LockTimeout, RunInfoError
 from ..timefmt import NS, format_rfc3339nano, parse_timestamp
-from ..yamlv3 import INDENT, Raw, render_scalar, resolves_to_non_string, too_nested
+from ..yamlv3 import (INDENT, AliasLimitError, Raw, check_aliases, render_scalar,
+                      resolves_to_non_string, too_nested)
 
 log = logging.getLogger("conductor.store")
 
@@ -33,6 +34,12 @@ SUPPORTED_VERSION = 1
 LOCK_TIMEOUT = 5.0
 SLOW_LOCK_WARNING = 0.2
 RUN_INFO_NAME = "run-info.yaml"
+# A run-info is a few hundred bytes; an agent could write gigabytes there. Readers read at most
+# this much (plus one byte, to tell) and refuse bigger files.
+MAX_RUN_INFO_BYTES = 256 * 1024
+# pid and pgid are a pid_t: anything outside an int32 cannot name a process (and overflows
+# os.kill and friends), so it is a field error, not a value to act on.
+PID_LIMIT = 2 ** 31
 TEMP_PREFIX = "run-info."
 TEMP_SUFFIX = ".yaml.tmp"
 _monotonic = time.monotonic  # the clock the lock-wait warning uses (replaced in tests)
@@ -250,7 +257,7 @@ def read_run_info_stat(path: str) -> tuple[RunInfo, int]:
     try:
         with open(path, "rb") as fh:
             mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
-            data = fh.read()
+            data = fh.read(MAX_RUN_INFO_BYTES + 1)
     except FileNotFoundError:
         raise RunInfoMissing(path, "read: no such file") from None
     except OSError as exc:
@@ -261,7 +268,7 @@ def read_run_info_stat(path: str) -> tuple[RunInfo, int]:
 def _read_text(path: str) -> str:
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            data = fh.read(MAX_RUN_INFO_BYTES + 1)
     except FileNotFoundError:
         raise RunInfoMissing(path, "read: no such file") from None
     except OSError as exc:
@@ -270,6 +277,9 @@ def _read_text(path: str) -> str:
 
 
 def _decode(data: bytes, path: str) -> str:
+    if len(data) > MAX_RUN_INFO_BYTES:
+        raise RunInfoError(path, f"larger than {MAX_RUN_INFO_BYTES // 1024} KiB; "
+                                 "refusing to read it")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -342,8 +352,8 @@ def _fast_values(text: str) -> dict[str, object] | None:
                 if not _DECIMAL.fullmatch(plain):
                     return None
                 number = int(plain)
-                if not -_INT64 <= number < _INT64:
-                    return None
+                if not -_INT64 <= number < _INT64 or (key in _PIDS and abs(number) >= PID_LIMIT):
+                    return None  # the generic decoder explains
                 values[key] = number
             else:
                 stamp = _fast_timestamp(plain)
@@ -400,6 +410,11 @@ def _yaml_entries(text: str, path: str) -> dict[str, _Scalar]:
         loader.dispose()
     if root is None:
         raise RunInfoError(path, "empty file")
+    if "*" in text:  # neither upstream nor we write aliases; a bomb of them must not be walked
+        try:
+            check_aliases(root)
+        except AliasLimitError as exc:
+            raise RunInfoError(path, str(exc)) from None
     if not isinstance(root, yaml.MappingNode):
         raise RunInfoError(path, f"line {root.start_mark.line + 1}: expected a mapping of "
                                  "run-info fields")
@@ -435,6 +450,8 @@ _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _GO_INT_RE = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)",
                         re.ASCII)
 _INT64 = 2 ** 63
+_PIDS = frozenset({"pid", "pgid"})
+_PATHS = frozenset({"cwd", "prompt_path", "output_path", "stdout_path", "stderr_path"})
 
 
 def _describe(kind: str) -> str:
@@ -445,13 +462,16 @@ def _convert(path: str, name: str, scalar: _Scalar) -> object:
     kind = _KIND[name]
     text = scalar.text
     null = scalar.plain and text in _NULLS
-    if kind == _STR:
-        return "" if null else text
-    if null:
-        return _GO_ZERO[name]
 
     def fail(why: str) -> RunInfoError:
         return RunInfoError(path, f"{name}: line {scalar.line}: {why}")
+
+    if kind == _STR:
+        if "\0" in text and name in _PATHS:  # every os call on it would raise ValueError
+            raise fail("contains a NUL byte")
+        return "" if null else text
+    if null:
+        return _GO_ZERO[name]
 
     if kind == _INT:
         if not scalar.plain:
@@ -459,6 +479,8 @@ def _convert(path: str, name: str, scalar: _Scalar) -> object:
         value = _parse_go_int(text)
         if value is None:
             raise fail(f"expected an integer, got {_quote(text)}")
+        if name in _PIDS and abs(value) >= PID_LIMIT:
+            raise fail(f"out of range: {value}")
         return value
     if text.strip() == "":
         raise fail("expected a timestamp, got an empty string")

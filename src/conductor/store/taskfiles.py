@@ -15,21 +15,30 @@ import yaml
 
 from ..errors import ConfigError, LayoutError
 from ..timefmt import NS, format_rfc3339nano, now_ns, parse_timestamp
-from ..yamlv3 import INDENT, render_scalar, too_nested
+from ..yamlv3 import INDENT, AliasLimitError, check_aliases, render_scalar, too_nested
 from .layout import DONE, FILE_MODE, STOP_REQUESTED, TASK_CONFIG, TASK_MD, TASK_STATE
 from .runinfo import NodeLoader
 
 PERMANENT = "permanent"
+# TASK-CONFIG.yaml holds a list of task ids; agents can write anything there. Bigger files are
+# refused, reading at most this many bytes plus one.
+MAX_TASK_CONFIG_BYTES = 256 * 1024
 
 
 def _path(task_dir: str, name: str) -> str:
     return os.path.join(task_dir, name)
 
 
-def _read_text(path: str) -> str | None:
+def _read_text(path: str, limit: int | None = None) -> str | None:
+    """The file's text (bad UTF-8 replaced), None when it does not exist. With ``limit``, a
+    file of more bytes is refused (a :class:`ConfigError`) after reading ``limit + 1``."""
     try:
         with open(path, "rb") as fh:
-            return fh.read().decode("utf-8", errors="replace")
+            data = fh.read() if limit is None else fh.read(limit + 1)
+            if limit is not None and len(data) > limit:
+                raise ConfigError(f"larger than {limit // 1024} KiB; refusing to read it",
+                                  path=path)
+            return data.decode("utf-8", errors="replace")
     except FileNotFoundError:
         return None
     except IsADirectoryError:
@@ -195,7 +204,7 @@ def normalize_depends_on(items: list[str]) -> list[str]:
 
 def read_depends_on(task_dir: str) -> list[str]:
     path = _path(task_dir, TASK_CONFIG)
-    text = _read_text(path)
+    text = _read_text(path, MAX_TASK_CONFIG_BYTES)
     if text is None:
         return []
     if too_nested(text):  # libyaml's composer would crash the interpreter (segfault)
@@ -211,6 +220,12 @@ def read_depends_on(task_dir: str) -> list[str]:
         loader.dispose()
     if root is None:
         return []
+    if "*" in text:
+        try:
+            check_aliases(root)
+        except AliasLimitError as exc:
+            raise ConfigError(f"YAML aliases expand beyond {exc.limit} nodes", path=path,
+                              line=exc.line) from None
     if not isinstance(root, yaml.MappingNode):
         raise ConfigError("expected a mapping", path=path, line=root.start_mark.line + 1)
     for key, value in root.value:

@@ -132,6 +132,11 @@ def load_agent(config_path: str | None, agent: str | None):
     return select_agent(config, agent), config
 
 
+def collect_secrets(config, environ) -> tuple[str, ...]:
+    from ..secrets import collect
+    return collect(config, environ)
+
+
 def resolve_job_scope(args, environ, cwd) -> sc.Scope:
     """Spec 4.1 step 1: flags, then JRUN_* and the CWD; ``--project/--task`` accepted (9 #24)."""
     inferred = sc.env_scope(environ, cwd)
@@ -163,7 +168,9 @@ def resolve_job_scope(args, environ, cwd) -> sc.Scope:
 class _Follower:
     """``-f``: copy the agent's stdout to ours while the job runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
+        from ..secrets import StreamRedactor
+        self.redactor = StreamRedactor(secrets)
         self.path: str | None = None
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -184,9 +191,11 @@ class _Follower:
                 data = b""
             if data:
                 offset += len(data)
-                sys.stdout.buffer.write(data)
+                sys.stdout.buffer.write(self.redactor.feed(data))
                 sys.stdout.flush()
             if finished:
+                sys.stdout.buffer.write(self.redactor.flush())
+                sys.stdout.flush()
                 return
             self.done.wait(0.2)
 
@@ -206,15 +215,15 @@ def cmd_job(args, environ=None, cwd=None) -> int:
     if prompt is None:
         raise UsageError("prompt is empty")
     s = resolve_job_scope(args, environ, cwd)
-    agent, _config = load_agent(args.config, args.agent)
+    agent, config = load_agent(args.config, args.agent)
     parent = args.parent_run_id if args.parent_run_id is not None else (
         environ.get("JRUN_ID", "") or s.run)
-    follower = _Follower() if args.follow else None
+    follower = _Follower(collect_secrets(config, environ)) if args.follow else None
     result = run_job(JobRequest(
         root=s.root, project=s.project, task=s.task, prompt=prompt, agent=agent, cwd=args.cwd,
         parent_run_id=parent or "", previous_run_id=args.previous_run_id or "",
         idle_timeout=args.timeout, conductor_url=args.conductor_url or "", environ=environ,
-        on_started=follower.started if follower else None))
+        secrets=collect_secrets(config, environ), on_started=follower.started if follower else None))
     if follower:
         follower.finish()
     if not result.ok:
@@ -304,7 +313,7 @@ def cmd_task(args, environ=None, cwd=None) -> int:
         restart_delay=1.0 if args.restart_delay is None else args.restart_delay,
         child_wait_timeout=args.child_wait_timeout or 300.0,
         child_poll_interval=args.child_poll_interval or 1.0, idle_timeout=args.timeout,
-        resume=args.resume, environ=environ))
+        resume=args.resume, environ=environ, secrets=collect_secrets(config, environ)))
     return 0
 
 
@@ -331,8 +340,9 @@ def cmd_task_resume(args, environ=None, cwd=None) -> int:
     sys.stderr.write(f"Resuming task: {s.task}\n")
     clear_done(task_dir)
     clear_stop_requested(task_dir)
-    agent, _ = load_agent(args.config, args.agent)
+    agent, config = load_agent(args.config, args.agent)
     run_task(TaskRequest(root=s.root, project=s.project, task=s.task, agent=agent, cwd=args.cwd,
+                         secrets=collect_secrets(config, environ),
                          max_attempts=args.max_restarts, restart_delay=args.restart_delay,
                          child_wait_timeout=args.child_wait_timeout or 300.0,
                          child_poll_interval=args.child_poll_interval or 1.0,
@@ -354,8 +364,9 @@ def cmd_resume(args, environ=None, cwd=None) -> int:
     if not args.agent:
         return 0
     from ..runner.ralph import TaskRequest, run_task
-    agent, _ = load_agent(args.config, args.agent)
+    agent, config = load_agent(args.config, args.agent)
     run_task(TaskRequest(root=s.root, project=s.project, task=s.task, agent=agent,
+                         secrets=collect_secrets(config, environ),
                          prompt=read_prompt(args.prompt, args.prompt_file), max_attempts=3,
                          restart_delay=1.0, resume=True, environ=environ))
     return 0

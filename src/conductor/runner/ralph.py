@@ -62,6 +62,7 @@ class TaskRequest:
     resume: bool = False
     parent_run_id: str = ""
     environ: dict[str, str] | None = None
+    secrets: tuple[str, ...] = ()  # every configured token, for the runs (conductor.secrets)
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -166,7 +167,7 @@ class RalphLoop:
                 prompt=task_prompt(prompt, attempt=attempt, resume=req.resume), agent=req.agent,
                 cwd=req.cwd, parent_run_id=req.parent_run_id, previous_run_id=previous,
                 idle_timeout=req.idle_timeout, conductor_url=req.conductor_url,
-                environ=req.environ, extra_env=req.extra_env))
+                environ=req.environ, extra_env=req.extra_env, secrets=req.secrets))
             run_ids.append(result.run_id)
             previous = result.run_id
             self._last_pgid = result.pgid

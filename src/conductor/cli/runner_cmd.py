@@ -121,8 +121,8 @@ _WARNED: set[str] = set()  # permission warnings already printed by this process
 
 def load_agent(config_path: str | None, agent: str | None):
     """The agent to run and its config; warns (once) about secret files others can read."""
-    from ..config import find_config, load_config, permission_warnings, select_agent
-    path = find_config(config_path)
+    from ..config import find_run_config, load_config, permission_warnings, select_agent
+    path = find_run_config(config_path, agent)
     config = load_config(path) if path else None
     if config is not None:
         for warning in permission_warnings(config):

@@ -53,6 +53,13 @@ def register(sub) -> None:
     tstop.add_argument("--grace", type=duration, default=30.0, help="wait after SIGTERM (default 30s)")
     tstop.add_argument("--no-restart", action="store_true", help="write STOP-REQUESTED as permanent")
     tstop.set_defaults(func=cmd_task_stop)
+    cancel = verbs.add_parser("cancel", help="mark a task cancelled (CANCELLED): its loop starts "
+                                             "no further attempt")
+    for flag in ("--project", "--task", "--reason"):
+        cancel.add_argument(flag, required=True)
+    cancel.add_argument("--root", default=None)
+    cancel.add_argument("--config", default=None)
+    cancel.set_defaults(func=cmd_task_cancel)
     delete = verbs.add_parser("delete", help="delete a task directory")
     delete.add_argument("--project", required=True)
     delete.add_argument("--task", required=True)
@@ -329,7 +336,7 @@ def _existing_task(args, environ, cwd) -> sc.Scope:
 
 def cmd_task_resume(args, environ=None, cwd=None) -> int:
     from ..runner.ralph import TaskRequest, run_task
-    from ..store import Layout, clear_done, clear_stop_requested
+    from ..store import Layout, clear_cancelled, clear_done, clear_stop_requested
     environ = dict(os.environ if environ is None else environ)
     s = _existing_task(args, environ, cwd or os.getcwd())
     task_dir = Layout(s.root).task_dir(s.project, s.task)
@@ -340,6 +347,7 @@ def cmd_task_resume(args, environ=None, cwd=None) -> int:
     sys.stderr.write(f"Resuming task: {s.task}\n")
     clear_done(task_dir)
     clear_stop_requested(task_dir)
+    clear_cancelled(task_dir)
     agent, config = load_agent(args.config, args.agent)
     run_task(TaskRequest(root=s.root, project=s.project, task=s.task, agent=agent, cwd=args.cwd,
                          secrets=collect_secrets(config, environ),
@@ -351,7 +359,7 @@ def cmd_task_resume(args, environ=None, cwd=None) -> int:
 
 
 def cmd_resume(args, environ=None, cwd=None) -> int:
-    from ..store import Layout, clear_done, clear_stop_requested
+    from ..store import Layout, clear_cancelled, clear_done, clear_stop_requested
     environ = dict(os.environ if environ is None else environ)
     s = _existing_task(args, environ, cwd or os.getcwd())
     task_dir = Layout(s.root).task_dir(s.project, s.task)
@@ -359,6 +367,7 @@ def cmd_resume(args, environ=None, cwd=None) -> int:
         raise UsageError(f"task directory not found: {task_dir}")
     clear_done(task_dir)
     clear_stop_requested(task_dir)
+    clear_cancelled(task_dir)
     sys.stdout.write(f"Resumed task {s.task} (restart counter reset)\n")
     sys.stdout.flush()
     if not args.agent:
@@ -423,6 +432,15 @@ def cmd_stop(args, environ=None, cwd=None) -> int:
     if marker and os.path.isdir(task_dir):
         write_stop_requested(task_dir, permanent=args.no_restart)
     _print_outcome(stop_run(run_dir, grace=args.grace, force=args.force))
+    return 0
+
+
+def cmd_task_cancel(args, environ=None, cwd=None) -> int:
+    from ..orchestrator import cancel_task
+    environ = dict(os.environ if environ is None else environ)
+    layout = _task_layout(args, environ)
+    marker = cancel_task(layout.root, args.project, args.task, args.reason)
+    sys.stdout.write(f"task {args.project}/{args.task} marked as cancelled\nreason: {marker.reason}\n")
     return 0
 
 

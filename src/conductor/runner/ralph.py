@@ -16,7 +16,7 @@ from typing import Any
 from ..bus import Message, MessageBus
 from ..errors import ConductorError
 from ..store import (Layout, clear_stop_requested, done_exists, done_marker_present, heal_run,
-                     read_depends_on, read_run_info, read_task_prompt, stop_requested,
+                     read_cancelled, read_depends_on, read_run_info, read_task_prompt, stop_requested,
                      write_depends_on, write_task_md_if_missing)
 from ..timefmt import format_duration
 from .children import find_active_children, wait_for_children
@@ -145,6 +145,11 @@ class RalphLoop:
                                   should_stop=self.stopped)
 
     def _check_stop(self) -> None:
+        cancelled = read_cancelled(self.task_dir)
+        if cancelled is not None:
+            reason = f": {cancelled.reason}" if cancelled.reason else ""
+            self.post("INFO", f"task cancelled (CANCELLED present{reason}); not restarting")
+            raise TaskStopped(f"task cancelled{reason}")
         if self.stopped():
             self.post("INFO", "task stopped by operator (STOP-REQUESTED present); not restarting")
             raise TaskStopped("task stopped: STOP-REQUESTED is present")
@@ -182,7 +187,7 @@ class RalphLoop:
     def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            if self.stopped():
+            if self.stopped() or read_cancelled(self.task_dir) is not None:
                 return
             time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
 

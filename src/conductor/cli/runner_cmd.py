@@ -145,7 +145,10 @@ def collect_secrets(config, environ) -> tuple[str, ...]:
 
 
 def resolve_job_scope(args, environ, cwd) -> sc.Scope:
-    """Spec 4.1 step 1: flags, then JRUN_* and the CWD; ``--project/--task`` accepted (9 #24)."""
+    """Spec 4.1 step 1: flags, then JRUN_* and the CWD; ``--project/--task`` accepted (9 #24).
+    JRUN_* ids are checked like the flags, and JRUN_TASK_FOLDER/JRUN_RUN_FOLDER must lie in the
+    resolved runs root: they never choose the root themselves."""
+    sc.check_env_ids(environ)
     inferred = sc.env_scope(environ, cwd)
     s = sc.Scope()
     s.project = args.project or inferred.project
@@ -164,10 +167,11 @@ def resolve_job_scope(args, environ, cwd) -> sc.Scope:
         sys.stderr.write(f"task: {s.task}\n")
     if args.root:
         s.root = sc.runs_root(args.root, args.config, environ)
+    elif environ.get("JRUN_TASK_FOLDER") or environ.get("JRUN_RUN_FOLDER"):
+        s.root = sc.runs_root(None, args.config, environ)
+        sc.check_env_folders(environ, s.root)
     else:
-        task_folder = environ.get("JRUN_TASK_FOLDER", "")
-        s.root = (os.path.dirname(os.path.dirname(os.path.abspath(task_folder))) if task_folder
-                  else inferred.root or s.root) or sc.runs_root(None, args.config, environ)
+        s.root = (inferred.root or s.root) or sc.runs_root(None, args.config, environ)
     s.run = inferred.run
     return s
 
@@ -225,6 +229,8 @@ def cmd_job(args, environ=None, cwd=None) -> int:
     agent, config = load_agent(args.config, args.agent)
     parent = args.parent_run_id if args.parent_run_id is not None else (
         environ.get("JRUN_ID", "") or s.run)
+    if parent:
+        validate_component("run", parent)  # it goes into run-info and message headers
     follower = _Follower(collect_secrets(config, environ)) if args.follow else None
     result = run_job(JobRequest(
         root=s.root, project=s.project, task=s.task, prompt=prompt, agent=agent, cwd=args.cwd,
@@ -283,6 +289,7 @@ class _Namespace:
 
 
 def _task_scope(args, environ, cwd) -> sc.Scope:
+    sc.check_env_ids(environ)
     inferred = sc.env_scope(environ, cwd)
     s = sc.Scope()
     s.project = args.project or environ.get("JRUN_PROJECT_ID", "") or inferred.project
@@ -415,6 +422,8 @@ def cmd_stop(args, environ=None, cwd=None) -> int:
     environ = dict(os.environ if environ is None else environ)
     if args.run_dir:
         run_dir = os.path.abspath(args.run_dir)
+        root = sc.runs_root(args.root, args.config, environ)
+        sc.check_in_root("--run-dir", args.run_dir, root, 4, runs=True)
     else:
         if not (args.project and args.task):
             raise UsageError("--run-dir, or --project and --task, are required")

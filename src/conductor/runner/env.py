@@ -40,6 +40,9 @@ def agent_environment(base: Mapping[str, str], *, project: str, task: str, run_i
         "JRUN_MESSAGE_BUS": bus_path,
         "JRUN_TASK_FOLDER": task_dir,
         "JRUN_RUN_FOLDER": run_dir,
+        # the runs root, so `run-agent` called by the agent resolves the same root (JRUN_*
+        # folders are only accepted inside the resolved root)
+        "CONDUCTOR_ROOT": os.path.dirname(os.path.dirname(os.path.abspath(task_dir))),
     })
     if conductor_url:
         env["JRUN_CONDUCTOR_URL"] = conductor_url

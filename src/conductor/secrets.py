@@ -20,11 +20,14 @@ from __future__ import annotations
 import os
 import re
 from functools import lru_cache
-from typing import Iterable, Mapping
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: `run-agent bus post` imports this module
+    from typing import Iterable, Mapping
 
 MASK = "***"
 MIN_LENGTH = 8
-AGENT_TOKEN_RE = re.compile(r"^CONDUCTOR_AGENT_.+_TOKEN$", re.IGNORECASE)
+_AGENT_PREFIX, _TOKEN_SUFFIX = "CONDUCTOR_AGENT_", "_TOKEN"
 API_KEY_VAR = "CONDUCTOR_API_KEY"
 # The variables that carry a vendor's API key (spec 4.4), whoever's agent they belong to.
 WELL_KNOWN_KEY_VARS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY",
@@ -33,7 +36,10 @@ WELL_KNOWN_KEY_VARS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY",
 
 def is_conductor_secret_var(name: str) -> bool:
     """``CONDUCTOR_AGENT_<NAME>_TOKEN`` or ``CONDUCTOR_API_KEY`` (case-insensitive)."""
-    return bool(AGENT_TOKEN_RE.match(name)) or name.upper() == API_KEY_VAR
+    upper = name.upper()
+    return upper == API_KEY_VAR or (
+        upper.startswith(_AGENT_PREFIX) and upper.endswith(_TOKEN_SUFFIX)
+        and len(upper) > len(_AGENT_PREFIX) + len(_TOKEN_SUFFIX))
 
 
 def usable(secrets: Iterable[str]) -> tuple[str, ...]:

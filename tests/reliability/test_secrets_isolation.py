@@ -120,3 +120,13 @@ def test_env_filter_rule():
     assert out == {"ANTHROPIC_API_KEY": "own-token-0000", "SHORT": "short", "PATH": "/bin"}
     assert collect(None, {"XAI_API_KEY": " xai-key-123456 ", "HOME": "/home/someone-long"}) == \
         ("xai-key-123456",)
+
+
+def test_bus_post_redacts_the_tokens_of_its_environment(rig):
+    env = dict(rig.env, ANTHROPIC_API_KEY="sk-ant-own-7d1e0c9b", CONDUCTOR_AGENT_X_TOKEN="x-token-5a5a5a5a")
+    os.makedirs(os.path.join(rig.root, PROJECT), exist_ok=True)
+    proc = rig.run("bus", "post", "--root", rig.root, "--project", PROJECT, "--type", "INFO",
+                   "--body", "key sk-ant-own-7d1e0c9b and x-token-5a5a5a5a, short abc", env=env)
+    assert proc.returncode == 0, proc.stderr
+    with open(os.path.join(rig.root, PROJECT, "PROJECT-MESSAGE-BUS.md"), encoding="utf-8") as f:
+        assert f.read().endswith("---\nkey *** and ***, short abc\n")

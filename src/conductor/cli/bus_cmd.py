@@ -120,6 +120,8 @@ def cmd_post(args, environ=None, cwd=None) -> int:
     if not project:
         raise BusError("cannot infer project: run from inside a task or project directory")
     body = args.body if args.body else read_stdin_body()
+    from ..secrets import collect, redact
+    body = redact(body, collect(None, environ))  # an agent's own token never lands on the bus
     msg = MessageBus(path).append(Message(type=args.type, project_id=project, task_id=task,
                                           run_id=run, body=body))
     sys.stdout.write(f"msg_id: {msg.msg_id}\n")

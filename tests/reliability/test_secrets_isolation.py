@@ -130,3 +130,19 @@ def test_bus_post_redacts_the_tokens_of_its_environment(rig):
     assert proc.returncode == 0, proc.stderr
     with open(os.path.join(rig.root, PROJECT, "PROJECT-MESSAGE-BUS.md"), encoding="utf-8") as f:
         assert f.read().endswith("---\nkey *** and ***, short abc\n")
+
+
+def test_console_text_redacts_the_secrets_it_was_given(monkeypatch, tmp_path):
+    from conductor import secrets
+    from conductor.console.app import ConductorApp
+    from conductor.console.text import safe_text
+    from conductor.console.widgets.line_index import LineBytes, display_line
+
+    monkeypatch.setattr(secrets, "_KNOWN", ())
+    config = tmp_path / "c.yaml"
+    config.write_text("agents:\n  claude:\n    token: console-token-0123456789\n")
+    os.chmod(config, 0o600)
+    ConductorApp(str(tmp_path / "runs"), config_path=str(config), watch=False,
+                 state_path=str(tmp_path / "state.json"), environ={"HOME": str(tmp_path)})
+    assert safe_text("key=console-token-0123456789\x1b[2J") == "key=***\u241b[2J"
+    assert display_line(LineBytes(b"tok console-token-0123456789", 28, True), 200).text == "tok ***"

@@ -8,6 +8,8 @@ import json
 import os
 import sys
 
+import pytest
+
 from conductor.secrets import MASK, StreamRedactor, agent_env_filter, collect, redact
 
 from .conftest import PROJECT, TASK
@@ -146,3 +148,29 @@ def test_console_text_redacts_the_secrets_it_was_given(monkeypatch, tmp_path):
                  state_path=str(tmp_path / "state.json"), environ={"HOME": str(tmp_path)})
     assert safe_text("key=console-token-0123456789\x1b[2J") == "key=***\u241b[2J"
     assert display_line(LineBytes(b"tok console-token-0123456789", 28, True), 200).text == "tok ***"
+
+
+@pytest.mark.parametrize("agent_type, own_var", [
+    ("claude", "ANTHROPIC_API_KEY"), ("codex", "OPENAI_API_KEY"), ("gemini", "GEMINI_API_KEY"),
+    ("perplexity", "PERPLEXITY_API_KEY"), ("xai", "XAI_API_KEY"), ("command", None)])
+def test_every_agent_type_keeps_only_its_own_token(agent_type, own_var, tmp_path):
+    from conductor.runner.env import agent_environment
+    own, codex, api, other = "own-token-aaaa1111", "codex-token-bbbb2222", "api-key-cccc3333", \
+        "other-token-dddd4444"
+    base = {"PATH": "/usr/bin", "HOME": "/home/u", "CONDUCTOR_API_KEY": api,
+            "CONDUCTOR_AGENT_OTHER_TOKEN": other, "conductor_agent_lower_token": other,
+            "CONDUCTOR_AGENT_MINE_TOKEN": own, "OPENAI_API_KEY": codex, "EXPORTED_CODEX": codex,
+            "ANTHROPIC_API_KEY": "inherited-anthropic-eeee5555"}
+    task_dir = str(tmp_path / "root" / "p" / "t")
+    env = agent_environment(base, project="p", task="t", run_id="r", parent_run_id="",
+                            task_dir=task_dir, run_dir=task_dir + "/runs/r", bus_path="b",
+                            agent_type=agent_type, token=own, agent_name="mine",
+                            secrets=(own, codex, api, other))
+    conductor_vars = {k for k in env if k.upper().startswith("CONDUCTOR_")}
+    assert conductor_vars == {"CONDUCTOR_AGENT_MINE_TOKEN", "CONDUCTOR_ROOT"}
+    assert env["CONDUCTOR_AGENT_MINE_TOKEN"] == own
+    for value in (codex, api, other, "inherited-anthropic-eeee5555"):
+        assert value not in env.values()
+    if own_var:
+        assert env[own_var] == own
+    assert env["CONDUCTOR_ROOT"] == str(tmp_path / "root") and env["HOME"] == "/home/u"

@@ -76,3 +76,16 @@ def test_torn_entries_never_hide_a_complete_one(items):
     inc_ids = {m.msg_id: m for m in inc if m.msg_id.startswith("MSG-")}
     for msg in whole:
         assert inc_ids.get(msg.msg_id) == msg
+
+
+def test_a_torn_append_that_kept_only_its_separator_and_delimiter_hides_nothing():
+    """Found by hypothesis after the upstream-body rule: a writer killed after ``\\n---\\n``
+    leaves a ``---`` followed by an empty line and the next entry's ``---``; the entry before
+    must not take them into its body."""
+    first = Message(msg_id="MSG-1", ts=0, type="T", project_id="p", body="")
+    after = Message(msg_id="MSG-3", ts=0, type="T", project_id="p", body="x")
+    data = encode_entry(first) + b"\n---\n" + b"\n" + encode_entry(after)
+    assert [(m.msg_id, m.body) for m in parse(data).messages] == [("MSG-1", ""), ("MSG-3", "x")]
+    # and two torn appends at the end of the file: "\n---\n", then only "\n-"
+    data = encode_entry(first) + b"\n---\n" + b"\n-"
+    assert [(m.msg_id, m.body) for m in parse(data).messages] == [("MSG-1", "")]

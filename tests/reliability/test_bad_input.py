@@ -117,7 +117,7 @@ def test_cli_views_show_a_damaged_run_as_unknown_with_one_warning(stubs, name, t
                     "--run", "20260220-1530460000-100-0002")
     assert (out.returncode, out.stdout, out.stderr) == (0, "the output\n", "")
 
-    stop = stubs.run("stop", "--run-dir", os.path.dirname(bad))
+    stop = stubs.run("stop", "--root", stubs.root, "--run-dir", os.path.dirname(bad))
     assert (stop.returncode, stop.stderr) == (1, f"Error: {bad}: {message}\n")
     assert open(bad, "rb").read() == before  # nobody "repaired" it
 

@@ -92,7 +92,7 @@ def test_alias_bomb_in_a_run_info_shows_the_run_unknown_with_one_warning(stubs):
     bad = _make_run(stubs.root, RUN_BAD, GOOD.replace("r1", RUN_BAD) + "extra:\n" + alias_bomb())
     # line 19 holds a4 (GOOD is 13 lines, then "extra:", a0..a3): its aliases pass the limit
     _views(stubs, f"warning: {bad}: line 19: {ALIASES}\n")
-    stop = stubs.run("stop", "--run-dir", os.path.dirname(bad))
+    stop = stubs.run("stop", "--root", stubs.root, "--run-dir", os.path.dirname(bad))
     assert (stop.returncode, stop.stderr) == (1, f"Error: {bad}: line 19: {ALIASES}\n")
 
 
@@ -115,7 +115,7 @@ def test_pid_or_pgid_beyond_a_pid_t_is_a_field_error_not_an_overflow(stubs, fiel
     bad = _make_run(stubs.root, RUN_BAD, text.replace(f"{field}: 123", f"{field}: {value}"))
     message = f"{bad}: {field}: line {line}: out of range: {value}"
     _views(stubs, f"warning: {message}\n")
-    proc = stubs.run("stop", "--run-dir", os.path.dirname(bad))
+    proc = stubs.run("stop", "--root", stubs.root, "--run-dir", os.path.dirname(bad))
     assert (proc.returncode, proc.stderr) == (1, f"Error: {message}\n")
     proc = stubs.run("stop", "--root", stubs.root, "--project", PROJECT, "--task", TASK)
     assert (proc.returncode, proc.stderr) == \

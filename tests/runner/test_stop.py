@@ -55,13 +55,13 @@ def test_stop_messages_for_runs_that_are_not_running(stubs):
     assert stubs.run("task", "--root", stubs.root, "--project", PROJECT, "--task", TASK, "--agent", "codex",
                      "--prompt", "STUB: done").returncode == 0
     run_dir = os.path.dirname(runs(stubs.root)[0].prompt_path)
-    res = stubs.run("stop", "--run-dir", run_dir)
+    res = stubs.run("stop", "--root", stubs.root, "--run-dir", run_dir)
     assert (res.returncode, res.stderr) == (0, f"run {runs(stubs.root)[0].run_id} is not running (status: completed)\n")
     res = stubs.run("stop", "--root", stubs.root, "--project", PROJECT, "--task", TASK)
     assert res.stderr == f"Error: no running runs found for project {PROJECT} task {TASK}\n"
     empty = os.path.join(task_dir(stubs.root), "runs", "20260101-0000000000-1-0001")
     os.makedirs(empty)
-    res = stubs.run("stop", "--run-dir", empty)
+    res = stubs.run("stop", "--root", stubs.root, "--run-dir", empty)
     assert res.stderr == ("run-info.yaml missing for run 20260101-0000000000-1-0001; "
                           "status is unknown — nothing to stop\n")
 

@@ -265,28 +265,48 @@ class MessageBus:
     # ------------------------------------------------------------------ rotation
 
     def rotate(self, archive_path: str | None = None) -> str | None:
-        """Rename the bus to an archive under the bus lock; None when there is no bus."""
+        """Rename the bus to an archive under the bus lock; None when there is no bus, or when
+        another process rotated or removed it meanwhile. Only BusError is raised.
+
+        The archive name is chosen under the lock, so two rotations (two ``gc`` runs) can never
+        pick the same name and overwrite each other's archive.
+        """
         if not check_bus_path(self.path):
             return None
-        if archive_path is None:
-            stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-            archive_path = f"{self.path}.{stamp}.archived"
-            suffix = 1
-            while os.path.lexists(archive_path):
-                archive_path = f"{self.path}.{stamp}-{suffix}.archived"
-                suffix += 1
-        fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return None  # rotated (or deleted) since we looked
+        except OSError as exc:
+            raise BusError(f'message bus path "{self.path}": {(exc.strerror or str(exc)).lower()}') \
+                from None
         try:
             locking.acquire(fd, self.lock_timeout)
             try:
                 if not self._still_current(fd):
                     return None
-                os.rename(self.path, archive_path)
+                target = archive_path or self._archive_name()
+                try:
+                    os.rename(self.path, target)
+                except FileNotFoundError:
+                    return None
+                except OSError as exc:
+                    raise BusError(f'rotate message bus "{self.path}": '
+                                   f"{(exc.strerror or str(exc)).lower()}") from None
             finally:
                 locking.release(fd)
         finally:
             os.close(fd)
-        return archive_path
+        return target
+
+    def _archive_name(self) -> str:
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        name = f"{self.path}.{stamp}.archived"
+        suffix = 1
+        while os.path.lexists(name):
+            name = f"{self.path}.{stamp}-{suffix}.archived"
+            suffix += 1
+        return name
 
 
 def _entry_start_for_last(data: bytes, n: int, *, at_file_start: bool) -> int | None:

@@ -14,6 +14,13 @@ What we do differently, without changing the format:
 * A torn entry (a writer killed mid-append) whose header still parses no longer swallows the
   next entry: a ``---`` followed by a complete header that is itself closed by ``---`` starts a
   new entry instead of a body.
+* Upstream's writer does not neutralise ``---`` in bodies, so an upstream body may hold a
+  ``---``-delimited block (a Markdown rule, front matter). Inside a body, a ``---`` line ends the
+  body only when it starts an entry: the next line (after any further ``---`` lines, which torn
+  appends leave) begins ``msg_id:`` (spec 10's resync pair), or the lines up to the next ``---``
+  decode as a header with a ``msg_id`` or a ``ts``. Otherwise the ``---`` and what follows are
+  body text (upstream reads a block that decodes as YAML as a new message with no id and no
+  time, and drops one that does not decode). See docs/bus-format.md.
 
 The format cannot tell ``x`` from ``x\\n``: :func:`normalise_body` says what a body reads back as.
 """
@@ -34,6 +41,7 @@ from ..yamlv3 import (INDENT, AliasLimitError, Raw, check_aliases, emit_mapping,
 from .message import Link, Message, Parent
 
 DELIM = b"---"
+_MSG_ID_KEY = b"msg_id:"
 _NEEDS_GUARD = lazyre.Pattern(r"^( *)---(\r*)$", re.MULTILINE)
 _GUARDED = lazyre.Pattern(rb"^ +---\r*$")
 _SIMPLE_LINE = lazyre.Pattern(r"([a-z_]+):(?: +(.*))?\Z")
@@ -455,6 +463,8 @@ def _fast_entry(parts: list[bytes], i: int, stop_at: int, match=None  # type: ig
         return None
     if k > j + 1 and parts[j + 1].startswith(b"msg_id:"):
         return None  # maybe a torn entry's header follows: _next_is_header decides
+    if k + 1 >= stop_at or not parts[k + 1].startswith(b"msg_id:"):
+        return None  # a "---" not followed by an id: _ends_body decides whether it is body text
     body = parts[j + 1:k]
     if body and not body[-1]:
         body.pop()  # the empty line before the next entry
@@ -577,6 +587,13 @@ def _parse(data: bytes, base_offset: int, final: bool, first_line_no: int) -> Pa
                         current.offset = base_offset + entry_start
         else:  # _BODY
             if delim:
+                verdict = _ends_body(parts, i + 1, stop_at, final)
+                if verdict is None:
+                    break  # cannot decide until more data arrives
+                if not verdict:
+                    body.append(line)  # a "---" inside an upstream body: text
+                    i += 1
+                    continue
                 assert current is not None
                 current.body = _finish_body(body, True)
                 out.append(current)
@@ -602,6 +619,37 @@ def _parse(data: bytes, base_offset: int, final: bool, first_line_no: int) -> Pa
     if refused:
         refused = [r for r in refused if r[1] < base_offset + consumed]  # the rest comes again
     return ParseResult(out, consumed, data.count(b"\n", 0, consumed), refused)
+
+
+def _ends_body(parts: list[bytes], j: int, stop_at: int, final: bool) -> bool | None:
+    """A ``---`` inside a body (``j`` is the line after it): does it start an entry?
+
+    Yes when only ``---`` and empty lines follow it to the end of the file (upstream ends the
+    body there too; it is what a torn append leaves); when the next line that is neither
+    ``---`` nor empty begins ``msg_id:``, or is a start of it or of ``---`` (``ms``, ``-``:
+    torn appends leave these, and ``---`` and empty lines before them); or when the lines up
+    to the next ``---`` decode as a header with a msg_id or a ts. No when they do not, or when
+    no ``---`` closes them before the end of the file. None when the data ends before it is
+    decided.
+    """
+    n = j
+    while n < stop_at and (_is_delim(parts[n]) or not parts[n].rstrip(b"\r")):
+        n += 1  # "---" and separator lines left by torn appends ("\n---\n" cut short)
+    if n >= stop_at and final and n == len(parts):
+        return True
+    if n < stop_at:
+        line = parts[n].rstrip(b"\r")
+        if line.startswith(_MSG_ID_KEY) or _MSG_ID_KEY.startswith(line) or DELIM.startswith(line):
+            return True  # an entry, or what a torn append leaves: "ms", "-", "--"
+    while j < stop_at and _is_delim(parts[j]):
+        j += 1
+    k = j
+    while k < stop_at and not _is_delim(parts[k]):
+        k += 1
+    if k >= stop_at:
+        return False if final else None
+    msg = decode_header([_text(p) for p in parts[j:k]])
+    return bool(msg is not None and (msg.msg_id or msg.ts is not None))
 
 
 def _next_is_header(parts: list[bytes], j: int, stop_at: int, final: bool) -> bool | None:

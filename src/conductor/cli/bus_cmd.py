@@ -104,12 +104,16 @@ def cmd_post(args, environ=None, cwd=None) -> int:
     if args.run:
         from ..ids import validate_component
         validate_component("run", args.run)  # readers build paths from it: same rule as on disk
+    sc.check_env_ids(environ)  # JRUN_* ids end up in the message header: same rule as flags
     path, _ = _post_path(args, environ, cwd)
     from_path = sc.scope_from_bus_path(path)
     run_folder = sc.split_run_folder(environ["JRUN_RUN_FOLDER"]) if environ.get("JRUN_RUN_FOLDER") else None
     project = args.project or from_path.project
     task = args.task or from_path.task
     run = args.run or (run_folder.run if run_folder else "")
+    if run and not args.run:
+        from ..ids import validate_component
+        validate_component("run", run)
     if not project or not run:  # walking up from the CWD reads run-info files: only when needed
         inferred = sc.env_scope(environ, cwd)
         project = project or inferred.project
@@ -118,6 +122,8 @@ def cmd_post(args, environ=None, cwd=None) -> int:
     if not project:
         raise BusError("cannot infer project: run from inside a task or project directory")
     body = args.body if args.body else read_stdin_body()
+    from ..secrets import collect, redact
+    body = redact(body, collect(None, environ))  # an agent's own token never lands on the bus
     msg = MessageBus(path).append(Message(type=args.type, project_id=project, task_id=task,
                                           run_id=run, body=body))
     sys.stdout.write(f"msg_id: {msg.msg_id}\n")

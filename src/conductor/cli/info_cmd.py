@@ -185,6 +185,8 @@ def _list_tasks(layout, project: str, args) -> int:
             row = {"task_id": view.id, "runs": len(view.runs), "latest_status": status,
                    "done": view.done,
                    "last_activity": rfc3339_seconds(view.snap.mtime_ns) if view.snap.mtime_ns else ""}
+            if view.cancelled:
+                row["cancelled"] = True
             if view.snap.depends_on:
                 row["depends_on"] = view.snap.depends_on
             if view.blocked_by:
@@ -301,6 +303,8 @@ def _status_row(layout, project: str, task: str, args, now: int) -> dict:
            "exit_code": newest.info.exit_code if readable else None,
            "latest_run": newest.run_id if newest else "", "done": view.done,
            "pid_alive": (newest.info.status == "running" and newest.alive) if readable else None}
+    if view.cancelled:
+        row["cancelled"] = True
     if view.snap.depends_on:
         row["depends_on"] = view.snap.depends_on
     if view.blocked_by:

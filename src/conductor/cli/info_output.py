@@ -50,12 +50,40 @@ def register(sub) -> None:
 
 
 def cmd_output(args, environ=None, cwd=None) -> int:
+    global _REDACTOR
     environ = os.environ if environ is None else environ
     run_dir = resolve_run_dir(args, environ)
-    if args.follow:
-        return follow_output(run_dir, args.file)
-    print_file(resolve_file(run_dir, args.file), args.tail)
-    return 0
+    from ..secrets import StreamRedactor
+    _REDACTOR = StreamRedactor(_known_secrets(args.config, environ))
+    try:
+        if args.follow:
+            return follow_output(run_dir, args.file)
+        print_file(resolve_file(run_dir, args.file), args.tail)
+        return 0
+    finally:
+        rest, _REDACTOR = _REDACTOR.flush(), None
+        if rest:
+            _write(rest)
+
+
+_REDACTOR = None  # set by cmd_output: every configured token is printed as ***
+
+
+def _known_secrets(config_path, environ) -> tuple[str, ...]:
+    """The tokens of the config (when one loads) and of the environment."""
+    from ..config import find_config, load_config, load_config_lenient
+    from ..secrets import collect
+    config = None
+    try:
+        path = find_config(config_path)
+        if path:
+            try:
+                config = load_config(path)  # reads token files too
+            except ConductorError:
+                config = load_config_lenient(path)
+    except ConductorError:
+        config = None
+    return collect(config, environ)
 
 
 def resolve_run_dir(args, environ) -> str:
@@ -107,6 +135,8 @@ def resolve_file(run_dir: str, which: str) -> str:
 
 def _write(data: bytes) -> None:
     """Raw bytes to stdout (logs need not be UTF-8); text-only streams get decoded text."""
+    if _REDACTOR is not None:
+        data = _REDACTOR.feed(data)
     sys.stdout.flush()
     buffer = getattr(sys.stdout, "buffer", None)
     if buffer is None:

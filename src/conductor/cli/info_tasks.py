@@ -137,7 +137,10 @@ def list_status(view: TaskView) -> str:
 
 
 def status_status(view: TaskView) -> str:
-    """STATUS of ``status``: the newest run's (``unknown`` when unreadable)."""
+    """STATUS of ``status``: the newest run's (``unknown`` when unreadable); ``cancelled`` for a
+    cancelled task when nothing runs (upstream never shows it: 9 #32)."""
+    if view.cancelled and not view.any_running:
+        return "cancelled"
     newest = view.newest
     if newest is None:
         return "done" if view.done else ("blocked" if view.blocked_by else "-")

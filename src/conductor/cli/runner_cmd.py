@@ -53,6 +53,13 @@ def register(sub) -> None:
     tstop.add_argument("--grace", type=duration, default=30.0, help="wait after SIGTERM (default 30s)")
     tstop.add_argument("--no-restart", action="store_true", help="write STOP-REQUESTED as permanent")
     tstop.set_defaults(func=cmd_task_stop)
+    cancel = verbs.add_parser("cancel", help="mark a task cancelled (CANCELLED): its loop starts "
+                                             "no further attempt")
+    for flag in ("--project", "--task", "--reason"):
+        cancel.add_argument(flag, required=True)
+    cancel.add_argument("--root", default=None)
+    cancel.add_argument("--config", default=None)
+    cancel.set_defaults(func=cmd_task_cancel)
     delete = verbs.add_parser("delete", help="delete a task directory")
     delete.add_argument("--project", required=True)
     delete.add_argument("--task", required=True)
@@ -138,8 +145,8 @@ _WARNED: set[str] = set()  # permission warnings already printed by this process
 
 def load_agent(config_path: str | None, agent: str | None):
     """The agent to run and its config; warns (once) about secret files others can read."""
-    from ..config import find_config, load_config, permission_warnings, select_agent
-    path = find_config(config_path)
+    from ..config import find_run_config, load_config, permission_warnings, select_agent
+    path = find_run_config(config_path, agent)
     config = load_config(path) if path else None
     if config is not None:
         for warning in permission_warnings(config):
@@ -149,8 +156,16 @@ def load_agent(config_path: str | None, agent: str | None):
     return select_agent(config, agent), config
 
 
+def collect_secrets(config, environ) -> tuple[str, ...]:
+    from ..secrets import collect
+    return collect(config, environ)
+
+
 def resolve_job_scope(args, environ, cwd) -> sc.Scope:
-    """Spec 4.1 step 1: flags, then JRUN_* and the CWD; ``--project/--task`` accepted (9 #24)."""
+    """Spec 4.1 step 1: flags, then JRUN_* and the CWD; ``--project/--task`` accepted (9 #24).
+    JRUN_* ids are checked like the flags, and JRUN_TASK_FOLDER/JRUN_RUN_FOLDER must lie in the
+    resolved runs root: they never choose the root themselves."""
+    sc.check_env_ids(environ)
     inferred = sc.env_scope(environ, cwd)
     s = sc.Scope()
     s.project = args.project or inferred.project
@@ -169,10 +184,11 @@ def resolve_job_scope(args, environ, cwd) -> sc.Scope:
         sys.stderr.write(f"task: {s.task}\n")
     if args.root:
         s.root = sc.runs_root(args.root, args.config, environ)
+    elif environ.get("JRUN_TASK_FOLDER") or environ.get("JRUN_RUN_FOLDER"):
+        s.root = sc.runs_root(None, args.config, environ)
+        sc.check_env_folders(environ, s.root)
     else:
-        task_folder = environ.get("JRUN_TASK_FOLDER", "")
-        s.root = (os.path.dirname(os.path.dirname(os.path.abspath(task_folder))) if task_folder
-                  else inferred.root or s.root) or sc.runs_root(None, args.config, environ)
+        s.root = (inferred.root or s.root) or sc.runs_root(None, args.config, environ)
     s.run = inferred.run
     return s
 
@@ -180,7 +196,9 @@ def resolve_job_scope(args, environ, cwd) -> sc.Scope:
 class _Follower:
     """``-f``: copy the agent's stdout to ours while the job runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
+        from ..secrets import StreamRedactor
+        self.redactor = StreamRedactor(secrets)
         self.path: str | None = None
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -201,9 +219,11 @@ class _Follower:
                 data = b""
             if data:
                 offset += len(data)
-                sys.stdout.buffer.write(data)
+                sys.stdout.buffer.write(self.redactor.feed(data))
                 sys.stdout.flush()
             if finished:
+                sys.stdout.buffer.write(self.redactor.flush())
+                sys.stdout.flush()
                 return
             self.done.wait(0.2)
 
@@ -225,15 +245,17 @@ def cmd_job(args, environ=None, cwd=None) -> int:
     check_written_text(args)
     s = resolve_job_scope(args, environ, cwd)
     utf8_arg("runs root", s.root)
-    agent, _config = load_agent(args.config, args.agent)
+    agent, config = load_agent(args.config, args.agent)
     parent = args.parent_run_id if args.parent_run_id is not None else (
         environ.get("JRUN_ID", "") or s.run)
-    follower = _Follower() if args.follow else None
+    if parent:
+        validate_component("run", parent)  # it goes into run-info and message headers
+    follower = _Follower(collect_secrets(config, environ)) if args.follow else None
     result = run_job(JobRequest(
         root=s.root, project=s.project, task=s.task, prompt=prompt, agent=agent, cwd=args.cwd,
         parent_run_id=parent or "", previous_run_id=args.previous_run_id or "",
         idle_timeout=args.timeout, conductor_url=args.conductor_url or "", environ=environ,
-        on_started=follower.started if follower else None))
+        secrets=collect_secrets(config, environ), on_started=follower.started if follower else None))
     if follower:
         follower.finish()
     if not result.ok:
@@ -285,6 +307,7 @@ class _Namespace:
 
 
 def _task_scope(args, environ, cwd) -> sc.Scope:
+    sc.check_env_ids(environ)
     inferred = sc.env_scope(environ, cwd)
     s = sc.Scope()
     s.project = args.project or environ.get("JRUN_PROJECT_ID", "") or inferred.project
@@ -324,7 +347,7 @@ def cmd_task(args, environ=None, cwd=None) -> int:
         restart_delay=1.0 if args.restart_delay is None else args.restart_delay,
         child_wait_timeout=args.child_wait_timeout or 300.0,
         child_poll_interval=args.child_poll_interval or 1.0, idle_timeout=args.timeout,
-        resume=args.resume, environ=environ))
+        resume=args.resume, environ=environ, secrets=collect_secrets(config, environ)))
     return 0
 
 
@@ -340,7 +363,7 @@ def _existing_task(args, environ, cwd) -> sc.Scope:
 
 def cmd_task_resume(args, environ=None, cwd=None) -> int:
     from ..runner.ralph import TaskRequest, run_task
-    from ..store import Layout, clear_done, clear_stop_requested
+    from ..store import Layout, clear_cancelled, clear_done, clear_stop_requested
     environ = dict(os.environ if environ is None else environ)
     s = _existing_task(args, environ, cwd or os.getcwd())
     task_dir = Layout(s.root).task_dir(s.project, s.task)
@@ -352,8 +375,10 @@ def cmd_task_resume(args, environ=None, cwd=None) -> int:
     sys.stderr.write(f"Resuming task: {s.task}\n")
     clear_done(task_dir)
     clear_stop_requested(task_dir)
-    agent, _ = load_agent(args.config, args.agent)
+    clear_cancelled(task_dir)
+    agent, config = load_agent(args.config, args.agent)
     run_task(TaskRequest(root=s.root, project=s.project, task=s.task, agent=agent, cwd=args.cwd,
+                         secrets=collect_secrets(config, environ),
                          max_attempts=args.max_restarts, restart_delay=args.restart_delay,
                          child_wait_timeout=args.child_wait_timeout or 300.0,
                          child_poll_interval=args.child_poll_interval or 1.0,
@@ -362,7 +387,7 @@ def cmd_task_resume(args, environ=None, cwd=None) -> int:
 
 
 def cmd_resume(args, environ=None, cwd=None) -> int:
-    from ..store import Layout, clear_done, clear_stop_requested
+    from ..store import Layout, clear_cancelled, clear_done, clear_stop_requested
     environ = dict(os.environ if environ is None else environ)
     s = _existing_task(args, environ, cwd or os.getcwd())
     task_dir = Layout(s.root).task_dir(s.project, s.task)
@@ -373,13 +398,15 @@ def cmd_resume(args, environ=None, cwd=None) -> int:
         read_prompt(args.prompt, args.prompt_file)  # refused before the task is touched
     clear_done(task_dir)
     clear_stop_requested(task_dir)
+    clear_cancelled(task_dir)
     sys.stdout.write(f"Resumed task {s.task} (restart counter reset)\n")
     sys.stdout.flush()
     if not args.agent:
         return 0
     from ..runner.ralph import TaskRequest, run_task
-    agent, _ = load_agent(args.config, args.agent)
+    agent, config = load_agent(args.config, args.agent)
     run_task(TaskRequest(root=s.root, project=s.project, task=s.task, agent=agent,
+                         secrets=collect_secrets(config, environ),
                          prompt=read_prompt(args.prompt, args.prompt_file), max_attempts=3,
                          restart_delay=1.0, resume=True, environ=environ))
     return 0
@@ -419,6 +446,8 @@ def cmd_stop(args, environ=None, cwd=None) -> int:
     environ = dict(os.environ if environ is None else environ)
     if args.run_dir:
         run_dir = os.path.abspath(args.run_dir)
+        root = sc.runs_root(args.root, args.config, environ)
+        sc.check_in_root("--run-dir", args.run_dir, root, 4, runs=True)
     else:
         if not (args.project and args.task):
             raise UsageError("--run-dir, or --project and --task, are required")
@@ -436,6 +465,15 @@ def cmd_stop(args, environ=None, cwd=None) -> int:
     if marker and os.path.isdir(task_dir):
         write_stop_requested(task_dir, permanent=args.no_restart)
     _print_outcome(stop_run(run_dir, grace=args.grace, force=args.force))
+    return 0
+
+
+def cmd_task_cancel(args, environ=None, cwd=None) -> int:
+    from ..orchestrator import cancel_task
+    environ = dict(os.environ if environ is None else environ)
+    layout = _task_layout(args, environ)
+    marker = cancel_task(layout.root, args.project, args.task, args.reason)
+    sys.stdout.write(f"task {args.project}/{args.task} marked as cancelled\nreason: {marker.reason}\n")
     return 0
 
 

@@ -171,6 +171,70 @@ def env_scope(environ: dict, cwd: str) -> Scope:
     return s
 
 
+def _shown(value: str) -> str:
+    from ..ids import _printable
+    return _printable(value)
+
+
+def _symlink_below(root: str, path: str) -> str | None:
+    """The first component of ``path`` below ``root`` that is a symlink, or None."""
+    rel = os.path.relpath(path, root)
+    current = root
+    for part in rel.split(os.sep):
+        current = os.path.join(current, part)
+        try:
+            if os.path.islink(current):
+                return current
+        except OSError:
+            return None
+    return None
+
+
+def check_in_root(what: str, value: str, root: str, depth: int, *, runs: bool = False) -> None:
+    """``value`` must be exactly ``depth`` levels below ``root`` (``<root>/<p>/<t>`` or, with
+    ``runs``, ``<root>/<p>/<t>/runs/<r>``) and reach there through no symlink below the root;
+    otherwise a one-line UsageError naming ``what``."""
+    path, top = os.path.abspath(value), os.path.abspath(root)
+    up = path
+    for _ in range(depth):
+        up = os.path.dirname(up)
+    if up != top or (runs and os.path.basename(os.path.dirname(path)) != "runs"):
+        raise UsageError(f'{what} "{_shown(value)}" is outside the runs root {_shown(root)}')
+    link = _symlink_below(top, path)
+    if link is not None:
+        raise UsageError(f'{what} "{_shown(value)}" goes through a symlink: {_shown(link)}')
+
+
+def check_env_folders(environ: dict, root: str) -> None:
+    """``JRUN_TASK_FOLDER`` must be ``<root>/<p>/<t>`` and ``JRUN_RUN_FOLDER``
+    ``<root>/<p>/<t>/runs/<r>`` of the resolved runs root (no symlink on the way); the ids in
+    them are checked like the flags."""
+    from ..ids import validate_component, validate_project_id
+    for var, depth in (("JRUN_TASK_FOLDER", 2), ("JRUN_RUN_FOLDER", 4)):
+        value = environ.get(var, "")
+        if not value:
+            continue
+        check_in_root(var, value, root, depth, runs=depth == 4)
+        parts = os.path.relpath(os.path.abspath(value), os.path.abspath(root)).split(os.sep)
+        validate_project_id(parts[0])
+        validate_component("task", parts[1])
+        if depth == 4:
+            validate_component("run", parts[3])
+
+
+def check_env_ids(environ: dict) -> None:
+    """``JRUN_PROJECT_ID``, ``JRUN_TASK_ID``, ``JRUN_ID`` and ``JRUN_PARENT_ID``, when set, are
+    checked like ``--project``, ``--task`` and ``--run`` (they name paths and message headers)."""
+    from ..ids import validate_component, validate_project_id
+    if environ.get("JRUN_PROJECT_ID"):
+        validate_project_id(environ["JRUN_PROJECT_ID"])
+    if environ.get("JRUN_TASK_ID"):
+        validate_component("task", environ["JRUN_TASK_ID"])
+    for var in ("JRUN_ID", "JRUN_PARENT_ID"):
+        if environ.get(var):
+            validate_component("run", environ[var])
+
+
 def validate_scope_ids(project: str | None, task: str | None) -> None:
     from ..ids import validate_component, validate_project_id
     if project:

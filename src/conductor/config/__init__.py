@@ -8,7 +8,7 @@ from .hcl import parse_hcl
 from .loader import load_config, load_config_lenient
 from .model import (AGENT_TYPES, DIVERSIFICATION_STRATEGIES, AgentConfig, ApiConfig, Config, Defaults,
                     Diversification, SseConfig, StorageConfig, WebhookConfig, normalize_agent_type)
-from .search import config_candidates, find_config
+from .search import config_candidates, find_config, find_run_config
 from .selection import select_agent
 from .source import display_path
 from .tokens import (agent_token_env_name, check_permissions, permission_warnings,
@@ -19,6 +19,6 @@ __all__ = [
     "AgentConfig", "ApiConfig", "Config", "Defaults", "Diversification", "SseConfig",
     "StorageConfig", "WebhookConfig",
     "agent_token_env_name", "check_permissions", "config_candidates", "display_path",
-    "find_config", "load_config", "load_config_lenient", "normalize_agent_type", "parse_hcl",
+    "find_config", "find_run_config", "load_config", "load_config_lenient", "normalize_agent_type", "parse_hcl",
     "permission_warnings", "select_agent", "token_env_var",
 ]

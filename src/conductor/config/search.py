@@ -36,3 +36,18 @@ def find_config(explicit: str | None = None, *, cwd: str | None = None,
         if os.path.isfile(candidate):
             return candidate
     return None
+
+
+def find_run_config(explicit: str | None, agent: str | None, *, cwd: str | None = None,
+                    home: str | None = None) -> str | None:
+    """The config a ``job``/``task`` run loads (spec 6.2): ``--config`` when given; with an
+    ``--agent`` that is an agent type (``claude``, ``codex``, ...) and no ``--config``, none at
+    all, as upstream: the agent is the bare type, so upstream's starter
+    ``~/.run-agent/conductor-loop.hcl`` cannot turn ``--agent claude`` into ``unknown agent``.
+    Any other ``--agent`` (a configured name such as ``my-stub``) and no ``--agent`` search
+    the default places (upstream would fail those with ``unsupported agent type``)."""
+    from .model import AGENT_TYPES, normalize_agent_type
+    kind = normalize_agent_type(agent or "")
+    if not explicit and kind in AGENT_TYPES and kind != "command":
+        return None
+    return find_config(explicit, cwd=cwd, home=home)

@@ -136,20 +136,57 @@ def _check_webhook(config: Config, source: Source) -> list[ConfigError]:
     try:
         parse_duration(webhook.timeout)
     except ValueError as exc:
-        found.append(source.error("webhook.timeout", f"webhook.timeout is invalid: {exc}"))
+        found.append(source.error("webhook.timeout",
+                                  f"webhook.timeout is invalid: {_escape_controls(str(exc))}"))
     return found
+
+
+def _escaped(text: str, *, quote: bool) -> str:
+    """Go's ``strconv.Quote`` escapes: control and other unprintable characters as ``\\n``,
+    ``\\x1b``, ``\\u202e``...; with ``quote`` also ``"`` and ``\\``, inside double quotes (``%q``,
+    as Go's url.Error prints a URL). A message never carries a control character."""
+    out = []
+    for ch in text:
+        if quote and ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    body = "".join(out)
+    return f'"{body}"' if quote else body
+
+
+def _go_quote(text: str) -> str:
+    return _escaped(text, quote=True)
+
+
+def _escape_controls(text: str) -> str:
+    return _escaped(text, quote=False)
+
+
+_SHORT_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+                  "\t": "\\t", "\v": "\\v"}
 
 
 def _url_problem(url: str) -> str | None:
     """Upstream accepts anything Go's ParseRequestURI takes; we also insist on http(s) and a
-    host, because the POST can only go there."""
+    host, because the POST can only go there. The URL is quoted like Go's url.Error (``%q``)."""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        return f"parse {_go_quote(url)}: net/url: invalid control character in URL"
     if not _SCHEME.match(url):
-        return f'parse "{url}": invalid URI for request'
+        return f"parse {_go_quote(url)}: invalid URI for request"
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
-        return f'unsupported scheme "{parts.scheme}" (use http or https)'
+        return f"unsupported scheme {_go_quote(parts.scheme)} (use http or https)"
     if not parts.hostname:
-        return f'parse "{url}": missing host'
+        return f"parse {_go_quote(url)}: missing host"
     return None
 
 

@@ -93,6 +93,8 @@ class ConductorApp(App[None]):
         self.root_label = root_label or self.root
         self.config_path = config_path
         self.config = config if config is not None else _load_config(config_path)
+        from ..secrets import collect, remember
+        remember(collect(self.config, env))  # every pane draws agent text with these as ***
         self.project_filter = project
         self.read_only = read_only
         if view is not None and view not in VIEWS:

@@ -36,6 +36,7 @@ LOOKS: dict[str, StatusLook] = {
     "completed": StatusLook("✔", "green", "completed"),
     "failed": StatusLook("✘", "bold red", "failed"),
     "stopped": StatusLook("■", "yellow", "stopped"),
+    "cancelled": StatusLook("⊘", "yellow", "cancelled (task cancel)"),
     "waiting": StatusLook("◷", "cyan", "waiting on dependencies"),
     "queued": StatusLook("○", "bright_black", "queued"),
     "needs-you": StatusLook("?", "bold magenta", "needs you (QUESTION)"),
@@ -155,6 +156,8 @@ def task_status(snap: TaskSnapshot, runs: list[RunView], *, loop_alive: bool,
         return "waiting" if waiting_on and not runs else "running"
     if snap.done:
         return "completed"
+    if snap.cancelled:
+        return "cancelled"
     if snap.stop_requested:
         return "stopped"
     roots = [r for r in runs if r.is_root] or runs

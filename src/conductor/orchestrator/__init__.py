@@ -5,8 +5,8 @@ Each is a thin function over runner, store and bus. Tasks are started as *detach
 console or losing an SSH link stops nothing.
 """
 
-from .verbs import (LOOP_LOG, StartResult, loop_alive, new_task, post_message, restart_task,
+from .verbs import (LOOP_LOG, StartResult, cancel_task, loop_alive, new_task, post_message, restart_task,
                     resume_task, start_task, stop_run, stop_task)
 
-__all__ = ["LOOP_LOG", "StartResult", "loop_alive", "new_task", "post_message", "restart_task",
+__all__ = ["LOOP_LOG", "StartResult", "cancel_task", "loop_alive", "new_task", "post_message", "restart_task",
            "resume_task", "start_task", "stop_run", "stop_task"]

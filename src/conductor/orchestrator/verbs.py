@@ -13,8 +13,8 @@ from ..errors import ConductorError, UsageError
 from ..ids import validate_component, validate_project_id, validate_task_id
 from ..runner import stop as _stop
 from ..runner.supervisor import loop_alive as _loop_alive
-from ..store import (Layout, clear_done, clear_stop_requested, write_depends_on,
-                     write_task_md_if_missing)
+from ..store import (Cancellation, Layout, clear_cancelled, clear_done, clear_stop_requested,
+                     write_cancelled, write_depends_on, write_task_md_if_missing)
 
 LOOP_LOG = "TASK-LOOP.log"
 
@@ -118,6 +118,21 @@ def stop_task(root: str, project: str, task: str, *, force: bool = True,
     return _stop.stop_task(Layout(root), project, task, grace=grace, force=force)
 
 
+def cancel_task(root: str, project: str, task: str, reason: str) -> Cancellation:
+    """Write CANCELLED (``task cancel``). The loop starts no further attempt; a run in
+    progress finishes (``task stop`` ends it now). ``resume`` clears the marker."""
+    validate_project_id(project)
+    validate_component("task", task)
+    if not reason.strip():
+        raise UsageError("--reason is empty")
+    if any(not ch.isprintable() for ch in reason):
+        raise UsageError("--reason must be one line of printable text")
+    task_dir = Layout(root).task_dir(project, task)
+    if not os.path.isdir(task_dir) or os.path.islink(task_dir):
+        raise UsageError(f"task not found: {project}/{task}")
+    return write_cancelled(task_dir, reason)
+
+
 def wait_loop_gone(task_dir: str, timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while _loop_alive(task_dir):
@@ -134,6 +149,7 @@ def resume_task(root: str, project: str, task: str, **kwargs) -> StartResult:
         raise UsageError(f"TASK.md not found in task directory {task_dir}")
     clear_done(task_dir)
     clear_stop_requested(task_dir)
+    clear_cancelled(task_dir)
     return start_task(root, project, task, resume=True, **kwargs)
 
 

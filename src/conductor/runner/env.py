@@ -8,6 +8,7 @@ import sys
 from typing import Mapping
 
 from ..agents import FOREIGN_KEY_VARS, token_env_var
+from ..secrets import agent_env_filter
 
 
 def run_agent_dir() -> str | None:
@@ -24,7 +25,11 @@ def run_agent_dir() -> str | None:
 def agent_environment(base: Mapping[str, str], *, project: str, task: str, run_id: str,
                       parent_run_id: str, task_dir: str, run_dir: str, bus_path: str,
                       agent_type: str, token: str = "", conductor_url: str = "",
-                      extra: Mapping[str, str] | None = None) -> dict[str, str]:
+                      extra: Mapping[str, str] | None = None, agent_name: str = "",
+                      secrets: tuple[str, ...] = ()) -> dict[str, str]:
+    """``secrets`` are every configured token (conductor.secrets.collect): the agent keeps its
+    own token variables and loses every other conductor secret (docs/configuration.md)."""
+    from ..config.tokens import agent_token_env_name
     env = dict(base)
     env.update({
         "JRUN_PROJECT_ID": project,
@@ -35,6 +40,9 @@ def agent_environment(base: Mapping[str, str], *, project: str, task: str, run_i
         "JRUN_MESSAGE_BUS": bus_path,
         "JRUN_TASK_FOLDER": task_dir,
         "JRUN_RUN_FOLDER": run_dir,
+        # the runs root, so `run-agent` called by the agent resolves the same root (JRUN_*
+        # folders are only accepted inside the resolved root)
+        "CONDUCTOR_ROOT": os.path.dirname(os.path.dirname(os.path.abspath(task_dir))),
     })
     if conductor_url:
         env["JRUN_CONDUCTOR_URL"] = conductor_url
@@ -47,6 +55,11 @@ def agent_environment(base: Mapping[str, str], *, project: str, task: str, run_i
     path = env.get("PATH", "")
     if ours and ours not in path.split(os.pathsep):
         env["PATH"] = ours + (os.pathsep + path if path else "")
+    own_vars = [own_key] if own_key else []
+    if agent_name:
+        own_vars.append(agent_token_env_name(agent_name))
+    own_token = token or (env.get(own_key, "") if own_key else "")
+    env = agent_env_filter(env, keep=own_vars, own_token=own_token, secrets=secrets)
     if extra:
         env.update(extra)
     env.pop("CLAUDECODE", None)

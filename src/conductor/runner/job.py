@@ -24,6 +24,7 @@ from ..agents import (AgentError, agent_spec, check_gemini_help, commandline, de
 from ..agents.streams import GEMINI_REJECTION_SUMMARY
 from ..bus import Message, MessageBus
 from ..errors import ConductorError
+from ..secrets import StreamRedactor, collect, redact, usable
 from ..store import (OUTPUT, PROMPT, RUN_INFO, STDERR, STDOUT, Layout, RunInfo, stop_requested,
                      update_run_info, write_run_info, write_task_md_if_missing)
 from ..timefmt import format_duration, now_ns
@@ -54,6 +55,7 @@ class JobRequest:
     run_dir: tuple[str, str] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     environ: dict[str, str] | None = None
+    secrets: tuple[str, ...] = ()  # every configured token (conductor.secrets.collect)
     on_started: Callable[[RunInfo], None] | None = None
 
 
@@ -116,7 +118,13 @@ class _Forwarder:
             signal.signal(sig, old)
 
 
+def _secrets(req: JobRequest) -> tuple[str, ...]:
+    environ = req.environ if req.environ is not None else os.environ
+    return usable((*req.secrets, *collect(None, environ), getattr(req.agent, "token", "") or ""))
+
+
 def run_job(req: JobRequest) -> JobResult:
+    req = replace(req, secrets=_secrets(req))
     layout = Layout(req.root)
     task_dir = layout.ensure_task_dir(req.project, req.task)
     write_task_md_if_missing(task_dir, req.prompt)
@@ -146,7 +154,7 @@ def run_job(req: JobRequest) -> JobResult:
                 check_gemini_help(argv[0])
             version = detect_version(argv[0]) if agent_type in VERSIONED_TYPES else ""
         except AgentError as exc:
-            return _spawn_failed(info_path, info, bus, str(exc))
+            return _spawn_failed(info_path, info, bus, redact(str(exc), req.secrets))
         if fwd.signalled:
             return _spawn_failed(info_path, info, bus, "interrupted before the agent started")
         preamble = PreambleInfo(task_dir=task_dir, run_dir=run_dir, project=req.project,
@@ -165,7 +173,8 @@ def run_job(req: JobRequest) -> JobResult:
             task=req.task, run_id=run_id, parent_run_id=req.parent_run_id, task_dir=task_dir,
             run_dir=run_dir, bus_path=bus.path, agent_type=agent_type,
             token=getattr(req.agent, "token", "") or "", conductor_url=req.conductor_url,
-            extra={**(getattr(req.agent, "env", None) or {}), **req.extra_env})
+            extra={**(getattr(req.agent, "env", None) or {}), **req.extra_env},
+            agent_name=getattr(req.agent, "name", "") or "", secrets=req.secrets)
         try:
             proc, started = _spawn(argv, paths, workdir, env)
         except OSError as exc:
@@ -257,13 +266,15 @@ def _finish(req: JobRequest, info_path: str, info: RunInfo, bus: MessageBus, pat
             except (OSError, ValueError):
                 text = None
         if text:
+            text = redact(text, req.secrets)
             _write_text(paths[OUTPUT], text if text.endswith("\n") else text + "\n")
         elif agent_type == "gemini" and gemini_rejected_stream_json(paths[STDERR]):
             exit_code, status, summary = 1, "failed", GEMINI_REJECTION_SUMMARY
     if not os.path.exists(paths[OUTPUT]):
-        _copy_stdout(paths[STDOUT], paths[OUTPUT])
+        _copy_stdout(paths[STDOUT], paths[OUTPUT], req.secrets)
     if status == "failed" and stop_requested(task_dir) is not None and not timed_out:
         summary = f"stopped by operator ({summary})" if summary else "stopped by operator"
+    summary = redact(summary, req.secrets)
     end = now_ns()
 
     def final(old: RunInfo) -> RunInfo:
@@ -272,7 +283,7 @@ def _finish(req: JobRequest, info_path: str, info: RunInfo, bus: MessageBus, pat
     update_run_info(info_path, final)
     body = f"run stopped with code {exit_code}\nrun_dir: {run_dir}\noutput: {paths[OUTPUT]}"
     if status == "failed":
-        tail = stderr_tail(paths[STDERR], STDERR_TAIL_LINES)
+        tail = redact(stderr_tail(paths[STDERR], STDERR_TAIL_LINES), req.secrets)
         if tail:
             body += f"\n\n## stderr (last {STDERR_TAIL_LINES} lines)\n{tail}"
     _post(bus, "RUN_STOP" if exit_code == 0 else "RUN_CRASH", req, info.run_id, body)
@@ -320,10 +331,14 @@ def _write_text(path: str, text: str) -> None:
     os.chmod(path, 0o644)
 
 
-def _copy_stdout(src: str, dst: str) -> None:
+def _copy_stdout(src: str, dst: str, secrets: tuple[str, ...] = ()) -> None:
+    """output.md as a copy of stdout, with every secret redacted (it is shown by `output`)."""
+    redactor = StreamRedactor(secrets)
     try:
         with open(src, "rb") as fin, open(dst, "wb") as fout:
-            shutil.copyfileobj(fin, fout, 1 << 20)
+            while chunk := fin.read(1 << 20):
+                fout.write(redactor.feed(chunk))
+            fout.write(redactor.flush())
             fout.flush()
             os.fsync(fout.fileno())
         os.chmod(dst, 0o644)

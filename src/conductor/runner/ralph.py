@@ -16,7 +16,7 @@ from typing import Any
 from ..bus import Message, MessageBus
 from ..errors import ConductorError
 from ..store import (Layout, clear_stop_requested, done_exists, done_marker_present, heal_run,
-                     read_depends_on, read_run_info, read_task_prompt, stop_requested,
+                     read_cancelled, read_depends_on, read_run_info, read_task_prompt, stop_requested,
                      write_depends_on, write_task_md_if_missing)
 from ..timefmt import format_duration
 from .children import find_active_children, wait_for_children
@@ -62,6 +62,7 @@ class TaskRequest:
     resume: bool = False
     parent_run_id: str = ""
     environ: dict[str, str] | None = None
+    secrets: tuple[str, ...] = ()  # every configured token, for the runs (conductor.secrets)
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -144,6 +145,11 @@ class RalphLoop:
                                   should_stop=self.stopped)
 
     def _check_stop(self) -> None:
+        cancelled = read_cancelled(self.task_dir)
+        if cancelled is not None:
+            reason = f": {cancelled.reason}" if cancelled.reason else ""
+            self.post("INFO", f"task cancelled (CANCELLED present{reason}); not restarting")
+            raise TaskStopped(f"task cancelled{reason}")
         if self.stopped():
             self.post("INFO", "task stopped by operator (STOP-REQUESTED present); not restarting")
             raise TaskStopped("task stopped: STOP-REQUESTED is present")
@@ -166,7 +172,7 @@ class RalphLoop:
                 prompt=task_prompt(prompt, attempt=attempt, resume=req.resume), agent=req.agent,
                 cwd=req.cwd, parent_run_id=req.parent_run_id, previous_run_id=previous,
                 idle_timeout=req.idle_timeout, conductor_url=req.conductor_url,
-                environ=req.environ, extra_env=req.extra_env))
+                environ=req.environ, extra_env=req.extra_env, secrets=req.secrets))
             run_ids.append(result.run_id)
             previous = result.run_id
             self._last_pgid = result.pgid
@@ -181,7 +187,7 @@ class RalphLoop:
     def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            if self.stopped():
+            if self.stopped() or read_cancelled(self.task_dir) is not None:
                 return
             time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
 

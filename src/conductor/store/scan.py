@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from .. import ids
 from ..errors import ConductorError, IdError
-from .layout import DONE, RUN_INFO, RUNS, STOP_REQUESTED, TASK_CONFIG, TASK_MD, Layout
+from .layout import CANCELLED, DONE, RUN_INFO, RUNS, STOP_REQUESTED, TASK_CONFIG, TASK_MD, Layout
 from .runinfo import RunInfo, RunInfoMissing, placeholder_run_info, read_run_info_stat
 from .taskfiles import read_depends_on
 
@@ -40,6 +40,7 @@ class TaskSnapshot:
     runs: list[RunSnapshot] = field(default_factory=list)
     done: bool = False
     stop_requested: bool = False
+    cancelled: bool = False
     depends_on: list[str] = field(default_factory=list)
     task_md_exists: bool = False
     mtime_ns: int = 0
@@ -113,6 +114,7 @@ def scan_task(layout: Layout, project_id: str, task_id: str) -> TaskSnapshot:
     snap.task_md_exists = TASK_MD in entries
     snap.done = _is_regular(entries.get(DONE))
     snap.stop_requested = STOP_REQUESTED in entries
+    snap.cancelled = CANCELLED in entries
     if TASK_CONFIG in entries:
         try:
             snap.depends_on = read_depends_on(path)

@@ -16,7 +16,7 @@ import yaml
 from ..errors import ConfigError, LayoutError
 from ..timefmt import NS, format_rfc3339nano, now_ns, parse_timestamp
 from ..yamlv3 import INDENT, AliasLimitError, check_aliases, render_scalar, too_nested
-from .layout import DONE, FILE_MODE, STOP_REQUESTED, TASK_CONFIG, TASK_MD, TASK_STATE
+from .layout import CANCELLED, DONE, FILE_MODE, STOP_REQUESTED, TASK_CONFIG, TASK_MD, TASK_STATE
 from .runinfo import NodeLoader
 
 PERMANENT = "permanent"
@@ -181,6 +181,41 @@ def write_stop_requested(task_dir: str, permanent: bool = False, *,
 
 def clear_stop_requested(task_dir: str) -> bool:
     return _remove(_path(task_dir, STOP_REQUESTED))
+
+
+# ---- CANCELLED -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Cancellation:
+    """``task cancel``'s marker: ``cancelled_at: <RFC3339 UTC>\\nreason: <text>\\n`` (spec 1.1)."""
+    cancelled_at: str
+    reason: str
+
+
+def read_cancelled(task_dir: str) -> Cancellation | None:
+    """The marker, or None. Any content counts as cancelled; missing fields read as ``""``."""
+    text = _read_text(_path(task_dir, CANCELLED))
+    if text is None:
+        return None
+    when = reason = ""
+    for line in text.split("\n"):
+        if line.startswith("cancelled_at:") and not when:
+            when = line[len("cancelled_at:"):].strip()
+        elif line.startswith("reason:") and not reason:
+            reason = line[len("reason:"):].strip()
+    return Cancellation(when, reason)
+
+
+def write_cancelled(task_dir: str, reason: str, *, when_ns: int | None = None) -> Cancellation:
+    """Write CANCELLED as upstream does (whole-second RFC 3339 UTC time, the reason as given)."""
+    ns = now_ns() if when_ns is None else when_ns
+    when = format_rfc3339nano(ns - ns % NS)
+    _write(_path(task_dir, CANCELLED), f"cancelled_at: {when}\nreason: {reason}\n".encode("utf-8"))
+    return Cancellation(when, reason)
+
+
+def clear_cancelled(task_dir: str) -> bool:
+    return _remove(_path(task_dir, CANCELLED))
 
 
 # ---- TASK_STATE.md ---------------------------------------------------------------------------

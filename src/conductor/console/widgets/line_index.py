@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from ...secrets import redact_known
 
 CHUNK_BYTES = 256 * 1024
 """A new chunk starts at the first line start at least this far from the current chunk's start."""
@@ -396,8 +397,9 @@ MARKER_PREFIX = "\u2026 [+"
 def neutralise(text: str, tab_size: int = 8) -> str:
     """Make untrusted text safe to draw: every C0/C1 control character (ESC, BEL, CR, NUL, and
     the 8-bit CSI U+009B among them) and DEL becomes a visible symbol, tabs become spaces.
+    Every secret the console knows (conductor.secrets.remember) shows as ``***``.
     Escape sequences therefore show as text (``\u241b[2J``) and can never reach the terminal."""
-    return text.translate(_PLACEHOLDERS).expandtabs(tab_size)
+    return redact_known(text).translate(_PLACEHOLDERS).expandtabs(tab_size)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """`run-agent job` with stub agent CLIs (spec 4.1-4.5, 8.2), and the section-9 fixes."""
 
+import json
 import os
 import signal
 import subprocess
@@ -113,7 +114,11 @@ def test_run_info_is_written_before_version_detection(stubs):
                              "--parent-run-id", "p"], env=env, cwd=stubs.base)
     try:
         info = wait_for(lambda: runs(stubs.root) and runs(stubs.root)[0], timeout=10)
-        assert info.status == "running" and info.pid == proc.pid  # the sentinel names run-agent
+        # the sentinel names no process group before the agent exists, only its runner
+        assert (info.status, info.pid, info.pgid, info.runner_pid) == ("running", 0, 0, proc.pid)
+        listing = stubs.run("list", "--root", stubs.root, "--project", PROJECT, "--task", TASK,
+                            "--json")
+        assert [r["status"] for r in json.loads(listing.stdout)["runs"]] == ["running"]
         assert proc.poll() is None
     finally:
         assert proc.wait(timeout=60) == 0

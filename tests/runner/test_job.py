@@ -161,7 +161,7 @@ def test_killed_by_signal_is_failed_with_the_signal_named(stubs, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "conductor", "job", "--root", stubs.root, "--project",
                              PROJECT, "--task", TASK, "--agent", "codex", "--prompt", "STUB: sleep 60"],
                             env=stubs.env, cwd=stubs.base)
-    info = wait_for(lambda: runs(stubs.root) and runs(stubs.root)[0].pid != proc.pid and runs(stubs.root)[0])
+    info = wait_for(lambda: runs(stubs.root) and runs(stubs.root)[0].pid > 0 and runs(stubs.root)[0])
     os.killpg(info.pgid, signal.SIGKILL)
     assert proc.wait(timeout=30) == 1
     info = runs(stubs.root)[0]
@@ -172,7 +172,7 @@ def test_terminating_run_agent_forwards_to_the_agent_and_finishes_the_record(stu
     proc = subprocess.Popen([sys.executable, "-m", "conductor", "job", "--root", stubs.root, "--project",
                              PROJECT, "--task", TASK, "--agent", "codex", "--prompt", "STUB: sleep 60"],
                             env=stubs.env, cwd=stubs.base)
-    info = wait_for(lambda: runs(stubs.root) and runs(stubs.root)[0].pid != proc.pid and runs(stubs.root)[0])
+    info = wait_for(lambda: runs(stubs.root) and runs(stubs.root)[0].pid > 0 and runs(stubs.root)[0])
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 1
     info = runs(stubs.root)[0]

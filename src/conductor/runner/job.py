@@ -25,8 +25,8 @@ from ..agents import (AgentError, agent_spec, check_gemini_help, commandline, de
 from ..agents.streams import GEMINI_REJECTION_SUMMARY
 from ..bus import Message, MessageBus
 from ..errors import ConductorError
-from ..store import (OUTPUT, PROMPT, RUN_INFO, STDERR, STDOUT, Layout, RunInfo, stop_requested,
-                     update_run_info, write_run_info, write_task_md_if_missing)
+from ..store import (OUTPUT, PROMPT, RUN_INFO, STDERR, STDOUT, Layout, RunInfo, update_run_info,
+                     write_run_info, write_task_md_if_missing)
 from ..store import safefs
 from ..timefmt import format_duration, now_ns
 from .env import agent_environment
@@ -328,7 +328,7 @@ def _finish(req: JobRequest, info_path: str, info: RunInfo, bus: MessageBus, pat
             exit_code, status, summary = 1, "failed", GEMINI_REJECTION_SUMMARY
     if not _exists(ctx, paths[OUTPUT]) and not problems:
         _copy_stdout(ctx, problems)
-    if status == "failed" and _stop_requested_quietly(task_dir) and not timed_out:
+    if status == "failed" and _stop_requested_quietly(req, ctx.root, task_dir) and not timed_out:
         summary = f"stopped by operator ({summary})" if summary else "stopped by operator"
     end = now_ns()
 
@@ -361,11 +361,9 @@ def _finish(req: JobRequest, info_path: str, info: RunInfo, bus: MessageBus, pat
     return JobResult(info.run_id, run_dir, exit_code, status, summary, timed_out, error, info.pgid)
 
 
-def _stop_requested_quietly(task_dir: str) -> bool:
-    try:
-        return stop_requested(task_dir) is not None
-    except ConductorError:
-        return True  # something is at STOP-REQUESTED: an operator's stop that could not write
+def _stop_requested_quietly(req: JobRequest, root: str, task_dir: str) -> bool:
+    from .stop import marker_present
+    return _stop_asked(req) or marker_present(root, task_dir)
 
 
 def _exists(ctx: _Context, path: str) -> bool:

@@ -163,7 +163,9 @@ def run_job(req: JobRequest) -> JobResult:
             version = detect_version(argv[0]) if agent_type in VERSIONED_TYPES else ""
         except AgentError as exc:
             return _spawn_failed(ctx, info, str(exc))
-        if fwd.signalled or _stop_asked(req):
+        if _stop_asked(req):
+            return _spawn_failed(ctx, info, "stopped by operator before the agent started")
+        if fwd.signalled:
             return _spawn_failed(ctx, info, "interrupted before the agent started")
         preamble = PreambleInfo(task_dir=task_dir, run_dir=run_dir, project=req.project,
                                 task=req.task, run_id=run_id, parent_run_id=req.parent_run_id,

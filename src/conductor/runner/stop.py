@@ -308,19 +308,20 @@ def stop_task(layout: Layout, project: str, task: str, *, grace: float = DEFAULT
             continue
         signal_group(info.pgid, signal.SIGTERM)
         signalled.append((path, info))
-    tell_supervisor(task_dir)
+    supervisor = tell_supervisor(task_dir)
     notice = write_marker(layout, task_dir, permanent)
     if notice:
         outcomes.append(StopOutcome("", False, "", notice))
     for path, _info in signalled:
         outcomes.append(stop_run(path, grace=grace, force=force, signalled=True))
-    for path, _info in waiting:
-        try:
+    for path, info in waiting:
+        if supervisor is not None and info.runner_pid == supervisor:
+            outcomes.append(StopOutcome(info.run_id, True, "", f"run {info.run_id}: its agent has "
+                                        "not been started yet; the loop was told not to start it"))
+            continue
+        try:  # another runner (a child job): wait for it to record its agent, then stop that
             outcome = stop_run(path, grace=grace, force=force)
         except StopError as exc:
-            outcome = StopOutcome(_info.run_id, False, "", str(exc), refused=True)
-        if outcome.notice.endswith("is not running (status: failed)"):
-            outcome = StopOutcome(outcome.run_id, True, "", f"run {outcome.run_id}: stopped "
-                                  "before its agent started")
+            outcome = StopOutcome(info.run_id, False, "", str(exc), refused=True)
         outcomes.append(outcome)
     return outcomes

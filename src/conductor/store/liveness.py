@@ -77,6 +77,8 @@ def _original_process(pid: int, start_ns: int | None) -> bool:
 
 def group_exists(pgid: int) -> bool:
     """Some process (maybe only zombies) is in group ``pgid``."""
+    if pgid <= 0:
+        return False  # killpg(0) would probe our own group, killpg(-n) is an error
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:

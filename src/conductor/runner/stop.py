@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from ..errors import ConductorError
 from ..ids import run_sort_key
 from ..store import (RUN_INFO, STOP_REQUESTED, Layout, RunInfo, read_run_info, run_alive,
-                     stop_requested, write_stop_requested)
+                     stop_requested)
 from ..store import safefs
-from ..timefmt import format_duration
+from ..store.taskfiles import PERMANENT
+from ..timefmt import NS, format_duration, format_rfc3339nano, now_ns
 from .process import group_alive, leader_problem, signal_group
 from .supervisor import lock_path
 
@@ -246,20 +247,20 @@ def tell_supervisor(task_dir: str) -> int | None:
 def write_marker(layout: Layout, task_dir: str, permanent: bool) -> str:
     """Write STOP-REQUESTED; "" or the one-line warning naming the file when it could not be.
 
-    Whatever is planted at the name (a link, a FIFO) is replaced, never written through or
-    blocked on; a directory there, a full disk or any other failure is reported.
+    Written to a temporary file and renamed over the name, so whatever is planted there (a
+    link, a FIFO) is replaced, never written through or blocked on; a directory there, a full
+    disk or any other failure is reported.
     """
     path = os.path.join(task_dir, STOP_REQUESTED)
+    if permanent:
+        text = PERMANENT
+    else:
+        ns = now_ns()
+        text = format_rfc3339nano(ns - ns % NS)  # whole seconds, as Go's RFC3339
     try:
-        st = safefs.lstat(layout.root, path)
-        if st is not None and not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
-            safefs.unlink(layout.root, path)  # a link or FIFO: never followed, never opened
-        write_stop_requested(task_dir, permanent=permanent)
-    except (ConductorError, OSError) as exc:
-        text = str(exc) if isinstance(exc, ConductorError) else f"{path}: {safefs.reason(exc)}"
-        if path not in text:
-            text = f"{path}: {text}"
-        return f"{MARKER_WARNING}{text}"
+        safefs.write_atomic(layout.root, path, (text + "\n").encode("ascii"))
+    except ConductorError as exc:
+        return f"{MARKER_WARNING}{exc}"
     return ""
 
 

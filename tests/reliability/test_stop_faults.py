@@ -176,3 +176,29 @@ def test_run_dir_swapped_for_a_link_while_the_agent_runs_gets_nothing_written(ri
     assert (outside / "run-info.yaml").read_bytes() == record
     crash = MessageBus(os.path.join(root, PROJECT, TASK, "TASK-MESSAGE-BUS.md")).read_all()[-1]
     assert crash.type == "RUN_CRASH" and crash.body.endswith(f"error: {why}")
+
+
+def test_task_delete_refuses_a_live_task_and_force_stops_it_first(rig):
+    root = rig.root
+    loop = _loop(rig, root)
+    try:
+        agent = wait_for(lambda: _agent(root), what="agent started")
+        task_dir = os.path.join(root, PROJECT, TASK)
+        res = rig.run("task", "delete", "--root", root, "--project", PROJECT, "--task", TASK)
+        assert (res.returncode, res.stdout, res.stderr) == (
+            1, "", f"Error: task {TASK} is running (its loop is alive; run {agent.run_id} is "
+                   "alive); stop it first (run-agent task stop) or use --force to stop and "
+                   "delete it\n")
+        assert os.path.isdir(task_dir) and not pid_gone(agent.pid)
+        res = rig.run("task", "delete", "--root", root, "--project", PROJECT, "--task", TASK,
+                      "--force")
+        assert (res.returncode, res.stderr) == (0, "")
+        assert res.stdout == (f"Stopped run {agent.run_id} (PID {agent.pid})\n"
+                              f"Deleted task: {TASK}\n")
+        assert not os.path.exists(task_dir)
+        assert pid_gone(agent.pid)
+        assert loop.wait(timeout=30) == 1  # the loop is gone too: nothing runs unlisted
+    finally:
+        if loop.poll() is None:
+            loop.kill()
+            loop.wait()

@@ -58,8 +58,8 @@ class JobRequest:
     extra_env: dict[str, str] = field(default_factory=dict)
     environ: dict[str, str] | None = None
     on_started: Callable[[RunInfo], None] | None = None
-    # the supervisor's "the operator stopped the task": checked before the spawn and while
-    # the agent runs (then the agent's group is terminated)
+    # the supervisor's "the operator stopped the task": checked before the spawn (no agent is
+    # started) and right after it (the stop could not see the agent yet: it is terminated)
     should_stop: Callable[[], bool] | None = None
 
 
@@ -207,8 +207,10 @@ def run_job(req: JobRequest) -> JobResult:
             group.terminate()
         if req.on_started:
             req.on_started(info)
-        timed_out = _wait(group, paths, req.idle_timeout, req)
-        if fwd.signalled or _stop_asked(req):
+        # a stop while the agent runs is the stopping command's to carry out (SIGTERM, its
+        # grace, SIGKILL with --force); the supervisor's flag only keeps it from restarting
+        timed_out = _wait(group, paths, req.idle_timeout)
+        if fwd.signalled:
             group.terminate(grace=1.0)  # what the agent left in its group, still ours
         returncode = group.reap()
         fwd.group = None
@@ -278,25 +280,18 @@ def _sizes(paths: dict[str, str]) -> tuple[int, int]:
     return out[0], out[1]
 
 
-def _wait(group: AgentGroup, paths: dict[str, str], idle_timeout: float,
-          req: JobRequest) -> bool:
+def _wait(group: AgentGroup, paths: dict[str, str], idle_timeout: float) -> bool:
     """Wait for the agent to exit (it is not reaped); with an idle timeout, any output growth
     resets the clock. Returns whether it timed out."""
-    if idle_timeout <= 0 and req.should_stop is None:
+    if idle_timeout <= 0:
         group.exited()
         return False
-    interval = min(0.25, max(0.05, idle_timeout / 4)) if idle_timeout > 0 else 0.25
+    interval = min(0.25, max(0.05, idle_timeout / 4))
     last = _sizes(paths)
     last_change = time.monotonic()
     while True:
         if group.exited(timeout=interval):
             return False
-        if _stop_asked(req):
-            group.terminate()
-            group.exited()
-            return False
-        if idle_timeout <= 0:
-            continue
         now_sizes = _sizes(paths)
         if now_sizes != last:
             last, last_change = now_sizes, time.monotonic()

@@ -86,6 +86,8 @@ def stop_run(run_dir: str, *, grace: float = DEFAULT_GRACE, force: bool = False,
                            f"run-info.yaml missing for run {run_id}; status is unknown — nothing to stop")
     if not signalled:
         info = _await_agent(run_dir, info, grace, poll)
+    elif info.status != "running":  # it ended after our SIGTERM and its runner recorded that
+        return StopOutcome(info.run_id, True, f"Stopped run {info.run_id} (PID {info.pid})")
     if info.status != "running":
         return StopOutcome(info.run_id, False, "", f"run {info.run_id} is not running (status: {info.status})")
     if info.process_ownership == "external":
@@ -284,7 +286,7 @@ def marker_present(root: str, task_dir: str) -> bool:
 
 def stop_task(layout: Layout, project: str, task: str, *, grace: float = DEFAULT_GRACE,
               force: bool = False, permanent: bool = False) -> list[StopOutcome]:
-    """Signal every live run of the task, then tell the supervisor, then write STOP-REQUESTED.
+    """Tell the supervisor, signal every live run of the task, then write STOP-REQUESTED.
 
     A run that may not be signalled, or a marker that cannot be written, gives a notice; the
     others are stopped all the same.
@@ -292,6 +294,8 @@ def stop_task(layout: Layout, project: str, task: str, *, grace: float = DEFAULT
     task_dir = layout.task_dir(project, task)
     if not os.path.isdir(task_dir):
         raise StopError(f"task not found: {project}/{task}")
+    # the supervisor first (a signal too): the runs it finishes then say "stopped by operator"
+    supervisor = tell_supervisor(task_dir)
     outcomes: list[StopOutcome] = []
     signalled: list[tuple[str, RunInfo]] = []
     waiting: list[tuple[str, RunInfo]] = []
@@ -309,7 +313,6 @@ def stop_task(layout: Layout, project: str, task: str, *, grace: float = DEFAULT
             continue
         signal_group(info.pgid, signal.SIGTERM)
         signalled.append((path, info))
-    supervisor = tell_supervisor(task_dir)
     notice = write_marker(layout, task_dir, permanent)
     if notice:
         outcomes.append(StopOutcome("", False, "", notice))

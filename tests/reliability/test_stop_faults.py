@@ -202,3 +202,24 @@ def test_task_delete_refuses_a_live_task_and_force_stops_it_first(rig):
         if loop.poll() is None:
             loop.kill()
             loop.wait()
+
+
+def test_a_link_planted_at_output_md_is_replaced_never_followed(rig, tmp_path):
+    root = rig.root
+    gate = tmp_path / "gate"
+    target = tmp_path / "outside" / "output.md"  # dangling: its directory does not exist
+    job = rig.spawn("job", "--root", root, "--project", PROJECT, "--task", TASK, "--agent",
+                    "claude", "--prompt", f"STUB: say the answer\nSTUB: wait-file {gate}")
+    try:
+        agent = wait_for(lambda: _agent(root), what="agent started")
+        os.symlink(target, agent.output_path)
+        gate.touch()
+        assert job.wait(timeout=30) == 0
+    finally:
+        gate.touch()
+        if job.poll() is None:
+            job.kill()
+            job.wait()
+    assert not os.path.islink(agent.output_path)
+    assert open(agent.output_path).read() == "the answer\n"
+    assert not os.path.lexists(target) and not os.path.exists(target.parent)

@@ -205,3 +205,34 @@ def _group_has_live_members(pgid: int) -> bool:
         except (OSError, psutil.Error):
             continue
     return False
+
+
+LOCK_HOLDER = ("import fcntl, os, sys, time\n"
+               "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)\n"
+               "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+               "open(sys.argv[2], 'w').close()\n"
+               "time.sleep(60)\n")
+
+
+def test_only_a_verified_supervisor_is_told_to_stop(stubs, victims, tmp_path):
+    td = task_dir(stubs.root)
+    os.makedirs(os.path.join(td, "runs"))
+    lock = os.path.join(td, "TASK-LOOP.lock")
+    # a lock file whose text names a sacrificial process, held by nobody
+    with open(lock, "w") as f:
+        f.write(f"pid: {victims['c'].pid}\nstarted: 2026-01-01T00:00:00Z\n")
+    res = stubs.run("task", "stop", "--root", stubs.root, "--project", PROJECT, "--task", TASK)
+    assert (res.returncode, res.stderr) == (0, "")
+    assert all(_alive(p) for p in victims.values())
+    # the lock really held, but by a process that is no supervisor (and has no SIGUSR1 handler)
+    ready = tmp_path / "locked"
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, lock, str(ready)],
+                              start_new_session=True)
+    try:
+        wait_for(ready.exists)
+        res = stubs.run("task", "stop", "--root", stubs.root, "--project", PROJECT, "--task", TASK)
+        assert (res.returncode, res.stderr) == (0, "")
+        assert holder.poll() is None and all(_alive(p) for p in victims.values())
+    finally:
+        holder.kill()
+        holder.wait()

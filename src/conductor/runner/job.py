@@ -364,10 +364,13 @@ def _stop_requested_quietly(req: JobRequest, root: str, task_dir: str) -> bool:
 
 
 def _exists(ctx: _Context, path: str) -> bool:
+    """A regular file is at ``path`` (what the agent wrote). A link or FIFO planted there is not
+    an answer: it is replaced by ours, by rename, never followed."""
     try:
-        return safefs.lstat(ctx.root, path) is not None
+        st = safefs.lstat(ctx.root, path)
     except ConductorError:
-        return True  # something odd is there: do not write over it
+        return False  # the write that follows reports what is wrong
+    return st is not None and not stat.S_ISLNK(st.st_mode) and not stat.S_ISFIFO(st.st_mode)
 
 
 def _with_regular(ctx: _Context, path: str, fn: Callable[[str], Any]) -> Any:

@@ -110,6 +110,16 @@ def test_pidless_running_records_read_failed_and_are_not_signalled(stubs, victim
     assert all(_alive(p) for p in victims.values())
 
 
+def _kill_agents(stubs) -> None:
+    """Cleanup after a failed assertion: the agents our jobs recorded (their own groups)."""
+    for info in runs(stubs.root):
+        if info.pid > 0 and info.pgid == info.pid != os.getpgrp():
+            try:
+                os.killpg(info.pgid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
 def _job(stubs, prompt, wait_file, **popen):
     env = dict(stubs.env, STUB_VERSION_WAIT_FILE=str(wait_file))
     return subprocess.Popen([sys.executable, "-m", "conductor", "job", "--root", stubs.root,
@@ -146,6 +156,7 @@ def test_stop_during_the_pre_spawn_window_spares_the_callers_group(stubs, victim
         if job.poll() is None:
             job.kill()
         job.wait()
+        _kill_agents(stubs)
 
 
 def test_task_stop_during_the_pre_spawn_window_keeps_the_agent_from_starting(stubs, victims,
@@ -176,6 +187,7 @@ def test_task_stop_during_the_pre_spawn_window_keeps_the_agent_from_starting(stu
         if loop.poll() is None:
             loop.kill()
         loop.wait()
+        _kill_agents(stubs)
 
 
 def test_a_job_killed_before_spawning_reads_failed(stubs, tmp_path):

@@ -73,11 +73,12 @@ def _await_agent(run_dir: str, info: RunInfo, timeout: float, poll: float) -> Ru
 
 
 def stop_run(run_dir: str, *, grace: float = DEFAULT_GRACE, force: bool = False,
-             poll: float = POLL, signalled: bool = False) -> StopOutcome:
+             poll: float = POLL, signalled: int = 0) -> StopOutcome:
     """SIGTERM the run's group, wait ``grace``, SIGKILL with ``force``.
 
-    ``signalled``: the caller already sent SIGTERM (stop_task signals every run first), so a
-    run that is gone by now was stopped by us, not found dead.
+    ``signalled``: the group the caller already verified and sent SIGTERM (stop_task signals
+    every run first), so a run that is gone by now was stopped by us, not found dead. Only that
+    group is signalled again, whatever the record says by now.
     """
     run_id = os.path.basename(run_dir.rstrip("/"))
     info = _read(run_dir)
@@ -92,7 +93,7 @@ def stop_run(run_dir: str, *, grace: float = DEFAULT_GRACE, force: bool = False,
         return StopOutcome(info.run_id, False, "", f"run {info.run_id} is not running (status: {info.status})")
     if info.process_ownership == "external":
         raise StopError(f"run {info.run_id} is owned by an external process; stop it where it runs")
-    pgid = info.pgid
+    pgid = signalled or info.pgid
     if not signalled:
         if not run_alive(info):
             return StopOutcome(info.run_id, False, "",
@@ -316,8 +317,8 @@ def stop_task(layout: Layout, project: str, task: str, *, grace: float = DEFAULT
     notice = write_marker(layout, task_dir, permanent)
     if notice:
         outcomes.append(StopOutcome("", False, "", notice))
-    for path, _info in signalled:
-        outcomes.append(stop_run(path, grace=grace, force=force, signalled=True))
+    for path, done in signalled:
+        outcomes.append(stop_run(path, grace=grace, force=force, signalled=done.pgid))
     for path, info in waiting:
         if supervisor is not None and info.runner_pid == supervisor:
             outcomes.append(StopOutcome(info.run_id, True, "", f"run {info.run_id}: its agent has "

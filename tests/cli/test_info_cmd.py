@@ -215,10 +215,13 @@ def test_list_status_filters(root, capsys):
     assert out == '{\n  "tasks": null\n}\n'
 
 
-def test_list_activity_columns(root, capsys):
+def test_list_activity_columns(root, capsys, monkeypatch):
     start = time.time_ns() - 30 * 60 * NS
-    # no pid recorded: nothing to probe, so the run stays "running" (a live agent cannot have
-    # started 30 minutes before this test process)
+    # a live agent cannot have started 30 minutes before this test process: the record has no
+    # process behind it, and the probe is told it lives (a real pid-0 record without a live
+    # runner reads failed)
+    import conductor.cli.info_tasks as info_tasks
+    monkeypatch.setattr(info_tasks, "run_alive", lambda info: True)
     make_run(root, T1, RUN9, status="running", start=start, pid=0)
     bus = MessageBus(os.path.join(root, P, T1, "TASK-MESSAGE-BUS.md"))
     bus.append(Message(type="PROGRESS", project_id=P, task_id=T1, body="  step\n\tone  "))

@@ -97,6 +97,18 @@ T5 = "task-20260621-000400-refactor"
 T6 = "task-20260621-000500-ask-human"
 
 
+def pretend_runs_alive(monkeypatch) -> None:
+    """The fixed root's ``running`` records (pid 0: no process behind them) stand for live runs.
+
+    A real record with pid 0 and no live runner reads failed (store.liveness.run_alive); these
+    frozen scenes keep them running, as their snapshots were drawn."""
+    import conductor.console.status as status
+    from conductor.store.liveness import run_alive
+
+    monkeypatch.setattr(status, "run_alive",
+                        lambda info: info.pid <= 0 and info.pgid <= 0 or run_alive(info))
+
+
 def build_fixed_root(root: str) -> Layout:
     """Two projects, six tasks covering every status; ids and times are fixed."""
     layout = Layout(root)

@@ -21,7 +21,7 @@ from conductor.store import scan_task
 from conductor.timefmt import NS
 
 from .fixed_root import (BASE_NS, FROZEN_NS, T1, T2, T3, T4, T5, T6, build_fixed_root,
-                         frozen_clock, hold_loop_lock)
+                         frozen_clock, hold_loop_lock, pretend_runs_alive)
 from .live import select, settle, until
 from .screen_text import screen_text
 
@@ -35,6 +35,7 @@ def fixed(tmp_path, monkeypatch):
     time.tzset()
     root = str(tmp_path / "runs")
     layout = build_fixed_root(root)
+    pretend_runs_alive(monkeypatch)
     lock = hold_loop_lock(layout.task_dir("webapp", T1))
     yield root, tmp_path
     lock.close()

@@ -13,7 +13,7 @@ import pytest
 from conductor.console.app import ConductorApp
 from conductor.console.widgets.run_tree import NodeRef
 
-from .fixed_root import T1, build_fixed_root, frozen_clock, hold_loop_lock
+from .fixed_root import T1, build_fixed_root, frozen_clock, pretend_runs_alive, hold_loop_lock
 from .live import select, settle, until
 
 RUN_1 = "20260621-0002100000-102-0001"
@@ -25,6 +25,7 @@ def fixed_app(tmp_path, monkeypatch):
     time.tzset()
     root = str(tmp_path / "runs")
     layout = build_fixed_root(root)
+    pretend_runs_alive(monkeypatch)
     lock = hold_loop_lock(layout.task_dir("webapp", T1))
 
     def make(**kwargs) -> ConductorApp:

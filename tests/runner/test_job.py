@@ -1,5 +1,6 @@
 """`run-agent job` with stub agent CLIs (spec 4.1-4.5, 8.2), and the section-9 fixes."""
 
+import json
 import os
 import signal
 import subprocess
@@ -113,7 +114,11 @@ def test_run_info_is_written_before_version_detection(stubs):
                              "--parent-run-id", "p"], env=env, cwd=stubs.base)
     try:
         info = wait_for(lambda: runs(stubs.root) and runs(stubs.root)[0], timeout=10)
-        assert info.status == "running" and info.pid == proc.pid  # the sentinel names run-agent
+        # the sentinel names no process group before the agent exists, only its runner
+        assert (info.status, info.pid, info.pgid, info.runner_pid) == ("running", 0, 0, proc.pid)
+        listing = stubs.run("list", "--root", stubs.root, "--project", PROJECT, "--task", TASK,
+                            "--json")
+        assert [r["status"] for r in json.loads(listing.stdout)["runs"]] == ["running"]
         assert proc.poll() is None
     finally:
         assert proc.wait(timeout=60) == 0
@@ -156,7 +161,7 @@ def test_killed_by_signal_is_failed_with_the_signal_named(stubs, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "conductor", "job", "--root", stubs.root, "--project",
                              PROJECT, "--task", TASK, "--agent", "codex", "--prompt", "STUB: sleep 60"],
                             env=stubs.env, cwd=stubs.base)
-    info = wait_for(lambda: runs(stubs.root) and runs(stubs.root)[0].pid != proc.pid and runs(stubs.root)[0])
+    info = wait_for(lambda: runs(stubs.root) and runs(stubs.root)[0].pid > 0 and runs(stubs.root)[0])
     os.killpg(info.pgid, signal.SIGKILL)
     assert proc.wait(timeout=30) == 1
     info = runs(stubs.root)[0]
@@ -167,7 +172,7 @@ def test_terminating_run_agent_forwards_to_the_agent_and_finishes_the_record(stu
     proc = subprocess.Popen([sys.executable, "-m", "conductor", "job", "--root", stubs.root, "--project",
                              PROJECT, "--task", TASK, "--agent", "codex", "--prompt", "STUB: sleep 60"],
                             env=stubs.env, cwd=stubs.base)
-    info = wait_for(lambda: runs(stubs.root) and runs(stubs.root)[0].pid != proc.pid and runs(stubs.root)[0])
+    info = wait_for(lambda: runs(stubs.root) and runs(stubs.root)[0].pid > 0 and runs(stubs.root)[0])
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 1
     info = runs(stubs.root)[0]

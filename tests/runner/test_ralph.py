@@ -96,7 +96,7 @@ def test_done_before_start_runs_no_agent_but_waits_for_live_child(stubs):
     child = subprocess.Popen([sys.executable, "-m", "conductor", "job", "--root", stubs.root, "--project",
                               PROJECT, "--task", TASK, "--agent", "codex", "--prompt", "STUB: sleep 1.5",
                               "--parent-run-id", "elsewhere"], env=stubs.env, cwd=stubs.base)
-    wait_for(lambda: runs(stubs.root) and runs(stubs.root)[0].pid != child.pid)
+    wait_for(lambda: runs(stubs.root) and runs(stubs.root)[0].pid > 0)
     open(os.path.join(td, "DONE"), "w").close()
     started = time.monotonic()
     assert task(stubs, None).returncode == 0
@@ -110,6 +110,7 @@ def test_child_wait_timeout_reports_the_remaining_child(stubs):
     assert res.returncode == 0
     child = [i for i in runs(stubs.root) if i.parent_run_id][0]
     assert ("WARNING", f"timeout waiting for children after 1s: [{child.run_id}]") in loop_messages(stubs.root)
+    assert child.pgid > 0
     os.killpg(child.pgid, 15)
 
 
@@ -123,7 +124,7 @@ def test_stale_children_of_earlier_attempts_are_not_waited_for(stubs):
     assert stale and stale[0].status == "running"  # the stale child really was there
     assert not any(b.startswith("waiting for") for _, b in loop_messages(stubs.root))
     for info in runs(stubs.root):
-        if info.parent_run_id and info.status == "running":
+        if info.parent_run_id and info.status == "running" and info.pgid > 0:
             os.killpg(info.pgid, 15)
 
 
@@ -179,7 +180,7 @@ def test_one_supervisor_per_task_and_stop_requested_is_honoured(stubs):
                              PROJECT, "--task", TASK, "--agent", "codex", "--prompt", "STUB: sleep 30",
                              "--restart-delay", "10ms"], env=stubs.env, cwd=stubs.base)
     try:
-        wait_for(lambda: runs(stubs.root) and runs(stubs.root)[0].pid != loop.pid)
+        wait_for(lambda: runs(stubs.root) and runs(stubs.root)[0].pid > 0)
         second = task(stubs, "x")
         assert second.returncode == 1
         assert second.stderr.strip().endswith(

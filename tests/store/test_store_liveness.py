@@ -122,12 +122,31 @@ def test_a_failed_run_never_turns_completed_when_done_appears():
     assert reconcile(failed, done_exists=True, now_ns=NOW, alive=False) == failed
 
 
-def test_alive_completed_and_pidless_runs_are_left_alone():
+def test_alive_and_completed_runs_are_left_alone():
     assert reconcile(_running(), done_exists=True, now_ns=NOW, alive=True) == _running()
     done = _running(status="completed", exit_code=0, end_time=NOW)
     assert reconcile(done, done_exists=False, now_ns=NOW, alive=False) == done
-    pidless = _running(pid=0, pgid=0)
-    assert reconcile(pidless, done_exists=False, now_ns=NOW) == pidless
+
+
+@pytest.mark.parametrize("pid, pgid", [(0, 0), (-1, 0), (0, -5), (-7, -7)])
+def test_a_pidless_running_record_is_healed_unless_its_runner_lives(pid, pgid):
+    # no process recorded at all: nothing can ever finish it, so it is dead (upstream: running
+    # forever)
+    pidless = _running(pid=pid, pgid=pgid, start_time=now_ns())
+    healed = reconcile(pidless, done_exists=False, now_ns=NOW)
+    assert (healed.status, healed.exit_code, healed.end_time, healed.error_summary) == (
+        "failed", -1, NOW, STALE_NOT_ALIVE)
+    # the pre-spawn window: the runner that wrote it lives, so it is being set up
+    setting_up = dataclasses.replace(pidless, runner_pid=os.getpid())
+    assert reconcile(setting_up, done_exists=False, now_ns=NOW) == setting_up
+    # that runner died before spawning the agent (a reused pid started later does not count)
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    gone = dataclasses.replace(pidless, runner_pid=proc.pid)
+    assert reconcile(gone, done_exists=False, now_ns=NOW).status == "failed"
+    reused = dataclasses.replace(pidless, runner_pid=os.getpid(), start_time=now_ns() - 3600 * NS)
+    healed = reconcile(reused, done_exists=True, now_ns=NOW)
+    assert (healed.status, healed.error_summary) == ("completed", STALE_DONE)
 
 
 def test_reconcile_probes_liveness_itself(sleeper):

@@ -299,5 +299,5 @@ def test_safe_plain_shortcut_matches_render_scalar(value):
 
 def test_dataclass_field_order_is_the_file_order():
     names = [f.name for f in dataclasses.fields(RunInfo)]
-    text = dump_run_info(RunInfo(**{n: ("x" if isinstance(getattr(RunInfo(), n), str) else getattr(RunInfo(), n)) for n in names}))
+    text = dump_run_info(RunInfo(**{n: ("x" if isinstance(getattr(RunInfo(), n), str) else getattr(RunInfo(), n) or 1) for n in names}))
     assert [line.split(":")[0] for line in text.splitlines()] == names

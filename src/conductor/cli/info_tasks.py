@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 
 from ..errors import ConductorError
-from ..store import (CANCELLED, Layout, RunInfo, RunSnapshot, TaskSnapshot, process_alive,
+from ..store import (CANCELLED, Layout, RunInfo, RunSnapshot, TaskSnapshot, run_alive,
                      reconcile, scan_task)
 from ..timefmt import NS, now_ns as _now_ns
 from .info_render import go_seconds, local_minute, rfc3339_seconds
@@ -73,9 +73,7 @@ def view_run(snap: RunSnapshot, done: bool, now: int) -> RunView:
     info = snap.info
     if not readable or info.status != "running":
         return RunView(snap, info, readable)
-    if info.pid <= 0 and info.pgid <= 0:
-        return RunView(snap, info, readable)
-    alive = process_alive(info.pid, info.pgid, info.start_time)
+    alive = run_alive(info)
     return RunView(snap, reconcile(info, done_exists=done, now_ns=now, alive=alive), readable,
                    alive)
 

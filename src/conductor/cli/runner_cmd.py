@@ -65,7 +65,10 @@ def register(sub) -> None:
     delete.add_argument("--task", required=True)
     delete.add_argument("--root", default=None)
     delete.add_argument("--config", default=None)
-    delete.add_argument("--force", action="store_true")
+    delete.add_argument("--force", action="store_true",
+                        help="stop a running task (loop and runs, SIGKILL after --grace) first")
+    delete.add_argument("--grace", type=duration, default=5.0,
+                        help="with --force: wait after SIGTERM (default 5s)")
     delete.set_defaults(func=cmd_task_delete)
 
     stop = sub.add_parser("stop", help="stop a run (SIGTERM to its process group, then SIGKILL with --force)")
@@ -428,21 +431,25 @@ def _print_outcome(outcome) -> None:
 
 
 def cmd_task_stop(args, environ=None, cwd=None) -> int:
-    from ..runner.stop import stop_task
+    from ..runner.stop import MARKER_WARNING, stop_task
     environ = dict(os.environ if environ is None else environ)
     layout = _task_layout(args, environ)
     outcomes = stop_task(layout, args.project, args.task, grace=args.grace, force=args.force,
                          permanent=args.no_restart)
     for o in outcomes:
         _print_outcome(o)
-    sys.stdout.write(f"Stopped task {args.project}/{args.task} (STOP-REQUESTED written; "
-                     "the loop will not restart it)\n")
-    return 0
+    if any(o.notice.startswith(MARKER_WARNING) for o in outcomes):
+        sys.stdout.write(f"Stopped task {args.project}/{args.task} (STOP-REQUESTED not written; "
+                         "the loop, if any, was told directly not to restart it)\n")
+    else:
+        sys.stdout.write(f"Stopped task {args.project}/{args.task} (STOP-REQUESTED written; "
+                         "the loop will not restart it)\n")
+    return 1 if any(o.refused for o in outcomes) else 0
 
 
 def cmd_stop(args, environ=None, cwd=None) -> int:
-    from ..runner.stop import latest_running_run, stop_run
-    from ..store import read_run_info, write_stop_requested
+    from ..runner.stop import latest_running_run, stop_run, tell_supervisor, write_marker
+    from ..store import Layout, read_run_info
     environ = dict(os.environ if environ is None else environ)
     if args.run_dir:
         run_dir = os.path.abspath(args.run_dir)
@@ -462,9 +469,18 @@ def cmd_stop(args, environ=None, cwd=None) -> int:
             marker = not read_run_info(os.path.join(run_dir, "run-info.yaml")).parent_run_id
         except ConductorError:
             marker = False
-    if marker and os.path.isdir(task_dir):
-        write_stop_requested(task_dir, permanent=args.no_restart)
-    _print_outcome(stop_run(run_dir, grace=args.grace, force=args.force))
+    marker = marker and os.path.isdir(task_dir)
+    if marker:
+        tell_supervisor(task_dir)  # a signal to the verified loop: it will not restart the task
+    try:
+        outcome = stop_run(run_dir, grace=args.grace, force=args.force)
+    finally:
+        if marker:  # after the signals: a marker that cannot be written only gets a warning
+            root = os.path.dirname(os.path.dirname(task_dir))
+            notice = write_marker(Layout(root), task_dir, args.no_restart)
+            if notice:
+                sys.stderr.write(notice + "\n")
+    _print_outcome(outcome)
     return 0
 
 
@@ -477,21 +493,39 @@ def cmd_task_cancel(args, environ=None, cwd=None) -> int:
     return 0
 
 
-def cmd_task_delete(args, environ=None, cwd=None) -> int:
-    from ..runner.stop import running_runs
+def _task_liveness(layout, project: str, task: str, task_dir: str) -> str:
+    """What still runs in the task ("" when nothing): its loop, its live runs."""
+    from ..runner.stop import live_runs
     from ..runner.supervisor import loop_alive
+    parts = []
+    if loop_alive(task_dir):
+        parts.append("its loop is alive")
+    runs = live_runs(layout, project, task)
+    if runs:
+        parts.append(f"run {runs[-1][1].run_id} is alive")
+    return "; ".join(parts)
+
+
+def cmd_task_delete(args, environ=None, cwd=None) -> int:
+    from ..orchestrator.verbs import wait_loop_gone
+    from ..runner.stop import stop_task
     environ = dict(os.environ if environ is None else environ)
     layout = _task_layout(args, environ)
     task_dir = layout.task_dir(args.project, args.task)
     if not os.path.isdir(task_dir) or os.path.islink(task_dir):
         raise UsageError(f"task not found: {args.project}/{args.task}")
-    if not args.force:
-        running = running_runs(layout, args.project, args.task)
-        if running:
-            raise UsageError(f"task {args.task} has a running run ({running[-1][1].run_id}); "
-                             "use --force to delete anyway")
-        if loop_alive(task_dir):
-            raise UsageError(f"task {args.task} has a running loop; stop it first or use --force")
+    live = _task_liveness(layout, args.project, args.task, task_dir)
+    if live and not args.force:
+        raise UsageError(f"task {args.task} is running ({live}); stop it first "
+                         "(run-agent task stop) or use --force to stop and delete it")
+    if live:  # --force: stop the loop and every run first, so nothing is left running unlisted
+        for outcome in stop_task(layout, args.project, args.task, grace=args.grace, force=True):
+            _print_outcome(outcome)
+        wait_loop_gone(task_dir, timeout=args.grace + 10.0)
+        live = _task_liveness(layout, args.project, args.task, task_dir)
+        if live:
+            raise ConductorError(f"task {args.task} is still running after the stop ({live}); "
+                                 "not deleting it")
     shutil.rmtree(task_dir)
     sys.stdout.write(f"Deleted task: {args.task}\n")
     return 0

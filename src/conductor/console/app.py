@@ -754,7 +754,8 @@ class ConductorApp(App[None]):
 def _describe(action: str, result, task: str) -> str:
     if action == "stop":
         stopped = sum(1 for o in result or [] if getattr(o, "stopped", False))
-        return f"stop: {task} stop requested; {stopped} run(s) stopped"
+        notes = "".join(f"; {o.notice}" for o in result or [] if getattr(o, "notice", ""))
+        return f"stop: {task} stop requested; {stopped} run(s) stopped{notes}"
     if action == "stop run":
         return f"stop run: {getattr(result, 'message', '') or getattr(result, 'notice', '')}"
     if action in ("start", "restart"):

@@ -14,7 +14,7 @@ from typing import Callable
 from ..bus import MessageBus
 from ..errors import ConductorError
 from ..store import (STDERR, STDOUT, Layout, ProjectSnapshot, RunSnapshot, TaskSnapshot,
-                     process_alive, reconcile, scan_root, scan_task)
+                     reconcile, run_alive, scan_root, scan_task)
 from ..store.runinfo import RunInfo
 from ..timefmt import NS
 
@@ -201,7 +201,7 @@ def build_task_view(snap: TaskSnapshot, *, loop_alive: bool, last_bus_type: str,
     for run in snap.runs:
         info = run.info
         if info.status == "running":
-            is_alive = alive(info) if alive else process_alive(info.pid, info.pgid, info.start_time)
+            is_alive = alive(info) if alive else run_alive(info)
             info = reconcile(info, done_exists=snap.done, now_ns=now_ns, alive=is_alive)
         view = RunView(run.run_id, run.path, info,
                        run_status(info, stop_requested=snap.stop_requested), error=run.error)

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, replace
 
 from ..errors import ConductorError
-from ..store import RUN_INFO, RunInfo, process_alive, read_run_info, update_run_info
+from ..store import RUN_INFO, RunInfo, read_run_info, run_alive, update_run_info
 from ..store.liveness import STALE_NOT_ALIVE
 from ..timefmt import now_ns
 
@@ -83,7 +83,7 @@ def find_active_children(task_dir: str, roots: set[str] | None) -> list[Child]:
         if wanted is not None and info.run_id not in wanted:
             continue
         path = os.path.join(run_dir, RUN_INFO)
-        if process_alive(info.pid, info.pgid, info.start_time):
+        if run_alive(info):
             active.append(Child(info.run_id, path, info))
         else:
             _mark_dead(path)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -25,14 +26,16 @@ from ..agents.streams import GEMINI_REJECTION_SUMMARY
 from ..bus import Message, MessageBus
 from ..errors import ConductorError
 from ..secrets import StreamRedactor, collect, redact, usable
-from ..store import (OUTPUT, PROMPT, RUN_INFO, STDERR, STDOUT, Layout, RunInfo, stop_requested,
-                     update_run_info, write_run_info, write_task_md_if_missing)
+from ..store import (OUTPUT, PROMPT, RUN_INFO, STDERR, STDOUT, Layout, RunInfo, update_run_info,
+                     write_run_info, write_task_md_if_missing)
+from ..store import safefs
 from ..timefmt import format_duration, now_ns
 from .env import agent_environment
-from .process import classify, signal_group, terminate_group
+from .process import AgentGroup, classify
 from .prompt import PreambleInfo, build_prompt
 
 STDERR_TAIL_LINES = 50
+OUTPUT_COPY_LIMIT = 64 << 20  # output.md copies at most the last 64 MiB of agent-stdout.txt
 VERSIONED_TYPES = ("claude", "codex", "gemini")
 
 
@@ -57,6 +60,9 @@ class JobRequest:
     environ: dict[str, str] | None = None
     secrets: tuple[str, ...] = ()  # every configured token (conductor.secrets.collect)
     on_started: Callable[[RunInfo], None] | None = None
+    # the supervisor's "the operator stopped the task": checked before the spawn (no agent is
+    # started) and right after it (the stop could not see the agent yet: it is terminated)
+    should_stop: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -95,10 +101,14 @@ def agent_argv(agent: Any) -> list[str]:
 
 
 class _Forwarder:
-    """While the agent runs, SIGTERM/SIGINT/SIGHUP to us go to the agent's group instead."""
+    """While the agent runs, SIGTERM/SIGINT/SIGHUP to us go to the agent's group instead.
+
+    Only to the group of the agent we spawned and still hold unreaped (:class:`AgentGroup`);
+    before the spawn a signal only marks the job interrupted, so it does not spawn at all.
+    """
 
     def __init__(self) -> None:
-        self.pgid: int | None = None
+        self.group: AgentGroup | None = None
         self.signalled = False
         self._old: dict[int, Any] = {}
 
@@ -110,8 +120,8 @@ class _Forwarder:
 
     def _handle(self, signum, _frame) -> None:
         self.signalled = True
-        if self.pgid:
-            signal_group(self.pgid, signal.SIGTERM)
+        if self.group is not None:
+            self.group.signal(signal.SIGTERM)
 
     def __exit__(self, *exc) -> None:
         for sig, old in self._old.items():
@@ -133,19 +143,25 @@ def run_job(req: JobRequest) -> JobResult:
     run_id, run_dir = req.run_dir or layout.allocate_run_dir(req.project, req.task)
     paths = {name: os.path.join(run_dir, name) for name in (RUN_INFO, PROMPT, OUTPUT, STDOUT, STDERR)}
     agent_type = normalize_type(req.agent.type)
+    # Until the agent exists the record names no process group (pid 0, pgid 0): the runner's
+    # own group is its caller's (a shell, the console), and a stop must never reach it. The
+    # runner's pid goes in runner_pid, which views use to tell "being set up" from "dead"
+    # and which nothing ever signals.
     info = RunInfo(
         version=1, run_id=run_id, parent_run_id=req.parent_run_id,
         previous_run_id=req.previous_run_id, project_id=req.project, task_id=req.task,
-        agent=agent_type, process_ownership="managed", pid=os.getpid(), pgid=os.getpgrp(),
+        agent=agent_type, process_ownership="managed", pid=0, pgid=0,
         start_time=now_ns(), end_time=None, exit_code=-1, status="running", cwd=workdir,
         prompt_path=paths[PROMPT], output_path=paths[OUTPUT], stdout_path=paths[STDOUT],
-        stderr_path=paths[STDERR], agent_version="")
+        stderr_path=paths[STDERR], agent_version="", runner_pid=os.getpid())
     info_path = paths[RUN_INFO]
     try:
         write_run_info(info_path, info)  # visible at once, root and child runs alike
     except ConductorError:
         _remove_empty_dir(run_dir)  # a full disk must not leave an orphan run dir behind
         raise
+    ident = safefs.identity(layout.root, run_dir)
+    ctx = _Context(req, layout.root, run_dir, ident, paths, bus)
 
     with _Forwarder() as fwd:
         try:
@@ -154,20 +170,20 @@ def run_job(req: JobRequest) -> JobResult:
                 check_gemini_help(argv[0])
             version = detect_version(argv[0]) if agent_type in VERSIONED_TYPES else ""
         except AgentError as exc:
-            return _spawn_failed(info_path, info, bus, redact(str(exc), req.secrets))
+            return _spawn_failed(ctx, info, redact(str(exc), req.secrets))
+        if _stop_asked(req):
+            return _spawn_failed(ctx, info, "stopped by operator before the agent started")
         if fwd.signalled:
-            return _spawn_failed(info_path, info, bus, "interrupted before the agent started")
+            return _spawn_failed(ctx, info, "interrupted before the agent started")
         preamble = PreambleInfo(task_dir=task_dir, run_dir=run_dir, project=req.project,
                                 task=req.task, run_id=run_id, parent_run_id=req.parent_run_id,
                                 bus_path=bus.path, conductor_url=req.conductor_url,
                                 runs_root=layout.root)
         try:
-            with open(paths[PROMPT], "w", encoding="utf-8") as f:
-                f.write(build_prompt(preamble, req.prompt))
-            os.chmod(paths[PROMPT], 0o644)
-        except OSError as exc:
-            return _spawn_failed(info_path, info, bus,
-                                 f"write prompt.md: {(exc.strerror or str(exc)).lower()}")
+            safefs.write_atomic(layout.root, paths[PROMPT],
+                                build_prompt(preamble, req.prompt).encode("utf-8"))
+        except ConductorError as exc:
+            return _spawn_failed(ctx, info, f"write prompt.md: {exc}")
         env = agent_environment(
             req.environ if req.environ is not None else os.environ, project=req.project,
             task=req.task, run_id=run_id, parent_run_id=req.parent_run_id, task_dir=task_dir,
@@ -176,24 +192,60 @@ def run_job(req: JobRequest) -> JobResult:
             extra={**(getattr(req.agent, "env", None) or {}), **req.extra_env},
             agent_name=getattr(req.agent, "name", "") or "", secrets=req.secrets)
         try:
-            proc, started = _spawn(argv, paths, workdir, env)
+            proc, started = _spawn(layout.root, argv, paths, workdir, env)
+        except ConductorError as exc:
+            return _spawn_failed(ctx, info, f"spawn agent: {exc}")
         except OSError as exc:
-            return _spawn_failed(info_path, info, bus, f"spawn agent: start process: {exc.strerror or exc}")
-        fwd.pgid = proc.pid
+            return _spawn_failed(ctx, info, f"spawn agent: start process: {exc.strerror or exc}")
+        group = fwd.group = AgentGroup(proc)
+        if fwd.signalled or _stop_asked(req):  # a stop that came while we spawned
+            group.terminate(grace=1.0)
         info = replace(info, pid=proc.pid, pgid=proc.pid, start_time=started,
                        commandline=commandline(argv, paths[PROMPT]), agent_version=version)
-        update_run_info(info_path, lambda _old: info)
+        try:
+            update_run_info(info_path, lambda _old: info)
+        except ConductorError as exc:
+            # without a record naming it, nobody could stop the agent: do not let it run
+            group.terminate()
+            group.reap()
+            return _spawn_failed(ctx, info, f"record the agent: {exc}")
         try:
             bus.append(Message(type="RUN_START", project_id=req.project, task_id=req.task,
                                run_id=run_id, body=_start_body(run_dir, paths)))
         except ConductorError:
-            terminate_group(proc.pid)
+            group.terminate()
         if req.on_started:
             req.on_started(info)
-        returncode, timed_out = _wait(proc, paths, req.idle_timeout)
+        # a stop while the agent runs is the stopping command's to carry out (SIGTERM, its
+        # grace, SIGKILL with --force); the supervisor's flag only keeps it from restarting
+        timed_out = _wait(group, paths, req.idle_timeout)
         if fwd.signalled:
-            terminate_group(proc.pid, grace=1.0)
-    return _finish(req, info_path, info, bus, paths, run_dir, task_dir, returncode, timed_out)
+            group.terminate(grace=1.0)  # what the agent left in its group, still ours
+        returncode = group.reap()
+        fwd.group = None
+    return _finish(req, info_path, info, bus, paths, run_dir, task_dir, returncode, timed_out,
+                   ctx)
+
+
+def _stop_asked(req: JobRequest) -> bool:
+    return bool(req.should_stop and req.should_stop())
+
+
+@dataclass
+class _Context:
+    req: JobRequest
+    root: str
+    run_dir: str
+    identity: tuple[int, int] | None
+    paths: dict[str, str]
+    bus: MessageBus
+
+    def run_dir_problem(self) -> str:
+        """One line when the run dir is no longer the directory we created, else ""."""
+        if self.identity is not None and safefs.identity(self.root, self.run_dir) == self.identity:
+            return ""
+        return (f"run {os.path.basename(self.run_dir)}: run dir {self.run_dir} was replaced or "
+                "turned into a link while the agent ran; writing nothing through it")
 
 
 def _remove_empty_dir(path: str) -> None:
@@ -203,19 +255,22 @@ def _remove_empty_dir(path: str) -> None:
         pass
 
 
-def _spawn(argv: list[str], paths: dict[str, str], workdir: str,
+def _spawn(root: str, argv: list[str], paths: dict[str, str], workdir: str,
            env: dict[str, str]) -> tuple[subprocess.Popen, int]:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
-    out = os.open(paths[STDOUT], flags, 0o644)
-    err = os.open(paths[STDERR], flags, 0o644)
-    stdin = os.open(paths[PROMPT], os.O_RDONLY | os.O_CLOEXEC)
+    out = safefs.open_append(root, paths[STDOUT])
+    fds = [out]
     try:
+        fds.append(safefs.open_append(root, paths[STDERR]))
+        stdin = safefs.open_file(root, paths[PROMPT])
+        if stdin is None:
+            raise safefs.UnsafeFileError(f"{paths[PROMPT]}: open: no such file or directory")
+        fds.append(stdin)
         started = now_ns()
-        proc = subprocess.Popen(argv, stdin=stdin, stdout=out, stderr=err, cwd=workdir, env=env,
-                                start_new_session=True, close_fds=True)
+        proc = subprocess.Popen(argv, stdin=fds[2], stdout=fds[0], stderr=fds[1], cwd=workdir,
+                                env=env, start_new_session=True, close_fds=True)
         return proc, started
     finally:
-        for fd in (out, err, stdin):
+        for fd in fds:
             os.close(fd)
 
 
@@ -228,51 +283,58 @@ def _sizes(paths: dict[str, str]) -> tuple[int, int]:
     out = []
     for name in (STDOUT, STDERR):
         try:
-            out.append(os.stat(paths[name]).st_size)
+            out.append(os.lstat(paths[name]).st_size)
         except OSError:
             out.append(-1)
     return out[0], out[1]
 
 
-def _wait(proc: subprocess.Popen, paths: dict[str, str], idle_timeout: float) -> tuple[int, bool]:
-    """Wait for the agent; with an idle timeout, any output growth resets the clock."""
+def _wait(group: AgentGroup, paths: dict[str, str], idle_timeout: float) -> bool:
+    """Wait for the agent to exit (it is not reaped); with an idle timeout, any output growth
+    resets the clock. Returns whether it timed out."""
     if idle_timeout <= 0:
-        return proc.wait(), False
+        group.exited()
+        return False
     interval = min(0.25, max(0.05, idle_timeout / 4))
     last = _sizes(paths)
     last_change = time.monotonic()
     while True:
-        try:
-            return proc.wait(timeout=interval), False
-        except subprocess.TimeoutExpired:
-            pass
+        if group.exited(timeout=interval):
+            return False
         now_sizes = _sizes(paths)
         if now_sizes != last:
             last, last_change = now_sizes, time.monotonic()
         elif time.monotonic() - last_change >= idle_timeout:
-            terminate_group(proc.pid)
-            return proc.wait(), True
+            group.terminate()
+            group.exited()
+            return True
 
 
 def _finish(req: JobRequest, info_path: str, info: RunInfo, bus: MessageBus, paths: dict[str, str],
-            run_dir: str, task_dir: str, returncode: int, timed_out: bool) -> JobResult:
+            run_dir: str, task_dir: str, returncode: int, timed_out: bool,
+            ctx: _Context) -> JobResult:
     exit_code, status, summary = classify(returncode, timed_out=timed_out)
     agent_type = info.agent
-    if not os.path.exists(paths[OUTPUT]):
+    moved = ctx.run_dir_problem()  # the agent controlled its run dir until now
+    if moved:
+        sys.stderr.write(moved + "\n")
+        _post(bus, "RUN_CRASH", req, info.run_id,
+              f"run stopped with code {exit_code}\nrun_dir: {run_dir}\nerror: {moved}")
+        return JobResult(info.run_id, run_dir, exit_code, "failed", moved, timed_out,
+                         f"agent execution failed: {moved}", info.pgid)
+    problems: list[str] = []
+    if not _exists(ctx, paths[OUTPUT]):
         text = None
         if agent_type in VERSIONED_TYPES:
-            try:
-                text = extract_output(agent_type, paths[STDOUT])
-            except (OSError, ValueError):
-                text = None
+            text = _with_regular(ctx, paths[STDOUT], lambda p: extract_output(agent_type, p))
         if text:
-            text = redact(text, req.secrets)
-            _write_text(paths[OUTPUT], text if text.endswith("\n") else text + "\n")
-        elif agent_type == "gemini" and gemini_rejected_stream_json(paths[STDERR]):
+            _write_output(ctx, text if text.endswith("\n") else text + "\n", problems)
+        elif agent_type == "gemini" and _with_regular(ctx, paths[STDERR],
+                                                      gemini_rejected_stream_json):
             exit_code, status, summary = 1, "failed", GEMINI_REJECTION_SUMMARY
-    if not os.path.exists(paths[OUTPUT]):
-        _copy_stdout(paths[STDOUT], paths[OUTPUT], req.secrets)
-    if status == "failed" and stop_requested(task_dir) is not None and not timed_out:
+    if not _exists(ctx, paths[OUTPUT]) and not problems:
+        _copy_stdout(ctx, problems)
+    if status == "failed" and _stop_requested_quietly(req, ctx.root, task_dir) and not timed_out:
         summary = f"stopped by operator ({summary})" if summary else "stopped by operator"
     summary = redact(summary, req.secrets)
     end = now_ns()
@@ -280,19 +342,71 @@ def _finish(req: JobRequest, info_path: str, info: RunInfo, bus: MessageBus, pat
     def final(old: RunInfo) -> RunInfo:
         return replace(old, exit_code=exit_code, end_time=end, status=status, error_summary=summary)
 
-    update_run_info(info_path, final)
+    try:
+        update_run_info(info_path, final)
+    except ConductorError as exc:
+        problems.insert(0, f"could not record the run's end (exit code {exit_code}): {exc}")
     body = f"run stopped with code {exit_code}\nrun_dir: {run_dir}\noutput: {paths[OUTPUT]}"
     if status == "failed":
         tail = redact(stderr_tail(paths[STDERR], STDERR_TAIL_LINES), req.secrets)
         if tail:
             body += f"\n\n## stderr (last {STDERR_TAIL_LINES} lines)\n{tail}"
+    if problems:
+        body += "\n\n## problems\n" + "\n".join(problems)
     _post(bus, "RUN_STOP" if exit_code == 0 else "RUN_CRASH", req, info.run_id, body)
     if timed_out:
         _post(bus, "WARN", req, info.run_id,
               f"agent job timed out after {format_duration(req.idle_timeout)} of idle output")
-    error = "" if status == "completed" else (
-        f"agent execution failed: {summary}" if summary else "agent execution failed")
+    if status == "completed" and not problems:
+        error = ""
+    elif status == "completed":
+        status, error = "failed", "; ".join(problems)
+    else:
+        error = f"agent execution failed: {summary}" if summary else "agent execution failed"
+        if problems:
+            error += "; " + "; ".join(problems)
     return JobResult(info.run_id, run_dir, exit_code, status, summary, timed_out, error, info.pgid)
+
+
+def _stop_requested_quietly(req: JobRequest, root: str, task_dir: str) -> bool:
+    from .stop import marker_present
+    return _stop_asked(req) or marker_present(root, task_dir)
+
+
+def _exists(ctx: _Context, path: str) -> bool:
+    """A regular file is at ``path`` (what the agent wrote). A link or FIFO planted there is not
+    an answer: it is replaced by ours, by rename, never followed."""
+    try:
+        st = safefs.lstat(ctx.root, path)
+    except ConductorError:
+        return False  # the write that follows reports what is wrong
+    return st is not None and not stat.S_ISLNK(st.st_mode) and not stat.S_ISFIFO(st.st_mode)
+
+
+def _with_regular(ctx: _Context, path: str, fn: Callable[[str], Any]) -> Any:
+    """``fn`` on the regular file ``path``, opened without following links (None otherwise)."""
+    try:
+        fd = safefs.open_file(ctx.root, path)
+    except ConductorError:
+        return None
+    if fd is None:
+        return None
+    try:
+        return fn(f"/proc/self/fd/{fd}")
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
+
+
+def _write_output(ctx: _Context, text: str, problems: list[str]) -> None:
+    """output.md through a temporary file and a rename, every secret redacted (`output` shows
+    it)."""
+    text = redact(text, ctx.req.secrets)
+    try:
+        safefs.write_atomic(ctx.root, ctx.paths[OUTPUT], text.encode("utf-8"))
+    except ConductorError as exc:
+        problems.append(str(exc))
 
 
 def _post(bus: MessageBus, kind: str, req: JobRequest, run_id: str, body: str) -> None:
@@ -303,59 +417,64 @@ def _post(bus: MessageBus, kind: str, req: JobRequest, run_id: str, body: str) -
         sys.stderr.write(f"warning: could not post {kind}: {exc}\n")
 
 
-def _spawn_failed(info_path: str, info: RunInfo, bus: MessageBus, error: str) -> JobResult:
+def _spawn_failed(ctx: _Context, info: RunInfo, error: str) -> JobResult:
     end = now_ns()
+    info_path = ctx.paths[RUN_INFO]
 
     def failed(old: RunInfo) -> RunInfo:
         return replace(old, end_time=end, exit_code=-1, status="failed", error_summary=error)
 
-    update_run_info(info_path, failed)
-    output = info.output_path
-    if not os.path.exists(output):
-        _write_text(output, f"# Agent did not start\n\n{error}\n")
-    run_dir = os.path.dirname(info_path)
+    problems = []
     try:
-        bus.append(Message(type="RUN_CRASH", project_id=info.project_id, task_id=info.task_id,
-                           run_id=info.run_id,
-                           body=f"run failed to start\nrun_dir: {run_dir}\nerror: {error}"))
+        update_run_info(info_path, failed)
+    except ConductorError as exc:
+        problems.append(f"could not record the failure: {exc}")
+    if not _exists(ctx, info.output_path):
+        _write_output(ctx, f"# Agent did not start\n\n{error}\n", problems)
+    run_dir = ctx.run_dir
+    try:
+        ctx.bus.append(Message(type="RUN_CRASH", project_id=info.project_id, task_id=info.task_id,
+                               run_id=info.run_id,
+                               body=f"run failed to start\nrun_dir: {run_dir}\nerror: {error}"))
     except ConductorError as exc:
         sys.stderr.write(f"warning: could not post RUN_CRASH: {exc}\n")
-    return JobResult(info.run_id, run_dir, -1, "failed", error, False, error)
+    message = "; ".join([error, *problems])
+    return JobResult(info.run_id, run_dir, -1, "failed", error, False, message)
 
 
-def _write_text(path: str, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(path, 0o644)
-
-
-def _copy_stdout(src: str, dst: str, secrets: tuple[str, ...] = ()) -> None:
-    """output.md as a copy of stdout, with every secret redacted (it is shown by `output`)."""
-    redactor = StreamRedactor(secrets)
+def _copy_stdout(ctx: _Context, problems: list[str]) -> None:
+    """output.md = a copy of agent-stdout.txt with every secret redacted, through a temporary
+    file and a rename."""
+    src, dst = ctx.paths[STDOUT], ctx.paths[OUTPUT]
     try:
-        with open(src, "rb") as fin, open(dst, "wb") as fout:
-            while chunk := fin.read(1 << 20):
-                fout.write(redactor.feed(chunk))
-            fout.write(redactor.flush())
-            fout.flush()
-            os.fsync(fout.fileno())
-        os.chmod(dst, 0o644)
-    except FileNotFoundError:
-        _write_text(dst, "")
+        data = safefs.read_bytes(ctx.root, src, OUTPUT_COPY_LIMIT)
+    except ConductorError:
+        data = safefs.read_tail(ctx.root, src, OUTPUT_COPY_LIMIT) if safefs.is_file(ctx.root, src) \
+            else b""
+    try:
+        redactor = StreamRedactor(ctx.req.secrets)
+        safefs.write_atomic(ctx.root, dst, redactor.feed(data or b"") + redactor.flush())
+    except ConductorError as exc:
+        problems.append(str(exc))
 
 
 def stderr_tail(path: str, lines: int, max_bytes: int = 256 * 1024) -> str:
-    """The last ``lines`` lines of a file, reading only its end (upstream read the whole file)."""
+    """The last ``lines`` lines of a file, reading only its end (upstream read the whole file).
+
+    A link, FIFO or anything but a regular file at ``path`` gives ""."""
     try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - max_bytes))
-            data = f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return ""
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return ""
+        data = os.pread(fd, max_bytes, max(0, st.st_size - max_bytes))
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
     text = data.decode("utf-8", "replace").rstrip("\n")
     if not text.strip():
         return ""

@@ -9,6 +9,8 @@ and ``--restart-delay 0`` means no delay (9 #31).
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +18,7 @@ from typing import Any
 from ..bus import Message, MessageBus
 from ..errors import ConductorError
 from ..store import (Layout, clear_stop_requested, done_exists, done_marker_present, heal_run,
-                     read_cancelled, read_depends_on, read_run_info, read_task_prompt, stop_requested,
+                     read_cancelled, read_depends_on, read_run_info, read_task_prompt,
                      write_depends_on, write_task_md_if_missing)
 from ..timefmt import format_duration
 from .children import find_active_children, wait_for_children
@@ -24,6 +26,7 @@ from .deps import DependencyError, check_depends_on, find_cycle, wait_for_depend
 from .job import JobRequest, run_job
 from .process import group_alive
 from .prompt import task_prompt
+from .stop import STOP_SIGNAL, marker_present
 from .supervisor import SupervisorLock
 
 DEFAULT_MAX_ATTEMPTS = 100
@@ -80,6 +83,7 @@ class RalphLoop:
         self.task_dir = self.layout.ensure_task_dir(req.project, req.task)
         self.bus = MessageBus(self.layout.task_bus(req.project, req.task))
         self._last_pgid = 0
+        self._operator_stop = False  # set by STOP_SIGNAL from `stop`/`task stop`
 
     def post(self, kind: str, body: str) -> None:
         try:
@@ -89,18 +93,32 @@ class RalphLoop:
             pass
 
     def stopped(self) -> bool:
-        return stop_requested(self.task_dir) is not None
+        """The operator stopped the task: told us directly (:data:`STOP_SIGNAL`), or by the
+        STOP-REQUESTED marker (checked without ever blocking on what is planted there)."""
+        return self._operator_stop or marker_present(self.layout.root, self.task_dir)
+
+    def _on_stop_signal(self, _signum, _frame) -> None:
+        self._operator_stop = True
 
     def run(self) -> TaskOutcome:
         req = self.req
         if req.max_attempts < 1:
             raise TaskError("--max-restarts must be at least 1 (it counts attempts)")
-        with SupervisorLock(self.task_dir, req.task):
-            clear_stop_requested(self.task_dir)  # starting a task is the operator's say-so
-            self._heal_stale_runs()
-            prompt = self._prompt()
-            self._dependencies()
-            return self._loop(prompt)
+        old = None
+        if threading.current_thread() is threading.main_thread():
+            # installed before the lock is taken: `stop` signals only a lock holder that
+            # catches STOP_SIGNAL
+            old = signal.signal(STOP_SIGNAL, self._on_stop_signal)
+        try:
+            with SupervisorLock(self.task_dir, req.task):
+                clear_stop_requested(self.task_dir)  # starting a task is the operator's say-so
+                self._heal_stale_runs()
+                prompt = self._prompt()
+                self._dependencies()
+                return self._loop(prompt)
+        finally:
+            if old is not None:
+                signal.signal(STOP_SIGNAL, old)
 
     def _heal_stale_runs(self) -> None:
         """Runs left ``running`` by a supervisor or job that was killed (or a reboot) are
@@ -150,9 +168,13 @@ class RalphLoop:
             reason = f": {cancelled.reason}" if cancelled.reason else ""
             self.post("INFO", f"task cancelled (CANCELLED present{reason}); not restarting")
             raise TaskStopped(f"task cancelled{reason}")
-        if self.stopped():
+        if marker_present(self.layout.root, self.task_dir):
             self.post("INFO", "task stopped by operator (STOP-REQUESTED present); not restarting")
             raise TaskStopped("task stopped: STOP-REQUESTED is present")
+        if self._operator_stop:  # told directly; the marker could not be written
+            self.post("INFO", "task stopped by operator (told directly; STOP-REQUESTED absent); "
+                              "not restarting")
+            raise TaskStopped("task stopped by operator")
 
     def _loop(self, prompt: str) -> TaskOutcome:
         req = self.req
@@ -172,7 +194,8 @@ class RalphLoop:
                 prompt=task_prompt(prompt, attempt=attempt, resume=req.resume), agent=req.agent,
                 cwd=req.cwd, parent_run_id=req.parent_run_id, previous_run_id=previous,
                 idle_timeout=req.idle_timeout, conductor_url=req.conductor_url,
-                environ=req.environ, extra_env=req.extra_env, secrets=req.secrets))
+                environ=req.environ, extra_env=req.extra_env, secrets=req.secrets,
+                should_stop=lambda: self._operator_stop))
             run_ids.append(result.run_id)
             previous = result.run_id
             self._last_pgid = result.pgid

@@ -44,6 +44,22 @@ def process_alive(pid: int, pgid: int, start_ns: int | None) -> bool:
     return False
 
 
+def run_alive(info: RunInfo) -> bool:
+    """Is the ``running`` record's process alive, counting the pre-spawn window?
+
+    A runner records pid 0 and pgid 0 (and its own pid as ``runner_pid``) until the agent is
+    spawned, so the record never names a process group that is not the agent's. Such a record
+    is alive while that runner is (it is being set up); with no live runner (it died before
+    spawning) or no runner recorded at all, it is dead. Unlike upstream, which never checks
+    records with pid and pgid <= 0, these are healed like any dead run.
+    """
+    if info.pid > 0 or info.pgid > 0:
+        return process_alive(info.pid, info.pgid, info.start_time)
+    if info.runner_pid > 0:
+        return _original_process(info.runner_pid, info.start_time)
+    return False
+
+
 def _original_process(pid: int, start_ns: int | None) -> bool:
     import psutil  # imported here: it costs ~15 ms at start-up
     try:
@@ -61,6 +77,8 @@ def _original_process(pid: int, start_ns: int | None) -> bool:
 
 def group_exists(pgid: int) -> bool:
     """Some process (maybe only zombies) is in group ``pgid``."""
+    if pgid <= 0:
+        return False  # killpg(0) would probe our own group, killpg(-n) is an error
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -94,10 +112,10 @@ def reconcile(info: RunInfo, *, done_exists: bool, now_ns: int,
     ``failed`` run stays failed when DONE appears later: a run killed by a signal or a timeout
     did fail, whatever its task did afterwards (spec 9 #13).
     """
-    if info.status != "running" or (info.pid <= 0 and info.pgid <= 0):
+    if info.status != "running":
         return info
     if alive is None:
-        alive = process_alive(info.pid, info.pgid, info.start_time)
+        alive = run_alive(info)
     if alive:
         return info
     fixed = dataclasses.replace(info)

@@ -73,6 +73,10 @@ class RunInfo:
     commandline: str = ""
     error_summary: str = ""
     agent_version: str = ""
+    # Not upstream's (it ignores unknown keys, spec 2.2): the pid of the runner that writes this
+    # record, so a record written before the agent exists (pid 0) can tell "being set up" from
+    # "its runner died". Informational only: it is never signalled. Omitted when 0.
+    runner_pid: int = 0
 
 
 _INT, _STR, _TIME = "int", "str", "time"
@@ -85,7 +89,7 @@ _FIELDS: tuple[tuple[str, str, bool], ...] = (
     ("exit_code", _INT, False), ("status", _STR, False), ("cwd", _STR, True),
     ("prompt_path", _STR, True), ("output_path", _STR, True), ("stdout_path", _STR, True),
     ("stderr_path", _STR, True), ("commandline", _STR, True), ("error_summary", _STR, True),
-    ("agent_version", _STR, False),
+    ("agent_version", _STR, False), ("runner_pid", _INT, True),
 )
 _KIND = {name: kind for name, kind, _ in _FIELDS}
 # What Go's decoder leaves in a field the file does not set.
@@ -115,7 +119,7 @@ def run_info_items(info: RunInfo) -> list[tuple[str, int | str | Raw]]:
     items: list[tuple[str, int | str | Raw]] = []
     for name, kind, omit_empty in _FIELDS:
         value = getattr(info, name)
-        if omit_empty and value == "":
+        if omit_empty and (value == "" or (kind == _INT and value == 0)):
             continue
         if kind == _TIME:
             value = Raw(format_rfc3339nano(value))

@@ -114,6 +114,8 @@ def open_dir(root: str, path: str, *, create: bool = False) -> int:
         if create and exc.errno == errno.ENOENT:
             os.makedirs(os.path.abspath(root), DIR_MODE, exist_ok=True)
             fd = os.open(os.path.abspath(root), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        elif exc.errno == errno.ENOENT:  # no root yet: nothing below it exists either
+            raise FileNotFoundError(errno.ENOENT, "no such file or directory", root) from None
         else:
             raise _error(root, "open", exc) from None
     where = os.path.abspath(root)

@@ -578,3 +578,20 @@ def mtime_ns(root: str, path: str) -> int | None:
     except UnsafeFileError:
         return None
     return None if st is None else st.st_mtime_ns
+
+
+def layout_root(path: str) -> str:
+    """The runs root of a file of a run (``<root>/<p>/<t>/runs/<r>/<name>``) or of a task
+    (``<root>/<p>/<t>/<name>``), by the path's shape: for readers (the console's panes) handed
+    a path without its root."""
+    full = os.path.abspath(path)
+    if os.path.basename(above(full, 2)) == "runs":
+        return above(full, 5)
+    return above(full, 3)
+
+
+def open_view(path: str) -> int | None:
+    """:func:`open_file` of a run's or task's file for reading, its root found by
+    :func:`layout_root`: None when absent; a link, FIFO, device or directory raises
+    :class:`UnsafeFileError` (one line naming the file) without blocking."""
+    return open_file(layout_root(path), path)

@@ -103,6 +103,15 @@ def _marker_file(root: str, path: str) -> bool:
     return safefs.is_file(root, path)
 
 
+def _looks_like_task(name: str) -> bool:
+    from ..ids import validate_task_id
+    try:
+        validate_task_id(name)
+    except ConductorError:
+        return False
+    return True
+
+
 def task_ids(project_dir: str) -> list[str]:
     """Task dirs of a project (real directories with valid task names), sorted."""
     from ..ids import validate_component
@@ -112,6 +121,9 @@ def task_ids(project_dir: str) -> list[str]:
     # link: a link at a task name is skipped, never entered
     for name, kind in safefs.entries(safefs.above(project_dir, 1), project_dir).items():
         if kind != safefs.DIR:
+            if kind != safefs.FILE and _looks_like_task(name):  # a link or FIFO, say
+                what = "a symbolic link" if kind == safefs.LINK else "not a directory"
+                sys.stderr.write(f"warning: skip {os.path.join(project_dir, name)}: is {what}\n")
             continue
         try:
             validate_component("task", name)

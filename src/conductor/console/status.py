@@ -250,10 +250,20 @@ def loop_alive(task_dir: str) -> bool:
 
 
 def view_task(snap: TaskSnapshot, deps_done: dict[str, bool], now_ns: int) -> TaskView:
-    """Every disk and process read a task view needs, then :func:`build_task_view`."""
-    return build_task_view(snap, loop_alive=loop_alive(snap.path),
-                           last_bus_type=last_bus_type(snap.path), deps_done=deps_done,
-                           now_ns=now_ns)
+    """Every disk and process read a task view needs, then :func:`build_task_view`.
+
+    A task whose files defeat the view (a record with numbers no process call accepts, say) is
+    shown without its runs and with the problem as its error, so the tasks next to it are still
+    shown."""
+    try:
+        return build_task_view(snap, loop_alive=loop_alive(snap.path),
+                               last_bus_type=last_bus_type(snap.path), deps_done=deps_done,
+                               now_ns=now_ns)
+    except (ConductorError, OSError, ValueError, OverflowError) as exc:
+        snap.error = snap.error or f"{snap.path}: {exc}"
+        snap.runs = []
+        return build_task_view(snap, loop_alive=False, last_bus_type="", deps_done=deps_done,
+                               now_ns=now_ns)
 
 
 def read_root(root: str, *, project: str | None, now_ns: int) -> list[ProjectView]:

@@ -120,23 +120,43 @@ def scan_task(layout: Layout, project_id: str, task_id: str) -> TaskSnapshot:
             snap.depends_on = read_depends_on(path)
         except ConductorError as exc:
             snap.error = str(exc)
+    runs_dir = os.path.join(path, RUNS)
     if entries.get(RUNS) == safefs.DIR:
-        snap.runs = _scan_runs(layout.root, os.path.join(path, RUNS))
-    elif RUNS in entries and snap.error is None:
-        snap.error = f"{os.path.join(path, RUNS)}: is {_KIND_WORDS[entries[RUNS]]}, " \
-            "expected a directory"
+        snap.runs, odd = _scan_runs(layout.root, runs_dir)
+    elif RUNS in entries:
+        odd = runs_dir
+    else:
+        odd = None
+    if odd and snap.error is None:
+        snap.error = f"{odd}: is {_kind(layout.root, odd)}, expected a directory"
     return snap
 
 
-_KIND_WORDS = {safefs.DIR: "a directory", safefs.FILE: "a regular file",
-               safefs.LINK: "a symbolic link", safefs.OTHER: "not a directory"}
+def _kind(root: str, path: str) -> str:
+    try:
+        st = safefs.lstat(root, path)
+    except ConductorError:
+        return "not reachable"
+    return "gone" if st is None else safefs.describe(st.st_mode)
 
 
-def _scan_runs(root: str, runs_dir: str) -> list[RunSnapshot]:
-    runs = [scan_run(os.path.join(runs_dir, name), root=root)
-            for name in safefs.subdirs(root, runs_dir) if _valid_component("run", name)]
+def _scan_runs(root: str, runs_dir: str) -> tuple[list[RunSnapshot], str | None]:
+    """The run dirs (links and other non-directories are not entered), and the path of the
+    first run-named entry that is not a real directory (for a warning)."""
+    try:
+        found = safefs.entries(root, runs_dir)
+    except ConductorError:
+        return [], runs_dir
+    runs, odd = [], None
+    for name in sorted(found):
+        if not _valid_component("run", name):
+            continue
+        if found[name] != safefs.DIR:
+            odd = odd or os.path.join(runs_dir, name)
+            continue
+        runs.append(scan_run(os.path.join(runs_dir, name), root=root))
     runs.sort(key=lambda r: ids.run_sort_key(r.info.start_time, r.run_id))
-    return runs
+    return runs, odd
 
 
 def scan_run(run_dir: str, *, root: str | None = None) -> RunSnapshot:

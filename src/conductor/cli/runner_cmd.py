@@ -175,8 +175,9 @@ class _Follower:
         offset = 0
         while True:
             finished = self.done.is_set()
-            try:
-                with open(self.path, "rb") as f:
+            try:  # a link or FIFO the agent put at its stdout is not followed, never blocks
+                from ..agents.streams import open_stream
+                with open_stream(self.path) as f:
                     f.seek(offset)
                     data = f.read()
             except OSError:

@@ -208,6 +208,20 @@ def test_output_of_a_task_whose_runs_or_run_dir_is_not_a_directory(untouched, ca
                                  f"task {case.task}\n")
 
 
+# ---------------------------------------------------------------------------- the supervisor
+
+@pytest.mark.parametrize("case_id", _params([c for c in _ALL if c.name == "TASK.md"]))
+def test_the_supervisor_never_feeds_a_bad_task_md_to_an_agent(untouched, case_id):
+    case = untouched.case(case_id)
+    runs = os.path.join(untouched.task_dir(case.task), "runs")
+    before = sorted(os.listdir(runs))
+    result = cli(untouched, "task", "--project", case.project, "--task", case.task,
+                 "--agent", "claude", "--max-restarts", "1")
+    assert result.returncode == 1
+    assert result.stderr == f"Error: {case.path}: {refusal(case)}\n"
+    assert sorted(os.listdir(runs)) == before  # no run was started
+
+
 # ---------------------------------------------------------------------------- buses
 
 @pytest.mark.parametrize("case_id", _params(

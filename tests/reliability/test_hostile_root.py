@@ -113,7 +113,7 @@ def _expected_warnings(hostile: hr.HostileRoot) -> list[str]:
         elif c.name == "TASK-CONFIG.yaml":
             lines.append(f"warning: task {c.task}: {c.path}: {refusal(c)}")
         elif c.level == "dir" and c.name == "task" and c.kind != "file":
-            what = "a symbolic link" if c.kind != "fifo" else "not a directory"
+            what = "a symbolic link" if c.kind != "fifo" else "a FIFO"
             lines.append(f"warning: skip {c.path}: is {what}")
         elif c.level == "dir" and c.name in ("runs", "run"):
             what = {"fifo": "a FIFO", "file": "a regular file"}.get(c.kind, "a symbolic link")
@@ -289,10 +289,16 @@ def test_gc_deletes_finished_runs_inside_the_root_only(untouched):
     dry = cli(hostile, "gc", "--older-than", "0s", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert SENTINEL not in dry.stdout
+    warnings = dry.stderr.splitlines()
     for case in hostile.cases:
         if case.level == "dir" and case.name == "runs" and case.project == PROJECT:
-            assert f"warning: skip {case.path}: {case.path}: " in dry.stderr or \
-                f"warning: skip {case.path}: is " in dry.stderr, dry.stderr
+            what = {"fifo": "is a FIFO, expected a directory",
+                    "file": "is a regular file, expected a directory"}.get(case.kind, LINK)
+            assert warnings.count(f"warning: skip {case.path}: {what}") == 1, dry.stderr
+        if case.name == "run-info.yaml" and not case.is_yaml:
+            run_dir = os.path.dirname(case.path)
+            assert warnings.count(f"warning: skip {run_dir}: read run-info: {case.path}: "
+                                  f"{refusal(case)}") == 1, dry.stderr
     result = cli(hostile, "gc", "--older-than", "0s")
     assert result.returncode == 0, result.stderr
     good_run = os.path.join(hostile.task_dir(GOOD_FIRST), "runs", hr.RUN)
@@ -426,7 +432,8 @@ def test_the_console_lists_good_tasks_and_shows_bad_files_as_one_line(untouched,
     hostile = untouched
     screens: list[str] = []
     panes = [c for c in hostile.cases if c.project == PROJECT and c.level == "run"
-             and c.kind in ("link-out", "fifo", "devzero")]
+             and c.name != "run-info.yaml"
+             and (c.kind in ("link-out", "fifo") or c.id == "agent-stdout.txt-devzero")]
     task_panes = [c for c in hostile.cases if c.project == PROJECT and c.level == "task"
                   and c.name in ("TASK.md", "TASK-MESSAGE-BUS.md")
                   and c.kind in ("link-out", "fifo", "devzero")]
@@ -439,7 +446,7 @@ def test_the_console_lists_good_tasks_and_shows_bad_files_as_one_line(untouched,
                 assert app.tree.task_view(PROJECT, task) is not None
             for case in panes:
                 await select(pilot, app, NodeRef("run", PROJECT, case.task, hr.RUN))
-                for tab in "12345":
+                for tab in "1234":
                     await pilot.press(tab)
                     await settle(pilot)
                     screens.append(screen_text(app))

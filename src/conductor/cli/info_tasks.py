@@ -122,8 +122,12 @@ def task_ids(project_dir: str) -> list[str]:
     for name, kind in safefs.entries(safefs.above(project_dir, 1), project_dir).items():
         if kind != safefs.DIR:
             if kind != safefs.FILE and _looks_like_task(name):  # a link or FIFO, say
-                what = "a symbolic link" if kind == safefs.LINK else "not a directory"
-                sys.stderr.write(f"warning: skip {os.path.join(project_dir, name)}: is {what}\n")
+                path = os.path.join(project_dir, name)
+                try:
+                    what = safefs.describe(os.lstat(path).st_mode)
+                except OSError:
+                    continue  # gone meanwhile
+                sys.stderr.write(f"warning: skip {path}: is {what}\n")
             continue
         try:
             validate_component("task", name)

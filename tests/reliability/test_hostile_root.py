@@ -164,7 +164,7 @@ _OUTPUT_FLAG = {"output.md": [], "agent-stdout.txt": ["--file", "stdout"],
 
 @pytest.mark.parametrize("case_id", _params(
     [c for c in _ALL if c.level == "run" and c.name in _OUTPUT_FLAG]))
-@pytest.mark.parametrize("tail", [[], ["--tail", "5"]], ids=["all", "tail"])
+@pytest.mark.parametrize("tail", [[], ["--tail", "5"], ["--follow"]], ids=["all", "tail", "follow"])
 def test_output_refuses_a_bad_file_with_one_line(untouched, case_id, tail):
     hostile = untouched
     case = hostile.case(case_id)
@@ -179,6 +179,29 @@ def test_output_refuses_a_bad_file_with_one_line(untouched, case_id, tail):
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr == f"Error: {case.path}: {refusal(case)}\n"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link-out"])
+def test_output_follow_of_a_running_run_refuses_a_bad_stdout_at_once(tmp_path, kind):
+    """A live run (this test's own process stands in for the agent) whose stdout became a
+    FIFO or a link: --follow says so in one line instead of blocking or following."""
+    import time
+    hostile = hr.HostileRoot(str(tmp_path / "root"), str(tmp_path / "outside"))
+    os.makedirs(hostile.outside)
+    secret = os.path.join(hostile.outside, "secret.txt")
+    with open(secret, "w") as fh:
+        fh.write(SENTINEL + "\n")
+    task = f"{hr.DAY}-live"
+    run_dir = os.path.join(hr.make_task(hostile.root, task), "runs", hr.RUN)
+    with open(os.path.join(run_dir, "run-info.yaml"), "w") as fh:
+        fh.write(hr.good_run_info(task, status="running", end_time=None, exit_code=-1,
+                                  pid=os.getpid(), start_time=time.time_ns()))
+    stdout = os.path.join(run_dir, "agent-stdout.txt")
+    os.unlink(stdout)
+    os.mkfifo(stdout) if kind == "fifo" else os.symlink(secret, stdout)
+    result = cli(hostile, "output", "--project", PROJECT, "--task", task, "--follow")
+    what = "is a FIFO, expected a regular file" if kind == "fifo" else LINK
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", f"Error: {stdout}: {what}\n")
 
 
 @pytest.mark.parametrize("task", [GOOD_FIRST, GOOD_LAST])

@@ -210,7 +210,7 @@ def _why(exc: Exception, path: str) -> str:
 def _rotate(bus_path: str, max_size: int, dry_run: bool) -> None:
     from ..bus import MessageBus
     from ..store import safefs
-    depth = 2 if os.path.basename(bus_path) == "TASK-MESSAGE-BUS.md" else 1
+    depth = 3 if os.path.basename(bus_path) == "TASK-MESSAGE-BUS.md" else 2  # up to the root
     try:
         st = safefs.lstat(safefs.above(bus_path, depth), bus_path)
     except (OSError, ConductorError):

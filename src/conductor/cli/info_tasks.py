@@ -238,7 +238,7 @@ def _output_mtime(task_dir: str, run: RunView | None) -> int | None:
             st = safefs.lstat(root, path)
         except (OSError, ConductorError):
             continue
-        if st is None or not safefs.kind_of(st.st_mode) == safefs.FILE:
+        if st is None or safefs.kind_of(st.st_mode) != safefs.FILE:
             continue
         latest = st.st_mtime_ns if latest is None else max(latest, st.st_mtime_ns)
     return latest

@@ -159,10 +159,7 @@ def _write_atomic(path: str, data: bytes) -> None:
     try:
         safefs.write_atomic(_root(path), path, data, 0o644)
     except safefs.UnsafeFileError as exc:
-        text = str(exc)
-        prefix = f"{os.path.abspath(path)}: "
-        raise RunInfoError(path, text[len(prefix):] if text.startswith(prefix) else text) \
-            from None
+        raise RunInfoError(path, _strip(exc, path)) from None
 
 
 def _reason(exc: OSError) -> str:

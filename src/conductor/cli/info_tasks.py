@@ -75,7 +75,10 @@ def view_run(snap: RunSnapshot, done: bool, now: int) -> RunView:
         return RunView(snap, info, readable)
     if info.pid <= 0 and info.pgid <= 0:
         return RunView(snap, info, readable)
-    alive = process_alive(info.pid, info.pgid, info.start_time)
+    try:
+        alive = process_alive(info.pid, info.pgid, info.start_time)
+    except (OverflowError, ValueError):  # a pid no process call accepts: no such process
+        alive = False
     return RunView(snap, reconcile(info, done_exists=done, now_ns=now, alive=alive), readable,
                    alive)
 

@@ -246,14 +246,16 @@ def test_the_supervisor_never_feeds_a_bad_task_md_to_an_agent(untouched, case_id
 # ---------------------------------------------------------------------------- buses
 
 @pytest.mark.parametrize("case_id", _params(
-    [c for c in _ALL if c.name in ("TASK-MESSAGE-BUS.md", "PROJECT-MESSAGE-BUS.md")
-     and c.kind != "huge"]))
+    [c for c in _ALL if c.name in ("TASK-MESSAGE-BUS.md", "PROJECT-MESSAGE-BUS.md")]))
 def test_bus_read_refuses_a_bad_bus(untouched, case_id):
     case = untouched.case(case_id)
     args = ["bus", "read", "--project", case.project]
     if case.name == "TASK-MESSAGE-BUS.md":
         args += ["--task", case.task]
     result = cli(untouched, *args)
+    if case.kind == "huge":  # 5 MiB of NUL bytes: streamed, no message in it
+        assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+        return
     assert result.returncode == 1
     what = "is a symlink" if case.kind in ("link-in", "link-out", "dangling", "devzero") \
         else "is not a regular file"

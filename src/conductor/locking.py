@@ -9,6 +9,7 @@ metadata), which every ``run-agent bus post`` would pay, so we make the call dir
 from __future__ import annotations
 
 import os
+import stat
 import time
 
 import errno
@@ -64,8 +65,11 @@ class locked_file:
         self.path, self.timeout, self.fd = path, timeout, -1
 
     def __enter__(self) -> int:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+                     | os.O_NONBLOCK, 0o644)
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device planted at the name
+                raise OSError(errno.EINVAL, "not a regular file", self.path)
             acquire(fd, self.timeout)
         except BaseException:
             os.close(fd)
@@ -82,17 +86,25 @@ class locked_file:
 
 
 def is_locked(path: str) -> bool:
-    """Does some process hold an exclusive lock on ``path``? (A missing file is unlocked.)"""
+    """Does some process hold an exclusive lock on ``path``? (A missing file is unlocked; so is
+    a link, which is not followed, and a FIFO or device, which is never waited on.)"""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return False
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        return fd_locked(fd)
     finally:
         os.close(fd)
+
+
+def fd_locked(fd: int) -> bool:
+    """Does some other open file description hold an exclusive lock on ``fd``'s file?"""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return False

@@ -25,6 +25,7 @@ from conductor.bus import BusReader, Message, MessageBus
 from conductor.cli.main import main
 from conductor.errors import BusError, RunInfoError
 from conductor.store import RunInfo, dump_run_info, parse_run_info, read_run_info, scan_root
+from conductor.store.runinfo import MAX_RUN_INFO_BYTES
 
 from .conftest import PROJECT, TASK
 
@@ -100,6 +101,8 @@ def test_cli_views_show_a_damaged_run_as_unknown_with_one_warning(stubs, name, t
     _make_run(stubs.root, "20260220-1530450000-100-0001", GOOD.replace("r1", "20260220-1530450000-100-0001"))
     bad = _make_run(stubs.root, "20260220-1530460000-100-0002", text)
     before = open(bad, "rb").read()
+    if len(before) > MAX_RUN_INFO_BYTES:  # refused unread, before any parsing
+        message = "larger than 256 KiB; refusing to read it"
     warning = f"warning: {bad}: {message}\n"
 
     listing = stubs.run("list", "--root", stubs.root, "--project", PROJECT, "--task", TASK, "--json")

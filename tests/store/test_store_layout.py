@@ -127,7 +127,7 @@ def test_ensure_task_dir_creates_runs_with_mode_0755(layout):
 def test_ensure_task_dir_refuses_a_file_in_the_way(layout):
     os.makedirs(layout.project_dir(P))
     open(layout.task_dir(P, T), "w").close()
-    with pytest.raises(LayoutError, match="exists and is not a directory"):
+    with pytest.raises(LayoutError, match="is a regular file, expected a directory"):
         layout.ensure_task_dir(P, T)
 
 

@@ -204,33 +204,22 @@ def test_concurrent_updates_lose_nothing(run_dir):
 
 
 def test_run_info_over_256_kib_is_refused_and_read_only_that_far(tmp_path, monkeypatch):
-    from conductor.store import read_run_info
+    from conductor.store import read_run_info, safefs
     from conductor.store import runinfo as runinfo_mod
     path = tmp_path / "run-info.yaml"
     path.write_text("version: 1\nrun_id: r\n" + "#" * runinfo_mod.MAX_RUN_INFO_BYTES)
-    sizes = []
-    real_open = open
+    read_bytes = []
+    real_read = os.read
 
-    class Spy:
-        def __init__(self, fh):
-            self.fh = fh
+    def spy(fd, n):
+        data = real_read(fd, n)
+        read_bytes.append(len(data))
+        return data
 
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.fh.close()
-
-        def fileno(self):
-            return self.fh.fileno()
-
-        def read(self, n=-1):
-            sizes.append(n)
-            return self.fh.read(n)
-
-    monkeypatch.setattr(runinfo_mod, "open", lambda p, m="r": Spy(real_open(p, m)), raising=False)
+    monkeypatch.setattr(safefs.os, "read", spy)
     for reader in (read_run_info, runinfo_mod.read_run_info_stat):
         with pytest.raises(RunInfoError) as err:
             reader(str(path))
         assert str(err.value) == f"{path}: larger than 256 KiB; refusing to read it"
-    assert sizes == [256 * 1024 + 1] * 2
+    # the size is known from fstat: nothing is read (and never more than 256 KiB + 1)
+    assert sum(read_bytes) <= 2 * (256 * 1024 + 1)

@@ -217,3 +217,96 @@ def test_a_full_disk_write_keeps_the_old_file(tree, monkeypatch):
     assert str(info.value) == f"{path}: write: no space left on device"
     assert open(path).read() == "old\n"
     assert os.listdir(run) == ["output.md"]
+
+
+def test_entries_report_links_as_links_and_subdirs_skip_them(tree):
+    root, run, outside = tree
+    runs = os.path.dirname(run)
+    os.symlink(str(outside), os.path.join(runs, "linked"))
+    os.mkfifo(os.path.join(runs, "pipe"))
+    with open(os.path.join(runs, "file"), "w") as fh:
+        fh.write("x")
+    assert safefs.entries(root, runs) == {"r": safefs.DIR, "linked": safefs.LINK,
+                                          "pipe": safefs.OTHER, "file": safefs.FILE}
+    assert safefs.subdirs(root, runs) == ["r"]
+    assert safefs.entries(root, os.path.join(runs, "missing")) == {}
+    with pytest.raises(UnsafeFileError) as caught:
+        safefs.entries(root, os.path.join(runs, "linked"))
+    assert str(caught.value) == (f"{runs}/linked: is a symbolic link; refusing to follow it "
+                                 "below the runs root")
+    assert safefs.subdirs(root, os.path.join(runs, "linked")) == []
+
+
+def test_anchors_and_mtimes(tree):
+    root, run, _ = tree
+    output = os.path.join(run, "output.md")
+    task_md = os.path.join(root, "p", "t", "TASK.md")
+    assert safefs.above(output, 5) == root
+    assert safefs.layout_root(output) == root
+    assert safefs.layout_root(task_md) == root
+    assert safefs.mtime_ns(root, output) is None
+    safefs.write_atomic(root, output, b"x")
+    assert safefs.mtime_ns(root, output) == os.lstat(output).st_mtime_ns
+    fd = safefs.open_view(output)
+    try:
+        assert os.read(fd, 10) == b"x"
+    finally:
+        os.close(fd)
+    assert safefs.open_view(task_md) is None
+
+
+def test_a_missing_root_reads_as_absent(tmp_path):
+    root = str(tmp_path / "no-root")
+    path = os.path.join(root, "p", "t", "TASK.md")
+    assert safefs.read_bytes(root, path, 10) is None
+    assert safefs.lstat(root, path) is None
+    assert safefs.listdir(root, root) == []
+    assert safefs.is_file(root, path) is False
+
+
+def test_lock_checks_never_block_on_a_fifo_or_follow_a_link(tree):
+    from conductor import locking
+    root, run, outside = tree
+    fifo = os.path.join(run, "a.lock")
+    os.mkfifo(fifo)
+    link = os.path.join(run, "b.lock")
+    os.symlink(str(outside / "secret.txt"), link)
+    done = threading.Event()
+    result = {}
+
+    def check():
+        result["fifo"] = locking.is_locked(fifo)
+        result["link"] = locking.is_locked(link)
+        try:
+            with locking.locked_file(fifo, 0.1):
+                result["locked"] = True
+        except OSError as exc:
+            result["locked"] = str(exc)
+        done.set()
+
+    threading.Thread(target=check, daemon=True).start()
+    assert done.wait(10), "a lock check blocked on a FIFO"
+    assert result == {"fifo": False, "link": False,
+                      "locked": f"[Errno 22] not a regular file: '{fifo}'"}
+
+
+def test_run_info_and_task_files_are_read_through_safefs(tree):
+    from conductor.errors import RunInfoError
+    from conductor.store import read_run_info, read_task_prompt, write_stop_requested
+    root, run, outside = tree
+    info = os.path.join(run, "run-info.yaml")
+    with open(info, "wb") as fh:
+        fh.truncate((256 << 10) + 1)
+    with pytest.raises(RunInfoError) as caught:
+        read_run_info(info)
+    assert str(caught.value) == f"{info}: larger than 256 KiB; refusing to read it"
+    task_dir = os.path.join(root, "p", "t")
+    os.mkfifo(os.path.join(task_dir, "TASK.md"))
+    with pytest.raises(UnsafeFileError) as caught:
+        read_task_prompt(task_dir)
+    assert str(caught.value) == f"{task_dir}/TASK.md: is a FIFO, expected a regular file"
+    marker = os.path.join(task_dir, "STOP-REQUESTED")
+    os.symlink(str(outside / "secret.txt"), marker)
+    write_stop_requested(task_dir, permanent=True)  # replaces the link, never writes through it
+    assert not os.path.islink(marker) and open(marker).read() == "permanent\n"
+    assert (outside / "secret.txt").read_text() == "outside\n"

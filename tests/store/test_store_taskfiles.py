@@ -104,6 +104,7 @@ def _bomb(levels: int = 9) -> str:
 
 
 def test_task_config_alias_bomb_and_oversize_are_config_errors(tmp_path):
+    from conductor.store.safefs import UnsafeFileError
     from conductor.store.taskfiles import MAX_TASK_CONFIG_BYTES
     path = tmp_path / "TASK-CONFIG.yaml"
     path.write_text("depends_on: [a]\nx:\n" + _bomb())
@@ -116,6 +117,6 @@ def test_task_config_alias_bomb_and_oversize_are_config_errors(tmp_path):
     path.write_text("x: &x a\ndepends_on: [*x, b]\n")  # aliases within the limit are fine
     assert read_depends_on(str(tmp_path)) == ["a", "b"]
     path.write_text("depends_on: [a]\n" + "#" * MAX_TASK_CONFIG_BYTES)
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(UnsafeFileError) as err:  # refused by the safe reader, before YAML
         read_depends_on(str(tmp_path))
     assert str(err.value) == f"{path}: larger than 256 KiB; refusing to read it"

@@ -8,6 +8,7 @@ no Textual, no state, and :func:`display_lines` never raises on any input.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
@@ -367,10 +368,17 @@ def sniff_stream_type(path: str, limit: int = 4096) -> str | None:
     message events). None when the file is missing, empty or not a known stream.
     """
     import json as _json
-    try:
-        with open(path, "rb") as f:
-            head = f.read(limit)
-    except OSError:
+    from ..errors import ConductorError
+    from ..store import safefs
+    try:  # a link or FIFO planted at the name is refused without blocking
+        fd = safefs.open_view(path)
+        if fd is None:
+            return None
+        try:
+            head = os.pread(fd, limit, 0)
+        finally:
+            os.close(fd)
+    except (OSError, ConductorError):
         return None
     for raw in head.split(b"\n")[:20]:
         raw = raw.strip()

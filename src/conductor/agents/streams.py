@@ -6,8 +6,10 @@ event is parsed like any other (upstream's 1 MiB scanner silently stopped there,
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 from typing import Any, Callable, Iterator
 
 from conductor.agents.base import normalize_type
@@ -27,9 +29,24 @@ _CODEX_MESSAGE_ITEMS = frozenset({"", "agent_message", "message"})
 _GEMINI_KEYS = ("text", "content", "result", "message")
 
 
+def open_stream(path: str | os.PathLike[str]):
+    """A binary reader of the regular file ``path``. The agent owns its run dir and may have
+    put a link or a FIFO at the name: a link is not followed and a FIFO does not block, both
+    are an ``OSError`` (``ELOOP``, or ``EINVAL`` "not a regular file") like a missing file."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
 def iter_json_events(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     """JSON objects of a stream file, one per line; blank, non-JSON and non-object lines are skipped."""
-    with open(path, "rb") as stream:
+    with open_stream(path) as stream:
         for raw in stream:
             line = raw.strip()
             if not line:
@@ -190,7 +207,7 @@ def gemini_rejected_stream_json(stderr_path: str | os.PathLike[str]) -> bool:
     tail = ""
     keep = max(len(marker) for marker in GEMINI_REJECTION_MARKERS)
     try:
-        with open(stderr_path, "rb") as stream:
+        with open_stream(stderr_path) as stream:
             while chunk := stream.read(1 << 16):
                 window = (tail + chunk.decode("utf-8", "replace")).lower()
                 if any(marker in window for marker in GEMINI_REJECTION_MARKERS):

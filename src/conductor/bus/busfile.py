@@ -56,13 +56,28 @@ def _open_read(path: str) -> int | None:
     if not check_bus_path(path):
         return None
     try:
-        return os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise BusError(f'message bus path "{path}" is a symlink') from None
         raise BusError(f'read message bus "{path}": {exc.strerror}') from None
+    return _regular(fd, path)
+
+
+def _regular(fd: int, path: str) -> int:
+    """``fd`` back in blocking mode if it is a regular file; closed and refused otherwise (a
+    FIFO swapped in after :func:`check_bus_path` looked is opened without blocking, then
+    refused here)."""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise BusError(f'message bus path "{path}" is not a regular file')
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 class MessageBus:
@@ -133,11 +148,15 @@ class MessageBus:
         check_bus_path(self.path)
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-                         | os.O_NOFOLLOW, 0o644)
+                         | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise BusError(f'message bus path "{self.path}" is a symlink') from None
+            if exc.errno == errno.ENXIO:  # a FIFO nobody reads, swapped in after the check
+                raise BusError(f'message bus path "{self.path}" is not a regular file') \
+                    from None
             raise BusError(f'open message bus "{self.path}": {exc.strerror}') from None
+        fd = _regular(fd, self.path)
         st = os.fstat(fd)
         self._wfd, self._wident, self._wpid = fd, (st.st_dev, st.st_ino), os.getpid()
         return fd
@@ -273,13 +292,9 @@ class MessageBus:
         """
         if not check_bus_path(self.path):
             return None
-        try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-        except FileNotFoundError:
-            return None  # rotated (or deleted) since we looked
-        except OSError as exc:
-            raise BusError(f'message bus path "{self.path}": {(exc.strerror or str(exc)).lower()}') \
-                from None
+        fd = _open_read(self.path)  # None: rotated (or deleted) since we looked
+        if fd is None:
+            return None
         try:
             locking.acquire(fd, self.lock_timeout)
             try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
+import stat
 import sys
 import time
 
@@ -91,8 +91,9 @@ def cmd_gc(args, environ=None, cwd=None) -> int:
 
 def _projects(layout, only: str) -> list[str]:
     if only:
+        from ..store import safefs
         path = layout.project_dir(only)
-        if not os.path.isdir(path):
+        if not safefs.is_dir(layout.root, path):
             raise ConductorError(f"read project directory {path}: open {path}: "
                                  "no such file or directory")
         return [only]
@@ -110,22 +111,31 @@ def _task_names(project_dir: str) -> list[str]:
 
 
 def _run_dirs(task_dir: str) -> list[str]:
+    """Run dirs of a task, listed through descriptors walked from the root: a ``runs`` that is
+    a link (into another root, say) is skipped with a warning, never entered."""
     from ..ids import natural_key, validate_component
+    from ..store import safefs
     runs = os.path.join(task_dir, "runs")
-    out = []
     try:
-        with os.scandir(runs) as it:
-            for entry in it:
-                if not entry.is_dir(follow_symlinks=False):
-                    continue
-                try:
-                    validate_component("run", entry.name)
-                except ConductorError:
-                    continue
-                out.append(entry.path)
-    except (FileNotFoundError, NotADirectoryError):
+        found = safefs.entries(safefs.above(task_dir, 2), runs)
+    except ConductorError as exc:
+        sys.stderr.write(f"warning: skip {runs}: {_strip(exc, runs)}\n")
         return []
+    out = []
+    for name, kind in found.items():
+        if kind != safefs.DIR:
+            continue
+        try:
+            validate_component("run", name)
+        except ConductorError:
+            continue
+        out.append(os.path.join(runs, name))
     return sorted(out, key=lambda path: natural_key(os.path.basename(path)))
+
+
+def _strip(exc: Exception, path: str) -> str:
+    text = str(exc)
+    return text[len(path) + 2:] if text.startswith(path + ": ") else text
 
 
 def _gc_run(run_dir: str, cutoff_ns: int, dry_run: bool, keep_failed: bool) -> int | None:
@@ -155,9 +165,9 @@ def _gc_run(run_dir: str, cutoff_ns: int, dry_run: bool, keep_failed: bool) -> i
         return size
     sys.stdout.write(f"deleting {run_dir} {detail}\n")
     try:
-        shutil.rmtree(run_dir)
-    except OSError as exc:
-        sys.stderr.write(f"warning: delete {run_dir}: {exc.strerror or exc}\n")
+        _rmtree(run_dir, 4)
+    except (OSError, ConductorError) as exc:
+        sys.stderr.write(f"warning: delete {run_dir}: {_why(exc, run_dir)}\n")
         return None
     return size
 
@@ -167,28 +177,45 @@ def _gc_done_task(task_dir: str, cutoff_ns: int, dry_run: bool) -> None:
     from ..store import done_marker_present
     if not done_marker_present(task_dir) or _run_dirs(task_dir) or loop_alive(task_dir):
         return
+    from ..store import safefs
     try:
-        if os.lstat(task_dir).st_mtime_ns >= cutoff_ns:
-            return
+        mtime = safefs.mtime_ns(safefs.above(task_dir, 2), task_dir)
     except OSError:
+        return
+    if mtime is None or mtime >= cutoff_ns:
         return
     if dry_run:
         sys.stdout.write(f"[dry-run] would delete task {task_dir}\n")
         return
     sys.stdout.write(f"deleting task {task_dir}\n")
     try:
-        shutil.rmtree(task_dir)
-    except OSError as exc:
-        sys.stderr.write(f"warning: delete {task_dir}: {exc.strerror or exc}\n")
+        _rmtree(task_dir, 2)
+    except (OSError, ConductorError) as exc:
+        sys.stderr.write(f"warning: delete {task_dir}: {_why(exc, task_dir)}\n")
+
+
+def _rmtree(path: str, depth: int) -> None:
+    """Remove ``path`` (``depth`` levels below the root) through descriptors walked from the
+    root: no level of it may be a link, and links inside are removed, never entered."""
+    from ..store import safefs
+    safefs.rmtree(safefs.above(path, depth), path)
+
+
+def _why(exc: Exception, path: str) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, ConductorError):
+        return str(exc.strerror or exc)
+    return _strip(exc, path)
 
 
 def _rotate(bus_path: str, max_size: int, dry_run: bool) -> None:
     from ..bus import MessageBus
+    from ..store import safefs
+    depth = 3 if os.path.basename(bus_path) == "TASK-MESSAGE-BUS.md" else 2  # up to the root
     try:
-        st = os.lstat(bus_path)
-    except OSError:
+        st = safefs.lstat(safefs.above(bus_path, depth), bus_path)
+    except (OSError, ConductorError):
         return
-    if st.st_size <= max_size:
+    if st is None or st.st_size <= max_size:
         return
     if dry_run:
         sys.stdout.write(f"[dry-run] would rotate {bus_path} (size={_mb(st.st_size)})\n")
@@ -203,12 +230,23 @@ def _rotate(bus_path: str, max_size: int, dry_run: bool) -> None:
 
 
 def dir_size(path: str) -> int:
-    """Bytes of the regular files below ``path``; links are not followed."""
+    """Bytes of the regular files below ``path``; links are not followed. The walk goes
+    through directory descriptors (``os.fwalk``), so a directory swapped for a link while we
+    walk is not entered either."""
     total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                continue
+    try:
+        top = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return 0
+    try:
+        for _dirpath, _dirs, files, dir_fd in os.fwalk(".", dir_fd=top):
+            for name in files:
+                try:
+                    st = os.lstat(name, dir_fd=dir_fd)
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    total += st.st_size
+    finally:
+        os.close(top)
     return total

@@ -55,10 +55,11 @@ def cmd_output(args, environ=None, cwd=None) -> int:
     run_dir = resolve_run_dir(args, environ)
     from ..secrets import StreamRedactor
     _REDACTOR = StreamRedactor(_known_secrets(args.config, environ))
+    root = _anchor(args, run_dir)
     try:
         if args.follow:
-            return follow_output(run_dir, args.file)
-        print_file(resolve_file(run_dir, args.file), args.tail)
+            return follow_output(run_dir, args.file, root=root)
+        print_file(resolve_file(run_dir, args.file, root=root), args.tail, root=root)
         return 0
     finally:
         rest, _REDACTOR = _REDACTOR.flush(), None
@@ -84,6 +85,31 @@ def _known_secrets(config_path, environ) -> tuple[str, ...]:
     except ConductorError:
         config = None
     return collect(config, environ)
+
+
+def _anchor(args, run_dir: str) -> str:
+    """Where file access starts its no-link walk: the runs root for --project/--task (no level
+    below it may be a link); the run dir itself for --run-dir (the operator named it, so it may
+    be a link, but the file in it may not)."""
+    if args.run_dir:
+        return os.path.abspath(run_dir)
+    from ..store import safefs
+    return safefs.above(run_dir, 4)
+
+
+def _open(path: str, root: str | None) -> int | None:
+    """A descriptor of the regular file ``path`` opened through :mod:`safefs` (None when
+    absent): a link is refused with one line, a FIFO or device never blocks and is refused."""
+    from ..store import safefs
+    return safefs.open_file(root or os.path.dirname(os.path.abspath(path)), path)
+
+
+def _exists(path: str, root: str | None) -> bool:
+    from ..store import safefs
+    try:
+        return safefs.lstat(root or os.path.dirname(os.path.abspath(path)), path) is not None
+    except ConductorError:
+        return True  # something odd is there: opening it names the problem
 
 
 def resolve_run_dir(args, environ) -> str:
@@ -117,17 +143,17 @@ def resolve_run_dir(args, environ) -> str:
     return runs[-1].path
 
 
-def resolve_file(run_dir: str, which: str) -> str:
+def resolve_file(run_dir: str, which: str, *, root: str | None = None) -> str:
     key = which.lower() or "output"
     if key not in FILES:
         raise UsageError(f'unknown --file value "{which}": must be output, stdout, stderr, '
                          "or prompt")
     path = os.path.join(run_dir, FILES[key])
-    if os.path.exists(path):
+    if _exists(path, root):
         return path
     if key == "output":
         fallback = os.path.join(run_dir, FILES["stdout"])
-        if os.path.exists(fallback):
+        if _exists(fallback, root):
             return fallback
         raise UsageError(f"file not found: {path} (also tried agent-stdout.txt)")
     raise UsageError(f"file not found: {path}")
@@ -147,11 +173,15 @@ def _write(data: bytes) -> None:
     buffer.flush()
 
 
-def print_file(path: str, tail: int = 0) -> None:
+def print_file(path: str, tail: int = 0, *, root: str | None = None) -> None:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = _open(path, root)
+    except FileNotFoundError:
+        fd = None
     except OSError as exc:
         raise ConductorError(f"open {path}: {(exc.strerror or str(exc)).lower()}") from None
+    if fd is None:
+        raise ConductorError(f"open {path}: no such file or directory")
     try:
         size = os.fstat(fd).st_size
         start = tail_offset(fd, size, tail) if tail > 0 else 0
@@ -209,7 +239,7 @@ class _Stop(Exception):
     pass
 
 
-def _run_status(run_dir: str) -> str | None:
+def _run_status(run_dir: str) -> str | None:  # run-info and DONE are read through safefs
     """The run's status as a reader should see it: a dead ``running`` run counts as finished
     (reconciled in memory only; nothing is written)."""
     from ..store import done_marker_present, read_run_info, reconcile
@@ -223,10 +253,10 @@ def _run_status(run_dir: str) -> str | None:
     return reconcile(info, done_exists=done_marker_present(task_dir), now_ns=time.time_ns()).status
 
 
-def follow_output(run_dir: str, which: str) -> int:
+def follow_output(run_dir: str, which: str, *, root: str | None = None) -> int:
     status = _run_status(run_dir)
     if status is not None and status != "running":
-        print_file(resolve_file(run_dir, which), 0)
+        print_file(resolve_file(run_dir, which, root=root), 0, root=root)
         return 0
     key = which.lower() or "output"
     if key not in FILES:
@@ -234,39 +264,44 @@ def follow_output(run_dir: str, which: str) -> int:
                          "or prompt")
     path = os.path.join(run_dir, FILES["stdout" if key == "output" else key])
     deadline = time.monotonic() + FOLLOW_FILE_WAIT
-    while not os.path.exists(path):
+    while not _exists(path, root):
         if time.monotonic() >= deadline:
             raise ConductorError(f"output file not found: {path}")
         time.sleep(FOLLOW_POLL)
+    fd = _open(path, root)  # a link or FIFO is refused here with one line, before any output
+    if fd is not None:
+        os.close(fd)
     with _stop_on_signals():
         try:
-            _follow(run_dir, path)
+            _follow(run_dir, path, root)
         except (_Stop, KeyboardInterrupt):
             _write(b"\n")
     return 0
 
 
-def _follow(run_dir: str, path: str) -> None:
+def _follow(run_dir: str, path: str, root: str | None = None) -> None:
     offset = 0
     last_data = time.monotonic()
     while True:
-        copied = _drain(path, offset)
+        copied = _drain(path, offset, root)
         if copied:
             offset += copied
             last_data = time.monotonic()
         status = _run_status(run_dir)
         if status is not None and status != "running":
-            _drain(path, offset)
+            _drain(path, offset, root)
             return
         if time.monotonic() - last_data > FOLLOW_IDLE:
             return
         time.sleep(FOLLOW_POLL)
 
 
-def _drain(path: str, offset: int) -> int:
+def _drain(path: str, offset: int, root: str | None = None) -> int:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
+        fd = _open(path, root)
+    except (OSError, ConductorError):  # swapped for a link or FIFO meanwhile: nothing to copy
+        return 0
+    if fd is None:
         return 0
     try:
         if os.fstat(fd).st_size < offset:  # truncated: nothing sensible to resume from

@@ -88,29 +88,50 @@ def view_task(layout: Layout, project: str, task: str, now: int | None = None) -
             _WARNED.add(run.error)
             sys.stderr.write(f"warning: {run.error}\n")
     view = TaskView(snap, [view_run(r, snap.done, now) for r in snap.runs])
-    view.cancelled = os.path.isfile(os.path.join(snap.path, CANCELLED))
+    view.cancelled = _marker_file(layout.root, os.path.join(snap.path, CANCELLED))
     if not snap.runs and not snap.done and snap.depends_on:
         from ..runner.deps import blocked_by
         view.blocked_by = blocked_by(layout.project_dir(project), snap.depends_on)
     return view
 
 
+def _marker_file(root: str, path: str) -> bool:
+    """Is there a regular file (not a link to one, nothing odd above it) at ``path``?"""
+    from ..store import safefs
+    return safefs.is_file(root, path)
+
+
+def _looks_like_task(name: str) -> bool:
+    from ..ids import validate_task_id
+    try:
+        validate_task_id(name)
+    except ConductorError:
+        return False
+    return True
+
+
 def task_ids(project_dir: str) -> list[str]:
     """Task dirs of a project (real directories with valid task names), sorted."""
     from ..ids import validate_component
+    from ..store import safefs
     names = []
-    try:
-        with os.scandir(project_dir) as it:
-            for entry in it:
-                if not entry.is_dir(follow_symlinks=False):
-                    continue
+    # listed through the project dir's descriptor, reached from the root without following a
+    # link: a link at a task name is skipped, never entered
+    for name, kind in safefs.entries(safefs.above(project_dir, 1), project_dir).items():
+        if kind != safefs.DIR:
+            if kind != safefs.FILE and _looks_like_task(name):  # a link or FIFO, say
+                path = os.path.join(project_dir, name)
                 try:
-                    validate_component("task", entry.name)
-                except ConductorError:
-                    continue
-                names.append(entry.name)
-    except FileNotFoundError:
-        return []
+                    what = safefs.describe(os.lstat(path).st_mode)
+                except OSError:
+                    continue  # gone meanwhile
+                sys.stderr.write(f"warning: skip {path}: is {what}\n")
+            continue
+        try:
+            validate_component("task", name)
+        except ConductorError:
+            continue
+        names.append(name)
     return sorted(names)
 
 
@@ -212,13 +233,17 @@ def _output_mtime(task_dir: str, run: RunView | None) -> int | None:
     candidates = [p if os.path.isabs(p) else os.path.join(run_dir, p) for p in candidates if p]
     candidates += [os.path.join(run_dir, n) for n in ("output.md", "agent-stdout.txt",
                                                        "agent-stderr.txt")]
+    from ..store import safefs
+    root = safefs.above(task_dir, 2)
     latest = None
     for path in dict.fromkeys(os.path.normpath(p) for p in candidates):
+        # only regular files under the root count; a link (to anywhere) or FIFO is not looked
+        # through, and a path outside the root is not looked at
         try:
-            st = os.stat(path)
-        except OSError:
+            st = safefs.lstat(root, path)
+        except (OSError, ConductorError):
             continue
-        if os.path.isdir(path):
+        if st is None or safefs.kind_of(st.st_mode) != safefs.FILE:
             continue
         latest = st.st_mtime_ns if latest is None else max(latest, st.st_mtime_ns)
     return latest

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import threading
 import time
@@ -214,8 +213,9 @@ class _Follower:
         offset = 0
         while True:
             finished = self.done.is_set()
-            try:
-                with open(self.path, "rb") as f:
+            try:  # a link or FIFO the agent put at its stdout is not followed, never blocks
+                from ..agents.streams import open_stream
+                with open_stream(self.path) as f:
                     f.seek(offset)
                     data = f.read()
             except OSError:
@@ -369,10 +369,12 @@ def cmd_task_resume(args, environ=None, cwd=None) -> int:
     from ..store import Layout, clear_cancelled, clear_done, clear_stop_requested
     environ = dict(os.environ if environ is None else environ)
     s = _existing_task(args, environ, cwd or os.getcwd())
-    task_dir = Layout(s.root).task_dir(s.project, s.task)
-    if not os.path.isdir(task_dir):
+    from ..store import safefs
+    layout = Layout(s.root)
+    task_dir = layout.task_dir(s.project, s.task)
+    if not safefs.is_dir(layout.root, task_dir):
         raise UsageError(f"task directory not found: {task_dir}")
-    if not os.path.isfile(os.path.join(task_dir, "TASK.md")):
+    if not safefs.is_file(layout.root, os.path.join(task_dir, "TASK.md")):
         raise UsageError(f"TASK.md not found in task directory {task_dir}")
     check_written_text(args, s.root)
     sys.stderr.write(f"Resuming task: {s.task}\n")
@@ -526,6 +528,9 @@ def cmd_task_delete(args, environ=None, cwd=None) -> int:
         if live:
             raise ConductorError(f"task {args.task} is still running after the stop ({live}); "
                                  "not deleting it")
-    shutil.rmtree(task_dir)
+    from ..store import safefs
+    # through descriptors walked from the root: links inside the task are removed, never
+    # followed, and a task dir swapped for a link meanwhile is refused
+    safefs.rmtree(layout.root, task_dir)
     sys.stdout.write(f"Deleted task: {args.task}\n")
     return 0

@@ -219,12 +219,16 @@ def build_task_view(snap: TaskSnapshot, *, loop_alive: bool, last_bus_type: str,
 
 def output_mtime(run: RunSnapshot) -> int | None:
     """The last write to the run's stdout or stderr (or its start, when neither exists yet)."""
+    from ..store import safefs
     latest = None
+    root = safefs.above(run.path, 4)
     for name, given in ((STDOUT, run.info.stdout_path), (STDERR, run.info.stderr_path)):
         path = given or os.path.join(run.path, name)
-        try:
-            mtime = os.stat(path).st_mtime_ns
-        except OSError:
+        try:  # only files under the root, never through a link
+            mtime = safefs.mtime_ns(root, path)
+        except (OSError, ConductorError):
+            continue
+        if mtime is None:
             continue
         latest = mtime if latest is None else max(latest, mtime)
     return latest if latest is not None else run.info.start_time
@@ -249,10 +253,20 @@ def loop_alive(task_dir: str) -> bool:
 
 
 def view_task(snap: TaskSnapshot, deps_done: dict[str, bool], now_ns: int) -> TaskView:
-    """Every disk and process read a task view needs, then :func:`build_task_view`."""
-    return build_task_view(snap, loop_alive=loop_alive(snap.path),
-                           last_bus_type=last_bus_type(snap.path), deps_done=deps_done,
-                           now_ns=now_ns)
+    """Every disk and process read a task view needs, then :func:`build_task_view`.
+
+    A task whose files defeat the view (a record with numbers no process call accepts, say) is
+    shown without its runs and with the problem as its error, so the tasks next to it are still
+    shown."""
+    try:
+        return build_task_view(snap, loop_alive=loop_alive(snap.path),
+                               last_bus_type=last_bus_type(snap.path), deps_done=deps_done,
+                               now_ns=now_ns)
+    except (ConductorError, OSError, ValueError, OverflowError) as exc:
+        snap.error = snap.error or f"{snap.path}: {exc}"
+        snap.runs = []
+        return build_task_view(snap, loop_alive=False, last_bus_type="", deps_done=deps_done,
+                               now_ns=now_ns)
 
 
 def read_root(root: str, *, project: str | None, now_ns: int) -> list[ProjectView]:
@@ -267,12 +281,14 @@ def read_root(root: str, *, project: str | None, now_ns: int) -> list[ProjectVie
 
 def read_task(root: str, project: str, task: str, *, now_ns: int) -> TaskView:
     """One task again, with its dependencies' DONE markers (call from a thread)."""
+    from ..store import safefs
     layout = Layout(root)
     snap = scan_task(layout, project, task)
     done = {}
     for dep in snap.depends_on:
         try:
-            done[dep] = os.path.isfile(os.path.join(layout.task_dir(project, dep), "DONE"))
+            done[dep] = safefs.is_file(layout.root,
+                                       os.path.join(layout.task_dir(project, dep), "DONE"))
         except ConductorError:
             done[dep] = False
     return view_task(snap, done, now_ns)

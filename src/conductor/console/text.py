@@ -4,6 +4,8 @@ through here before it reaches a widget."""
 
 from __future__ import annotations
 
+import os
+
 from .widgets.line_index import neutralise
 
 READ_LIMIT = 512 * 1024
@@ -18,13 +20,22 @@ def read_text_head(path: str, limit: int = READ_LIMIT) -> tuple[str | None, str]
     """At most ``limit`` bytes of a small file (output.md, TASK.md), and a note when cut.
 
     Returns ``(None, note)`` when the file is missing or unreadable."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(limit + 1)
+    from ..errors import ConductorError
+    from ..store import safefs
+    try:  # through safefs: a link, FIFO or device at the name is one line, not content
+        fd = safefs.open_view(path)
+        if fd is None:
+            return None, "not written yet"
+        try:
+            data = os.pread(fd, limit + 1, 0)
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         return None, "not written yet"
     except OSError as exc:
         return None, f"cannot read: {exc.strerror or exc}"
+    except ConductorError as exc:
+        return None, f"cannot read: {exc}"
     note = ""
     if len(data) > limit:
         data = data[:limit]

@@ -13,6 +13,7 @@ from ..errors import ConductorError, UsageError
 from ..ids import validate_component, validate_project_id, validate_task_id
 from ..runner import stop as _stop
 from ..runner.supervisor import loop_alive as _loop_alive
+from ..store import safefs
 from ..store import (Cancellation, Layout, clear_cancelled, clear_done, clear_stop_requested,
                      write_cancelled, write_depends_on, write_task_md_if_missing)
 
@@ -45,7 +46,7 @@ def new_task(root: str, project: str, task: str, prompt: str, *,
         raise UsageError("prompt is empty")
     layout = Layout(root)
     task_dir = layout.task_dir(project, task)
-    if os.path.exists(os.path.join(task_dir, "TASK.md")):
+    if safefs.lstat(layout.root, os.path.join(task_dir, "TASK.md")) is not None:
         raise UsageError(f"task {task} already exists in project {project}")
     if depends_on:
         from ..runner.deps import check_depends_on, find_cycle
@@ -68,7 +69,8 @@ def start_task(root: str, project: str, task: str, *, agent: str | None = None,
     task_dir = _task_dir(root, project, task)
     if _loop_alive(task_dir):
         raise UsageError(f"task {task} already has a running loop")
-    os.makedirs(task_dir, exist_ok=True)
+    root = Layout(root).root
+    safefs.makedirs(root, task_dir)
     argv = [sys.executable, "-m", "conductor", "task", "--root", os.path.abspath(root),
             "--project", project, "--task", task]
     if agent:
@@ -85,7 +87,9 @@ def start_task(root: str, project: str, task: str, *, agent: str | None = None,
         argv.append("--resume")
     argv += extra_args or []
     log_path = os.path.join(task_dir, LOOP_LOG)
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+    # through safefs: a link planted at TASK-LOOP.log is refused (one line), never written
+    # through, and a FIFO there never blocks the console
+    log = safefs.open_append(root, log_path)
     env = dict(os.environ if environ is None else environ)
     for key in [k for k in env if k.startswith("JRUN_")]:
         del env[key]  # a console started inside a run must not make tasks its children
@@ -145,7 +149,7 @@ def wait_loop_gone(task_dir: str, timeout: float = 10.0) -> bool:
 def resume_task(root: str, project: str, task: str, **kwargs) -> StartResult:
     """Clear DONE and STOP-REQUESTED and start the loop again with the restart prefix."""
     task_dir = _task_dir(root, project, task)
-    if not os.path.isfile(os.path.join(task_dir, "TASK.md")):
+    if not safefs.is_file(Layout(root).root, os.path.join(task_dir, "TASK.md")):
         raise UsageError(f"TASK.md not found in task directory {task_dir}")
     clear_done(task_dir)
     clear_stop_requested(task_dir)
@@ -169,10 +173,10 @@ def post_message(root: str, project: str, task: str | None, msg_type: str, body:
     if task:
         validate_component("task", task)
         path = layout.task_bus(project, task)
-        if not os.path.isdir(os.path.dirname(path)):
+        if not safefs.is_dir(layout.root, os.path.dirname(path)):
             raise UsageError(f"task not found: {project}/{task}")
     else:
         path = layout.project_bus(project)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        safefs.makedirs(layout.root, os.path.dirname(path))
     return MessageBus(path).append(Message(type=msg_type, project_id=project, task_id=task or "",
                                            run_id=run_id, body=body))

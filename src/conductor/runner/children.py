@@ -21,17 +21,14 @@ class Child:
 
 def read_runs(runs_dir: str) -> list[tuple[str, RunInfo]]:
     """(run dir, run-info) of every run dir with a readable run-info; symlinks are skipped."""
+    from ..store import safefs
     out = []
-    try:
-        entries = list(os.scandir(runs_dir))
-    except OSError:
-        return out
-    for entry in entries:
-        if not entry.is_dir(follow_symlinks=False):
-            continue
-        path = os.path.join(entry.path, RUN_INFO)
+    # listed through descriptors walked from the root (``<root>/<p>/<t>/runs``): a symlinked
+    # runs dir or run dir is skipped, never entered
+    for name in safefs.subdirs(safefs.above(runs_dir, 3), runs_dir):
+        run_dir = os.path.join(runs_dir, name)
         try:
-            out.append((entry.path, read_run_info(path)))
+            out.append((run_dir, read_run_info(os.path.join(run_dir, RUN_INFO))))
         except ConductorError:
             continue
     return out

@@ -28,14 +28,14 @@ def check_depends_on(task: str, depends_on: list[str]) -> list[str]:
 
 
 def find_cycle(project_dir: str, task: str, depends_on: list[str]) -> list[str] | None:
+    from ..store import safefs
     graph: dict[str, list[str]] = {}
-    try:
-        names = sorted(os.listdir(project_dir))
-    except OSError:
-        names = []
+    root = safefs.above(project_dir, 1)
+    names = sorted(safefs.subdirs(root, project_dir))  # links at task names are not entered
     for name in names:
         d = os.path.join(project_dir, name)
-        if os.path.isfile(os.path.join(d, TASK_MD)) or os.path.isfile(os.path.join(d, TASK_CONFIG)):
+        if safefs.is_file(root, os.path.join(d, TASK_MD)) \
+                or safefs.is_file(root, os.path.join(d, TASK_CONFIG)):
             try:
                 graph[name] = read_depends_on(d)
             except ConductorError:
@@ -68,8 +68,10 @@ def find_cycle(project_dir: str, task: str, depends_on: list[str]) -> list[str] 
 
 def dependency_ready(project_dir: str, dep: str) -> bool:
     """DONE exists, or it has runs, none running, and the latest (by start time) completed."""
+    from ..store import safefs
+    root = safefs.above(project_dir, 1)
     task_dir = os.path.join(project_dir, dep)
-    if not os.path.isdir(task_dir):
+    if not safefs.is_dir(root, task_dir):  # absent, or a link: never followed
         return False
     try:
         if done_exists(task_dir):
@@ -79,13 +81,14 @@ def dependency_ready(project_dir: str, dep: str) -> bool:
     runs_dir = os.path.join(task_dir, "runs")
     infos = []
     try:
-        for entry in os.scandir(runs_dir):
-            try:
-                infos.append(read_run_info(os.path.join(entry.path, RUN_INFO)))
-            except ConductorError:
-                continue
+        names = safefs.subdirs(root, runs_dir)
     except OSError:
         return False
+    for name in names:
+        try:
+            infos.append(read_run_info(os.path.join(runs_dir, name, RUN_INFO)))
+        except ConductorError:
+            continue
     if not infos or any(i.status == "running" for i in infos):
         return False
     latest = max(infos, key=lambda i: run_sort_key(i.start_time, i.run_id))

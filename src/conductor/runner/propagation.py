@@ -10,16 +10,15 @@ from __future__ import annotations
 import collections
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 
 import yaml
 
 from .. import locking
 from ..bus import Link, Message, MessageBus, Parent
-from ..errors import ConductorError
+from ..errors import ConductorError, LayoutError
 from ..ids import run_sort_key
-from ..store import DONE, OUTPUT, RUN_INFO, Layout, RunInfo, read_run_info
+from ..store import DONE, OUTPUT, RUN_INFO, Layout, RunInfo, read_run_info, safefs
 from ..timefmt import format_rfc3339nano, now_ns, parse_timestamp
 from ..yamlv3 import Raw, check_aliases, emit_mapping, too_nested
 
@@ -28,6 +27,7 @@ LOCK_NAME = "TASK-COMPLETE-FACT-PROPAGATION.lock"
 KIND = "task_completion_propagation"
 MAX_PARENT_FACTS = 20
 MAX_SAMPLES = 5
+MAX_STATE_BYTES = 1 << 20
 # The loop's own "propagated" notice is a FACT on the task bus. Upstream counts it, so its key
 # changes after every propagation and a second loop posts again; we leave it out of the count.
 NOTICE_PREFIX = "task completion facts propagated to project bus"
@@ -45,10 +45,8 @@ def _time(ns: int | None) -> str:
 
 
 def _runs(runs_dir: str) -> tuple[list[str], list[str], list[RunInfo]]:
-    try:
-        names = sorted(e.name for e in os.scandir(runs_dir) if e.is_dir(follow_symlinks=False))
-    except OSError:
-        names = []
+    # through descriptors from the root (<root>/<p>/<t>/runs): a symlinked runs dir is skipped
+    names = sorted(safefs.subdirs(safefs.above(runs_dir, 3), runs_dir))
     missing, infos = [], []
     for name in names:
         try:
@@ -70,8 +68,8 @@ def propagation_key(done_mtime_ns: int, fact_count: int, names: list[str], missi
 
 def _read_state(path: str) -> dict:
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read(1 << 20)
+        data = safefs.read_bytes(safefs.above(path, 3), path, MAX_STATE_BYTES)
+        text = (data or b"").decode("utf-8")
         if too_nested(text):  # libyaml's composer would crash the interpreter (segfault)
             return {}
         loader = yaml.CSafeLoader(text)
@@ -82,8 +80,8 @@ def _read_state(path: str) -> dict:
             data = None if node is None else loader.construct_document(node)
         finally:
             loader.dispose()
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):
-        return {}  # unreadable state: the next propagation rewrites it
+    except (OSError, ConductorError, UnicodeDecodeError, ValueError, yaml.YAMLError):
+        return {}  # absent, a link, a FIFO, too big, broken or an alias bomb: propagate again
     return data if isinstance(data, dict) else {}
 
 
@@ -91,18 +89,8 @@ def _write_state(path: str, key: str, msg_id: str) -> None:
     text = emit_mapping([("version", 1), ("last_propagation_key", key),
                          ("last_project_message_id", msg_id),
                          ("last_propagated_at", Raw(format_rfc3339nano(now_ns())))])
-    fd, tmp = tempfile.mkstemp(prefix=".task-propagation-", suffix=".tmp", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    # atomic, through the task dir's descriptor: a link planted at the name is replaced
+    safefs.write_atomic(safefs.above(path, 3), path, text.encode("utf-8"), 0o644)
 
 
 def _find_existing(project_bus: MessageBus, key: str, task: str) -> str | None:
@@ -123,7 +111,10 @@ def _collapse(text: str, limit: int = 160) -> str:
 def propagate_completion(layout: Layout, project: str, task: str) -> Outcome:
     task_dir = layout.task_dir(project, task)
     done_path = os.path.join(task_dir, DONE)
-    done_mtime = os.stat(done_path).st_mtime_ns
+    done_st = safefs.lstat(layout.root, done_path)
+    if done_st is None or safefs.kind_of(done_st.st_mode) != safefs.FILE:
+        raise LayoutError(f"{done_path}: is not a regular file")
+    done_mtime = done_st.st_mtime_ns
     names, missing, infos = _runs(os.path.join(task_dir, "runs"))
     latest = max(infos, key=lambda i: run_sort_key(i.start_time, i.run_id)) if infos else None
     task_bus = MessageBus(layout.task_bus(project, task))

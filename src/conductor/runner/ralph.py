@@ -123,14 +123,13 @@ class RalphLoop:
     def _heal_stale_runs(self) -> None:
         """Runs left ``running`` by a supervisor or job that was killed (or a reboot) are
         finished on disk now: holding the task's lock makes this loop their owner."""
+        from ..store import safefs
         runs_dir = os.path.join(self.task_dir, "runs")
-        try:
-            entries = [e for e in os.scandir(runs_dir) if e.is_dir(follow_symlinks=False)]
-        except OSError:
-            return
+        # listed through descriptors from the root: a symlinked runs dir is never entered
+        names = safefs.subdirs(safefs.above(self.task_dir, 2), runs_dir)
         done = done_marker_present(self.task_dir)
-        for entry in entries:
-            path = os.path.join(entry.path, "run-info.yaml")
+        for name in names:
+            path = os.path.join(runs_dir, name, "run-info.yaml")
             try:
                 if read_run_info(path).status == "running":
                     heal_run(path, done_exists=done)

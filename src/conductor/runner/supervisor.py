@@ -10,6 +10,7 @@ import os
 
 from .. import locking
 from ..errors import ConductorError, LockTimeout
+from ..store import safefs
 from ..timefmt import format_rfc3339nano, now_ns
 
 LOCK_NAME = "TASK-LOOP.lock"
@@ -23,20 +24,40 @@ def lock_path(task_dir: str) -> str:
     return os.path.join(task_dir, LOCK_NAME)
 
 
+MAX_LOCK_BYTES = 4096
+
+
+def _root(task_dir: str) -> str:
+    return safefs.above(task_dir, 2)
+
+
 def holder_pid(task_dir: str) -> int | None:
     try:
-        with open(lock_path(task_dir), "rb") as f:
-            head = f.read(4096).decode("utf-8")  # we write two short lines; never read more
-        for line in head.splitlines():
-            if line.startswith("pid: "):
-                return int(line[5:].strip())
-    except (OSError, ValueError):
+        data = safefs.read_bytes(_root(task_dir), lock_path(task_dir), MAX_LOCK_BYTES)
+    except (OSError, ConductorError):
         return None
+    for line in (data or b"").decode("utf-8", "replace").splitlines():
+        if line.startswith("pid: "):
+            try:
+                return int(line[5:].strip())
+            except ValueError:
+                return None
     return None
 
 
 def loop_alive(task_dir: str) -> bool:
-    return locking.is_locked(lock_path(task_dir))
+    """Does a supervisor hold the task's lock? A link, FIFO or directory planted at
+    TASK-LOOP.lock is never followed or waited on: it counts as no loop."""
+    try:
+        fd = safefs.open_file(_root(task_dir), lock_path(task_dir))
+    except (OSError, ConductorError):
+        return False
+    if fd is None:
+        return False
+    try:
+        return locking.fd_locked(fd)
+    finally:
+        os.close(fd)
 
 
 class SupervisorLock:
@@ -47,7 +68,9 @@ class SupervisorLock:
 
     def acquire(self) -> "SupervisorLock":
         path = lock_path(self.task_dir)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+        # through safefs: a link or FIFO planted at the name is refused with one line, never
+        # followed or blocked on
+        fd = safefs.open_file(_root(self.task_dir), path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             locking.acquire(fd, 0.5)
         except LockTimeout:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
+import secrets
 
 from .. import ids
 from ..errors import IdError, LayoutError
@@ -114,16 +114,11 @@ class Layout:
     # ---- creation ----------------------------------------------------------------------
     def ensure_task_dir(self, project_id: str, task_id: str) -> str:
         """``mkdir -p <root>/<p>/<t>/runs`` (mode 0755); returns the task dir."""
+        from . import safefs
         project, task = _project(project_id), _component("task", task_id)
-        os.makedirs(self.root, mode=DIR_MODE, exist_ok=True)
-        path = self.root
-        for part in (project, task, RUNS):
-            path = os.path.join(path, part)
-            try:
-                os.mkdir(path, DIR_MODE)
-            except FileExistsError:
-                pass
-            _require_real_dir(path)
+        # made level by level through directory descriptors: a link at any level is refused,
+        # never created through
+        safefs.makedirs(self.root, os.path.join(self.root, project, task, RUNS))
         return self._checked(project, task)
 
     def allocate_run_dir(self, project_id: str, task_id: str,
@@ -131,14 +126,22 @@ class Layout:
         """Create a fresh run dir; on a name clash use ``<run_id>-<random>`` as upstream does."""
         self.ensure_task_dir(project_id, task_id)
         run_id = _component("run", run_id or ids.new_run_id())
+        from . import safefs
         runs = self.runs_dir(project_id, task_id)
-        path = os.path.join(runs, run_id)
+        fd = safefs.open_dir(self.root, runs)  # the runs dir as it is now: never a link
         try:
-            os.mkdir(path, DIR_MODE)
-        except FileExistsError:
-            path = tempfile.mkdtemp(dir=runs, prefix=f"{run_id}-")
-            os.chmod(path, DIR_MODE)
-        return os.path.basename(path), path
+            name = run_id
+            for _ in range(100):
+                try:
+                    os.mkdir(name, DIR_MODE, dir_fd=fd)
+                    break
+                except FileExistsError:
+                    name = f"{run_id}-{secrets.token_hex(4)}"
+            else:
+                raise LayoutError(f"{runs}: no free run dir name for {run_id}")
+        finally:
+            os.close(fd)
+        return name, os.path.join(runs, name)
 
     # ---- reverse mapping ---------------------------------------------------------------
     def locate(self, path: str) -> tuple[str, str, str]:
@@ -181,11 +184,3 @@ def _known(name: str, allowed: frozenset[str], kind: str) -> None:
     if name not in allowed:
         raise LayoutError(f"{name!r} is not a {kind} file name "
                           f"(known: {', '.join(sorted(allowed))})")
-
-
-def _require_real_dir(path: str) -> None:
-    st = os.lstat(path)
-    if stat.S_ISLNK(st.st_mode):
-        raise LayoutError(f"{path}: is a symbolic link; refusing to follow it below the runs root")
-    if not stat.S_ISDIR(st.st_mode):
-        raise LayoutError(f"{path}: exists and is not a directory")

@@ -53,10 +53,13 @@ def run_alive(info: RunInfo) -> bool:
     spawning) or no runner recorded at all, it is dead. Unlike upstream, which never checks
     records with pid and pgid <= 0, these are healed like any dead run.
     """
-    if info.pid > 0 or info.pgid > 0:
-        return process_alive(info.pid, info.pgid, info.start_time)
-    if info.runner_pid > 0:
-        return _original_process(info.runner_pid, info.start_time)
+    try:
+        if info.pid > 0 or info.pgid > 0:
+            return process_alive(info.pid, info.pgid, info.start_time)
+        if info.runner_pid > 0:
+            return _original_process(info.runner_pid, info.start_time)
+    except (OverflowError, ValueError):  # a pid no process call accepts: no such process
+        pass  # (the reader refuses such records; this covers records built in memory)
     return False
 
 

@@ -15,7 +15,6 @@ import errno
 import logging
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -23,6 +22,7 @@ from typing import Callable, Iterator
 import yaml
 
 from .. import locking
+from . import safefs
 from ..errors import LockTimeout, RunInfoError
 from ..timefmt import NS, format_rfc3339nano, parse_timestamp
 from ..yamlv3 import (INDENT, AliasLimitError, Raw, check_aliases, render_scalar,
@@ -157,35 +157,19 @@ def write_run_info(path: str, info: RunInfo) -> None:
     _write_atomic(path, dump_run_info(info).encode("utf-8"))
 
 
+def _root(path: str) -> str:
+    """The runs root of ``<root>/<project>/<task>/runs/<run>/run-info.yaml``: reads and writes
+    walk from there with :mod:`safefs`, so no level of the run's path may be a link."""
+    return safefs.above(path, 5)
+
+
 def _write_atomic(path: str, data: bytes) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
+    """Write a temporary file beside ``path`` and rename it over the name, through the run
+    dir's descriptor (a link planted at the name is replaced, never written through)."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=directory)
-    except OSError as exc:
-        raise RunInfoError(path, f"write: create temp file: {_reason(exc)}") from None
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-            os.fchmod(fd, 0o644)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError as exc:
-        _unlink_quietly(tmp)
-        raise RunInfoError(path, f"write: {_reason(exc)}") from None
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+        safefs.write_atomic(_root(path), path, data, 0o644)
+    except safefs.UnsafeFileError as exc:
+        raise RunInfoError(path, _strip(exc, path)) from None
 
 
 def _reason(exc: OSError) -> str:
@@ -230,20 +214,38 @@ class _run_info_lock:
 
     def __enter__(self) -> None:
         started = _monotonic()
-        cm = locking.locked_file(self.lock_path, self.timeout)
         try:
-            cm.__enter__()
-        except LockTimeout:
-            raise LockTimeout(f"{self.lock_path}: lock timeout") from None
+            fd = safefs.open_file(_root(self.lock_path), self.lock_path,
+                                  os.O_RDWR | os.O_CREAT, 0o644)
+        except safefs.UnsafeFileError as exc:
+            raise RunInfoError(self.lock_path, f"lock: {_strip(exc, self.lock_path)}") from None
         except OSError as exc:
             raise RunInfoError(self.lock_path, f"lock: {_reason(exc)}") from None
-        self._cm = cm
+        try:
+            locking.acquire(fd, self.timeout)
+        except BaseException as exc:
+            os.close(fd)
+            if isinstance(exc, LockTimeout):
+                raise LockTimeout(f"{self.lock_path}: lock timeout") from None
+            raise
+        self._cm = fd
         waited = _monotonic() - started
         if waited >= SLOW_LOCK_WARNING:
             log.warning("run-info lock wait took %.0f ms: %s", waited * 1000, self.lock_path)
 
     def __exit__(self, *exc_info: object) -> None:
-        self._cm.__exit__(*exc_info)  # type: ignore[union-attr]
+        fd, self._cm = self._cm, None
+        try:
+            locking.release(fd)  # type: ignore[arg-type]
+        finally:
+            os.close(fd)  # type: ignore[arg-type]
+
+
+def _strip(exc: Exception, path: str) -> str:
+    """An :class:`UnsafeFileError`'s words without its leading ``<path>: ``."""
+    text = str(exc)
+    prefix = f"{os.path.abspath(path)}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
 
 
 # ---- reading ---------------------------------------------------------------------------------
@@ -258,26 +260,36 @@ def read_run_info(path: str) -> RunInfo:
 
 def read_run_info_stat(path: str) -> tuple[RunInfo, int]:
     """The record and the file's mtime in ns, from one open (what a scanner needs)."""
-    try:
-        with open(path, "rb") as fh:
-            mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
-            data = fh.read(MAX_RUN_INFO_BYTES + 1)
-    except FileNotFoundError:
-        raise RunInfoMissing(path, "read: no such file") from None
-    except OSError as exc:
-        raise RunInfoError(path, f"read: {_reason(exc)}") from None
+    data, mtime_ns = _read_bytes(path)
     return parse_run_info(_decode(data, path), path), mtime_ns
 
 
 def _read_text(path: str) -> str:
+    return _decode(_read_bytes(path)[0], path)
+
+
+def _read_bytes(path: str) -> tuple[bytes, int]:
+    """The file's bytes and mtime from one open through :mod:`safefs`: a link, FIFO, device or
+    directory at the name (or a link above it) is refused with one line naming the file, never
+    followed or waited on; a file over :data:`MAX_RUN_INFO_BYTES` is refused unread."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_RUN_INFO_BYTES + 1)
-    except FileNotFoundError:
-        raise RunInfoMissing(path, "read: no such file") from None
+        fd = safefs.open_file(_root(path), path)
+    except safefs.UnsafeFileError as exc:
+        raise RunInfoError(path, _strip(exc, path)) from None
     except OSError as exc:
         raise RunInfoError(path, f"read: {_reason(exc)}") from None
-    return _decode(data, path)
+    if fd is None:
+        raise RunInfoMissing(path, "read: no such file")
+    try:
+        mtime_ns = os.fstat(fd).st_mtime_ns
+        data = safefs.read_fd(fd, path, MAX_RUN_INFO_BYTES)
+    except safefs.UnsafeFileError as exc:
+        raise RunInfoError(path, _strip(exc, path)) from None
+    except OSError as exc:
+        raise RunInfoError(path, f"read: {_reason(exc)}") from None
+    finally:
+        os.close(fd)
+    return data, mtime_ns
 
 
 def _decode(data: bytes, path: str) -> str:

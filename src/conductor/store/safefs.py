@@ -114,6 +114,8 @@ def open_dir(root: str, path: str, *, create: bool = False) -> int:
         if create and exc.errno == errno.ENOENT:
             os.makedirs(os.path.abspath(root), DIR_MODE, exist_ok=True)
             fd = os.open(os.path.abspath(root), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        elif exc.errno == errno.ENOENT:  # no root yet: nothing below it exists either
+            raise FileNotFoundError(errno.ENOENT, "no such file or directory", root) from None
         else:
             raise _error(root, "open", exc) from None
     where = os.path.abspath(root)
@@ -501,3 +503,95 @@ def identity(root: str, path: str) -> tuple[int, int] | None:
         return st.st_dev, st.st_ino
     finally:
         os.close(fd)
+
+
+# ---- directories and anchors -----------------------------------------------------------------
+
+DIR, FILE, LINK, OTHER = "dir", "file", "link", "other"
+
+
+def entries(root: str, path: str) -> dict[str, str]:
+    """The names in the directory ``path`` and what each is (:data:`DIR`, :data:`FILE`,
+    :data:`LINK` or :data:`OTHER`: a FIFO, socket or device), read through the directory's
+    descriptor so a link is reported as one, never entered. Empty when ``path`` does not exist;
+    a link or non-directory at ``path`` (or above it) raises :class:`UnsafeFileError`."""
+    try:
+        fd = open_dir(root, path)
+    except FileNotFoundError:
+        return {}
+    out: dict[str, str] = {}
+    try:
+        with os.scandir(fd) as it:
+            for entry in it:
+                try:
+                    if entry.is_symlink():
+                        kind = LINK
+                    elif entry.is_dir(follow_symlinks=False):
+                        kind = DIR
+                    elif entry.is_file(follow_symlinks=False):
+                        kind = FILE
+                    else:
+                        kind = OTHER
+                except OSError:  # gone between listing and looking
+                    continue
+                out[entry.name] = kind
+    except OSError as exc:
+        raise _error(path, "list", exc) from None
+    finally:
+        os.close(fd)
+    return out
+
+
+def subdirs(root: str, path: str) -> list[str]:
+    """The names of the real directories (not links to them) in ``path``; empty when it does
+    not exist, is a link, or is not a directory (a scanner skips those)."""
+    try:
+        found = entries(root, path)
+    except UnsafeFileError:
+        return []
+    return [name for name, kind in found.items() if kind == DIR]
+
+
+def kind_of(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return DIR
+    if stat.S_ISREG(mode):
+        return FILE
+    if stat.S_ISLNK(mode):
+        return LINK
+    return OTHER
+
+
+def above(path: str, levels: int) -> str:
+    """The directory ``levels`` above ``path``: the runs root of a path whose shape is known
+    (2 above a task dir, 4 above a run dir, 5 above a run's file)."""
+    out = os.path.abspath(path)
+    for _ in range(levels):
+        out = os.path.dirname(out)
+    return out
+
+
+def mtime_ns(root: str, path: str) -> int | None:
+    """``st_mtime_ns`` of ``path`` itself (a link's own time, never its target's)."""
+    try:
+        st = lstat(root, path)
+    except UnsafeFileError:
+        return None
+    return None if st is None else st.st_mtime_ns
+
+
+def layout_root(path: str) -> str:
+    """The runs root of a file of a run (``<root>/<p>/<t>/runs/<r>/<name>``) or of a task
+    (``<root>/<p>/<t>/<name>``), by the path's shape: for readers (the console's panes) handed
+    a path without its root."""
+    full = os.path.abspath(path)
+    if os.path.basename(above(full, 2)) == "runs":
+        return above(full, 5)
+    return above(full, 3)
+
+
+def open_view(path: str) -> int | None:
+    """:func:`open_file` of a run's or task's file for reading, its root found by
+    :func:`layout_root`: None when absent; a link, FIFO, device or directory raises
+    :class:`UnsafeFileError` (one line naming the file) without blocking."""
+    return open_file(layout_root(path), path)

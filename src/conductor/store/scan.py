@@ -10,11 +10,11 @@ file or link in the root cannot make the scan leave it.
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass, field
 
 from .. import ids
 from ..errors import ConductorError, IdError
+from . import safefs
 from .layout import CANCELLED, DONE, RUN_INFO, RUNS, STOP_REQUESTED, TASK_CONFIG, TASK_MD, Layout
 from .runinfo import RunInfo, RunInfoMissing, placeholder_run_info, read_run_info_stat
 from .taskfiles import read_depends_on
@@ -75,44 +75,46 @@ def _valid_component(kind: str, name: str) -> bool:
         return False
 
 
-def _real_dirs(path: str) -> list[os.DirEntry]:
-    """Sub-directories that are directories themselves, not links to them."""
-    try:
-        with os.scandir(path) as it:
-            return [e for e in it if e.is_dir(follow_symlinks=False)]
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-
-
 def scan_root(root: str, *, project: str | None = None) -> list[ProjectSnapshot]:
-    """Every project (or just ``project``) under ``root``, sorted by id."""
+    """Every project (or just ``project``) under ``root``, sorted by id. Only real directories
+    count: a link, FIFO or file at a project or task name is skipped."""
     layout = Layout(root)
     projects = []
-    for entry in sorted(_real_dirs(layout.root), key=lambda e: e.name):
-        if (project is not None and entry.name != project) or not _valid_project(entry.name):
+    for name in sorted(safefs.subdirs(layout.root, layout.root)):
+        if (project is not None and name != project) or not _valid_project(name):
             continue
-        tasks = [scan_task(layout, entry.name, task.name)
-                 for task in sorted(_real_dirs(entry.path), key=lambda e: e.name)
-                 if _valid_component("task", task.name)]
-        projects.append(ProjectSnapshot(entry.name, entry.path, tasks))
+        path = os.path.join(layout.root, name)
+        tasks = [scan_task(layout, name, task)
+                 for task in sorted(safefs.subdirs(layout.root, path))
+                 if _valid_component("task", task)]
+        projects.append(ProjectSnapshot(name, path, tasks))
     return projects
 
 
 def scan_task(layout: Layout, project_id: str, task_id: str) -> TaskSnapshot:
-    """One task: its markers and its runs ordered by start time (``ids.run_sort_key``)."""
-    path = layout.task_dir(project_id, task_id)
+    """One task: its markers and its runs ordered by start time (``ids.run_sort_key``).
+
+    Everything is read through :mod:`safefs` from the root: a task dir that is a link is an
+    error of the task, and a bad marker (a link, FIFO, directory or huge file) does not count
+    and is named in ``error``; the runs next to it are still listed.
+    """
+    path = os.path.join(layout.root, project_id, task_id)
     snap = TaskSnapshot(project_id, task_id, path)
     try:
-        snap.mtime_ns = os.lstat(path).st_mtime_ns
-        with os.scandir(path) as it:
-            entries = {e.name: e for e in it}
-    except FileNotFoundError:
+        path = snap.path = layout.task_dir(project_id, task_id)
+        st = safefs.lstat(layout.root, path)
+        if st is None:
+            return snap
+        snap.mtime_ns = st.st_mtime_ns
+        entries = safefs.entries(layout.root, path)
+    except ConductorError as exc:
+        snap.error = str(exc)
         return snap
     except OSError as exc:
         snap.error = f"{path}: {exc.strerror or exc}"
         return snap
     snap.task_md_exists = TASK_MD in entries
-    snap.done = _is_regular(entries.get(DONE))
+    snap.done = entries.get(DONE) == safefs.FILE
     snap.stop_requested = STOP_REQUESTED in entries
     snap.cancelled = CANCELLED in entries
     if TASK_CONFIG in entries:
@@ -120,30 +122,48 @@ def scan_task(layout: Layout, project_id: str, task_id: str) -> TaskSnapshot:
             snap.depends_on = read_depends_on(path)
         except ConductorError as exc:
             snap.error = str(exc)
-    runs_entry = entries.get(RUNS)
-    if runs_entry is not None and runs_entry.is_dir(follow_symlinks=False):
-        snap.runs = _scan_runs(runs_entry.path)
+    runs_dir = os.path.join(path, RUNS)
+    if entries.get(RUNS) == safefs.DIR:
+        snap.runs, odd = _scan_runs(layout.root, runs_dir)
+    elif RUNS in entries:
+        odd = runs_dir
+    else:
+        odd = None
+    if odd and snap.error is None:
+        snap.error = f"{odd}: is {_kind(layout.root, odd)}, expected a directory"
     return snap
 
 
-def _is_regular(entry: os.DirEntry | None) -> bool:
-    if entry is None:
-        return False
+def _kind(root: str, path: str) -> str:
     try:
-        return stat.S_ISREG(os.stat(entry.path).st_mode)
-    except OSError:
-        return False
+        st = safefs.lstat(root, path)
+    except ConductorError:
+        return "not reachable"
+    return "gone" if st is None else safefs.describe(st.st_mode)
 
 
-def _scan_runs(runs_dir: str) -> list[RunSnapshot]:
-    runs = [scan_run(entry.path) for entry in _real_dirs(runs_dir)
-            if _valid_component("run", entry.name)]
+def _scan_runs(root: str, runs_dir: str) -> tuple[list[RunSnapshot], str | None]:
+    """The run dirs (links and other non-directories are not entered), and the path of the
+    first run-named entry that is not a real directory (for a warning)."""
+    try:
+        found = safefs.entries(root, runs_dir)
+    except ConductorError:
+        return [], runs_dir
+    runs, odd = [], None
+    for name in sorted(found):
+        if not _valid_component("run", name):
+            continue
+        if found[name] != safefs.DIR:
+            odd = odd or os.path.join(runs_dir, name)
+            continue
+        runs.append(scan_run(os.path.join(runs_dir, name), root=root))
     runs.sort(key=lambda r: ids.run_sort_key(r.info.start_time, r.run_id))
-    return runs
+    return runs, odd
 
 
-def scan_run(run_dir: str) -> RunSnapshot:
-    """One run dir, its run-info read once."""
+def scan_run(run_dir: str, *, root: str | None = None) -> RunSnapshot:
+    """One run dir, its run-info read once (through :mod:`safefs`: a link, FIFO or huge file
+    at run-info.yaml gives a placeholder with the error, never a hang)."""
     run_id = os.path.basename(run_dir)
     info_path = os.path.join(run_dir, RUN_INFO)
     try:
@@ -152,12 +172,12 @@ def scan_run(run_dir: str) -> RunSnapshot:
         return RunSnapshot(run_id, run_dir, placeholder_run_info(run_dir), orphan=True)
     except ConductorError as exc:
         return RunSnapshot(run_id, run_dir, placeholder_run_info(run_dir), error=str(exc),
-                           mtime_ns=_mtime(info_path))
+                           mtime_ns=_mtime(root or safefs.above(run_dir, 4), info_path))
     return RunSnapshot(run_id, run_dir, info, mtime_ns=mtime_ns)
 
 
-def _mtime(path: str) -> int:
+def _mtime(root: str, path: str) -> int:
     try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
+        return safefs.mtime_ns(root, path) or 0
+    except (OSError, ConductorError):
         return 0

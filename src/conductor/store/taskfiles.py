@@ -17,6 +17,7 @@ from ..errors import ConfigError, LayoutError
 from ..timefmt import NS, format_rfc3339nano, now_ns, parse_timestamp
 from ..yamlv3 import INDENT, AliasLimitError, check_aliases, render_scalar, too_nested
 from .layout import CANCELLED, DONE, FILE_MODE, STOP_REQUESTED, TASK_CONFIG, TASK_MD, TASK_STATE
+from . import safefs
 from .runinfo import NodeLoader
 
 PERMANENT = "permanent"
@@ -25,79 +26,56 @@ PERMANENT = "permanent"
 MAX_TASK_CONFIG_BYTES = 256 * 1024
 
 
+MAX_TASK_MD_BYTES = 4 << 20       # a prompt
+MAX_TASK_CONFIG_BYTES = 256 << 10
+MAX_MARKER_BYTES = 64 << 10       # DONE, STOP-REQUESTED, CANCELLED
+MAX_TASK_STATE_BYTES = 4 << 20
+
+
 def _path(task_dir: str, name: str) -> str:
     return os.path.join(task_dir, name)
 
 
-def _read_text(path: str, limit: int | None = None) -> str | None:
-    """The file's text (bad UTF-8 replaced), None when it does not exist. With ``limit``, a
-    file of more bytes is refused (a :class:`ConfigError`) after reading ``limit + 1``."""
+def _root(path: str) -> str:
+    """The runs root of a task file ``<root>/<project>/<task>/<name>``: every access walks from
+    there with :mod:`safefs`, so neither the project nor the task dir may be a link."""
+    return safefs.above(path, 3)
+
+
+def _read_text(path: str, limit: int) -> str | None:
+    """The file's text (None when absent); a link, FIFO, device or directory at the name, or a
+    file over ``limit`` bytes, is an :class:`~conductor.store.safefs.UnsafeFileError`."""
+    return safefs.read_text(_root(path), path, limit)
+
+
+def _lstat(path: str) -> os.stat_result | None:
     try:
-        with open(path, "rb") as fh:
-            data = fh.read() if limit is None else fh.read(limit + 1)
-            if limit is not None and len(data) > limit:
-                raise ConfigError(f"larger than {limit // 1024} KiB; refusing to read it",
-                                  path=path)
-            return data.decode("utf-8", errors="replace")
-    except FileNotFoundError:
+        return safefs.lstat(_root(path), path)
+    except safefs.UnsafeFileError:
         return None
-    except IsADirectoryError:
-        raise LayoutError(f"{path}: is a directory, expected a file") from None
 
 
 def _remove(path: str) -> bool:
-    try:
-        os.unlink(path)
-        return True
-    except FileNotFoundError:
-        return False
+    return safefs.unlink(_root(path), path)
 
 
 def _create_exclusive(path: str, data: bytes) -> bool:
-    """Create ``path`` with ``data`` unless something (even a symlink) is already there."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     FILE_MODE)
-    except FileExistsError:
-        return False
-    except OSError as exc:
-        raise LayoutError(f"{path}: create: {_reason(exc)}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-    except OSError as exc:
-        # a disk that fills up must not leave an empty TASK.md that later reads as "no prompt"
-        _unlink_quietly(path)
-        raise LayoutError(f"{path}: write: {_reason(exc)}") from None
-    return True
+    """Create ``path`` with ``data`` unless something (even a symlink) is already there; a
+    failed write (a full disk) leaves no empty TASK.md that would later read as "no prompt"."""
+    return safefs.create_exclusive(_root(path), path, data, FILE_MODE)
 
 
 def _write(path: str, data: bytes) -> None:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     FILE_MODE)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-    except OSError as exc:
-        raise LayoutError(f"{path}: write: {_reason(exc)}") from None
-
-
-def _reason(exc: OSError) -> str:
-    return (exc.strerror or str(exc)).lower()
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+    """Replace ``path`` atomically; a link or FIFO planted at the name is replaced, not
+    written through."""
+    safefs.write_atomic(_root(path), path, data, FILE_MODE)
 
 
 # ---- TASK.md ---------------------------------------------------------------------------------
 
 def read_task_prompt(task_dir: str) -> str | None:
     """The task prompt (TASK.md, trimmed), or None when there is no TASK.md."""
-    text = _read_text(_path(task_dir, TASK_MD))
+    text = _read_text(_path(task_dir, TASK_MD), MAX_TASK_MD_BYTES)
     return None if text is None else text.strip()
 
 
@@ -112,9 +90,8 @@ def write_task_md_if_missing(task_dir: str, prompt: str) -> bool:
 def done_exists(task_dir: str) -> bool:
     """Is the task finished? Only a regular file counts; a DONE directory is an error for the
     loop (upstream's ``DONE is a directory``)."""
-    try:
-        st = os.stat(_path(task_dir, DONE))
-    except (FileNotFoundError, NotADirectoryError):
+    st = _lstat(_path(task_dir, DONE))
+    if st is None:
         return False
     if stat.S_ISDIR(st.st_mode):
         raise LayoutError("DONE is a directory")
@@ -124,24 +101,24 @@ def done_exists(task_dir: str) -> bool:
 def done_marker_present(task_dir: str) -> bool:
     """Like :func:`done_exists` but a DONE directory simply does not count (what views and
     reconciliation need: they ignore it rather than fail)."""
-    try:
-        return stat.S_ISREG(os.stat(_path(task_dir, DONE)).st_mode)
-    except OSError:
-        return False
+    st = _lstat(_path(task_dir, DONE))
+    return st is not None and stat.S_ISREG(st.st_mode)
 
 
 def write_done(task_dir: str) -> None:
     path = _path(task_dir, DONE)
-    if os.path.isdir(path):
+    st = _lstat(path)
+    if st is not None and stat.S_ISDIR(st.st_mode):
         raise LayoutError("DONE is a directory")
-    if not os.path.exists(path):
+    if st is None or not stat.S_ISREG(st.st_mode):  # absent, or a link/FIFO agents planted
         _write(path, b"")
 
 
 def clear_done(task_dir: str) -> bool:
     """Remove DONE (top-level ``resume`` does). Returns whether there was one."""
     path = _path(task_dir, DONE)
-    if os.path.isdir(path) and not os.path.islink(path):
+    st = _lstat(path)
+    if st is not None and stat.S_ISDIR(st.st_mode):
         raise LayoutError("DONE is a directory")
     return _remove(path)
 
@@ -156,7 +133,7 @@ class StopRequest:
 
 
 def stop_requested(task_dir: str) -> StopRequest | None:
-    text = _read_text(_path(task_dir, STOP_REQUESTED))
+    text = _read_text(_path(task_dir, STOP_REQUESTED), MAX_MARKER_BYTES)
     if text is None:
         return None
     content = text.strip()
@@ -193,8 +170,13 @@ class Cancellation:
 
 
 def read_cancelled(task_dir: str) -> Cancellation | None:
-    """The marker, or None. Any content counts as cancelled; missing fields read as ``""``."""
-    text = _read_text(_path(task_dir, CANCELLED))
+    """The marker, or None. Any content counts as cancelled; missing fields read as ``""``.
+    Anything else at the name (a link, a FIFO, a directory, a huge file) is never opened or
+    followed, and counts as cancelled with no time and no reason: someone put it there."""
+    try:
+        text = _read_text(_path(task_dir, CANCELLED), MAX_MARKER_BYTES)
+    except safefs.UnsafeFileError:
+        return Cancellation("", "")
     if text is None:
         return None
     when = reason = ""
@@ -222,7 +204,7 @@ def clear_cancelled(task_dir: str) -> bool:
 
 def read_task_state(task_dir: str) -> str:
     """The agent's own notes on where the task stands, or ``""``."""
-    return _read_text(_path(task_dir, TASK_STATE)) or ""
+    return _read_text(_path(task_dir, TASK_STATE), MAX_TASK_STATE_BYTES) or ""
 
 
 # ---- TASK-CONFIG.yaml ------------------------------------------------------------------------

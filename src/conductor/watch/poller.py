@@ -22,6 +22,7 @@ Nothing here is async: the watcher runs passes in a worker thread.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -68,26 +69,39 @@ def _listing(path: str) -> dict[str, bool] | None:
     """``{name: is_real_dir}`` of a directory; {} when it is gone, None when it cannot be read
     now (permissions, I/O): the caller then keeps what it knew instead of reporting removals."""
     out: dict[str, bool] = {}
+    try:  # O_NOFOLLOW: a directory swapped for a link is not listed through it
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    except OSError as exc:
+        return {} if exc.errno == errno.ELOOP else None
     try:
-        with os.scandir(path) as it:
+        with os.scandir(fd) as it:
             for entry in it:
                 try:
                     out[entry.name] = entry.is_dir(follow_symlinks=False)
                 except OSError:
                     out[entry.name] = False
-    except (FileNotFoundError, NotADirectoryError):
-        return {}
     except OSError:
         return None
+    finally:
+        os.close(fd)
     return out
 
 
 def _run_finished(info_path: str) -> bool:
-    try:
-        with open(info_path, "rb") as f:
-            data = f.read(64 * 1024)
+    try:  # never follows a link, never blocks on a FIFO, reads regular files only
+        fd = os.open(info_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        data = os.pread(fd, 64 * 1024, 0)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
     return _TERMINAL_RE.search(data) is not None
 
 

@@ -36,9 +36,16 @@ class Selection:
 
 
 def run_file(run: RunView, name: str) -> str:
+    """The path of a run's file: the one its run-info records when that lies inside the run
+    dir, else the fixed name there (an agent can write run-info, so a recorded path elsewhere
+    is never opened)."""
     given = {STDOUT: run.info.stdout_path, STDERR: run.info.stderr_path,
              OUTPUT: run.info.output_path, PROMPT: run.info.prompt_path}.get(name, "")
-    return given or os.path.join(run.path, name)
+    fixed = os.path.join(run.path, name)
+    if not given:
+        return fixed
+    full = os.path.normpath(os.path.join(run.path, given))
+    return full if full.startswith(os.path.abspath(run.path).rstrip(os.sep) + os.sep) else fixed
 
 
 def _table(rows: list[tuple[str, Text]] | Text) -> Table | Text:

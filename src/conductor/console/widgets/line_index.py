@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from ...secrets import redact_known
 
+from conductor.store import safefs
+
 CHUNK_BYTES = 256 * 1024
 """A new chunk starts at the first line start at least this far from the current chunk's start."""
 BLOCK_BYTES = 1024 * 1024
@@ -226,8 +228,12 @@ class LineIndex:
 
     @classmethod
     def open_tail(cls, path: str, tail_lines: int = 1000) -> LineIndex:
-        """Open ``path`` and index only its last ``tail_lines`` lines (raises OSError)."""
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        """Open ``path`` and index only its last ``tail_lines`` lines (raises OSError, or
+        :class:`~conductor.store.safefs.UnsafeFileError` for a link, FIFO or device at the name:
+        opened through safefs from the runs root, never followed, never blocking)."""
+        fd = safefs.open_view(path)
+        if fd is None:
+            raise FileNotFoundError(2, "no such file or directory", path)
         try:
             st = os.fstat(fd)
             origin = find_tail_origin(fd, st.st_size, tail_lines)
@@ -269,7 +275,7 @@ class LineIndex:
     def check(self) -> tuple[Change, int]:
         """Compare the file on disk with what was indexed; returns the change and the size."""
         try:
-            st = os.stat(self.path)
+            st = os.lstat(self.path)  # a link swapped in is a new file: reopened, then refused
         except FileNotFoundError:
             return Change.RESET, 0
         if _identity(st) != self.identity or st.st_size < self.state.scanned_to:

@@ -49,6 +49,7 @@ from conductor.console.widgets.line_index import (
     find_forward,
 )
 from conductor.console.widgets.scrolling import set_virtual_size
+from conductor.errors import ConductorError
 
 INLINE_GROWTH_BYTES = 1024 * 1024
 """Growth up to this size is scanned on the event loop (about 1 ms); more goes to a worker."""
@@ -291,6 +292,8 @@ class LogView(ScrollView, can_focus=True):
             self._problem = "waiting for file"
         except OSError as error:
             self._problem = f"cannot read: {error.strerror or error}"
+        except ConductorError as error:  # a link, FIFO or device at the name: one line, no content
+            self._problem = f"cannot read: {error}"
         if self._index is not None and not self._index.complete and self.is_mounted:
             self.call_after_refresh(self._start_index_build, self._generation)
 

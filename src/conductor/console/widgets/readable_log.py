@@ -17,6 +17,8 @@ from textual.message import Message
 from textual.worker import WorkerState, get_current_worker
 
 from ...agents.display import DisplayLine, display_lines
+from ...errors import ConductorError
+from ...store import safefs
 from ..messages import ReportsWorkerErrors
 from .line_index import neutralise
 from .line_list import LineList
@@ -64,7 +66,10 @@ class _Read(Message):
 def read_chunk(path: str, offset: int, ident: tuple | None) -> tuple[int, int, tuple, bytes, bool]:
     """Bytes from ``offset`` to the last newline (start from the tail when the file is new,
     replaced or truncated). Returns (start, end, identity, data, reset)."""
-    with open(path, "rb") as fh:
+    fd = safefs.open_view(path)  # a link or FIFO is refused (UnsafeFileError), never followed
+    if fd is None:
+        raise FileNotFoundError(2, "no such file or directory", path)
+    with os.fdopen(fd, "rb") as fh:
         st = os.fstat(fh.fileno())
         current = (st.st_dev, st.st_ino)
         reset = ident is None or current != ident or st.st_size < offset
@@ -136,7 +141,7 @@ class ReadableLog(ReportsWorkerErrors, LineList):
     def _read(self, generation: int, path: str, agent: str, offset: int, ident) -> None:
         try:
             start, end, current, data, reset = read_chunk(path, offset, ident)
-        except OSError:
+        except (OSError, ConductorError):
             self.post_message(_Read(generation, offset, offset, ident, [], False))
             return
         if get_current_worker().is_cancelled:

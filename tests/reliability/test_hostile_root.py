@@ -284,8 +284,13 @@ def test_task_stop_of_bad_tasks_writes_only_inside_the_root(untouched):
         result = cli(hostile, "task", "stop", "--project", case.project, "--task", case.task)
         marker = os.path.join(hostile.task_dir(case.task), "STOP-REQUESTED")
         if case.name == "STOP-REQUESTED" and case.kind == "dir":
-            assert result.returncode == 1
-            assert result.stderr == f"Error: {marker}: is a directory, expected a regular file\n"
+            # stop always stops: the marker that cannot be written is one warning, not an error
+            assert (result.returncode, result.stderr) == (
+                0, f"warning: stop marker not written: {marker}: is a directory, expected a "
+                   "regular file\n")
+            assert result.stdout.endswith(
+                f"Stopped task {case.project}/{case.task} (STOP-REQUESTED not written; the loop, "
+                "if any, was told directly not to restart it)\n")
             continue
         assert result.returncode == 0, (case.id, result.stderr)
         assert result.stdout.endswith(f"Stopped task {case.project}/{case.task} "
@@ -436,8 +441,12 @@ def test_task_markers_refuse_links_fifos_and_huge_files(untouched, case_id):
         return
     read = {"TASK.md": read_task_prompt, "STOP-REQUESTED": stop_requested,
             "TASK-CONFIG.yaml": read_depends_on}[case.name]
-    if case.is_yaml:
-        _in_time(lambda: read(task_dir))
+    if case.is_yaml:  # bounded YAML: read quickly, or refused in one line naming the file
+        from conductor.errors import ConfigError
+        try:
+            _in_time(lambda: read(task_dir))
+        except ConfigError as exc:
+            assert str(exc).startswith(f"{case.path}:") and "\n" not in str(exc)
         return
     with pytest.raises(UnsafeFileError) as caught:
         _in_time(lambda: read(task_dir))

@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 
-from ..errors import ConductorError, UsageError
+from ..errors import ConductorError, LayoutError, UsageError
 from ..ids import new_task_id, validate_component, validate_project_id, validate_task_id
 from .parser import CliParser, duration, utf8_arg, utf8_file_text
 from . import scope as sc
@@ -502,7 +502,10 @@ def _task_liveness(layout, project: str, task: str, task_dir: str) -> str:
     parts = []
     if loop_alive(task_dir):
         parts.append("its loop is alive")
-    runs = live_runs(layout, project, task)
+    try:
+        runs = live_runs(layout, project, task)
+    except LayoutError:
+        runs = []  # a runs dir that is a link (or not a dir) holds no run of ours to stop
     if runs:
         parts.append(f"run {runs[-1][1].run_id} is alive")
     return "; ".join(parts)

@@ -384,19 +384,15 @@ def _exists(ctx: _Context, path: str) -> bool:
 
 
 def _with_regular(ctx: _Context, path: str, fn: Callable[[str], Any]) -> Any:
-    """``fn`` on the regular file ``path``, opened without following links (None otherwise)."""
-    try:
-        fd = safefs.open_file(ctx.root, path)
-    except ConductorError:
-        return None
-    if fd is None:
+    """``fn`` on ``path`` when it is a regular file reached without links from the root (None
+    otherwise). ``fn`` opens it again with the stream parsers' own no-link, non-blocking open
+    (agents.streams.open_stream), so a file swapped meanwhile is refused there too."""
+    if not safefs.is_file(ctx.root, path):
         return None
     try:
-        return fn(f"/proc/self/fd/{fd}")
+        return fn(path)
     except (OSError, ValueError):
         return None
-    finally:
-        os.close(fd)
 
 
 def _write_output(ctx: _Context, text: str, problems: list[str]) -> None:

@@ -62,6 +62,9 @@ RUN_INFO_CASES = [
     ("tab indentation", "version:\t1\n\tpid: 3", "invalid YAML: line 2: found a tab character that violates indentation"),
     ("deep nesting", "a: " + "[" * 200_000 + "]" * 200_000, "invalid YAML: too deeply nested"),
     ("deep block nesting", "a:\n" + "- " * 100_000 + "x\n", "invalid YAML: too deeply nested"),
+    # past libyaml 0.2.6's own limit of 1000 levels: the message is still ours
+    ("deep indentation", "".join(" " * i + f"k{i}:\n" for i in range(1200)),
+     "invalid YAML: too deeply nested"),
 ]
 
 
@@ -314,7 +317,7 @@ CONFIG_CASES = [
     ("deep nesting", "agents: " + "[" * 100_000 + "]" * 100_000 + "\n",
      "bad.yaml:1: invalid YAML: nested deeper than 64 levels"),
     ("deep block nesting", "agents:\n" + "- " * 100_000 + "x\n",
-     "bad.yaml:2: agents: must be a mapping of agent name to settings"),
+     "bad.yaml:2: invalid YAML: nested deeper than 64 levels"),
 ]
 
 

@@ -11,6 +11,8 @@ import time
 import pytest
 
 from conductor.console.app import ConductorApp
+from conductor.console.screens.help import HelpScreen
+from conductor.console.screens.new_task import NewTaskScreen
 from conductor.console.widgets.run_tree import NodeRef
 
 from .fixed_root import T1, build_fixed_root, frozen_clock, hold_loop_lock
@@ -66,7 +68,9 @@ class TestDialogs:
         async def run_before(pilot):
             await on_run(pilot)
             await pilot.press("n")
-            await pilot.pause(0.2)
+            await until(pilot, lambda: isinstance(pilot.app.screen, NewTaskScreen)
+                        and pilot.app.screen.focused is not None
+                        and pilot.app.screen.focused.id == "new-prompt", 10, "new task dialog")
             dialog = pilot.app.screen
             dialog.query_one("#new-task").value = "task-20260621-010000-bad id"
             dialog.query_one("#new-prompt").text = "Fix the flaky test."
@@ -80,5 +84,6 @@ class TestDialogs:
         async def run_before(pilot):
             await on_run(pilot)
             await pilot.press("question_mark")
-            await pilot.pause(0.2)
+            await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), 10, "help")
+            await pilot.pause()
         assert snap_compare(fixed_app(), terminal_size=(120, 50), run_before=run_before)

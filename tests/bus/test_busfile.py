@@ -273,26 +273,24 @@ def test_rotation_before_the_first_poll_loses_nothing(tmp_path):
     assert [m.body for m in reader.poll()] == ["a", "b", "c"]
 
 
-def test_portalocker_default_lock_is_the_same_flock_we_take(tmp_path):
-    """portalocker (a declared dependency) locks with flock on Linux: each side sees the other."""
+def test_a_plain_flock_and_ours_exclude_each_other(tmp_path):
+    """Another program's BSD flock (what the Go tool takes) and ours: each side sees the other."""
     import fcntl
-
-    import portalocker
 
     from conductor import locking
     from conductor.errors import LockTimeout
     bus = bus_at(tmp_path)
     post(bus, "x")
     with open(bus.path, "rb") as held:
-        portalocker.lock(held, portalocker.LOCK_EX | portalocker.LOCK_NB)
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(BusError, match="lock timeout$"):
             post(MessageBus(bus.path, lock_timeout=0.05, attempts=1), "blocked")
-        portalocker.unlock(held)
+        fcntl.flock(held, fcntl.LOCK_UN)
     fd = os.open(bus.path, os.O_RDONLY)
     try:
         locking.acquire(fd, 1.0)
-        with open(bus.path, "rb") as other, pytest.raises(portalocker.LockException):
-            portalocker.lock(other, portalocker.LOCK_EX | portalocker.LOCK_NB)
+        with open(bus.path, "rb") as other, pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(LockTimeout):
             other_fd = os.open(bus.path, os.O_RDONLY)
             try:

@@ -40,8 +40,8 @@ async def on_run(pilot) -> None:
     app = pilot.app
     await settle(pilot)
     await select(pilot, app, NodeRef("run", "webapp", T1, RUN_1))
-    await settle(pilot)
-    await pilot.pause(0.2)
+    await settle(pilot)  # the selection's loads are workers: done when they are
+    await pilot.wait_for_scheduled_animations()
     await settle(pilot)
 
 
@@ -76,7 +76,7 @@ class TestDialogs:
             dialog.query_one("#new-prompt").text = "Fix the flaky test."
             await pilot.press("ctrl+s")
             await until(pilot, lambda: "task id" in dialog.error_text, 5, "error")
-            await pilot.pause(0.1)
+            await pilot.pause()  # the refresh that shows it
         app = fixed_app(config_path=str(config))
         assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
 

@@ -115,7 +115,9 @@ def test_32_writers_32000_messages_four_readers_each_see_all_once(rig, tmp_path)
                 await until(pilot, lambda: all(line_count(p) >= TOTAL + 2 * forged
                                                for p in outs), 60, "followers read everything")
                 await until(pilot, lambda: len(on_screen) >= TOTAL, 60, "console read everything")
-                await pilot.pause(1.1)  # two more follow intervals: nothing repeated late
+                # an absence check, not synchronisation: two more follow intervals in which
+                # nothing may repeat late (load can only make it see fewer polls, never fail it)
+                await pilot.pause(1.1)
                 shown = [m.msg_id for m in app.feed.messages]
                 title = str(app.feed.query_one("#bus-title").render())
             finally:

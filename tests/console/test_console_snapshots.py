@@ -73,7 +73,11 @@ class TestDialogs:
                         and pilot.app.screen.focused.id == "new-prompt", 10, "new task dialog")
             dialog = pilot.app.screen
             dialog.query_one("#new-task").value = "task-20260621-010000-bad id"
-            dialog.query_one("#new-prompt").text = "Fix the flaky test."
+            prompt = dialog.query_one("#new-prompt")
+            # a blinking cursor is drawn or not depending on how long the steps took (a
+            # loaded machine missed it): a steady one is always drawn, as the snapshot has it
+            prompt.cursor_blink = False
+            prompt.text = "Fix the flaky test."
             await pilot.press("ctrl+s")
             await until(pilot, lambda: "task id" in dialog.error_text, 5, "error")
             await pilot.pause()  # the refresh that shows it

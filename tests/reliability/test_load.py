@@ -41,7 +41,7 @@ WRITER = """
 import os, sys, time
 from conductor.bus import Message, MessageBus
 path, wid, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-while not os.path.exists(go):
+while not os.path.exists(go):  # a starting line: every writer waits for the go file
     time.sleep(0.005)
 bus = MessageBus(path)
 for i in range(count):

@@ -6,6 +6,15 @@ import os
 import sys
 
 import pytest
+from hypothesis import settings
+
+# CI (which sets CI=true) runs the property tests on the same examples every time, with no
+# per-example deadline (a loaded runner is slow, not wrong), and prints the blob that
+# reproduces a failure. Examples found failing once stay as @example on their tests. The
+# profile is loaded here, before the test modules build their own settings(...) from it.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 

@@ -1,9 +1,9 @@
 """BSD ``flock`` locks, polled until a deadline, as upstream takes them (spec 1.5).
 
 ``flock`` (not ``lockf``/``fcntl`` record locks) is what the Go tool uses, and the two kinds do
-not see each other on Linux. portalocker's POSIX default is this same ``fcntl.flock`` call (a test
-checks /proc/locks shows FLOCK), but importing portalocker costs 40-60 ms (it reads package
-metadata), which every ``run-agent bus post`` would pay, so we make the call directly.
+not see each other on Linux (a test checks /proc/locks shows FLOCK). We make the call directly:
+a locking library (portalocker's POSIX default is this same call) would cost every ``run-agent
+bus post`` 40-60 ms of imports.
 """
 
 from __future__ import annotations

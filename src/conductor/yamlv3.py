@@ -356,13 +356,89 @@ _BLOCK_CHAIN = lazyre.Pattern(r"(?:[-?][ \t]+){%d,}" % MAX_BLOCK_CHAIN)
 
 def too_nested(text: str) -> bool:
     """libyaml's composer crashes the interpreter on very deep nesting (100k ``[``, or 100k
-    ``- `` on one line, which nests block sequences without a bracket).
+    ``- `` on one line, which nests block sequences without a bracket), and newer libyaml
+    (0.2.6) stops at 1000 levels with an error in its own words.
 
     Our documents never need more than a handful of levels, so text with over a thousand
-    opening brackets, or a chain of 200 block indicators, is refused before YAML sees it.
+    opening brackets, a chain of 200 block indicators, or over 200 levels of any kind
+    (:func:`deep_line`) is refused before YAML sees it.
     """
     return (text.count("[") + text.count("{") > MAX_FLOW_BRACKETS
-            or _BLOCK_CHAIN.search(text) is not None)
+            or _BLOCK_CHAIN.search(text) is not None
+            or deep_line(text, MAX_BLOCK_CHAIN) is not None)
+
+
+# One line of block context: indentation, then "- "/"? "/": " indicators, then an optional key.
+_INDICATORS = lazyre.Pattern(r"(?:[-?:](?:[ \t]+|$))*")
+_BLOCK_KEY = lazyre.Pattern(
+    r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s\[\]{}#'"|>&*!%@`][^#]*?)[ \t]*:(?:[ \t]+|$)""")
+# In flow context: brackets, quoted scalars (which may hold brackets) and comments.
+_FLOW_TOKEN = lazyre.Pattern(
+    r"""[\[\]{}]|"(?:[^"\\]|\\.)*"?|'(?:[^']|'')*'?|(?:^|(?<=[ \t]))#""")
+
+
+def deep_line(text: str, limit: int) -> int | None:
+    """The line (1-based) on which ``text`` first nests deeper than ``limit`` collections, or None.
+
+    Our own depth check, run on the text before any YAML library sees it, so that a deeply
+    nested document is refused with our message whatever the library would do (crash, take
+    seconds, or stop with its own wording). It follows YAML's structure closely enough for
+    that: block levels from indentation and chains of ``- ``/``? `` on one line, plus a key;
+    flow levels from brackets outside quoted scalars and comments; block scalar (``|``,
+    ``>``) contents are skipped. It may count one level where YAML sees two (a sequence at
+    its parent key's indentation), never the other way round, so ``limit`` is a lower bound
+    of the depth it refuses.
+    """
+    stack: list[int] = []  # columns of the open block collections
+    flow = 0
+    scalar_indent = -1  # while >= 0, lines indented deeper belong to a block scalar
+    for number, line in enumerate(text.split("\n"), 1):
+        body = line.lstrip(" ")
+        if not body.strip() or (not flow and body.startswith("#")):
+            continue
+        indent = len(line) - len(body)
+        if scalar_indent >= 0:
+            if indent > scalar_indent:
+                continue
+            scalar_indent = -1
+        pos = indent
+        if not flow:
+            while stack and stack[-1] > indent:
+                stack.pop()
+            chain = _INDICATORS.match(line, pos)
+            columns = [pos + i for i, ch in enumerate(line[pos:chain.end()])
+                       if ch in "-?:" and (i == 0 or line[pos + i - 1] in " \t")]
+            pos = chain.end()
+            key = _BLOCK_KEY.match(line, pos)
+            if key is not None:
+                columns.append(pos)
+                pos = key.end()
+            for column in columns:
+                if not stack or stack[-1] < column:
+                    stack.append(column)
+            if len(stack) > limit:
+                return number
+            rest = line[pos:].lstrip(" \t")
+            if rest[:1] in ("|", ">"):
+                scalar_indent = indent
+                continue
+            if rest[:1] not in ("[", "{"):
+                continue  # a plain or quoted scalar, or nothing: no flow collection here
+            pos = len(line) - len(rest)
+        for token in _FLOW_TOKEN.finditer(line, pos):
+            ch = token.group()
+            if ch in ("[", "{"):
+                flow += 1
+                if len(stack) + flow > limit:
+                    return number
+            elif ch in ("]", "}"):
+                flow -= 1
+                if not flow:
+                    break  # back in block context: the rest of the line is not structure
+            elif ch == "#":
+                break
+    return None
+
 
 
 # An alias adds a copy of its anchor's node wherever it is used, so a kilobyte of aliases of

@@ -207,6 +207,25 @@ def test_new_bus_that_vanishes_while_the_reader_opens_it_is_read_from_its_start(
     assert [m.body for m in reader.poll()] == ["b", "c", "d", "e"]
 
 
+def _wait_until_open_in(proc, path, timeout=60.0):
+    """Until ``proc`` holds a descriptor on ``path``'s file (our lock is polled, so /proc/locks
+    shows no waiter: the open descriptor is what commits the writer to this file)."""
+    want = os.stat(path)
+    fds = f"/proc/{proc.pid}/fd"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the writer exited before opening the bus"
+        for name in os.listdir(fds) if os.path.isdir(fds) else ():
+            try:
+                st = os.stat(os.path.join(fds, name))
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) == (want.st_dev, want.st_ino):
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"the writer did not open {path} within {timeout}s")
+
+
 def test_writer_waiting_on_lock_during_rotation_writes_to_new_file(tmp_path, python, subprocess_env):
     bus = bus_at(tmp_path)
     post(bus, "before")
@@ -217,7 +236,7 @@ def test_writer_waiting_on_lock_during_rotation_writes_to_new_file(tmp_path, pyt
         [python, "-c", "import sys; from conductor.bus import *; "
          "MessageBus(sys.argv[1]).append(Message(type='INFO', project_id='p', body='late'))", bus.path],
         env=subprocess_env)
-    time.sleep(0.3)  # the writer now waits for the lock on the old file
+    _wait_until_open_in(writer, bus.path)  # the writer now polls for the lock on the old file
     os.rename(bus.path, bus.path + ".archived")
     fcntl.flock(fd, fcntl.LOCK_UN)
     os.close(fd)
@@ -254,26 +273,24 @@ def test_rotation_before_the_first_poll_loses_nothing(tmp_path):
     assert [m.body for m in reader.poll()] == ["a", "b", "c"]
 
 
-def test_portalocker_default_lock_is_the_same_flock_we_take(tmp_path):
-    """portalocker (a declared dependency) locks with flock on Linux: each side sees the other."""
+def test_a_plain_flock_and_ours_exclude_each_other(tmp_path):
+    """Another program's BSD flock (what the Go tool takes) and ours: each side sees the other."""
     import fcntl
-
-    import portalocker
 
     from conductor import locking
     from conductor.errors import LockTimeout
     bus = bus_at(tmp_path)
     post(bus, "x")
     with open(bus.path, "rb") as held:
-        portalocker.lock(held, portalocker.LOCK_EX | portalocker.LOCK_NB)
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(BusError, match="lock timeout$"):
             post(MessageBus(bus.path, lock_timeout=0.05, attempts=1), "blocked")
-        portalocker.unlock(held)
+        fcntl.flock(held, fcntl.LOCK_UN)
     fd = os.open(bus.path, os.O_RDONLY)
     try:
         locking.acquire(fd, 1.0)
-        with open(bus.path, "rb") as other, pytest.raises(portalocker.LockException):
-            portalocker.lock(other, portalocker.LOCK_EX | portalocker.LOCK_NB)
+        with open(bus.path, "rb") as other, pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(LockTimeout):
             other_fd = os.open(bus.path, os.O_RDONLY)
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 
 import pytest
@@ -420,9 +421,10 @@ def test_help_lists_every_flag(capsys, verb, flags):
 
 def test_end_to_end_via_installed_command(root, tmp_path, subprocess_env):
     two_runs(root)
-    exe = "/tmp/venv/bin/run-agent"
-    if not os.path.exists(exe):
-        pytest.skip("run-agent not installed in /tmp/venv")
+    # the script pip installed beside the interpreter running the tests (the venv's bin)
+    exe = os.path.join(os.path.dirname(sys.executable), "run-agent")
+    if not os.access(exe, os.X_OK):
+        pytest.skip(f"run-agent is not installed beside {sys.executable}")
     env = dict(subprocess_env, TZ="UTC")
     proc = subprocess.run([exe, "status", "--root", root, "--project", P, "--concise"],
                           capture_output=True, text=True, env=env, timeout=60)

@@ -160,7 +160,7 @@ def test_follow_streams_a_running_run_until_it_completes(root, capsys, monkeypat
 
     def agent():
         for i in range(1, 6):
-            time.sleep(0.03)
+            time.sleep(0.03)  # pacing only: the follower must print every line however they come
             with open(stdout, "ab") as f:
                 f.write(f"line {i}\n".encode())
         with open(stdout, "ab") as f:

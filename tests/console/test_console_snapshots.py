@@ -11,6 +11,8 @@ import time
 import pytest
 
 from conductor.console.app import ConductorApp
+from conductor.console.screens.help import HelpScreen
+from conductor.console.screens.new_task import NewTaskScreen
 from conductor.console.widgets.run_tree import NodeRef
 
 from .fixed_root import T1, build_fixed_root, frozen_clock, pretend_runs_alive, hold_loop_lock
@@ -39,8 +41,8 @@ async def on_run(pilot) -> None:
     app = pilot.app
     await settle(pilot)
     await select(pilot, app, NodeRef("run", "webapp", T1, RUN_1))
-    await settle(pilot)
-    await pilot.pause(0.2)
+    await settle(pilot)  # the selection's loads are workers: done when they are
+    await pilot.wait_for_scheduled_animations()
     await settle(pilot)
 
 
@@ -67,13 +69,19 @@ class TestDialogs:
         async def run_before(pilot):
             await on_run(pilot)
             await pilot.press("n")
-            await pilot.pause(0.2)
+            await until(pilot, lambda: isinstance(pilot.app.screen, NewTaskScreen)
+                        and pilot.app.screen.focused is not None
+                        and pilot.app.screen.focused.id == "new-prompt", 10, "new task dialog")
             dialog = pilot.app.screen
             dialog.query_one("#new-task").value = "task-20260621-010000-bad id"
-            dialog.query_one("#new-prompt").text = "Fix the flaky test."
+            prompt = dialog.query_one("#new-prompt")
+            # a blinking cursor is drawn or not depending on how long the steps took (a
+            # loaded machine missed it): a steady one is always drawn, as the snapshot has it
+            prompt.cursor_blink = False
+            prompt.text = "Fix the flaky test."
             await pilot.press("ctrl+s")
             await until(pilot, lambda: "task id" in dialog.error_text, 5, "error")
-            await pilot.pause(0.1)
+            await pilot.pause()  # the refresh that shows it
         app = fixed_app(config_path=str(config))
         assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
 
@@ -81,5 +89,6 @@ class TestDialogs:
         async def run_before(pilot):
             await on_run(pilot)
             await pilot.press("question_mark")
-            await pilot.pause(0.2)
+            await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), 10, "help")
+            await pilot.pause()
         assert snap_compare(fixed_app(), terminal_size=(120, 50), run_before=run_before)

@@ -6,7 +6,6 @@ import os
 import shlex
 import shutil
 import sys
-import time
 
 import pytest
 
@@ -48,12 +47,23 @@ def _task_dirs(root: str, project: str) -> list[str]:
     return sorted(os.path.join(base, d) for d in os.listdir(base) if d.startswith("task-"))
 
 
+def _stdout_size(task_dir: str) -> int:
+    """Bytes the task's runs have written to stdout so far."""
+    total = 0
+    for dirpath, _dirs, files in os.walk(task_dir):
+        if "agent-stdout.txt" in files:
+            total += os.path.getsize(os.path.join(dirpath, "agent-stdout.txt"))
+    return total
+
+
 def _new_task(tmux: Tmux, prompt: str) -> None:
     """The dialog opens with the project filled in (--project) and the prompt focused."""
     tmux.keys("n")
-    tmux.wait_screen("New task")
-    time.sleep(0.3)
+    tmux.wait_screen("Create and start")  # the dialog ("New task" is in the footer too)
     tmux.text(prompt)
+    # the text shows in the prompt box (its lines start with the box's "▌" edge), not
+    # elsewhere: only then is it the prompt that ctrl+s submits
+    tmux.wait_line(lambda line: f"▌ {prompt}" in line, f"{prompt!r} in the prompt box")
     tmux.keys("C-s")
     tmux.wait_screen("started task-")
 
@@ -85,8 +95,10 @@ def test_console_in_tmux_creates_stops_restarts_and_survives_a_kill(e2e):
     tmux.wait_screen("● 1 running")
 
     # Kill the console hard (its own session only; supervisors run in sessions of their own).
-    kill_console(tmux)
-    time.sleep(1.0)
+    kill_console(tmux)  # returns once the console's processes are dead
+    # the run goes on without the console: its output keeps growing after the kill
+    size = _stdout_size(long_dir)
+    wait_for(lambda: _stdout_size(long_dir) > size, 30, "the run's output growing after the kill")
     assert loop_alive(long_dir)
 
     tmux.start(command)

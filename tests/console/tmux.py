@@ -36,15 +36,28 @@ class Tmux:
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", self.session, check=False)
 
-    def wait_screen(self, needle: str, timeout: float = 40.0) -> str:
+    def wait_screen(self, *needles: str, timeout: float = 40.0) -> str:
+        """The screen once any of ``needles`` is on it."""
         deadline = time.monotonic() + timeout
         while True:
             screen = self.screen()
-            if needle in screen:
+            if any(needle in screen for needle in needles):
                 return screen
             if time.monotonic() > deadline:
-                raise AssertionError(f"{needle!r} never appeared; screen:\n{screen}")
-            time.sleep(0.2)
+                raise AssertionError(f"{' or '.join(map(repr, needles))} never appeared; "
+                                     f"screen:\n{screen}")
+            time.sleep(0.1)
+
+    def wait_line(self, predicate, what: str, timeout: float = 40.0) -> str:
+        """The screen once one of its lines satisfies ``predicate``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if any(predicate(line) for line in screen.splitlines()):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what} never appeared; screen:\n{screen}")
+            time.sleep(0.1)
 
     def pane_pid(self) -> int:
         return int(self.run("list-panes", "-t", self.session, "-F", "#{pane_pid}").split()[0])
@@ -64,9 +77,21 @@ def kill_console(tmux: Tmux) -> None:
             proc.send_signal(signal.SIGKILL)
         except psutil.NoSuchProcess:
             pass
+    # gone (reaped or a zombie), not merely signalled: whatever the kill ends has ended
     deadline = time.monotonic() + 20
+    while any(_running(proc) for proc in console):
+        if time.monotonic() > deadline:
+            raise AssertionError("SIGKILLed console processes are still running")
+        time.sleep(0.02)
     while subprocess.run(["tmux", "-L", tmux.socket, "has-session"],
                          capture_output=True).returncode == 0:
         if time.monotonic() > deadline:
             raise AssertionError("the console did not go away")
         time.sleep(0.1)
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -176,7 +176,6 @@ def test_long_is_stopped_by_the_operator_and_not_restarted(demo_root):
 @pytest.mark.parametrize("scenario", ["happy", "question", "child"])
 def test_sigterm_ends_any_scenario_with_143(subprocess_env, scenario):
     import signal
-    import time
     env = dict(subprocess_env, CONDUCTOR_SIM_SPEED="1")
     proc = subprocess.Popen([sys.executable, "-m", "conductor.demo.sim_agent", "--scenario",
                              scenario], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -184,8 +183,8 @@ def test_sigterm_ends_any_scenario_with_143(subprocess_env, scenario):
     proc.stdin.write("work\n")
     proc.stdin.close()
     proc.stdin = None
-    proc.stdout.readline()  # the init event: it is running
-    time.sleep(0.1)
+    # the init event: it is running, and its handlers (set before init) are in place
+    proc.stdout.readline()
     proc.send_signal(signal.SIGTERM)
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 143

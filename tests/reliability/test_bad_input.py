@@ -64,6 +64,9 @@ RUN_INFO_CASES = [
     # 100k levels crash libyaml's composer; 200 KB stays under run-info's 256 KiB size limit
     ("deep nesting", "a: " + "[" * 100_000 + "]" * 100_000, "invalid YAML: too deeply nested"),
     ("deep block nesting", "a:\n" + "- " * 100_000 + "x\n", "invalid YAML: too deeply nested"),
+    # past libyaml 0.2.6's own limit of 1000 levels: the message is still ours
+    ("deep indentation", "".join(" " * i + f"k{i}:\n" for i in range(1200)),
+     "invalid YAML: too deeply nested"),
 ]
 
 
@@ -318,7 +321,7 @@ CONFIG_CASES = [
     ("deep nesting", "agents: " + "[" * 100_000 + "]" * 100_000 + "\n",
      "bad.yaml:1: invalid YAML: nested deeper than 64 levels"),
     ("deep block nesting", "agents:\n" + "- " * 100_000 + "x\n",
-     "bad.yaml:2: agents: must be a mapping of agent name to settings"),
+     "bad.yaml:2: invalid YAML: nested deeper than 64 levels"),
 ]
 
 

@@ -26,8 +26,10 @@ from conductor.config import load_config
 from conductor.errors import ConfigError, RunInfoError
 from conductor.store import dump_run_info, parse_run_info, RunInfo
 
-# a generous per-example deadline: "never a hang", not a timing assertion
-FUZZ = settings(max_examples=400, deadline=timedelta(seconds=5),
+# a generous per-example deadline: "never a hang", not a timing assertion; none in CI, whose
+# profile (tests/conftest.py) turns deadlines off because a loaded runner is slow, not wrong
+DEADLINE = None if os.environ.get("CI") else timedelta(seconds=5)
+FUZZ = settings(max_examples=400, deadline=DEADLINE,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 BUS_LINES = [b"---", b"--- ", b" ---", b"---\r", b"-", b"--", b"", b"\r", b"msg_id: M1",
@@ -148,7 +150,7 @@ def test_stream_parsers_return_text_or_none(tmp_path_factory, lines, raw):
 NESTING = st.sampled_from(["- ", "? ", "[", "{", "a: ", "  ", "\n", "x", "]", "}", ", "])
 
 
-@settings(max_examples=200, deadline=timedelta(seconds=5),
+@settings(max_examples=200, deadline=DEADLINE,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(piece=st.lists(NESTING, min_size=1, max_size=6).map("".join), times=st.integers(1, 30_000))
 def test_config_loader_on_deeply_nested_yaml(tmp_path_factory, piece, times):

@@ -157,7 +157,9 @@ def test_dependencies_gate_the_start(stubs):
                                "--project", PROJECT, "--task", TASK, "--agent", "codex",
                                "--dependency-poll-interval", "100ms", "--restart-delay", "10ms"],
                               env=stubs.env, cwd=stubs.base)
-    time.sleep(0.5)
+    blocked = ("PROGRESS", f"task blocked by dependencies: {dep}")
+    # the waiter says it is blocked (the first run said so once already), then keeps waiting
+    wait_for(lambda: loop_messages(stubs.root).count(blocked) == 2 or waiter.poll() is not None)
     assert waiter.poll() is None and runs(stubs.root) == []
     assert task(stubs, "STUB: done", task_id=dep).returncode == 0
     assert waiter.wait(timeout=30) == 0

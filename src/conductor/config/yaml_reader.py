@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import yaml
 
-from ..yamlv3 import MAX_ALIAS_NODES
+from ..yamlv3 import MAX_ALIAS_NODES, deep_line
 from .source import Source
 from .tree import Entry, Mapping, Node, Scalar, Sequence
 
@@ -101,6 +101,11 @@ def _scalar(event: yaml.ScalarEvent, line: int) -> Scalar:
 
 def parse_yaml(data: bytes, source: Source) -> Node | None:
     """The single document of ``data`` as a tree; None for an empty file or a comment-only one."""
+    # Our own depth check first: libyaml 0.2.6 stops at 1000 levels in its own words, older
+    # ones take seconds on deep flow nesting; either way the message must be ours.
+    deep = deep_line(data.decode("latin-1"), MAX_DEPTH)
+    if deep is not None:
+        raise source.error(None, f"invalid YAML: nested deeper than {MAX_DEPTH} levels", deep)
     builder = _Builder(source)
     try:
         for event in yaml.parse(data, Loader=_LOADER):

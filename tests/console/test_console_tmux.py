@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -59,13 +60,14 @@ def _stdout_size(task_dir: str) -> int:
 def _new_task(tmux: Tmux, prompt: str) -> None:
     """The dialog opens with the project filled in (--project) and the prompt focused."""
     tmux.keys("n")
-    tmux.wait_screen("Create and start")  # the dialog ("New task" is in the footer too)
+    screen = tmux.wait_screen("Create and start")  # the dialog ("New task" is in the footer too)
+    [task_id] = re.findall(r"task id +(task-[0-9a-z-]+)", screen)
     tmux.text(prompt)
     # the text shows in the prompt box (its lines start with the box's "▌" edge), not
     # elsewhere: only then is it the prompt that ctrl+s submits
     tmux.wait_line(lambda line: f"▌ {prompt}" in line, f"{prompt!r} in the prompt box")
     tmux.keys("C-s")
-    tmux.wait_screen("started task-")
+    tmux.wait_screen(f"started {task_id}")  # this task; an earlier one's message may still show
 
 
 def test_console_in_tmux_creates_stops_restarts_and_survives_a_kill(e2e):

@@ -142,13 +142,16 @@ def test_console_killed_mid_action_leaves_a_truthful_task_that_a_new_console_res
         # a new console shows the task and `r` brings it back to running
         tmux.start(command)
         tmux.wait_screen(TASK)
+        # runs so far: the killed console's restart may have started one already
+        before = {info.run_id for _path, info in rig.run_infos()}
         tmux.keys("j", "r")  # from the project to the task, then restart
         # a confirmation is asked only while the task runs; otherwise it restarts at once
         if f"Restart task {TASK}" in tmux.wait_screen(f"Restart task {TASK}", "restart: "):
             tmux.keys("y")
-        tmux.wait_screen("restart: ")
+        # done, not just begun ("restart: working…" shows first)
+        tmux.wait_screen(f"restart: {TASK} started (supervisor pid ")
         wait_for(lambda: loop_alive(rig.task_dir()) and
-                 [i for i in _live_runs(rig) if i.run_id != first.run_id],
+                 [i for i in _live_runs(rig) if i.run_id not in before],
                  timeout=40, what="a new run after r")
         tmux.wait_screen("● 1 running")
         _assert_truthful(rig, console_open=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from textwrap import dedent
 
 import pytest
 
 from conductor.config import load_config
 from conductor.errors import ConfigError
+from yaml_words import yaml_problem
 
 
 def load_error(write, text: str, name: str = "config.yaml") -> ConfigError:
@@ -16,6 +18,17 @@ def load_error(write, text: str, name: str = "config.yaml") -> ConfigError:
         load_config(path, env={})
     return info.value
 
+
+# YAML syntax errors: our prefix and line, then the installed PyYAML's own reason
+BAD_INDENT = """
+        agents:
+          claude: {}
+         bad indent: 1
+        """
+OPEN_FLOW = """
+        agents:
+          claude: {type: claude
+        """
 
 CASES = [
     pytest.param("""
@@ -267,15 +280,10 @@ CASES = [
         - a list
         """, "config.yaml:1: the top level must be a mapping (agents:, defaults:, storage:, ...)",
         id="top-list"),
-    pytest.param("""
-        agents:
-          claude: {}
-         bad indent: 1
-        """, "config.yaml:3: invalid YAML: did not find expected key", id="yaml-syntax"),
-    pytest.param("""
-        agents:
-          claude: {type: claude
-        """, "config.yaml:3: invalid YAML: did not find expected ',' or '}'", id="yaml-flow"),
+    pytest.param(BAD_INDENT, "config.yaml:3: invalid YAML: " + yaml_problem(dedent(BAD_INDENT)),
+                 id="yaml-syntax"),
+    pytest.param(OPEN_FLOW, "config.yaml:3: invalid YAML: " + yaml_problem(dedent(OPEN_FLOW)),
+                 id="yaml-flow"),
     pytest.param("""
         a: 1
         ---

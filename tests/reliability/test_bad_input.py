@@ -26,6 +26,7 @@ from conductor.cli.main import main
 from conductor.errors import BusError, RunInfoError
 from conductor.store import RunInfo, dump_run_info, parse_run_info, read_run_info, scan_root
 from conductor.store.runinfo import MAX_RUN_INFO_BYTES
+from yaml_words import yaml_problem
 
 from .conftest import PROJECT, TASK
 
@@ -41,10 +42,10 @@ RUN_INFO_CASES = [
     ("truncated in a timestamp", GOOD[:GOOD.index("start_time") + 25],
      "start_time: line 8: expected an RFC 3339 timestamp, got '2026-02-20T15'"),
     ("truncated in a key", GOOD[:GOOD.index("pgid") + 2],
-     "invalid YAML: line 8: could not find expected ':'"),
+     "invalid YAML: line 8: " + yaml_problem(GOOD[:GOOD.index("pgid") + 2])),
     ("truncated in a quote", 'version: 1\nrun_id: "r1\n',
-     "invalid YAML: line 3: found unexpected end of stream"),
-    ("not YAML", "{{{ : [", "invalid YAML: line 1: did not find expected node content"),
+     "invalid YAML: line 3: " + yaml_problem('version: 1\nrun_id: "r1\n')),
+    ("not YAML", "{{{ : [", "invalid YAML: line 1: " + yaml_problem("{{{ : [")),
     ("a list", "- a\n- b\n", "line 1: expected a mapping of run-info fields"),
     ("a scalar", "hello", "line 1: expected a mapping of run-info fields"),
     ("int field with text", GOOD.replace("pid: 123", "pid: abc"),
@@ -60,7 +61,8 @@ RUN_INFO_CASES = [
     ("duplicate key", GOOD + "pid: 5\n", 'line 14: mapping key "pid" already defined at line 6'),
     ("future version", GOOD.replace("version: 1", "version: 2"),
      "version: unsupported version 2 (this tool reads version 1)"),
-    ("tab indentation", "version:\t1\n\tpid: 3", "invalid YAML: line 2: found a tab character that violates indentation"),
+    ("tab indentation", "version:\t1\n\tpid: 3",
+     "invalid YAML: line 2: " + yaml_problem("version:\t1\n\tpid: 3")),
     # 100k levels crash libyaml's composer; 200 KB stays under run-info's 256 KiB size limit
     ("deep nesting", "a: " + "[" * 100_000 + "]" * 100_000, "invalid YAML: too deeply nested"),
     ("deep block nesting", "a:\n" + "- " * 100_000 + "x\n", "invalid YAML: too deeply nested"),
@@ -317,7 +319,7 @@ CONFIG_CASES = [
     ("weight positive", A + "defaults:\n  diversification:\n    agents: [claude]\n    weights: [0]\n",
      "bad.yaml:7: defaults.diversification.weights[0] must be positive, got 0"),
     ("YAML syntax", "agents:\n  claude:\n   type: claude\n  - x\n",
-     "bad.yaml:4: invalid YAML: did not find expected key"),
+     "bad.yaml:4: invalid YAML: " + yaml_problem("agents:\n  claude:\n   type: claude\n  - x\n")),
     ("deep nesting", "agents: " + "[" * 100_000 + "]" * 100_000 + "\n",
      "bad.yaml:1: invalid YAML: nested deeper than 64 levels"),
     ("deep block nesting", "agents:\n" + "- " * 100_000 + "x\n",

@@ -258,9 +258,10 @@ def read_run_info(path: str) -> RunInfo:
     return parse_run_info(_read_text(path), path)
 
 
-def read_run_info_stat(path: str) -> tuple[RunInfo, int]:
-    """The record and the file's mtime in ns, from one open (what a scanner needs)."""
-    data, mtime_ns = _read_bytes(path)
+def read_run_info_stat(path: str, run_fd: int | None = None) -> tuple[RunInfo, int]:
+    """The record and the file's mtime in ns, from one open (what a scanner needs); ``run_fd``
+    is the run dir's descriptor when the caller holds it (see :func:`_read_bytes`)."""
+    data, mtime_ns = _read_bytes(path, run_fd)
     return parse_run_info(_decode(data, path), path), mtime_ns
 
 
@@ -268,12 +269,20 @@ def _read_text(path: str) -> str:
     return _decode(_read_bytes(path)[0], path)
 
 
-def _read_bytes(path: str) -> tuple[bytes, int]:
+def _read_bytes(path: str, run_fd: int | None = None) -> tuple[bytes, int]:
     """The file's bytes and mtime from one open through :mod:`safefs`: a link, FIFO, device or
     directory at the name (or a link above it) is refused with one line naming the file, never
-    followed or waited on; a file over :data:`MAX_RUN_INFO_BYTES` is refused unread."""
+    followed or waited on; a file over :data:`MAX_RUN_INFO_BYTES` is refused unread.
+
+    ``run_fd``: the run dir, already opened safely by the caller (a scanner walks each level
+    once, instead of once per file: a 10,000-run scan costs half as many system calls)."""
     try:
-        fd = safefs.open_file(_root(path), path)
+        if run_fd is None:
+            fd = safefs.open_file(_root(path), path)
+        else:
+            fd = safefs.open_regular_at(run_fd, os.path.basename(path), path)
+    except FileNotFoundError:
+        fd = None
     except safefs.UnsafeFileError as exc:
         raise RunInfoError(path, _strip(exc, path)) from None
     except OSError as exc:

@@ -43,6 +43,7 @@ FILE_MODE = 0o644
 DIR_MODE = 0o755
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_ROOT_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC  # the root may be a link
 _NOFOLLOW = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _CHUNK = 1 << 16
 
@@ -107,22 +108,31 @@ def open_dir(root: str, path: str, *, create: bool = False) -> int:
     """A descriptor of the directory ``path`` under ``root``; no level below the root may be a
     link or anything but a directory. ``create`` makes missing levels (mode 0755). The caller
     closes the descriptor."""
-    parts = components(root, path)
+    return _open_parts(os.path.abspath(root), components(root, path), create)
+
+
+def _open_parts(root: str, parts: list[str], create: bool) -> int:
+    """:func:`open_dir` of ``root``/``parts`` (``root`` absolute, ``parts`` checked). The walk
+    is on the hot path of every read (a run-info read opens five levels), so error texts are
+    built only when there is an error."""
     try:
-        fd = os.open(os.path.abspath(root), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fd = os.open(root, _ROOT_FLAGS)
     except OSError as exc:
         if create and exc.errno == errno.ENOENT:
-            os.makedirs(os.path.abspath(root), DIR_MODE, exist_ok=True)
-            fd = os.open(os.path.abspath(root), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            os.makedirs(root, DIR_MODE, exist_ok=True)
+            fd = os.open(root, _ROOT_FLAGS)
         elif exc.errno == errno.ENOENT:  # no root yet: nothing below it exists either
             raise FileNotFoundError(errno.ENOENT, "no such file or directory", root) from None
         else:
             raise _error(root, "open", exc) from None
-    where = os.path.abspath(root)
     try:
-        for part in parts:
-            where = os.path.join(where, part)
-            child = _descend(fd, part, where, create)
+        for depth, part in enumerate(parts):
+            try:
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd) if not create else -1
+            except OSError:
+                child = -1
+            if child < 0:  # missing, or something odd: the careful path says which
+                child = _descend(fd, part, os.path.join(root, *parts[:depth + 1]), create)
             os.close(fd)
             fd = child
     except BaseException:
@@ -167,14 +177,14 @@ class _Parent:
     """``with _Parent(root, path) as (dir_fd, name)``: the open parent directory of ``path``."""
 
     def __init__(self, root: str, path: str, create: bool = False) -> None:
-        self.root, self.path, self.create = root, os.path.abspath(path), create
+        self.root, self.path, self.create = root, path, create
 
     def __enter__(self) -> tuple[int, str]:
-        components(self.root, self.path)  # refuses escapes before anything is opened
-        if os.path.abspath(self.root) == self.path:
-            raise UnsafeFileError(f"{self.path}: is the runs root itself")
-        self.fd = open_dir(self.root, os.path.dirname(self.path), create=self.create)
-        return self.fd, os.path.basename(self.path)
+        parts = components(self.root, self.path)  # refuses escapes before anything is opened
+        if not parts:
+            raise UnsafeFileError(f"{os.path.abspath(self.path)}: is the runs root itself")
+        self.fd = _open_parts(os.path.abspath(self.root), parts[:-1], self.create)
+        return self.fd, parts[-1]
 
     def __exit__(self, *exc: object) -> None:
         os.close(self.fd)
@@ -208,7 +218,8 @@ def open_regular_at(dir_fd: int, name: str, path: str, flags: int = os.O_RDONLY,
         if flags & (os.O_WRONLY | os.O_RDWR) and st.st_nlink > 1 and not flags & os.O_EXCL:
             raise UnsafeFileError(f"{path}: has {st.st_nlink} hard links; refusing to write "
                                   "through it")
-        os.set_blocking(fd, True)
+        if flags & (os.O_WRONLY | os.O_RDWR):
+            os.set_blocking(fd, True)  # (Linux ignores O_NONBLOCK for reads of regular files)
     except BaseException:
         os.close(fd)
         raise
@@ -519,6 +530,14 @@ def entries(root: str, path: str) -> dict[str, str]:
         fd = open_dir(root, path)
     except FileNotFoundError:
         return {}
+    try:
+        return entries_at(fd, path)
+    finally:
+        os.close(fd)
+
+
+def entries_at(fd: int, path: str) -> dict[str, str]:
+    """:func:`entries` of the directory open at ``fd`` (``path`` names it in errors)."""
     out: dict[str, str] = {}
     try:
         with os.scandir(fd) as it:
@@ -537,9 +556,14 @@ def entries(root: str, path: str) -> dict[str, str]:
                 out[entry.name] = kind
     except OSError as exc:
         raise _error(path, "list", exc) from None
-    finally:
-        os.close(fd)
     return out
+
+
+def open_subdir_at(dir_fd: int, name: str, path: str) -> int:
+    """A descriptor of the directory ``name`` below ``dir_fd`` (``path`` names it in errors),
+    refusing a link or anything but a directory; the caller closes it. For scanners that walk
+    many siblings: each level is opened once, not once per file below it."""
+    return _descend(dir_fd, name, path, False)
 
 
 def subdirs(root: str, path: str) -> list[str]:

@@ -9,6 +9,7 @@ Runs are ordered by start time, never by id text (9 #20).
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from dataclasses import dataclass, field
 
@@ -243,7 +244,7 @@ def _output_mtime(task_dir: str, run: RunView | None) -> int | None:
             st = safefs.lstat(root, path)
         except (OSError, ConductorError):
             continue
-        if st is None or safefs.kind_of(st.st_mode) != safefs.FILE:
+        if st is None or not stat.S_ISREG(st.st_mode):
             continue
         latest = st.st_mtime_ns if latest is None else max(latest, st.st_mtime_ns)
     return latest

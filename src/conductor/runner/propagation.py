@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 
 import yaml
@@ -112,7 +113,7 @@ def propagate_completion(layout: Layout, project: str, task: str) -> Outcome:
     task_dir = layout.task_dir(project, task)
     done_path = os.path.join(task_dir, DONE)
     done_st = safefs.lstat(layout.root, done_path)
-    if done_st is None or safefs.kind_of(done_st.st_mode) != safefs.FILE:
+    if done_st is None or not stat.S_ISREG(done_st.st_mode):
         raise LayoutError(f"{done_path}: is not a regular file")
     done_mtime = done_st.st_mtime_ns
     names, missing, infos = _runs(os.path.join(task_dir, "runs"))

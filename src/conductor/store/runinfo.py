@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import errno
 import logging
 import os
 import re
@@ -172,12 +171,6 @@ def _write_atomic(path: str, data: bytes) -> None:
         raise RunInfoError(path, _strip(exc, path)) from None
 
 
-def _reason(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
-        return "no space left on device"
-    return (exc.strerror or str(exc)).lower()
-
-
 # ---- locked updates --------------------------------------------------------------------------
 
 def update_run_info(path: str, fn: Callable[[RunInfo], RunInfo | None],
@@ -220,7 +213,7 @@ class _run_info_lock:
         except safefs.UnsafeFileError as exc:
             raise RunInfoError(self.lock_path, f"lock: {_strip(exc, self.lock_path)}") from None
         except OSError as exc:
-            raise RunInfoError(self.lock_path, f"lock: {_reason(exc)}") from None
+            raise RunInfoError(self.lock_path, f"lock: {safefs.reason(exc)}") from None
         try:
             locking.acquire(fd, self.timeout)
         except BaseException as exc:
@@ -286,7 +279,7 @@ def _read_bytes(path: str, run_fd: int | None = None) -> tuple[bytes, int]:
     except safefs.UnsafeFileError as exc:
         raise RunInfoError(path, _strip(exc, path)) from None
     except OSError as exc:
-        raise RunInfoError(path, f"read: {_reason(exc)}") from None
+        raise RunInfoError(path, f"read: {safefs.reason(exc)}") from None
     if fd is None:
         raise RunInfoMissing(path, "read: no such file")
     try:
@@ -295,7 +288,7 @@ def _read_bytes(path: str, run_fd: int | None = None) -> tuple[bytes, int]:
     except safefs.UnsafeFileError as exc:
         raise RunInfoError(path, _strip(exc, path)) from None
     except OSError as exc:
-        raise RunInfoError(path, f"read: {_reason(exc)}") from None
+        raise RunInfoError(path, f"read: {safefs.reason(exc)}") from None
     finally:
         os.close(fd)
     return data, mtime_ns

@@ -576,16 +576,6 @@ def subdirs(root: str, path: str) -> list[str]:
     return [name for name, kind in found.items() if kind == DIR]
 
 
-def kind_of(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return DIR
-    if stat.S_ISREG(mode):
-        return FILE
-    if stat.S_ISLNK(mode):
-        return LINK
-    return OTHER
-
-
 def above(path: str, levels: int) -> str:
     """The directory ``levels`` above ``path``: the runs root of a path whose shape is known
     (2 above a task dir, 4 above a run dir, 5 above a run's file)."""

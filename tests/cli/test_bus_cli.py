@@ -145,7 +145,7 @@ def test_read_follow_prints_new_messages_once(root, subprocess_env):
 # Modules an agent's `run-agent bus post` must not load: each costs milliseconds of a 35 ms
 # budget (YAML, dataclasses with inspect, typing, shutil's compressors) or far more (Textual).
 HEAVY = ("yaml", "dataclasses", "typing", "shutil", "textual", "rich", "psutil", "threading",
-         "conductor.store.runinfo", "conductor.config")
+         "conductor.store.runinfo", "conductor.config", "secrets")
 
 
 def test_bus_post_from_an_agent_loads_no_heavy_module(root, subprocess_env):

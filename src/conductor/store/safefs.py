@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
-import shutil
 import stat
 import sys
 
@@ -264,7 +262,7 @@ def write_atomic_at(dir_fd: int, name: str, path: str, data: bytes,
     A link or FIFO planted at ``name`` is replaced, never followed; a directory there is an
     error. On failure (a full disk) the old file stays and the temporary file is removed.
     """
-    tmp = f".{name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    tmp = f".{name}.{os.getpid()}-{os.urandom(4).hex()}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, mode, dir_fd=dir_fd)
     except OSError as exc:
@@ -463,6 +461,7 @@ def rmtree(root: str, path: str) -> bool:
                 return False
             if not stat.S_ISDIR(st.st_mode):
                 return unlink_at(dir_fd, name, path)
+            import shutil  # only gc and task delete remove trees: not on every verb's path
             errors: list[str] = []
 
             def onerror(_func, failed, info) -> None:

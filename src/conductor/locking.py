@@ -9,13 +9,13 @@ bus post`` 40-60 ms of imports.
 from __future__ import annotations
 
 import os
-import stat
 import time
 
 import errno
 import fcntl
 
 from .errors import LockTimeout
+from .store.safefs import open_leaf
 
 POLL_INTERVAL = 0.010
 _BUSY = (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK)
@@ -65,11 +65,8 @@ class locked_file:
         self.path, self.timeout, self.fd = path, timeout, -1
 
     def __enter__(self) -> int:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
-                     | os.O_NONBLOCK, 0o644)
+        fd = open_leaf(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # no link, FIFO or device
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device planted at the name
-                raise OSError(errno.EINVAL, "not a regular file", self.path)
             acquire(fd, self.timeout)
         except BaseException:
             os.close(fd)
@@ -89,12 +86,10 @@ def is_locked(path: str) -> bool:
     """Does some process hold an exclusive lock on ``path``? (A missing file is unlocked; so is
     a link, which is not followed, and a FIFO or device, which is never waited on.)"""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = open_leaf(path)
     except OSError:
         return False
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return False
         return fd_locked(fd)
     finally:
         os.close(fd)

@@ -6,10 +6,8 @@ event is parsed like any other (upstream's 1 MiB scanner silently stopped there,
 
 from __future__ import annotations
 
-import errno
 import json
 import os
-import stat
 from typing import Any, Callable, Iterator
 
 from conductor.agents.base import normalize_type
@@ -33,15 +31,8 @@ def open_stream(path: str | os.PathLike[str]):
     """A binary reader of the regular file ``path``. The agent owns its run dir and may have
     put a link or a FIFO at the name: a link is not followed and a FIFO does not block, both
     are an ``OSError`` (``ELOOP``, or ``EINVAL`` "not a regular file") like a missing file."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
-        os.set_blocking(fd, True)
-    except BaseException:
-        os.close(fd)
-        raise
-    return os.fdopen(fd, "rb")
+    from ..store.safefs import open_leaf
+    return os.fdopen(open_leaf(os.fspath(path)), "rb")
 
 
 def iter_json_events(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:

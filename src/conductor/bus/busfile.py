@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from .. import locking
 from ..errors import BusError, LockTimeout
 from ..ids import new_msg_id
+from ..store.safefs import open_leaf
 from ..timefmt import now_ns
 from .codec import encode_entry, parse
 from .message import Message
@@ -55,29 +56,20 @@ def check_bus_path(path: str) -> bool:
 def _open_read(path: str) -> int | None:
     if not check_bus_path(path):
         return None
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:  # a FIFO swapped in after check_bus_path looked is opened without blocking, refused
+        return open_leaf(path)
     except FileNotFoundError:
         return None
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise BusError(f'message bus path "{path}" is a symlink') from None
-        raise BusError(f'read message bus "{path}": {exc.strerror}') from None
-    return _regular(fd, path)
+        raise _open_error(path, exc, "read message bus") from None
 
 
-def _regular(fd: int, path: str) -> int:
-    """``fd`` back in blocking mode if it is a regular file; closed and refused otherwise (a
-    FIFO swapped in after :func:`check_bus_path` looked is opened without blocking, then
-    refused here)."""
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise BusError(f'message bus path "{path}" is not a regular file')
-        os.set_blocking(fd, True)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+def _open_error(path: str, exc: OSError, doing: str) -> BusError:
+    if exc.errno == errno.ELOOP:
+        return BusError(f'message bus path "{path}" is a symlink')
+    if exc.errno in (errno.EINVAL, errno.ENXIO):  # not a regular file; a FIFO nobody reads
+        return BusError(f'message bus path "{path}" is not a regular file')
+    return BusError(f'{doing} "{path}": {exc.strerror}')
 
 
 class MessageBus:
@@ -147,16 +139,9 @@ class MessageBus:
         self._wfd = None  # a descriptor inherited through fork is the parent's: leave it be
         check_bus_path(self.path)
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-                         | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+            fd = open_leaf(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise BusError(f'message bus path "{self.path}" is a symlink') from None
-            if exc.errno == errno.ENXIO:  # a FIFO nobody reads, swapped in after the check
-                raise BusError(f'message bus path "{self.path}" is not a regular file') \
-                    from None
-            raise BusError(f'open message bus "{self.path}": {exc.strerror}') from None
-        fd = _regular(fd, self.path)
+            raise _open_error(self.path, exc, "open message bus") from None
         st = os.fstat(fd)
         self._wfd, self._wident, self._wpid = fd, (st.st_dev, st.st_ino), os.getpid()
         return fd

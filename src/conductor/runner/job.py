@@ -459,14 +459,12 @@ def stderr_tail(path: str, lines: int, max_bytes: int = 256 * 1024) -> str:
 
     A link, FIFO or anything but a regular file at ``path`` gives ""."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = safefs.open_leaf(path)
     except OSError:
         return ""
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return ""
-        data = os.pread(fd, max_bytes, max(0, st.st_size - max_bytes))
+        size = os.fstat(fd).st_size
+        data = os.pread(fd, max_bytes, max(0, size - max_bytes))
     except OSError:
         return ""
     finally:

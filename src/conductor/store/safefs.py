@@ -190,37 +190,54 @@ class _Parent:
 
 # ---- descriptor-relative operations ----------------------------------------------------------
 
+def open_leaf(path: str, flags: int = os.O_RDONLY, mode: int = FILE_MODE, *,
+              dir_fd: int | None = None) -> int:
+    """Open the regular file ``path`` (relative to ``dir_fd`` when given) without following a
+    link at its name and without blocking on a FIFO; a plain :class:`OSError` otherwise
+    (``ELOOP`` for a link, ``EINVAL`` "not a regular file" for a FIFO, device or directory
+    opened for reading, ``ENXIO`` for a FIFO nobody reads opened for writing).
+
+    For callers that already trust the directory (a bus path checked by the layout, the file of
+    a lock) and map errors to their own words; :func:`open_regular_at` is the same open with our
+    one-line messages. ``O_NONBLOCK`` is cleared again for writes (Linux ignores it for reads of
+    regular files)."""
+    fd = os.open(path, flags | _NOFOLLOW, mode, dir_fd=dir_fd)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        if flags & (os.O_WRONLY | os.O_RDWR):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def open_regular_at(dir_fd: int, name: str, path: str, flags: int = os.O_RDONLY,
                     mode: int = FILE_MODE) -> int:
     """Open the regular file ``name`` in ``dir_fd``; ``path`` names it in errors.
 
-    Never follows a link, never blocks on a FIFO, refuses anything but a regular file; for a
-    write to an existing file, also refuses a file with other hard links (it could be a file
-    outside the root linked in). ``O_NONBLOCK`` is cleared again before returning.
+    :func:`open_leaf` with our messages (:class:`UnsafeFileError`); for a write to an existing
+    file, also refuses a file with other hard links (it could be a file outside the root linked
+    in).
     """
     try:
-        fd = os.open(name, flags | _NOFOLLOW, mode, dir_fd=dir_fd)
+        fd = open_leaf(name, flags, mode, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise _link_refused(path) from None
         if exc.errno == errno.ENOENT:
             raise FileNotFoundError(errno.ENOENT, "no such file or directory", path) from None
-        if exc.errno in (errno.EISDIR, errno.ENXIO, errno.EWOULDBLOCK):
+        if exc.errno in (errno.EINVAL, errno.EISDIR, errno.ENXIO, errno.EWOULDBLOCK):
             raise UnsafeFileError(
                 f"{path}: is {_kind_at(dir_fd, name)}, expected a regular file") from None
         raise _error(path, "open", exc) from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise UnsafeFileError(f"{path}: is {describe(st.st_mode)}, expected a regular file")
-        if flags & (os.O_WRONLY | os.O_RDWR) and st.st_nlink > 1 and not flags & os.O_EXCL:
-            raise UnsafeFileError(f"{path}: has {st.st_nlink} hard links; refusing to write "
+    if flags & (os.O_WRONLY | os.O_RDWR) and not flags & os.O_EXCL:
+        links = os.fstat(fd).st_nlink
+        if links > 1:
+            os.close(fd)
+            raise UnsafeFileError(f"{path}: has {links} hard links; refusing to write "
                                   "through it")
-        if flags & (os.O_WRONLY | os.O_RDWR):
-            os.set_blocking(fd, True)  # (Linux ignores O_NONBLOCK for reads of regular files)
-    except BaseException:
-        os.close(fd)
-        raise
     return fd
 
 

@@ -33,6 +33,7 @@ from .events import (PROJECT_INFO_FILES, RUN_LOG_FILES, TASK_CHANGED, TASK_MARKE
                      Classifier)
 from ..store.layout import (DONE, PROJECT_BUS, RUN_INFO, RUNS, STDERR, STDOUT, TASK_BUS,
                             TASK_STATE)
+from ..store.safefs import open_leaf
 
 Sig = tuple[int, int, int]  # (inode, size, mtime_ns)
 
@@ -91,12 +92,10 @@ def _listing(path: str) -> dict[str, bool] | None:
 
 def _run_finished(info_path: str) -> bool:
     try:  # never follows a link, never blocks on a FIFO, reads regular files only
-        fd = os.open(info_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = open_leaf(info_path)
     except OSError:
         return False
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return False
         data = os.pread(fd, 64 * 1024, 0)
     except OSError:
         return False

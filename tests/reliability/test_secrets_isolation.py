@@ -13,6 +13,7 @@ import pytest
 from conductor.secrets import MASK, StreamRedactor, agent_env_filter, collect, redact
 
 from .conftest import PROJECT, TASK
+from .test_secrets import _assert_nowhere, _everything_under
 
 OWN = "stub-own-token-5c1d9e7a"           # the stub agent's token (CONDUCTOR_AGENT_STUB_TOKEN)
 CODEX = "codex-config-token-8e2b44f1"     # the codex agent's token, in the config
@@ -28,22 +29,6 @@ for k, v in sorted(os.environ.items()):
     sys.stderr.write(line)
 sys.exit(1)
 """
-
-
-def _files_under(root) -> dict[str, bytes]:
-    out = {}
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            path = os.path.join(dirpath, name)
-            with open(path, "rb") as f:
-                out[path] = f.read()
-    return out
-
-
-def _leaks(token: str, texts: dict[str, bytes | str]) -> list[str]:
-    needle = token.encode()
-    return [name for name, data in texts.items()
-            if needle in (data if isinstance(data, bytes) else data.encode())]
 
 
 def test_command_agent_sees_only_its_own_token_and_no_token_is_copied_anywhere(rig):
@@ -90,15 +75,15 @@ def test_command_agent_sees_only_its_own_token_and_no_token_is_copied_anywhere(r
         assert proc.returncode == 0, (args, proc.stderr)
     assert MASK in printed["output --project proj --task " + TASK + " stdout"]
 
-    files = _files_under(rig.root)
+    files = _everything_under(rig.root)
     stored = {name: data for name, data in files.items()
               if not name.endswith(("agent-stdout.txt", "agent-stderr.txt"))}
     with open(os.path.join(rig.root, PROJECT, TASK, "TASK-MESSAGE-BUS.md"), encoding="utf-8") as f:
         bus = f.read()
     assert "type: RUN_CRASH" in bus and f"CONDUCTOR_AGENT_STUB_TOKEN={MASK}" in bus
     for token in (OWN, *FOREIGN):
-        assert not _leaks(token, stored), token
-        assert not _leaks(token, printed), token
+        _assert_nowhere(token, stored)
+        _assert_nowhere(token, printed)
 
 
 def test_redact_leaves_short_values_and_ordinary_words_alone():

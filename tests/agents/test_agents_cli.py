@@ -1,4 +1,4 @@
-"""Command lines, binary lookup, version detection and the gemini capability check."""
+"""Command lines from the backends, binary lookup and version detection."""
 
 from __future__ import annotations
 
@@ -10,17 +10,16 @@ from pathlib import Path
 import pytest
 
 from conductor.agents import (
-    GEMINI_NO_STREAM_JSON,
     AgentError,
-    agent_spec,
-    check_gemini_help,
+    Launch,
+    backend,
     commandline,
     detect_version,
-    is_rest,
     resolve_binary,
     token_env_var,
     version_is_compatible,
 )
+from conductor.runner.job import agent_argv
 from conductor.errors import ConductorError
 
 
@@ -34,6 +33,12 @@ class FakeAgentConfig:
     model: str = ""
     command: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)
+
+
+def argv_of(agent_type: str, config: FakeAgentConfig | None = None) -> list[str]:
+    config = config or FakeAgentConfig(type=agent_type)
+    return backend(agent_type).argv(Launch(agent=config, environ={}))
 
 
 def write_script(directory: Path, name: str, body: str) -> Path:
@@ -52,39 +57,34 @@ def bin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_claude_command_line_is_exact() -> None:
-    assert agent_spec("claude").argv() == [
+    assert argv_of("claude") == [
         "claude", "-p", "--input-format", "text", "--output-format", "stream-json", "--verbose",
         "--tools", "default", "--permission-mode", "bypassPermissions"]
 
 
 def test_codex_command_line_is_exact() -> None:
-    assert agent_spec("codex").argv() == [
+    assert argv_of("codex") == [
         "codex", "exec", "--dangerously-bypass-approvals-and-sandbox", "--json", "-"]
 
 
 def test_gemini_command_line_is_exact() -> None:
-    assert agent_spec(" Gemini ").argv() == [
+    assert argv_of(" Gemini ") == [
         "gemini", "--screen-reader", "true", "--approval-mode", "yolo", "--output-format", "stream-json"]
 
 
 def test_command_agent_uses_the_configured_argv() -> None:
     config = FakeAgentConfig(command=["python3", "-u", "agent.py", "--fast"])
-    assert agent_spec("command").argv(config) == ["python3", "-u", "agent.py", "--fast"]
+    assert argv_of("command", config) == ["python3", "-u", "agent.py", "--fast"]
 
 
 def test_command_agent_without_command_names_the_agent() -> None:
     with pytest.raises(AgentError, match=r'^agent "worker": command is empty$'):
-        agent_spec("command").argv(FakeAgentConfig())
-
-
-def test_rest_agents_have_no_command_line() -> None:
-    with pytest.raises(AgentError, match='agent type "xai" has no command line'):
-        agent_spec("xai").argv()
+        argv_of("command", FakeAgentConfig())
 
 
 def test_unknown_type_uses_upstream_text() -> None:
     with pytest.raises(AgentError) as info:
-        agent_spec("copilot")
+        backend("copilot")
     assert str(info.value) == 'unsupported agent type "copilot"'
     assert isinstance(info.value, ConductorError)
 
@@ -92,7 +92,7 @@ def test_unknown_type_uses_upstream_text() -> None:
 def test_commandline_records_the_absolute_prompt_path(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    argv = agent_spec("claude").argv()
+    argv = argv_of("claude")
     assert commandline(argv, "run/prompt.md") == (
         "claude -p --input-format text --output-format stream-json --verbose --tools default "
         f"--permission-mode bypassPermissions < {tmp_path}/run/prompt.md")
@@ -102,7 +102,6 @@ def test_commandline_records_the_absolute_prompt_path(tmp_path: Path,
 def test_token_env_vars_and_rest_types() -> None:
     assert [token_env_var(t) for t in ("claude", "codex", "gemini", "perplexity", "xai", "command")] == [
         "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "PERPLEXITY_API_KEY", "XAI_API_KEY", None]
-    assert [is_rest(t) for t in ("perplexity", "XAI", "claude", "command")] == [True, True, False, False]
 
 
 def test_version_from_stub_binary_on_path(bin_dir: Path) -> None:
@@ -137,32 +136,7 @@ def test_resolve_finds_the_stub_and_names_configured_agent(bin_dir: Path) -> Non
     assert resolve_binary("claude", "claude") == str(stub)
     config = FakeAgentConfig(name="my-bot", command=["my-agent-cli", "--go"])
     with pytest.raises(AgentError, match=r'^agent "my-bot": binary "my-agent-cli" not found in PATH$'):
-        agent_spec("command").resolve(config)
-
-
-def test_gemini_help_accepts_a_cli_with_output_format(bin_dir: Path) -> None:
-    write_script(bin_dir, "gemini", 'echo "Options:"\necho "  -o, --output-format  [string]" >&2\n')
-    check_gemini_help()
-
-
-def test_gemini_help_rejects_an_old_cli(bin_dir: Path) -> None:
-    write_script(bin_dir, "gemini", 'echo "Options:\n  --yolo"\n')
-    with pytest.raises(AgentError) as info:
-        check_gemini_help()
-    assert str(info.value) == GEMINI_NO_STREAM_JSON
-    assert str(info.value).startswith("installed Gemini CLI does not support --output-format stream-json;")
-
-
-def test_gemini_help_reports_a_missing_or_broken_cli(bin_dir: Path) -> None:
-    prefix = ("gemini CLI not found or failed to run "
-              "(install from https://github.com/google-gemini/gemini-cli): ")
-    with pytest.raises(AgentError) as missing:
-        check_gemini_help()
-    assert str(missing.value).startswith(prefix)
-    write_script(bin_dir, "gemini", 'echo "node: bad option" >&2\nexit 9\n')
-    with pytest.raises(AgentError) as broken:
-        check_gemini_help()
-    assert str(broken.value) == prefix + "exit status 9: node: bad option"
+        agent_argv(config)
 
 
 @pytest.mark.parametrize(("version", "minimum", "ok"), [

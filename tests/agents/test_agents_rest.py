@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from conductor.agents import AgentError, resolve_token, run_perplexity, run_xai, xai_endpoint, xai_settings
+from conductor.agents import AgentError
+from conductor.agents.rest import resolve_token, run_perplexity, run_xai, xai_endpoint, xai_settings
 from conductor.agents.rest import _retry_after
 
 from .sse_server import ScriptedServer, chunk, json_reply, sse_reply, status_reply

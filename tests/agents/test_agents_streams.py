@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from conductor.agents import CLAUDE_PLACEHOLDER, extract_output, gemini_rejected_stream_json
+from conductor.agents import CLAUDE_PLACEHOLDER, extract_output
+from conductor.agents.streams import gemini_rejected_stream_json
 
 from .fixtures import (
     CLAUDE_FINAL_TEXT,

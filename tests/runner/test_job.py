@@ -129,7 +129,8 @@ def test_missing_binary_gets_run_crash_and_output(stubs):
     env = dict(stubs.env, PATH=os.path.dirname(sys.executable) + ":/usr/bin:/bin")
     res = job(stubs, "claude", "STUB: say x", env=env)
     assert res.returncode == 1
-    assert res.stderr.strip().splitlines()[-1] == 'Error: agent "claude": binary "claude" not found in PATH'
+    assert res.stderr.strip().splitlines()[-1] == ('Error: agent "claude": binary "claude" not found in '
+                                                   'PATH (install: npm install -g @anthropic-ai/claude-code)')
     info = runs(stubs.root)[0]
     assert info.status == "failed" and info.exit_code == -1 and info.end_time is not None
     assert "not found in PATH" in open(info.output_path).read()

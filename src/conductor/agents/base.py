@@ -29,20 +29,8 @@ class AgentConfigLike(Protocol):
     env: Mapping[str, str]
 
 
-CLI_TYPES: tuple[str, ...] = ("claude", "codex", "gemini", "command")
-REST_TYPES: tuple[str, ...] = ("perplexity", "xai")
-AGENT_TYPES: tuple[str, ...] = CLI_TYPES + REST_TYPES
+AGENT_TYPES: tuple[str, ...] = ("claude", "codex", "gemini", "perplexity", "xai", "command")
 
-_TOKEN_ENV_VARS: dict[str, str] = {
-    "claude": "ANTHROPIC_API_KEY",
-    "codex": "OPENAI_API_KEY",
-    "gemini": "GEMINI_API_KEY",
-    "perplexity": "PERPLEXITY_API_KEY",
-    "xai": "XAI_API_KEY",
-}
-
-# Every key the runner strips from an agent's environment except the agent's own (spec 4.4).
-FOREIGN_KEY_VARS: frozenset[str] = frozenset(_TOKEN_ENV_VARS.values()) | {"OPENAI_ORG_ID"}
 
 
 def normalize_type(agent_type: str) -> str:
@@ -51,13 +39,13 @@ def normalize_type(agent_type: str) -> str:
 
 
 def token_env_var(agent_type: str) -> str | None:
-    """The environment variable that carries this agent type's API token (None for `command`)."""
-    return _TOKEN_ENV_VARS.get(normalize_type(agent_type))
-
-
-def is_rest(agent_type: str) -> bool:
-    """REST agents run as HTTP requests, not as a CLI process."""
-    return normalize_type(agent_type) in REST_TYPES
+    """The environment variable this agent type reads its API token from first (None for
+    `command` and unknown types); its backend (:mod:`conductor.agents.registry`) has them all."""
+    from .registry import backend, known
+    if not known(agent_type):
+        return None
+    names = backend(agent_type).token_vars
+    return names[0] if names else None
 
 
 def check_type(agent_type: str) -> str:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
-from conductor.agents.base import normalize_type
 
 DisplayKind = Literal["text", "tool", "thinking", "result", "system", "raw"]
 SUMMARY_LIMIT = 200
@@ -30,6 +29,9 @@ class DisplayLine:
 
     kind: DisplayKind
     text: str
+    # a streamed chunk that continues the previous row of the same kind (gemini sends words
+    # in pieces): the view appends it to that row instead of starting a new one
+    join: bool = False
 
 
 def display_lines(agent_type: str, raw_line: str) -> list[DisplayLine]:
@@ -41,12 +43,13 @@ def display_lines(agent_type: str, raw_line: str) -> list[DisplayLine]:
 
 
 def _display(agent_type: str, raw_line: str) -> list[DisplayLine]:
+    from .registry import backend, known
     line = _strip_eol(raw_line)
-    renderer = _RENDERERS.get(normalize_type(agent_type))
-    event = _parse_event(line) if renderer else None
+    found = backend(agent_type) if known(agent_type) else None
+    event = _parse_event(line) if found is not None and found.json_stream else None
     if event is None:
         return [DisplayLine("raw", line)]
-    return renderer(event)
+    return found.display(event)
 
 
 def _strip_eol(line: str) -> str:
@@ -351,13 +354,6 @@ def _gemini_result(event: dict[str, Any]) -> DisplayLine:
     mark = OK_MARK if status == "success" else FAIL_MARK
     tail = f" ({', '.join(details)})" if details else ""
     return DisplayLine("result", f"{mark} result: {cut(status)}{tail}")
-
-
-_RENDERERS: dict[str, Callable[[dict[str, Any]], list[DisplayLine]]] = {
-    "claude": _claude,
-    "codex": _codex,
-    "gemini": _gemini,
-}
 
 
 def sniff_stream_type(path: str, limit: int = 4096) -> str | None:

@@ -10,7 +10,6 @@ import json
 import os
 from typing import Any, Callable, Iterator
 
-from conductor.agents.base import normalize_type
 
 CLAUDE_PLACEHOLDER = (
     "# Agent Output\n\n*The agent did not write output.md. Raw output is available in the stdout tab.*\n"
@@ -51,12 +50,13 @@ def iter_json_events(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
 
 
 def extract_output(agent_type: str, stdout_path: str | os.PathLike[str]) -> str | None:
-    """output.md text from an agent's stdout, or None when the stream holds no answer."""
-    parser = _PARSERS.get(normalize_type(agent_type))
-    if parser is None:
+    """output.md text from an agent's stdout (its backend's answer), or None when the stream
+    holds no answer or the type prints no JSON stream."""
+    from .registry import backend, known
+    if not known(agent_type) or not backend(agent_type).json_stream:
         return None
     try:
-        return parser(stdout_path)
+        return backend(agent_type).outcome(os.fspath(stdout_path), "", 0).answer
     except (OSError, RecursionError):
         return None
 
@@ -208,9 +208,3 @@ def gemini_rejected_stream_json(stderr_path: str | os.PathLike[str]) -> bool:
         return False
     return False
 
-
-_PARSERS: dict[str, Callable[[str | os.PathLike[str]], str | None]] = {
-    "claude": extract_claude,
-    "codex": extract_codex,
-    "gemini": extract_gemini,
-}

@@ -46,6 +46,9 @@ def _parse_int(text: str) -> int | None:
         return None
 
 
+_NUMBER_TEXT = re.compile(r"[0-9]{1,12}(?:\.[0-9]{0,12})?|\.[0-9]{1,12}", re.ASCII)
+
+
 def _clip(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
@@ -109,6 +112,17 @@ class Decoder:
             raise self.fail(field, f'must be an integer, got "{_clip(node.text)}"', node)
         return value
 
+    def number(self, node: Node, field: str) -> float | None:
+        """A non-negative decimal number (a cost in USD); null is None."""
+        if not isinstance(node, Scalar):
+            raise self.fail(field, f"must be a number, got {_kind(node)}", node)
+        if node.is_null:
+            return None
+        text = node.text.strip().lstrip("$")
+        if not _NUMBER_TEXT.fullmatch(text):
+            raise self.fail(field, f'must be a number, got "{_clip(node.text)}"', node)
+        return float(text)
+
     def boolean(self, node: Node, field: str) -> bool:
         if not isinstance(node, Scalar):
             raise self.fail(field, f"must be true or false, got {_kind(node)}", node)
@@ -162,6 +176,7 @@ def _fill(decoder: Decoder, node: Node | None, field: str, target: object,
 _STR: Reader = Decoder.string
 _INT: Reader = Decoder.integer
 _BOOL: Reader = Decoder.boolean
+_NUMBER: Reader = Decoder.number
 _STRS: Reader = Decoder.strings
 _INTS: Reader = Decoder.integers
 
@@ -189,7 +204,8 @@ def _agent(decoder: Decoder, name: str, node: Node) -> AgentConfig:
     agent = AgentConfig(name=name, type="")
     _fill(decoder, node, field, agent, {
         "type": _STR, "token": _STR, "token_file": _STR, "base_url": _STR, "model": _STR,
-        "command": _command, "env": _string_map,
+        "command": _command, "env": _string_map, "args": _command, "max_retries": _INT,
+        "root_sandbox": _BOOL, "trust_folder": _BOOL,
     }, "must be a mapping of agent settings (type, token, model, ...)")
     agent.type = normalize_agent_type(agent.type or name)
     return agent
@@ -216,6 +232,8 @@ def _defaults(decoder: Decoder, node: Node) -> Defaults:
     _fill(decoder, node, "defaults", result, {
         "agent": _STR, "timeout": _INT, "max_concurrent_runs": _int_or_zero,
         "max_concurrent_root_tasks": _int_or_zero, "diversification": _diversification,
+        "max_cost_usd": _NUMBER, "max_tokens": _INT, "max_restarts": _INT,
+        "failure_limit": _INT, "limit_wait_max": _STR, "resume": _STR,
     })
     return result
 

@@ -10,8 +10,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-AGENT_TYPES: tuple[str, ...] = ("claude", "codex", "gemini", "perplexity", "xai", "command")
+from ..agents.registry import types as _agent_types
+
+AGENT_TYPES: tuple[str, ...] = _agent_types()  # the backends' table (conductor.agents.registry)
 DIVERSIFICATION_STRATEGIES: tuple[str, ...] = ("round-robin", "weighted")
+# when the next attempt continues the agent's session: after an answered QUESTION or a limit
+# wait (answers), on every restart (always), or never
+RESUME_MODES: tuple[str, ...] = ("answers", "always", "never")
 
 DEFAULT_API_HOST = "0.0.0.0"
 DEFAULT_API_PORT = 14355
@@ -67,6 +72,15 @@ class AgentConfig:
     model: str = ""
     command: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    # extra arguments after the backend's own (every type)
+    args: list[str] = field(default_factory=list)
+    # claude: CLAUDE_CODE_MAX_RETRIES (None: the backend's low default, so a bad key or no
+    # network fails in seconds, not minutes)
+    max_retries: int | None = None
+    # claude as root: run with IS_SANDBOX=1 (false: refuse before spawning, with one line)
+    root_sandbox: bool = True
+    # gemini: trust the task folder (--skip-trust); false: gemini refuses with exit 55
+    trust_folder: bool = True
 
     def __repr__(self) -> str:
         return _masked_repr(self, ("token", "env"))
@@ -93,6 +107,13 @@ class Defaults:
     max_concurrent_runs: int = 0
     max_concurrent_root_tasks: int = 0
     diversification: Diversification | None = None
+    # ours (issue 10): what a task may spend, and how the loop treats failures and limits
+    max_cost_usd: float | None = None       # None: no cost budget
+    max_tokens: int | None = None           # None: no token budget
+    max_restarts: int | None = None         # None: run-agent's default (100 attempts)
+    failure_limit: int | None = None        # identical failures in a row before `stuck`
+    limit_wait_max: str = ""                # the longest wait for a usage limit ("6h")
+    resume: str = ""                        # answers (default) | always | never
 
 
 @dataclass

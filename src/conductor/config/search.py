@@ -46,8 +46,7 @@ def find_run_config(explicit: str | None, agent: str | None, *, cwd: str | None 
     ``~/.run-agent/conductor-loop.hcl`` cannot turn ``--agent claude`` into ``unknown agent``.
     Any other ``--agent`` (a configured name such as ``my-stub``) and no ``--agent`` search
     the default places (upstream would fail those with ``unsupported agent type``)."""
-    from .model import AGENT_TYPES, normalize_agent_type
-    kind = normalize_agent_type(agent or "")
-    if not explicit and kind in AGENT_TYPES and kind != "command":
+    from ..agents.registry import backend, known
+    if not explicit and known(agent or "") and not backend(agent or "").needs_command:
         return None
     return find_config(explicit, cwd=cwd, home=home)

@@ -49,6 +49,7 @@ def _bare_agent(wanted: str) -> AgentConfig:
     agent_type = normalize_agent_type(wanted)
     if agent_type not in AGENT_TYPES:
         raise ConfigError(f'unknown agent "{wanted}"')
-    if agent_type == "command":
-        raise ConfigError('agent type "command" needs a config entry with a command to run')
+    from ..agents.registry import backend
+    if backend(agent_type).needs_command:
+        raise ConfigError(f'agent type "{agent_type}" needs a config entry with a command to run')
     return AgentConfig(name=agent_type, type=agent_type)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from conductor.errors import ConfigError
 from conductor.timefmt import parse_duration
 
-from .model import AGENT_TYPES, DIVERSIFICATION_STRATEGIES, AgentConfig, Config
+from .model import AGENT_TYPES, DIVERSIFICATION_STRATEGIES, RESUME_MODES, AgentConfig, Config
 from .source import Source
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -37,6 +37,23 @@ def _check_defaults(config: Config, source: Source) -> list[ConfigError]:
     for name in ("max_concurrent_runs", "max_concurrent_root_tasks"):
         if getattr(defaults, name) < 0:
             found.append(source.error(f"defaults.{name}", f"defaults.{name} must be non-negative"))
+    for name in ("max_tokens", "max_restarts", "failure_limit"):
+        value = getattr(defaults, name)
+        if value is not None and value < 1:
+            found.append(source.error(f"defaults.{name}", f"defaults.{name} must be at least 1"))
+    if defaults.max_cost_usd is not None and defaults.max_cost_usd <= 0:
+        found.append(source.error("defaults.max_cost_usd", "defaults.max_cost_usd must be positive"))
+    if defaults.limit_wait_max:
+        try:
+            if parse_duration(defaults.limit_wait_max) <= 0:
+                raise ValueError
+        except ValueError:
+            found.append(source.error("defaults.limit_wait_max",
+                                      f'must be a positive duration such as "6h", got '
+                                      f'"{defaults.limit_wait_max[:40]}"'))
+    if defaults.resume and defaults.resume not in RESUME_MODES:
+        found.append(source.error("defaults.resume", f'must be one of {", ".join(RESUME_MODES)}, '
+                                                     f'got "{defaults.resume[:40]}"'))
     return found
 
 
@@ -76,12 +93,16 @@ def _agent_problem(name: str, agent: AgentConfig) -> tuple[str, str] | None:
         reason = _token_file_problem(agent.token_file)
         if reason:
             return f"{field}.token_file", f"{reason}: {agent.token_file}"
-    if agent.type == "command" and not agent.command:
+    from ..agents.registry import backend
+    needs_command = backend(agent.type).needs_command
+    if needs_command and not agent.command:
         return f"{field}.command", f'agent "{name}" has type command but no command to run'
-    if agent.type != "command" and agent.command:
+    if not needs_command and agent.command:
         return f"{field}.command", f'agent "{name}" sets command, which only agents of type command use'
     if any(not part for part in agent.command[:1]):
         return f"{field}.command", f'agent "{name}" has an empty program name in command'
+    if agent.max_retries is not None and not 0 <= agent.max_retries <= 100:
+        return f"{field}.max_retries", f"must be between 0 and 100, got {agent.max_retries}"
     return None
 
 
@@ -91,9 +112,10 @@ def _text_problem(field: str, agent: AgentConfig) -> tuple[str, str] | None:
     for name in ("token", "token_file", "base_url", "model"):
         if "\0" in getattr(agent, name):
             return f"{field}.{name}", "contains a NUL byte"
-    for index, part in enumerate(agent.command):
-        if "\0" in part:
-            return f"{field}.command[{index}]", "contains a NUL byte"
+    for key in ("command", "args"):
+        for index, part in enumerate(getattr(agent, key)):
+            if "\0" in part:
+                return f"{field}.{key}[{index}]", "contains a NUL byte"
     for key, value in agent.env.items():
         if not key:
             return f"{field}.env", "empty variable name"

@@ -7,7 +7,6 @@ import shutil
 import sys
 from typing import Mapping
 
-from ..agents import FOREIGN_KEY_VARS, token_env_var
 from ..secrets import agent_env_filter
 
 
@@ -26,10 +25,17 @@ def agent_environment(base: Mapping[str, str], *, project: str, task: str, run_i
                       parent_run_id: str, task_dir: str, run_dir: str, bus_path: str,
                       agent_type: str, token: str = "", conductor_url: str = "",
                       extra: Mapping[str, str] | None = None, agent_name: str = "",
-                      secrets: tuple[str, ...] = ()) -> dict[str, str]:
+                      secrets: tuple[str, ...] = (),
+                      backend_env: Mapping[str, str] | None = None) -> dict[str, str]:
     """``secrets`` are every configured token (conductor.secrets.collect): the agent keeps its
-    own token variables and loses every other conductor secret (docs/configuration.md)."""
+    own token variables and loses every other conductor secret (docs/configuration.md).
+
+    The token goes into every variable the agent's backend reads it from (codex: CODEX_API_KEY
+    and OPENAI_API_KEY); every other backend's token variables are removed. ``backend_env``
+    is what the backend sets for this attempt; ``extra`` (the config's ``env``) comes last."""
+    from ..agents.registry import backend as backend_of, token_vars
     from ..config.tokens import agent_token_env_name
+    own = backend_of(agent_type)
     env = dict(base)
     env.update({
         "JRUN_PROJECT_ID": project,
@@ -48,25 +54,25 @@ def agent_environment(base: Mapping[str, str], *, project: str, task: str, run_i
         env["JRUN_CONDUCTOR_URL"] = conductor_url
     else:
         env.pop("JRUN_CONDUCTOR_URL", None)
-    own_key = token_env_var(agent_type)
-    if token and own_key:
-        env[own_key] = token
+    if token:
+        for var in own.token_vars:
+            env[var] = token
     ours = run_agent_dir()
     path = env.get("PATH", "")
     if ours and ours not in path.split(os.pathsep):
         env["PATH"] = ours + (os.pathsep + path if path else "")
-    own_vars = [own_key] if own_key else []
+    own_vars = list(own.token_vars)
     if agent_name:
         own_vars.append(agent_token_env_name(agent_name))
-    own_token = token or (env.get(own_key, "") if own_key else "")
+    own_token = token or next((env[v] for v in own.token_vars if env.get(v, "").strip()), "")
     env = agent_env_filter(env, keep=own_vars, own_token=own_token, secrets=secrets)
+    if backend_env:
+        env.update(backend_env)
     if extra:
         env.update(extra)
     env.pop("CLAUDECODE", None)
-    keep = {k.upper() for k in ((own_key,) if own_key else ())}
-    if agent_type == "codex":
-        keep.add("OPENAI_ORG_ID")
-    foreign = {k.upper() for k in FOREIGN_KEY_VARS} | {"OPENAI_ORG_ID"}
+    keep = {k.upper() for k in (*own.token_vars, *own.other_vars)}
+    foreign = {k.upper() for k in token_vars()}
     for key in list(env):
         if key.upper() in foreign and key.upper() not in keep:
             del env[key]

@@ -20,9 +20,10 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from ..agents import (AgentError, agent_spec, check_gemini_help, commandline, detect_version,
-                      extract_output, gemini_rejected_stream_json, is_rest, normalize_type)
-from ..agents.streams import GEMINI_REJECTION_SUMMARY
+from ..agents import AgentError, commandline, detect_version, normalize_type
+from ..agents.backend import (SPAWN, TIMEOUT, Backend, Failure, Launch, Outcome, StreamWatch,
+                              Usage, parse_event)
+from ..agents.registry import backend as backend_of
 from ..bus import Message, MessageBus
 from ..errors import ConductorError
 from ..secrets import StreamRedactor, collect, redact, usable
@@ -36,7 +37,8 @@ from .prompt import PreambleInfo, build_prompt
 
 STDERR_TAIL_LINES = 50
 OUTPUT_COPY_LIMIT = 64 << 20  # output.md copies at most the last 64 MiB of agent-stdout.txt
-VERSIONED_TYPES = ("claude", "codex", "gemini")
+WATCH_INTERVAL = 0.25  # how often a live stream reader looks for new events
+LINE_LIMIT = 16 << 20  # a longer unfinished line is skipped by the live reader (not by outcome)
 
 
 class JobError(ConductorError):
@@ -63,6 +65,11 @@ class JobRequest:
     # the supervisor's "the operator stopped the task": checked before the spawn (no agent is
     # started) and right after it (the stop could not see the agent yet: it is terminated)
     should_stop: Callable[[], bool] | None = None
+    resume_session: str = ""  # the agent session to continue ("" = a fresh one)
+    budget_usd: float | None = None  # what is left of the task's cost budget for this attempt
+    # the supervisor's budget, checked with the usage seen so far while the agent runs: a
+    # Failure ends the attempt (stopped, failure kind "budget")
+    usage_check: Callable[[Usage], Failure | None] | None = None
 
 
 @dataclass
@@ -75,29 +82,29 @@ class JobResult:
     timed_out: bool = False
     error: str = ""
     pgid: int = 0
+    failure: Failure | None = None  # what the agent (or the runner) said went wrong
+    usage: Usage = field(default_factory=Usage)
+    session_id: str = ""
 
     @property
     def ok(self) -> bool:
         return self.status == "completed"
 
 
-def agent_argv(agent: Any) -> list[str]:
-    """The command line for an agent; REST types run as ``python -m conductor.agents <type>``."""
-    agent_type = normalize_type(agent.type)
-    spec = agent_spec(agent_type)
-    if is_rest(agent_type):
-        argv = [sys.executable, "-m", "conductor.agents", agent_type]
-        if getattr(agent, "base_url", ""):
-            argv += ["--base-url", agent.base_url]
-        if getattr(agent, "model", ""):
-            argv += ["--model", agent.model]
-        return argv
-    if agent_type == "command":
-        argv = spec.argv(agent)
-        if os.sep not in argv[0] and shutil.which(argv[0]) is None:
-            raise AgentError(f'agent "{agent.name}": binary "{argv[0]}" not found in PATH')
-        return argv
-    return spec.resolve(agent)
+def agent_argv(agent: Any, launch: Launch | None = None,
+               environ: dict[str, str] | None = None) -> list[str]:
+    """The command line of one attempt, as the agent's backend builds it; a program that is
+    not on PATH is an AgentError naming the agent and the binary."""
+    found = backend_of(agent.type)
+    launch = launch or Launch(agent=agent, environ=environ if environ is not None else os.environ)
+    argv = found.argv(launch)
+    if os.sep not in argv[0]:
+        path = (environ if environ is not None else os.environ).get("PATH")
+        if shutil.which(argv[0], path=path) is None:
+            name = getattr(agent, "name", "") or found.type
+            hint = f" (install: {found.install_hint})" if found.install_hint else ""
+            raise AgentError(f'agent "{name}": binary "{argv[0]}" not found in PATH{hint}')
+    return argv
 
 
 class _Forwarder:
@@ -163,12 +170,18 @@ def run_job(req: JobRequest) -> JobResult:
     ident = safefs.identity(layout.root, run_dir)
     ctx = _Context(req, layout.root, run_dir, ident, paths, bus)
 
+    environ = req.environ if req.environ is not None else os.environ
     with _Forwarder() as fwd:
         try:
-            argv = agent_argv(req.agent)
-            if agent_type == "gemini":
-                check_gemini_help(argv[0])
-            version = detect_version(argv[0]) if agent_type in VERSIONED_TYPES else ""
+            found = backend_of(agent_type)
+            launch = Launch(agent=req.agent, environ=environ, resume=req.resume_session,
+                            budget_usd=req.budget_usd, cwd=workdir)
+            problems = found.preflight(launch)
+            if problems:
+                return _spawn_failed(ctx, info, redact(problems[0].message, req.secrets),
+                                     problems[0].kind)
+            argv = agent_argv(req.agent, launch, environ)
+            version = detect_version(argv[0], found.version_timeout) if found.version_probe else ""
         except AgentError as exc:
             return _spawn_failed(ctx, info, redact(str(exc), req.secrets))
         if _stop_asked(req):
@@ -185,12 +198,13 @@ def run_job(req: JobRequest) -> JobResult:
         except ConductorError as exc:
             return _spawn_failed(ctx, info, f"write prompt.md: {exc}")
         env = agent_environment(
-            req.environ if req.environ is not None else os.environ, project=req.project,
+            environ, project=req.project,
             task=req.task, run_id=run_id, parent_run_id=req.parent_run_id, task_dir=task_dir,
             run_dir=run_dir, bus_path=bus.path, agent_type=agent_type,
             token=getattr(req.agent, "token", "") or "", conductor_url=req.conductor_url,
             extra={**(getattr(req.agent, "env", None) or {}), **req.extra_env},
-            agent_name=getattr(req.agent, "name", "") or "", secrets=req.secrets)
+            agent_name=getattr(req.agent, "name", "") or "", secrets=req.secrets,
+            backend_env=found.environment(launch))
         try:
             proc, started = _spawn(layout.root, argv, paths, workdir, env)
         except ConductorError as exc:
@@ -218,13 +232,14 @@ def run_job(req: JobRequest) -> JobResult:
             req.on_started(info)
         # a stop while the agent runs is the stopping command's to carry out (SIGTERM, its
         # grace, SIGKILL with --force); the supervisor's flag only keeps it from restarting
-        timed_out = _wait(group, paths, req.idle_timeout)
+        watch = found.watch()
+        timed_out, live = _wait(group, paths, req.idle_timeout, watch, req.usage_check)
         if fwd.signalled:
             group.terminate(grace=1.0)  # what the agent left in its group, still ours
         returncode = group.reap()
         fwd.group = None
     return _finish(req, info_path, info, bus, paths, run_dir, task_dir, returncode, timed_out,
-                   ctx)
+                   ctx, found, live)
 
 
 def _stop_asked(req: JobRequest) -> bool:
@@ -289,32 +304,119 @@ def _sizes(paths: dict[str, str]) -> tuple[int, int]:
     return out[0], out[1]
 
 
-def _wait(group: AgentGroup, paths: dict[str, str], idle_timeout: float) -> bool:
-    """Wait for the agent to exit (it is not reaped); with an idle timeout, any output growth
-    resets the clock. Returns whether it timed out."""
-    if idle_timeout <= 0:
+class _LiveReader:
+    """Follows the agent's stdout by offset and feeds each complete JSON line to the backend's
+    :class:`StreamWatch`. The file is opened once, without following a link or waiting on a
+    FIFO; a line longer than :data:`LINE_LIMIT` is skipped rather than held."""
+
+    def __init__(self, path: str, watch: StreamWatch) -> None:
+        self.watch = watch
+        self.fd: int | None = None
+        self.path = path
+        self.partial = b""
+        self.skipping = False
+
+    def poll(self) -> tuple[bool, Failure | None]:
+        """(progress seen, failure) since the last poll."""
+        if self.fd is None:
+            try:
+                self.fd = safefs.open_leaf(self.path)
+            except OSError:
+                return False, None
+        progress = False
+        while True:
+            try:
+                chunk = os.read(self.fd, 1 << 20)
+            except OSError:
+                return progress, None
+            if not chunk:
+                return progress, None
+            lines = (self.partial + chunk).split(b"\n")
+            self.partial = lines.pop()
+            if len(self.partial) > LINE_LIMIT:
+                self.partial, self.skipping = b"", True
+            for line in lines:
+                if self.skipping:
+                    self.skipping = False
+                    continue
+                event = parse_event(line)
+                if event is None:
+                    continue
+                try:
+                    verdict = self.watch.feed(event)
+                except Exception:  # noqa: BLE001 - an odd event must not kill the runner
+                    continue
+                progress = progress or verdict.progress
+                if verdict.failure is not None:
+                    return True, verdict.failure
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+@dataclass
+class _Live:
+    """What was seen while the agent ran: the failure that ended it early, if any."""
+    failure: Failure | None = None
+    watch: StreamWatch | None = None
+
+
+def _wait(group: AgentGroup, paths: dict[str, str], idle_timeout: float,
+          watch: StreamWatch | None = None,
+          usage_check: Callable[[Usage], Failure | None] | None = None) -> tuple[bool, _Live]:
+    """Wait for the agent to exit (it is not reaped). Returns (timed out, what was seen live).
+
+    With a stream reader (``watch``), only the events it calls progress reset the idle clock
+    (codex prints a reconnect line every 40 s forever without network: that is not progress),
+    a failure it reports ends the attempt at once, and ``usage_check`` (the task's budget) sees
+    the usage so far. Without one, any growth of stdout or stderr resets the clock."""
+    live = _Live(watch=watch)
+    if idle_timeout <= 0 and watch is None:
         group.exited()
-        return False
-    interval = min(0.25, max(0.05, idle_timeout / 4))
+        return False, live
+    reader = _LiveReader(paths[STDOUT], watch) if watch is not None else None
+    interval = WATCH_INTERVAL if idle_timeout <= 0 else min(WATCH_INTERVAL,
+                                                            max(0.05, idle_timeout / 4))
     last = _sizes(paths)
     last_change = time.monotonic()
-    while True:
-        if group.exited(timeout=interval):
-            return False
-        now_sizes = _sizes(paths)
-        if now_sizes != last:
-            last, last_change = now_sizes, time.monotonic()
-        elif time.monotonic() - last_change >= idle_timeout:
-            group.terminate()
-            group.exited()
-            return True
+    seen_usage = Usage()
+    try:
+        while True:
+            if group.exited(timeout=interval):
+                if reader is not None:
+                    reader.poll()  # the last events, for the usage and session the run records
+                return False, live
+            if reader is not None:
+                progress, failure = reader.poll()
+                if failure is None and usage_check is not None and watch.usage != seen_usage:
+                    seen_usage = Usage(**vars(watch.usage))
+                    failure = usage_check(watch.usage)
+                if failure is not None:
+                    live.failure = failure
+                    group.terminate()
+                    group.exited()
+                    return False, live
+            else:
+                now_sizes = _sizes(paths)
+                progress = now_sizes != last
+                last = now_sizes
+            if progress:
+                last_change = time.monotonic()
+            elif idle_timeout > 0 and time.monotonic() - last_change >= idle_timeout:
+                group.terminate()
+                group.exited()
+                return True, live
+    finally:
+        if reader is not None:
+            reader.close()
 
 
 def _finish(req: JobRequest, info_path: str, info: RunInfo, bus: MessageBus, paths: dict[str, str],
             run_dir: str, task_dir: str, returncode: int, timed_out: bool,
-            ctx: _Context) -> JobResult:
+            ctx: _Context, found: Backend, live: _Live) -> JobResult:
     exit_code, status, summary = classify(returncode, timed_out=timed_out)
-    agent_type = info.agent
     moved = ctx.run_dir_problem()  # the agent controlled its run dir until now
     if moved:
         sys.stderr.write(moved + "\n")
@@ -322,30 +424,55 @@ def _finish(req: JobRequest, info_path: str, info: RunInfo, bus: MessageBus, pat
               f"run stopped with code {exit_code}\nrun_dir: {run_dir}\nerror: {moved}")
         return JobResult(info.run_id, run_dir, exit_code, "failed", moved, timed_out,
                          f"agent execution failed: {moved}", info.pgid)
+    outcome = _with_regular(ctx, paths[STDOUT],
+                            lambda p: found.outcome(p, paths[STDERR], returncode)) or Outcome()
+    if not outcome.session_id and live.watch is not None:
+        outcome.session_id, outcome.model = live.watch.session_id, live.watch.model
+    if not outcome.usage and live.watch is not None:
+        outcome.usage = live.watch.usage
+    failure = live.failure or outcome.failure
+    if failure is None and returncode != 0 and not timed_out:
+        failure = found.describe_exit(returncode)
+    if failure is None and timed_out:
+        failure = Failure(TIMEOUT, summary)
+    stopped = (status == "failed" or failure is not None) and not timed_out and \
+        _stop_requested_quietly(req, ctx.root, task_dir)
+    if failure is not None and not stopped:
+        status, summary = "failed", redact(failure.message, req.secrets)
+        failure = Failure(failure.kind, summary, failure.reset_at)
+    elif stopped:
+        failure = None
     problems: list[str] = []
     if not _exists(ctx, paths[OUTPUT]):
-        text = None
-        if agent_type in VERSIONED_TYPES:
-            text = _with_regular(ctx, paths[STDOUT], lambda p: extract_output(agent_type, p))
-        if text:
+        if outcome.answer and outcome.answer.strip() and failure is None:
+            text = outcome.answer
             _write_output(ctx, text if text.endswith("\n") else text + "\n", problems)
-        elif agent_type == "gemini" and _with_regular(ctx, paths[STDERR],
-                                                      gemini_rejected_stream_json):
-            exit_code, status, summary = 1, "failed", GEMINI_REJECTION_SUMMARY
-    if not _exists(ctx, paths[OUTPUT]) and not problems:
-        _copy_stdout(ctx, problems)
-    if status == "failed" and _stop_requested_quietly(req, ctx.root, task_dir) and not timed_out:
+        elif failure is not None:
+            # the agent's error is the run's summary and an ERROR on the bus, never its answer
+            _write_output(ctx, f"# Agent failed\n\n{failure.message}\n", problems)
+        else:
+            _copy_stdout(ctx, problems)
+    if status == "failed" and stopped:
         summary = f"stopped by operator ({summary})" if summary else "stopped by operator"
     summary = redact(summary, req.secrets)
     end = now_ns()
+    usage = outcome.usage
+    reset = int(failure.reset_at * 1e9) if failure and failure.reset_at else None
 
     def final(old: RunInfo) -> RunInfo:
-        return replace(old, exit_code=exit_code, end_time=end, status=status, error_summary=summary)
+        return replace(old, exit_code=exit_code, end_time=end, status=status, error_summary=summary,
+                       model=outcome.model or old.model, session_id=outcome.session_id,
+                       input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+                       cached_tokens=usage.cached_tokens, cost_usd=usage.cost_usd or 0.0,
+                       turns=usage.turns, failure=failure.kind if failure else "",
+                       limit_reset=reset)
 
     try:
         update_run_info(info_path, final)
     except ConductorError as exc:
         problems.insert(0, f"could not record the run's end (exit code {exit_code}): {exc}")
+    if failure is not None:
+        _post(bus, "ERROR", req, info.run_id, f"{found.type}: {failure.message}")
     body = f"run stopped with code {exit_code}\nrun_dir: {run_dir}\noutput: {paths[OUTPUT]}"
     if status == "failed":
         tail = redact(stderr_tail(paths[STDERR], STDERR_TAIL_LINES), req.secrets)
@@ -353,7 +480,7 @@ def _finish(req: JobRequest, info_path: str, info: RunInfo, bus: MessageBus, pat
             body += f"\n\n## stderr (last {STDERR_TAIL_LINES} lines)\n{tail}"
     if problems:
         body += "\n\n## problems\n" + "\n".join(problems)
-    _post(bus, "RUN_STOP" if exit_code == 0 else "RUN_CRASH", req, info.run_id, body)
+    _post(bus, "RUN_STOP" if status == "completed" else "RUN_CRASH", req, info.run_id, body)
     if timed_out:
         _post(bus, "WARN", req, info.run_id,
               f"agent job timed out after {format_duration(req.idle_timeout)} of idle output")
@@ -365,7 +492,8 @@ def _finish(req: JobRequest, info_path: str, info: RunInfo, bus: MessageBus, pat
         error = f"agent execution failed: {summary}" if summary else "agent execution failed"
         if problems:
             error += "; " + "; ".join(problems)
-    return JobResult(info.run_id, run_dir, exit_code, status, summary, timed_out, error, info.pgid)
+    return JobResult(info.run_id, run_dir, exit_code, status, summary, timed_out, error, info.pgid,
+                     failure, usage, outcome.session_id)
 
 
 def _stop_requested_quietly(req: JobRequest, root: str, task_dir: str) -> bool:
@@ -413,12 +541,13 @@ def _post(bus: MessageBus, kind: str, req: JobRequest, run_id: str, body: str) -
         sys.stderr.write(f"warning: could not post {kind}: {exc}\n")
 
 
-def _spawn_failed(ctx: _Context, info: RunInfo, error: str) -> JobResult:
+def _spawn_failed(ctx: _Context, info: RunInfo, error: str, kind: str = SPAWN) -> JobResult:
     end = now_ns()
     info_path = ctx.paths[RUN_INFO]
 
     def failed(old: RunInfo) -> RunInfo:
-        return replace(old, end_time=end, exit_code=-1, status="failed", error_summary=error)
+        return replace(old, end_time=end, exit_code=-1, status="failed", error_summary=error,
+                       failure=kind)
 
     problems = []
     try:
@@ -435,7 +564,8 @@ def _spawn_failed(ctx: _Context, info: RunInfo, error: str) -> JobResult:
     except ConductorError as exc:
         sys.stderr.write(f"warning: could not post RUN_CRASH: {exc}\n")
     message = "; ".join([error, *problems])
-    return JobResult(info.run_id, run_dir, -1, "failed", error, False, message)
+    return JobResult(info.run_id, run_dir, -1, "failed", error, False, message,
+                     failure=Failure(kind, error))
 
 
 def _copy_stdout(ctx: _Context, problems: list[str]) -> None:

@@ -76,9 +76,22 @@ class RunInfo:
     # record, so a record written before the agent exists (pid 0) can tell "being set up" from
     # "its runner died". Informational only: it is never signalled. Omitted when 0.
     runner_pid: int = 0
+    # Also ours, each omitted when empty: what the agent reported about itself (issue 10).
+    # The model it ran, its own session id (claude session_id, codex thread_id, gemini
+    # session_id; an answered QUESTION resumes it), tokens and cost, and, for a failed run,
+    # the kind of failure the loop acts on and when a usage limit resets.
+    model: str = ""
+    session_id: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float = 0.0
+    turns: int = 0
+    failure: str = ""
+    limit_reset: int | None = None
 
 
-_INT, _STR, _TIME = "int", "str", "time"
+_INT, _STR, _TIME, _FLOAT = "int", "str", "time", "float"
 # (field, kind, omitted when empty)
 _FIELDS: tuple[tuple[str, str, bool], ...] = (
     ("version", _INT, False), ("run_id", _STR, False), ("parent_run_id", _STR, True),
@@ -89,10 +102,14 @@ _FIELDS: tuple[tuple[str, str, bool], ...] = (
     ("prompt_path", _STR, True), ("output_path", _STR, True), ("stdout_path", _STR, True),
     ("stderr_path", _STR, True), ("commandline", _STR, True), ("error_summary", _STR, True),
     ("agent_version", _STR, False), ("runner_pid", _INT, True),
+    ("model", _STR, True), ("session_id", _STR, True), ("input_tokens", _INT, True),
+    ("output_tokens", _INT, True), ("cached_tokens", _INT, True), ("cost_usd", _FLOAT, True),
+    ("turns", _INT, True), ("failure", _STR, True), ("limit_reset", _TIME, True),
 )
 _KIND = {name: kind for name, kind, _ in _FIELDS}
 # What Go's decoder leaves in a field the file does not set.
-_GO_ZERO = {name: (0 if kind == _INT else None if kind == _TIME else "") for name, kind, _ in _FIELDS}
+_GO_ZERO = {name: (0 if kind == _INT else 0.0 if kind == _FLOAT else None if kind == _TIME else "")
+            for name, kind, _ in _FIELDS}
 assert [f.name for f in dataclasses.fields(RunInfo)] == [name for name, _, _ in _FIELDS]
 
 
@@ -118,10 +135,12 @@ def run_info_items(info: RunInfo) -> list[tuple[str, int | str | Raw]]:
     items: list[tuple[str, int | str | Raw]] = []
     for name, kind, omit_empty in _FIELDS:
         value = getattr(info, name)
-        if omit_empty and (value == "" or (kind == _INT and value == 0)):
+        if omit_empty and (value == "" or value is None or (kind in (_INT, _FLOAT) and not value)):
             continue
         if kind == _TIME:
             value = Raw(format_rfc3339nano(value))
+        elif kind == _FLOAT:
+            value = Raw(format_float(value))
         elif kind == _INT:
             value = int(value)
         elif is_safe_plain(value):
@@ -342,6 +361,15 @@ _FAST_LINES = re.compile(
     r"| ('[ -&(-~]*')"
     r")?$", re.ASCII | re.MULTILINE)
 _DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]{0,18})", re.ASCII)
+_FLOAT_TEXT = re.compile(r"-?(?:0|[1-9][0-9]{0,15})(?:\.[0-9]{1,17})?(?:e[-+]?[0-9]{1,3})?", re.ASCII)
+
+
+def format_float(value: float) -> str:
+    """A float as yaml.v3 writes a Go float64 (shortest round-trip form, ``e`` exponents)."""
+    text = repr(float(value))
+    if text in ("inf", "-inf", "nan"):
+        return {"inf": ".inf", "-inf": "-.inf", "nan": ".nan"}[text]
+    return text[:-2] if text.endswith(".0") else text
 _RFC3339_UTC = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
                           r"(?:\.([0-9]{1,9}))?Z", re.ASCII)
 _NOT_FAST = object()
@@ -366,6 +394,10 @@ def _fast_values(text: str) -> dict[str, object] | None:
                 return None
             if kind is _STR:
                 values[key] = "" if plain in _NULLS else plain
+            elif kind is _FLOAT:
+                if not _FLOAT_TEXT.fullmatch(plain):
+                    return None
+                values[key] = float(plain)
             elif kind is _INT:
                 if not _DECIMAL.fullmatch(plain):
                     return None
@@ -473,7 +505,8 @@ _PATHS = frozenset({"cwd", "prompt_path", "output_path", "stdout_path", "stderr_
 
 
 def _describe(kind: str) -> str:
-    return {"int": "an integer", "str": "a string", "time": "a timestamp"}[kind]
+    return {"int": "an integer", "str": "a string", "time": "a timestamp",
+            "float": "a number"}[kind]
 
 
 def _convert(path: str, name: str, scalar: _Scalar) -> object:
@@ -491,6 +524,13 @@ def _convert(path: str, name: str, scalar: _Scalar) -> object:
     if null:
         return _GO_ZERO[name]
 
+    if kind == _FLOAT:
+        if not scalar.plain:
+            raise fail(f"expected a number, got the quoted string {_quote(text)}")
+        value = _parse_float(text)
+        if value is None:
+            raise fail(f"expected a number, got {_quote(text)}")
+        return value
     if kind == _INT:
         if not scalar.plain:
             raise fail(f"expected an integer, got the quoted string {_quote(text)}")
@@ -508,6 +548,22 @@ def _convert(path: str, name: str, scalar: _Scalar) -> object:
         return parse_timestamp(text)
     except ValueError:
         raise fail(f"expected an RFC 3339 timestamp, got {_quote(text)}") from None
+
+
+def _parse_float(text: str) -> float | None:
+    """A YAML 1.1 float or integer as Go's decoder takes it into a float64; NaN and the
+    infinities are refused (no cost or count is one)."""
+    body = text.replace("_", "")
+    if _GO_INT_RE.fullmatch(body):
+        value = _parse_go_int(body)
+        return None if value is None else float(value)
+    if not re.fullmatch(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?", body):
+        return None
+    try:
+        value = float(body)
+    except ValueError:
+        return None
+    return value if value == value and abs(value) != float("inf") else None
 
 
 def _parse_go_int(text: str) -> int | None:

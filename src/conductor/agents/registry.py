@@ -1,0 +1,57 @@
+"""The one table of agent backends: type name -> the module that defines ``BACKEND``.
+
+Adding a backend is one module under ``conductor/agents/`` (a :class:`Backend` subclass and
+``BACKEND = ThatClass()``) and one line here. Modules are imported on first use, so a
+``run-agent`` that runs claude never imports the REST client.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .backend import Backend
+from .base import AgentError, normalize_type
+
+_MODULES: dict[str, str] = {
+    "claude": "conductor.agents.claude",
+    "codex": "conductor.agents.codex",
+    "gemini": "conductor.agents.gemini",
+    "perplexity": "conductor.agents.perplexity",
+    "xai": "conductor.agents.xai",
+    "command": "conductor.agents.command",
+}
+_LOADED: dict[str, Backend] = {}
+
+
+def types() -> tuple[str, ...]:
+    """Every agent type, in the order of the table."""
+    return tuple(_MODULES)
+
+
+def known(agent_type: str) -> bool:
+    return normalize_type(agent_type) in _MODULES
+
+
+def backend(agent_type: str) -> Backend:
+    """The backend of a type (compared lower-cased and trimmed, as upstream does); unknown
+    types fail with upstream's `unsupported agent type "<t>"`."""
+    kind = normalize_type(agent_type)
+    found = _LOADED.get(kind)
+    if found is not None:
+        return found
+    module = _MODULES.get(kind)
+    if module is None:
+        raise AgentError(f'unsupported agent type "{agent_type}"')
+    found = _LOADED[kind] = importlib.import_module(module).BACKEND
+    return found
+
+
+def token_vars() -> frozenset[str]:
+    """Every variable any backend keeps its token or account in: stripped from the
+    environment of every agent but their own backend's."""
+    names: set[str] = set()
+    for kind in _MODULES:
+        b = backend(kind)
+        names.update(b.token_vars)
+        names.update(b.other_vars)
+    return frozenset(names)

@@ -50,12 +50,13 @@ class Stubs:
         for name in ("claude", "codex", "gemini"):
             path = os.path.join(self.bin, name)
             with open(path, "w") as f:
-                f.write(f"#!{sys.executable}\n" + source)
+                f.write(f"#!{sys.executable}\n" + source)  # stub_<name>.py found via STUB_FIXTURES
             os.chmod(path, 0o755)
         venv_bin = os.path.dirname(sys.executable)
         self.env = dict(env)
         self.env["PATH"] = os.pathsep.join([self.bin, venv_bin, env.get("PATH", "/usr/bin:/bin")])
         self.env["STUB_RECORD"] = self.record
+        self.env["STUB_FIXTURES"] = os.path.dirname(STUB_SOURCE)
 
     def run(self, *args, timeout=120, env=None, cwd=None, input=None):
         import subprocess

@@ -24,6 +24,7 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
+from ..store.usage import Usage
 from .base import AgentConfigLike, AgentError
 from .display import DisplayLine
 
@@ -43,33 +44,6 @@ AGENT = "agent"          # anything else the agent reported as failed
 # Kinds after which another identical attempt cannot succeed: the loop stops at once.
 FATAL: frozenset[str] = frozenset({AUTH, CONFIG, UNTRUSTED, SPAWN})
 RETRYABLE: frozenset[str] = frozenset({NETWORK, NO_ANSWER, TIMEOUT, AGENT})
-
-
-@dataclass
-class Usage:
-    """Tokens and cost of one run (or a sum of runs). ``cost_usd`` is None when unknown."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    cost_usd: float | None = None
-    turns: int = 0
-
-    @property
-    def tokens(self) -> int:
-        """Tokens counted against a budget: input (cached ones included) plus output."""
-        return self.input_tokens + self.output_tokens
-
-    def __add__(self, other: "Usage") -> "Usage":
-        cost = None if self.cost_usd is None and other.cost_usd is None else \
-            (self.cost_usd or 0.0) + (other.cost_usd or 0.0)
-        return Usage(self.input_tokens + other.input_tokens,
-                     self.output_tokens + other.output_tokens,
-                     self.cached_tokens + other.cached_tokens, cost, self.turns + other.turns)
-
-    def __bool__(self) -> bool:
-        return bool(self.input_tokens or self.output_tokens or self.cached_tokens
-                    or self.cost_usd or self.turns)
 
 
 @dataclass

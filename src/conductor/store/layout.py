@@ -31,6 +31,9 @@ DONE = "DONE"
 STOP_REQUESTED = "STOP-REQUESTED"
 TASK_STATE = "TASK_STATE.md"
 CANCELLED = "CANCELLED"
+# ours: what the supervisor is doing besides running an attempt (waiting for a usage limit,
+# asking about a budget, stuck after identical failures); upstream ignores it
+LOOP_STATE = "LOOP-STATE.json"
 PROPAGATION_STATE = "TASK-COMPLETE-FACT-PROPAGATION.yaml"
 PROPAGATION_LOCK = "TASK-COMPLETE-FACT-PROPAGATION.lock"
 ITERATE_SUMMARY = "ITERATE-SUMMARY.md"
@@ -40,7 +43,8 @@ HOME_FOLDERS = "home-folders.md"
 PROJECT_FACTS = "PROJECT-FACTS.md"
 
 TASK_FILES = frozenset({TASK_MD, TASK_BUS, TASK_CONFIG, DONE, STOP_REQUESTED, TASK_STATE,
-                        CANCELLED, PROPAGATION_STATE, PROPAGATION_LOCK, ITERATE_SUMMARY})
+                        CANCELLED, PROPAGATION_STATE, PROPAGATION_LOCK, ITERATE_SUMMARY,
+                        LOOP_STATE})
 PROJECT_FILES = frozenset({PROJECT_BUS, HOME_FOLDERS, PROJECT_FACTS})
 RUN_FILES = frozenset({RUN_INFO, RUN_INFO + ".lock", PROMPT, OUTPUT, STDOUT, STDERR})
 

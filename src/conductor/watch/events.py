@@ -15,7 +15,8 @@ from typing import Iterable
 
 from ..errors import IdError
 from ..ids import validate_component, validate_project_id
-from ..store.layout import (CANCELLED, DONE, HOME_FOLDERS, ITERATE_SUMMARY, OUTPUT, PROJECT_BUS,
+from ..store.layout import (CANCELLED, DONE, HOME_FOLDERS, ITERATE_SUMMARY, LOOP_STATE, OUTPUT,
+                            PROJECT_BUS,
                             PROJECT_FACTS, PROMPT, PROPAGATION_STATE, RUN_INFO, RUNS, STDERR, STDOUT,
                             STOP_REQUESTED, TASK_BUS, TASK_CONFIG, TASK_MD, TASK_STATE)
 
@@ -31,7 +32,7 @@ TASK_LOOP_LOCK = "TASK-LOOP.lock"  # the supervisor's lock: its file is rewritte
 
 RUN_LOG_FILES = frozenset({STDOUT, STDERR, OUTPUT, PROMPT})
 TASK_MARKER_FILES = frozenset({TASK_MD, DONE, STOP_REQUESTED, TASK_STATE, TASK_CONFIG, CANCELLED,
-                               TASK_LOOP_LOCK, PROPAGATION_STATE, ITERATE_SUMMARY})
+                               TASK_LOOP_LOCK, PROPAGATION_STATE, ITERATE_SUMMARY, LOOP_STATE})
 PROJECT_INFO_FILES = frozenset({HOME_FOLDERS, PROJECT_FACTS})
 
 # Structural changes first: a consumer that applies a batch in order creates a task node

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 
 from ..agents.backend import Failure
-from ..store.usage import Usage, format_cost, format_tokens
+from ..store.usage import Usage, format_cost
 
 DEFAULT_FAILURE_LIMIT = 5
 DEFAULT_BACKOFF_MAX = 300.0        # the longest pause between identical failures
@@ -42,8 +42,7 @@ class Budget:
             return (f"budget of {format_cost(self.max_cost_usd)} reached "
                     f"({format_cost(spent.cost_usd or 0.0)} spent)")
         if self.max_tokens is not None and spent.tokens >= self.max_tokens:
-            return (f"token budget of {format_tokens(self.max_tokens)} reached "
-                    f"({format_tokens(spent.tokens)} used)")
+            return f"token budget of {self.max_tokens:,} reached ({spent.tokens:,} used)"
         return ""
 
     def left_usd(self, spent: Usage) -> float | None:

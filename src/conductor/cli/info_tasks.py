@@ -367,7 +367,9 @@ def reason_text(signals: dict | None) -> str:
 def usage_json(usage: Usage) -> dict:
     """The usage fields of our JSON, in this order; ``cost_usd`` null when no run reported one."""
     return {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
-            "cached_tokens": usage.cached_tokens, "cost_usd": usage.cost_usd,
+            "cached_tokens": usage.cached_tokens,
+            # a sum of floats: 0.42 + 0.08 must not print as 0.5000000000000001
+            "cost_usd": None if usage.cost_usd is None else round(usage.cost_usd, 6),
             "turns": usage.turns}
 
 

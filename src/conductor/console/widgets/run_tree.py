@@ -68,6 +68,7 @@ def run_label(run: RunView, now_ns: int) -> Text:
     text.append(neutralise(run.run_id))
     if info.agent:
         text.append(f"  {neutralise(info.agent)}", style="cyan")
+    _usage(text, run.usage)
     if run.is_root and run.attempts > 1:
         text.append(f"  try {run.attempt}/{run.attempts}", style="bright_black")
     elif not run.is_root:
@@ -83,7 +84,6 @@ def run_label(run: RunView, now_ns: int) -> Text:
         text.append(f"  exit {info.exit_code}", style="red")
     if run.status in ("failed", "stopped") and info.failure:
         text.append(f"  {neutralise(info.failure)}", style="red")
-    _usage(text, run.usage)
     return text
 
 
@@ -92,6 +92,7 @@ def task_label(task: TaskView, now_ns: int) -> Text:
     text.append(neutralise(task.task), style="bold" if task.status == "needs-you" else "")
     if task.agent:
         text.append(f"  {neutralise(task.agent)}", style="cyan")
+    _usage(text, task.usage)
     attempts = len(task.roots)
     if attempts > 1:
         text.append(f"  ×{attempts}", style="bright_black")
@@ -110,7 +111,6 @@ def task_label(task: TaskView, now_ns: int) -> Text:
         text.append("  loop dead", style="bold red")
     elif task.status == "stopped":
         text.append("  stopped", style="yellow")
-    _usage(text, task.usage)
     return text
 
 

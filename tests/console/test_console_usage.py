@@ -399,3 +399,27 @@ def test_readable_stdout_joins_chunked_deltas_across_reads(tmp_path, monkeypatch
             assert "Reading session.py, line 40." in screen_text(app)
 
     run(scenario())
+
+
+def test_real_gemini_transcript_reads_as_whole_sentences(monkeypatch):
+    """gemini 0.61 streams ``There is o`` + ``ne file here…`` (tests/fixtures/real-cli-streams):
+    with its delta pieces marked as joins, the view shows one sentence per reply."""
+    import os
+    real = readable_log.display_lines
+
+    def joined(agent, raw):
+        lines = real(agent, raw)
+        if json.loads(raw).get("delta"):
+            return [DisplayLine(line.kind, line.text, join=True) for line in lines]
+        return lines
+
+    monkeypatch.setattr(readable_log, "display_lines", joined)
+    path = os.path.join(os.path.dirname(__file__), "..", "fixtures", "real-cli-streams",
+                        "gemini-tool-use.jsonl")
+    with open(path, "rb") as fh:
+        rows = readable_log.render_rows("gemini", fh.read())
+    assert [r.plain for r in rows] == [
+        "● session init: model auto", "Let me look at the files.",
+        "⚙ run_shell_command: ls -1", "  ↳ success: err1.txt (+6 lines)",
+        "There is one file here: `prompt.md`.",
+        "✔ result: success (18528 tokens, 1 tool call, 1.7s)"]

@@ -170,11 +170,11 @@ class NewTaskScreen(ModalScreen[str | None]):
                             id="new-deps", compact=True)
             with Horizontal(classes="field", id="new-budget"):
                 yield Label("budget", classes="field-label")
-                yield Input("", placeholder="max cost USD (optional)", id="new-max-cost",
+                yield Input("", placeholder="max cost USD", id="new-max-cost",
                             compact=True)
-                yield Input("", placeholder="max tokens (optional)", id="new-max-tokens",
+                yield Input("", placeholder="max tokens", id="new-max-tokens",
                             compact=True)
-                yield Input("", placeholder="max restarts (optional)", id="new-max-restarts",
+                yield Input("", placeholder="max restarts", id="new-max-restarts",
                             compact=True)
             yield Static("", id="new-error", markup=False)
             with Horizontal(classes="dialog-buttons"):

@@ -36,7 +36,7 @@ class StatusHeader(Static):
 
     @property
     def spend_text(self) -> str:
-        """``spent $1.23`` (and the tokens of runs without a cost), ``used 18.5k tok``, or ""."""
+        """``spent $1.23`` when any run reported a cost, else ``used 18.5k tok``, or ""."""
         spend = self.spend
         if spend.cost_usd is not None:
             return f"spent {format_cost(spend.cost_usd)}"

@@ -241,6 +241,8 @@ def test_loop_words(monkeypatch):
         "needs-you: budget of $5.00 reached ($5.12 spent)"
     assert words(LoopState("budget")) == "needs-you: budget reached"
     assert words(LoopState("stuck", failures=1)) == "stuck: 1 identical failure"
+    assert words(LoopState("question", reason="postgres or sqlite?")) == \
+        "needs-you: asks: postgres or sqlite?"
     assert words(LoopState("failed", reason="auth:\nnot logged in")) == \
         "failed: auth: not logged in"
 

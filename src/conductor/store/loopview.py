@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from ..timefmt import NS
-from .loopstate import BACKOFF, BUDGET, FAILED, LIMIT, STUCK, LoopState
+from .loopstate import BACKOFF, BUDGET, FAILED, LIMIT, QUESTION, STUCK, LoopState
 
 MAX_DETAIL = 120
 
@@ -68,6 +68,9 @@ def loop_words(state: LoopState, now_ns: int) -> LoopWords:
     if state.state == BUDGET:
         return LoopWords("needs-you", one_line(state.reason) if state.reason.strip()
                          else "budget reached")
+    if state.state == QUESTION:
+        return LoopWords("needs-you", f"asks: {one_line(state.reason)}" if state.reason.strip()
+                         else "asks a question")
     if state.state == BACKOFF:
         if state.until is None:
             return LoopWords("waiting", "backing off")

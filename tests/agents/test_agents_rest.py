@@ -99,17 +99,25 @@ def test_perplexity_search_result_ids_number_the_sources(tmp_path: Path) -> None
                                         "[4] https://d.example\n[5] https://x.example\n")
 
 
-def test_perplexity_401_is_auth_with_the_api_words_and_no_retry(tmp_path: Path) -> None:
+@pytest.mark.parametrize("status", [401, 403])
+def test_perplexity_401_403_are_auth_with_the_api_words_and_no_retry(tmp_path: Path, status: int) -> None:
     body = json.dumps({"error": {"message": "Invalid API key", "type": "invalid_request_error",
                                  "code": "invalid_api_key"}})
-    with ScriptedServer([status_reply(401, body)]) as server:
+    with ScriptedServer([status_reply(status, body)]) as server:
         run = Run(tmp_path, "perplexity", server.url + "/v1/agent")
     assert len(server.requests) == 1 and run.sleeps == []
     assert (run.code, run.stdout) == (4, b"")
-    assert run.stderr == b"Error: HTTP 401: Invalid API key (invalid_api_key)\n"
+    assert run.stderr == f"Error: HTTP {status}: Invalid API key (invalid_api_key)\n".encode()
     outcome = run.outcome(PPLX)
     assert outcome.answer is None
-    assert outcome.failure == Failure(AUTH, "HTTP 401: Invalid API key (invalid_api_key)")
+    assert outcome.failure == Failure(AUTH, f"HTTP {status}: Invalid API key (invalid_api_key)")
+
+
+def test_outcome_classifies_an_error_line_without_a_known_exit_code(tmp_path: Path) -> None:
+    (tmp_path / "out").write_bytes(b"")
+    (tmp_path / "err").write_text("xai retry in 1s after status 500\nError: HTTP 403: Forbidden\n")
+    assert XAI.outcome(str(tmp_path / "out"), str(tmp_path / "err"), 70).failure == \
+        Failure(AUTH, "HTTP 403: Forbidden")
 
 
 def test_perplexity_short_429_is_waited_out_here(tmp_path: Path) -> None:

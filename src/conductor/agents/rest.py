@@ -350,7 +350,6 @@ def _events(payloads: Iterable[str]) -> Iterator[dict[str, Any]]:
     """JSON objects of SSE payloads; ``[DONE]``, keep-alives and garbage are skipped. A server
     that sends ``data:`` lines without blank lines between events is read line by line."""
     for payload in payloads:
-        candidates = [payload]
         try:
             candidates = [json.loads(payload)]
         except (ValueError, RecursionError):
@@ -366,12 +365,11 @@ def _events(payloads: Iterable[str]) -> Iterator[dict[str, Any]]:
 def _document_events(req: Request, got: _Response) -> Iterator[dict[str, Any]]:
     """A server that answered with one JSON document instead of a stream: the document as the
     event it amounts to."""
-    data = b"".join(_lines(req, got))
+    text = b"".join(_lines(req, got)).decode("utf-8", "replace")
     try:
-        document = json.loads(data.decode("utf-8", "replace"))
+        document = json.loads(text)
     except (ValueError, RecursionError):
-        raise Exit(EXIT_FAILED, f"the API sent no event stream: {cut(data.decode('utf-8', 'replace'), 300)}") \
-            from None
+        raise Exit(EXIT_FAILED, f"the API sent no event stream: {cut(text, 300)}") from None
     if not isinstance(document, dict):
         return
     if isinstance(document.get("type"), str):

@@ -25,7 +25,7 @@ from conductor.agents.rest import (Request, limit_delay, perplexity_endpoint, re
                                    retry_after, stream, xai_endpoint, xai_settings)
 from conductor.agents.xai import BACKEND as XAI
 
-from .responses_server import (PPLX_RESULTS, frames_reply, perplexity_failed, perplexity_stream,
+from .responses_server import (frames_reply, perplexity_failed, perplexity_stream,
                                xai_failed, xai_stream)
 from .sse_server import ScriptedServer, json_reply, status_reply
 

@@ -130,3 +130,13 @@ def test_stub_refuses_root_without_is_sandbox_like_claude(stubs):
     assert (proc.returncode, proc.stdout) == (1, "")
     assert proc.stderr == ("--dangerously-skip-permissions cannot be used with root/sudo "
                            "privileges for security reasons\n")
+
+
+def test_claude_login_variables_reach_claude_only(stubs):
+    env = dict(stubs.env, CLAUDE_CODE_OAUTH_TOKEN="oauth-x", ANTHROPIC_AUTH_TOKEN="bearer-y")
+    assert job(stubs, "STUB: say x", env=env).returncode == 0
+    assert stubs.run("job", "--root", stubs.root, "--project", PROJECT, "--task", TASK,
+                     "--agent", "codex", "--prompt", "STUB: say y", env=env).returncode == 0
+    claude, codex = stubs.records()[0]["env"], stubs.records()[1]["env"]
+    assert (claude["CLAUDE_CODE_OAUTH_TOKEN"], claude["ANTHROPIC_AUTH_TOKEN"]) == ("oauth-x", "bearer-y")
+    assert "CLAUDE_CODE_OAUTH_TOKEN" not in codex and "ANTHROPIC_AUTH_TOKEN" not in codex

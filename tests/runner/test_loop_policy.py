@@ -238,3 +238,14 @@ def test_budget_flags_are_checked(stubs, flag, value, why):
     assert res.returncode == 1
     assert res.stderr == f'Error: invalid argument for "{flag}" flag: {why}\n'
     assert runs(stubs.root) == []
+
+
+def test_a_resumed_session_reporting_running_totals_is_not_counted_twice(plan, monkeypatch):
+    import fake_backend
+    monkeypatch.setattr(fake_backend.BACKEND, "cumulative_session_usage", True)
+    run_task(plan([["session", "s-7"], ["usage", 100, 10, None], ["limit", 0.1, "429"]],
+                  [["session", "s-7"], ["usage", 160, 25, None], ["done"]]))
+    first, second = runs(plan.root)
+    assert (first.input_tokens, first.output_tokens) == (100, 10)
+    assert (second.input_tokens, second.output_tokens) == (60, 15)  # codex prints the thread's total
+    assert plan.argv()[1] == ["--resume", "s-7"]

@@ -155,6 +155,7 @@ def _is_retry_notice(message: str) -> bool:
 class CodexBackend(Backend):
     type = "codex"
     binary = "codex"
+    cumulative_session_usage = True  # turn.completed carries the thread's running total
     # codex 0.171 reads CODEX_API_KEY; OPENAI_API_KEY is kept for custom providers naming it
     token_vars = ("CODEX_API_KEY", "OPENAI_API_KEY")
     other_vars = ("OPENAI_ORG_ID",)

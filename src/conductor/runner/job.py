@@ -66,6 +66,9 @@ class JobRequest:
     # started) and right after it (the stop could not see the agent yet: it is terminated)
     should_stop: Callable[[], bool] | None = None
     resume_session: str = ""  # the agent session to continue ("" = a fresh one)
+    # what that session had reported before (its raw running total), for backends whose
+    # resumed sessions report the whole session's usage (Backend.cumulative_session_usage)
+    session_usage: Usage | None = None
     budget_usd: float | None = None  # what is left of the task's cost budget for this attempt
     # the supervisor's budget, checked with the usage seen so far while the agent runs: a
     # Failure ends the attempt (stopped, failure kind "budget")
@@ -85,6 +88,7 @@ class JobResult:
     failure: Failure | None = None  # what the agent (or the runner) said went wrong
     usage: Usage = field(default_factory=Usage)
     session_id: str = ""
+    session_usage: Usage = field(default_factory=Usage)  # as the agent reported it (raw)
 
     @property
     def ok(self) -> bool:
@@ -235,7 +239,12 @@ def run_job(req: JobRequest) -> JobResult:
         # a stop while the agent runs is the stopping command's to carry out (SIGTERM, its
         # grace, SIGKILL with --force); the supervisor's flag only keeps it from restarting
         watch = found.watch()
-        timed_out, live = _wait(group, paths, req.idle_timeout, watch, req.usage_check)
+        usage_check = req.usage_check
+        if usage_check is not None and found.cumulative_session_usage and req.resume_session \
+                and req.session_usage is not None:
+            earlier, check = req.session_usage, usage_check
+            usage_check = lambda usage: check(usage.minus(earlier))  # noqa: E731
+        timed_out, live = _wait(group, paths, req.idle_timeout, watch, usage_check)
         if fwd.signalled:
             group.terminate(grace=1.0)  # what the agent left in its group, still ours
         returncode = group.reap()
@@ -458,7 +467,9 @@ def _finish(req: JobRequest, info_path: str, info: RunInfo, bus: MessageBus, pat
         summary = f"stopped by operator ({summary})" if summary else "stopped by operator"
     summary = redact(summary, req.secrets)
     end = now_ns()
-    usage = outcome.usage
+    usage = raw_usage = outcome.usage
+    if found.cumulative_session_usage and req.resume_session and req.session_usage is not None:
+        usage = raw_usage.minus(req.session_usage)
     reset = int(failure.reset_at * 1e9) if failure and failure.reset_at else None
 
     def final(old: RunInfo) -> RunInfo:
@@ -495,7 +506,7 @@ def _finish(req: JobRequest, info_path: str, info: RunInfo, bus: MessageBus, pat
         if problems:
             error += "; " + "; ".join(problems)
     return JobResult(info.run_id, run_dir, exit_code, status, summary, timed_out, error, info.pgid,
-                     failure, usage, outcome.session_id)
+                     failure, usage, outcome.session_id, raw_usage)
 
 
 def _stop_requested_quietly(req: JobRequest, root: str, task_dir: str) -> bool:

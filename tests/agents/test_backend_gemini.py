@@ -306,3 +306,20 @@ def test_a_version_probe_that_times_out_is_an_empty_version(tmp_path: Path, monk
     assert detect_version(str(stub), 0.5) == ""
     monkeypatch.delenv("STUB_VERSION_WAIT_FILE")
     assert detect_version(str(stub), BACKEND.version_timeout) == "0.61.0"
+
+
+def test_preflight_refuses_an_explicit_gateway_auth_with_a_base_url(tmp_path: Path) -> None:
+    settings = tmp_path / "system.json"
+    settings.write_text('{"security": {"auth": {"selectedType": "gateway"}}}')
+    environ = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "nohome"),
+               "GEMINI_CLI_SYSTEM_SETTINGS_PATH": str(settings),
+               "GEMINI_CLI_SYSTEM_DEFAULTS_PATH": str(tmp_path / "none.json")}
+    run = launch(tmp_path, environ, base_url="http://127.0.0.1:9")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gemini").write_text("#!/bin/sh\n")
+    (bin_dir / "gemini").chmod(0o755)
+    environ["PATH"] = str(bin_dir)
+    assert [f.kind for f in BACKEND.preflight(run)] == [AUTH]
+    settings.write_text('{"security": {"auth": {"selectedType": "gemini-api-key"}}}')
+    assert BACKEND.preflight(run) == []

@@ -36,6 +36,7 @@ from .streams import GEMINI_REJECTION_SUMMARY, gemini_rejected_stream_json
 EVENT_TYPES = frozenset({"init", "message", "tool_use", "tool_result", "error", "result"})
 TRUST_VAR = "GEMINI_CLI_TRUST_WORKSPACE"
 API_KEY_AUTH = "gemini-api-key"
+GATEWAY_AUTH = "gateway"  # what a base URL selects by default; headless mode refuses it
 
 # gemini's own exit codes (packages/core ExitCodes) and what each means for the loop
 EXIT_CODES: dict[int, tuple[str, str]] = {
@@ -147,13 +148,7 @@ class GeminiBackend(Backend):
                        session_id=seen.session_id, model=seen.model())
 
     def describe_exit(self, exit_code: int) -> Failure | None:
-        named = EXIT_CODES.get(exit_code)
-        if named is not None:
-            return Failure(named[0], f"gemini: {named[1]} (exit {exit_code})")
-        status = http_status(exit_code)
-        if status:
-            return Failure(_status_kind(status), f"gemini: HTTP {status} (exit {exit_code})")
-        return None
+        return describe_exit(exit_code)
 
     def display(self, event: dict[str, Any]) -> list[DisplayLine]:
         return display(event)
@@ -273,9 +268,20 @@ def result_failure(result: dict[str, Any], exit_code: int) -> Failure:
     return Failure(kind, message, reset_at)
 
 
+def describe_exit(exit_code: int) -> Failure | None:
+    """gemini's own exit codes and the HTTP-status ones, named (None for the others)."""
+    named = EXIT_CODES.get(exit_code)
+    if named is not None:
+        return Failure(named[0], f"gemini: {named[1]} (exit {exit_code})")
+    status = http_status(exit_code)
+    if status:
+        return Failure(_status_kind(status), f"gemini: HTTP {status} (exit {exit_code})")
+    return None
+
+
 def exit_failure(exit_code: int, stderr: str, stream_error: str = "") -> Failure:
     """A run that printed no result: the exit code names the kind, stderr gives the words."""
-    named = GeminiBackend.describe_exit(BACKEND, exit_code)
+    named = describe_exit(exit_code)
     line = stream_error or stderr_reason(stderr)
     if named is None:
         kind = classify(line, 0)
@@ -388,8 +394,9 @@ def _settings_files(launch: Launch, configured: dict[str, str]) -> list[str]:
 
 
 def auth_type_selected(paths: list[str]) -> bool:
-    """True when one of the settings files selects an auth type (``security.auth.selectedType``),
-    or one of them cannot be read as JSON (then we cannot tell and do not object)."""
+    """True when one of the settings files selects an auth type other than "gateway"
+    (``security.auth.selectedType``), or one of them cannot be read as JSON (then we cannot
+    tell and do not object)."""
     for path in paths:
         try:
             with open(path, encoding="utf-8") as handle:
@@ -404,7 +411,8 @@ def auth_type_selected(paths: list[str]) -> bool:
             continue
         security = settings.get("security") if isinstance(settings.get("security"), dict) else {}
         auth = security.get("auth") if isinstance(security.get("auth"), dict) else {}
-        if text_of(auth.get("selectedType")) or text_of(settings.get("selectedAuthType")):
+        selected = text_of(auth.get("selectedType")) or text_of(settings.get("selectedAuthType"))
+        if selected and selected != GATEWAY_AUTH:
             return True
     return False
 
@@ -464,15 +472,13 @@ def display(event: dict[str, Any]) -> list[DisplayLine]:
 
 
 def _text_chunk(text: str, delta: bool) -> list[DisplayLine]:
+    if not delta:
+        text = text.strip("\n")
     if not text:
         return []
     parts = text.split("\n")
     lines = [DisplayLine("text", parts[0], join=delta)] if parts[0] or not delta else []
-    lines += [DisplayLine("text", part) for part in parts[1:]]
-    if not delta:
-        while lines and not lines[-1].text.strip():
-            lines.pop()
-    return lines
+    return lines + [DisplayLine("text", part) for part in parts[1:]]
 
 
 def _result_line(event: dict[str, Any]) -> DisplayLine:

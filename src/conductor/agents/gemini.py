@@ -172,7 +172,7 @@ class Transcript:
     def feed(self, event: dict[str, Any]) -> bool:
         """Take one event; True when it is one of gemini's own event types."""
         kind = event.get("type")
-        if kind not in EVENT_TYPES:
+        if not isinstance(kind, str) or kind not in EVENT_TYPES:
             return False
         self.events += 1
         if kind == "init":

@@ -75,15 +75,14 @@ def test_tool_use_answer_is_the_text_after_the_last_tool_result() -> None:
 
 def test_tool_use_display() -> None:
     assert [BACKEND.display(event) for event in events("gemini-tool-use.jsonl")] == [
-        [DisplayLine("system", "● session init: model auto, session "
-                               "a5b180e4-69d1-41ca-b0f3-e1e3c8f35e2d")],
+        [DisplayLine("system", "● session init: model auto")],
         [],  # the prompt, echoed
         [DisplayLine("text", "Let me look at the files.", join=True)],
         [DisplayLine("tool", "⚙ run_shell_command: ls -1")],
         [DisplayLine("tool", "  ↳ success: err1.txt (+6 lines)")],
         [DisplayLine("text", "There is o", join=True)],
         [DisplayLine("text", "ne file here: `prompt.md`.", join=True)],
-        [DisplayLine("result", "✔ result: success (18430 in (8000 cached), 48 out, 1 tool call, 1.7s)")],
+        [DisplayLine("result", "✔ result: success (18528 tokens, 1 tool call, 1.7s)")],
     ]
 
 

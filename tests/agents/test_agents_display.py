@@ -90,7 +90,7 @@ def test_gemini_stream_renders_readably() -> None:
         ("system", "● session init: model gemini-2.5-pro"),
         ("tool", "⚙ run_shell_command: ls -la"),
         ("tool", "  ↳ success: README.md (+1 lines)"),
-        ("text", "There are"),
+        ("text", "There are"),  # delta chunks: join=True, the view appends them to one row
         ("text", " two entries: README.md and src."),
         ("result", "✔ result: success (1234 tokens, 1 tool call, 3.0s)"),
     ]

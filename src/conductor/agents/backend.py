@@ -124,6 +124,10 @@ class Backend:
     # a resumed session reports the whole session's usage, earlier runs included (codex): the
     # runner subtracts what the session had reported before, so sums do not count it twice
     cumulative_session_usage: bool = False
+    # with a live reader, stderr growth still counts as progress for the idle timeout (gemini
+    # retries for minutes logging only to stderr); codex logs its endless reconnects there too,
+    # so it says False and only its stream events count
+    stderr_is_progress: bool = True
     version_probe: bool = False            # `<binary> --version` is asked, for run-info
     version_timeout: float = 30.0          # gemini takes 5-16 s on a loaded machine
     install_hint: str = ""

@@ -156,6 +156,7 @@ class CodexBackend(Backend):
     type = "codex"
     binary = "codex"
     cumulative_session_usage = True  # turn.completed carries the thread's running total
+    stderr_is_progress = False       # its reconnect loop logs there forever
     # codex 0.171 reads CODEX_API_KEY; OPENAI_API_KEY is kept for custom providers naming it
     token_vars = ("CODEX_API_KEY", "OPENAI_API_KEY")
     other_vars = ("OPENAI_ORG_ID",)

@@ -185,7 +185,9 @@ def run_job(req: JobRequest) -> JobResult:
                 return _spawn_failed(ctx, info, redact(problems[0].message, req.secrets),
                                      problems[0].kind)
             argv = agent_argv(req.agent, launch, environ)
-            version = detect_version(argv[0], found.version_timeout) if found.version_probe else ""
+            version = detect_version(argv[0], found.version_timeout,
+                                     {**environ, **found.environment(launch)}) \
+                if found.version_probe else ""
         except AgentError as exc:
             return _spawn_failed(ctx, info, redact(str(exc), req.secrets))
         if _stop_asked(req):
@@ -244,7 +246,8 @@ def run_job(req: JobRequest) -> JobResult:
                 and req.session_usage is not None:
             earlier, check = req.session_usage, usage_check
             usage_check = lambda usage: check(usage.minus(earlier))  # noqa: E731
-        timed_out, live = _wait(group, paths, req.idle_timeout, watch, usage_check)
+        timed_out, live = _wait(group, paths, req.idle_timeout, watch, usage_check,
+                                found.stderr_is_progress)
         if fwd.signalled:
             group.terminate(grace=1.0)  # what the agent left in its group, still ours
         returncode = group.reap()
@@ -376,13 +379,15 @@ class _Live:
 
 def _wait(group: AgentGroup, paths: dict[str, str], idle_timeout: float,
           watch: StreamWatch | None = None,
-          usage_check: Callable[[Usage], Failure | None] | None = None) -> tuple[bool, _Live]:
+          usage_check: Callable[[Usage], Failure | None] | None = None,
+          stderr_is_progress: bool = True) -> tuple[bool, _Live]:
     """Wait for the agent to exit (it is not reaped). Returns (timed out, what was seen live).
 
     With a stream reader (``watch``), only the events it calls progress reset the idle clock
     (codex prints a reconnect line every 40 s forever without network: that is not progress),
     a failure it reports ends the attempt at once, and ``usage_check`` (the task's budget) sees
-    the usage so far. Without one, any growth of stdout or stderr resets the clock."""
+    the usage so far; stderr growth counts too unless ``stderr_is_progress`` is False. Without
+    a reader, any growth of stdout or stderr resets the clock."""
     live = _Live(watch=watch)
     if idle_timeout <= 0 and watch is None:
         group.exited()
@@ -401,6 +406,10 @@ def _wait(group: AgentGroup, paths: dict[str, str], idle_timeout: float,
                 return False, live
             if reader is not None:
                 progress, failure = reader.poll()
+                if stderr_is_progress:
+                    now_sizes = _sizes(paths)
+                    progress = progress or now_sizes[1] != last[1]
+                    last = now_sizes
                 if failure is None and usage_check is not None and watch.usage != seen_usage:
                     seen_usage = Usage(**vars(watch.usage))
                     failure = usage_check(watch.usage)

@@ -27,7 +27,7 @@ from ..timefmt import format_duration, now_ns
 from . import policy
 from .children import find_active_children, wait_for_children
 from .deps import DependencyError, check_depends_on, find_cycle, wait_for_dependencies
-from .job import JobRequest, JobResult, run_job
+from .job import JobRequest, run_job
 from .process import group_alive
 from .prompt import task_prompt
 from .stop import STOP_SIGNAL, marker_present

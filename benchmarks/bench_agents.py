@@ -85,7 +85,8 @@ def live_reader_cpu(d: str, runs: int = 5) -> tuple[float, float, int]:
     os.makedirs(bindir, exist_ok=True)
     script = os.path.join(bindir, "claude")
     with open(script, "w") as f:
-        f.write(f"#!/bin/sh\ncat >/dev/null\nexec cat {path}\n")
+        f.write(f'#!/bin/sh\n[ "$1" = --version ] && {{ echo "2.1.332 (Claude Code)"; exit 0; }}\n'
+                f"cat >/dev/null\nexec cat {path}\n")
     os.chmod(script, 0o755)
     environ = dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""),
                    ANTHROPIC_API_KEY="bench-key-123456")

@@ -148,3 +148,16 @@ def test_resolve_finds_the_stub_and_names_configured_agent(bin_dir: Path) -> Non
 ])
 def test_version_compatibility(version: str, minimum: str, ok: bool) -> None:
     assert version_is_compatible(version, minimum) is ok
+
+
+def test_version_is_one_short_line(bin_dir: Path) -> None:
+    write_script(bin_dir, "claude", 'printf "\\n  2.1.332 (Claude Code)\\nbuilt by x\\n"\n')
+    assert detect_version("claude") == "2.1.332 (Claude Code)"
+    write_script(bin_dir, "codex", "printf 'v%.0s' $(seq 1 500)\n")
+    assert detect_version("codex") == "v" * 200
+
+
+def test_a_version_probe_that_floods_is_not_a_version(bin_dir: Path) -> None:
+    # a hostile or broken binary printing without end must not bloat run-info or memory
+    write_script(bin_dir, "gemini", "exec yes 0.61.0\n")
+    assert detect_version("gemini", timeout=20) == ""

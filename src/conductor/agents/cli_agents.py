@@ -31,21 +31,81 @@ def resolve_binary(agent_name: str, binary: str, path: str | None = None) -> str
     return os.path.abspath(found)
 
 
+VERSION_READ_LIMIT = 4096   # bytes read from each of the probe's stdout and stderr
+VERSION_TEXT_LIMIT = 200    # characters kept: run-info's agent_version is one short line
+
+
 def detect_version(binary: str, timeout: float = VERSION_TIMEOUT,
                    env: dict[str, str] | None = None) -> str:
-    """`<binary> --version`: trimmed stdout, else trimmed stderr; "" when it cannot be run, fails
-    or takes longer than ``timeout`` (a slow probe is not a missing program: gemini's takes
-    5-16 s on a loaded machine). ``env``: the backend's variables for the program (gemini's
-    GEMINI_CLI_NO_RELAUNCH saves one node start here too)."""
+    """`<binary> --version`: the first line of stdout, else of stderr, at most 200 characters;
+    "" when it cannot be run, fails or takes longer than ``timeout`` (a slow probe is not a
+    missing program: gemini's takes 5-16 s on a loaded machine). ``env``: the backend's
+    variables for the program (gemini's GEMINI_CLI_NO_RELAUNCH saves one node start here too).
+
+    At most 4 KiB of each stream is read: a program that prints megabytes (or a hostile one)
+    cannot bloat run-info or the runner's memory; it is killed once that much has arrived."""
     try:
-        done = subprocess.run([binary, "--version"], stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=timeout, check=False, env=env)
+        proc = subprocess.Popen([binary, "--version"], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                start_new_session=True)
     except (OSError, subprocess.SubprocessError, ValueError):
         return ""
-    if done.returncode != 0:
+    out, err, finished = _bounded_output(proc, timeout)
+    if not finished or proc.returncode != 0:
         return ""
-    out = done.stdout.decode("utf-8", "replace").strip()
-    return out or done.stderr.decode("utf-8", "replace").strip()
+    return _first_line(out) or _first_line(err)
+
+
+def _first_line(data: bytes) -> str:
+    for line in data.decode("utf-8", "replace").splitlines():
+        if line.strip():
+            return line.strip()[:VERSION_TEXT_LIMIT]
+    return ""
+
+
+def _bounded_output(proc: subprocess.Popen, timeout: float) -> tuple[bytes, bytes, bool]:
+    """(stdout, stderr, exited by itself in time) of ``proc``, each read up to
+    VERSION_READ_LIMIT; the process group is killed when it overstays or prints more (a
+    version is one short line, so that is not a version)."""
+    import selectors
+    import signal
+    import time
+    deadline = time.monotonic() + timeout
+    chunks = {proc.stdout: b"", proc.stderr: b""}
+    sel = selectors.DefaultSelector()
+    for stream in chunks:
+        sel.register(stream, selectors.EVENT_READ)
+    overflow = False
+    try:
+        while sel.get_map() and not overflow:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            for key, _ in sel.select(left):
+                data = os.read(key.fileobj.fileno(), VERSION_READ_LIMIT)
+                if not data:
+                    sel.unregister(key.fileobj)
+                    continue
+                chunks[key.fileobj] += data
+                overflow = overflow or len(chunks[key.fileobj]) >= VERSION_READ_LIMIT
+        finished = False
+        if not overflow:
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+                finished = True
+            except subprocess.TimeoutExpired:
+                pass
+        if not finished:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # its own session: only its processes
+            except OSError:
+                pass
+            proc.wait()
+        return chunks[proc.stdout], chunks[proc.stderr], finished
+    finally:
+        sel.close()
+        for stream in chunks:
+            stream.close()
 
 
 def parse_version(text: str) -> tuple[int, int, int] | None:

@@ -78,6 +78,13 @@ def _npm_install(prefix: str) -> str:
     if res.returncode != 0:
         tail = " | ".join(res.stderr.strip().splitlines()[-3:])
         return f"npm install exited {res.returncode}: {tail}"
+    # claude's bin is a placeholder until its postinstall copies the native binary over it;
+    # an npm configured with ignore-scripts leaves it, so run that script ourselves
+    claude = os.path.join(prefix, "node_modules", ".bin", "claude")
+    probe = subprocess.run([claude, "--version"], capture_output=True, text=True, timeout=120)
+    if probe.returncode != 0:
+        script = os.path.join("node_modules", "@anthropic-ai", "claude-code", "install.cjs")
+        subprocess.run(["node", script], cwd=prefix, capture_output=True, timeout=300)
     return ""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import threading
@@ -42,6 +43,7 @@ def register(sub) -> None:
     resume.add_argument("--child-poll-interval", type=duration, default=0.0)
     resume.add_argument("--restart-delay", type=duration, default=1.0)
     resume.add_argument("--timeout", type=duration, default=0.0)
+    _budget_flags(resume)
     resume.set_defaults(func=cmd_task_resume)
     tstop = verbs.add_parser("stop", help="stop a task: its loop and every live run")
     tstop.add_argument("--project", required=True)
@@ -106,6 +108,65 @@ def _task_flags(p) -> None:
     p.add_argument("--restart-delay", type=duration, default=None, help="default 1s; 0 means none")
     p.add_argument("--timeout", type=duration, default=0.0, help="idle-output timeout per attempt")
     p.add_argument("--resume", action="store_true", help="prefix the first attempt as a restart")
+    _budget_flags(p)
+
+
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text.strip().lstrip("$"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number: {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _budget_flags(p) -> None:
+    """Budgets, the circuit breaker, limit waits and sessions (docs/agents.md); each defaults
+    to the config's `defaults:` key of the same name."""
+    p.add_argument("--max-cost-usd", type=_positive_number, default=None,
+                   help="ask the operator when the task has spent this much (USD)")
+    p.add_argument("--max-tokens", type=_positive_int, default=None,
+                   help="ask the operator when the task has used this many tokens")
+    p.add_argument("--failure-limit", type=_positive_int, default=None,
+                   help="identical failures in a row before the task is stuck (default 5)")
+    p.add_argument("--limit-wait-max", type=duration, default=None,
+                   help="the longest wait for a usage limit to reset (default 6h)")
+    p.add_argument("--resume-mode", choices=("answers", "always", "never"), default=None,
+                   help="when an attempt continues the agent's session (default answers)")
+
+
+def loop_options(args, config) -> dict:
+    """TaskRequest fields from the flags, else the config's `defaults:`, else ours."""
+    from ..runner import policy
+    defaults = config.defaults if config is not None else None
+
+    def pick(flag, key, fallback):
+        value = getattr(args, flag, None)
+        if value is None and defaults is not None:
+            value = getattr(defaults, key, None) or None
+        return fallback if value is None else value
+
+    limit_wait = getattr(args, "limit_wait_max", None)
+    if limit_wait is None and defaults is not None and defaults.limit_wait_max:
+        limit_wait = duration(defaults.limit_wait_max)
+    return {
+        "max_cost_usd": pick("max_cost_usd", "max_cost_usd", None),
+        "max_tokens": pick("max_tokens", "max_tokens", None),
+        "failure_limit": pick("failure_limit", "failure_limit", policy.DEFAULT_FAILURE_LIMIT),
+        "limit_wait_max": limit_wait if limit_wait else policy.DEFAULT_LIMIT_WAIT_MAX,
+        "resume_mode": pick("resume_mode", "resume", "answers"),
+    }
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -342,11 +403,14 @@ def cmd_task(args, environ=None, cwd=None) -> int:
     depends = None
     if args.depends_on is not None:
         depends = [d for item in args.depends_on for d in item.split(",")]
+    max_restarts = args.max_restarts
+    if max_restarts is None and config is not None and config.defaults.max_restarts:
+        max_restarts = config.defaults.max_restarts
     run_task(TaskRequest(
         root=s.root, project=s.project, task=s.task, agent=agent, prompt=prompt, cwd=args.cwd,
         depends_on=depends, dependency_poll=args.dependency_poll_interval or 2.0,
         dependency_timeout=args.dependency_timeout or None, conductor_url=args.conductor_url or "",
-        max_attempts=100 if args.max_restarts is None else args.max_restarts,
+        max_attempts=100 if max_restarts is None else max_restarts, **loop_options(args, config),
         restart_delay=1.0 if args.restart_delay is None else args.restart_delay,
         child_wait_timeout=args.child_wait_timeout or 300.0,
         child_poll_interval=args.child_poll_interval or 1.0, idle_timeout=args.timeout,
@@ -387,7 +451,8 @@ def cmd_task_resume(args, environ=None, cwd=None) -> int:
                          max_attempts=args.max_restarts, restart_delay=args.restart_delay,
                          child_wait_timeout=args.child_wait_timeout or 300.0,
                          child_poll_interval=args.child_poll_interval or 1.0,
-                         idle_timeout=args.timeout, resume=True, environ=environ))
+                         idle_timeout=args.timeout, resume=True, environ=environ,
+                         **loop_options(args, config)))
     return 0
 
 

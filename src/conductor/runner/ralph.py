@@ -15,15 +15,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..agents.backend import BUDGET, LIMIT, Failure, Launch
 from ..bus import Message, MessageBus
 from ..errors import ConductorError
 from ..store import (Layout, clear_stop_requested, done_exists, done_marker_present, heal_run,
                      read_cancelled, read_depends_on, read_run_info, read_task_prompt,
                      write_depends_on, write_task_md_if_missing)
-from ..timefmt import format_duration
+from ..store import loopstate
+from ..store.usage import Usage, run_usage
+from ..timefmt import format_duration, now_ns
+from . import policy
 from .children import find_active_children, wait_for_children
 from .deps import DependencyError, check_depends_on, find_cycle, wait_for_dependencies
-from .job import JobRequest, run_job
+from .job import JobRequest, JobResult, run_job
 from .process import group_alive
 from .prompt import task_prompt
 from .stop import STOP_SIGNAL, marker_present
@@ -35,6 +39,7 @@ DEFAULT_CHILD_WAIT = 300.0
 DEFAULT_CHILD_POLL = 1.0
 DEFAULT_DEP_POLL = 2.0
 SETTLE_TIME = 2.0
+ANSWER_POLL = 0.5  # how often a QUESTION's answer is looked for
 
 
 class TaskError(ConductorError):
@@ -67,6 +72,13 @@ class TaskRequest:
     environ: dict[str, str] | None = None
     secrets: tuple[str, ...] = ()  # every configured token, for the runs (conductor.secrets)
     extra_env: dict[str, str] = field(default_factory=dict)
+    max_cost_usd: float | None = None     # the task's cost budget (USD); None: none
+    max_tokens: int | None = None         # the task's token budget; None: none
+    failure_limit: int = policy.DEFAULT_FAILURE_LIMIT  # identical failures in a row -> stuck
+    backoff_max: float = policy.DEFAULT_BACKOFF_MAX
+    limit_wait_max: float = policy.DEFAULT_LIMIT_WAIT_MAX
+    limit_fallback: float = policy.LIMIT_FALLBACK_WAIT
+    resume_mode: str = "answers"          # when an attempt continues the agent's session
 
 
 @dataclass
@@ -112,8 +124,10 @@ class RalphLoop:
         try:
             with SupervisorLock(self.task_dir, req.task):
                 clear_stop_requested(self.task_dir)  # starting a task is the operator's say-so
+                loopstate.clear_loop_state(self.task_dir)  # stuck/failed end with a new start
                 self._heal_stale_runs()
                 prompt = self._prompt()
+                self._preflight()
                 self._dependencies()
                 return self._loop(prompt)
         finally:
@@ -175,11 +189,54 @@ class RalphLoop:
                               "not restarting")
             raise TaskStopped("task stopped by operator")
 
+    # ---- fail fast ---------------------------------------------------------------------
+
+    def _launch(self) -> Launch:
+        environ = self.req.environ if self.req.environ is not None else dict(os.environ)
+        return Launch(agent=self.req.agent, environ=environ,
+                      cwd=os.path.abspath(self.req.cwd or self.task_dir))
+
+    def _preflight(self) -> None:
+        """What makes every attempt fail is found before the first one: one line on the
+        terminal, an ERROR on the bus, a ``failed`` loop state, and no run at all."""
+        from ..agents.registry import backend
+        try:
+            problems = backend(self.req.agent.type).preflight(self._launch())
+        except ConductorError as exc:
+            problems = [Failure("config", str(exc))]
+        if problems:
+            self._fatal(problems[0], attempts=0)
+
+    def _fatal(self, failure: Failure, *, attempts: int) -> None:
+        where = "before the first attempt" if attempts == 0 else f"on attempt {attempts}"
+        self._state(loopstate.FAILED, failure.message)
+        self.post("ERROR", f"task stopped {where}: {failure.message} "
+                           f"({failure.kind}: not retried)")
+        raise TaskError(failure.message)
+
+    def _state(self, state: str, reason: str, *, until: float | None = None, failures: int = 0,
+               question: str = "") -> None:
+        try:
+            loopstate.write_loop_state(self.task_dir, loopstate.LoopState(
+                state=state, reason=reason, since=now_ns(),
+                until=int(until * 1e9) if until is not None else None, failures=failures,
+                question=question))
+        except (ConductorError, OSError):
+            pass  # the bus message says the same; a full disk must not stop the loop
+
+    # ---- the loop ------------------------------------------------------------------------
+
     def _loop(self, prompt: str) -> TaskOutcome:
         req = self.req
         attempt = 0
         run_ids: list[str] = []
         previous = ""
+        resume = ""           # the agent session the next attempt continues
+        last_session = ""
+        streak: tuple[tuple[str, str] | None, int] = (None, 0)
+        limits = 0            # limit waits in a row (a limit that never lifts ends as stuck)
+        self.budget = policy.Budget(req.max_cost_usd, req.max_tokens)
+        self.original_budget = policy.Budget(req.max_cost_usd, req.max_tokens)
         while True:
             if done_exists(self.task_dir):
                 return self._done(attempt, run_ids)
@@ -187,24 +244,195 @@ class RalphLoop:
             if attempt >= req.max_attempts:
                 self.post("ERROR", f"task failed: max restarts ({req.max_attempts}) exceeded")
                 raise TaskError("max restarts exceeded")
-            self.post("INFO", f"starting root agent (restart #{attempt})")
+            if self.budget and self._ask_if_over_budget():
+                resume = last_session if req.resume_mode != "never" else ""
+                continue
+            if self._answered_question(run_ids):
+                resume = last_session if req.resume_mode != "never" else resume
+            loopstate.clear_loop_state(self.task_dir)
+            self.post("INFO", f"starting root agent (restart #{attempt})"
+                      + (f", resuming session {resume}" if resume else ""))
+            spent = self._spent() if self.budget else Usage()
             result = run_job(JobRequest(
                 root=req.root, project=req.project, task=req.task,
                 prompt=task_prompt(prompt, attempt=attempt, resume=req.resume), agent=req.agent,
                 cwd=req.cwd, parent_run_id=req.parent_run_id, previous_run_id=previous,
                 idle_timeout=req.idle_timeout, conductor_url=req.conductor_url,
                 environ=req.environ, extra_env=req.extra_env, secrets=req.secrets,
-                should_stop=lambda: self._operator_stop))
+                should_stop=lambda: self._operator_stop, resume_session=resume,
+                budget_usd=self.budget.left_usd(spent),
+                usage_check=self._usage_check(spent) if self.budget else None))
             run_ids.append(result.run_id)
             previous = result.run_id
             self._last_pgid = result.pgid
-            if not result.ok:
-                self.post("WARNING", f"root agent failed on restart #{attempt}: {result.error}")
-            attempt += 1
+            last_session = result.session_id or last_session
+            resume = ""
             if done_exists(self.task_dir):
-                return self._done(attempt, run_ids)
+                return self._done(attempt + 1, run_ids)
             self._check_stop()
-            self._sleep(req.restart_delay)
+            failure = result.failure
+            delay = req.restart_delay
+            if result.ok:
+                streak, limits = (None, 0), 0
+            elif failure is not None and failure.kind == LIMIT:
+                limits += 1
+                if limits > max(1, req.failure_limit):
+                    self._stuck(f"{limits} usage-limit waits in a row: {failure.message}", limits)
+                self._wait_limit(failure)
+                resume = result.session_id if req.resume_mode != "never" else ""
+                continue  # a limit is not a failed attempt
+            elif failure is not None and failure.kind == BUDGET:
+                resume = result.session_id if req.resume_mode != "never" else ""
+                continue  # the budget check at the top asks the operator
+            elif failure is not None and failure.fatal:
+                self._fatal(failure, attempts=attempt + 1)
+            else:
+                self.post("WARNING", f"root agent failed on restart #{attempt}: {result.error}")
+                key = policy.signature(failure, result.error)
+                streak = (key, streak[1] + 1 if streak[0] == key else 1)
+                if streak[1] >= max(1, req.failure_limit):
+                    self._stuck(f"{streak[1]} identical failures in a row: "
+                                f"{failure.message if failure else result.error}", streak[1])
+                delay = policy.backoff(req.restart_delay, streak[1], req.backoff_max)
+                if streak[1] > 1:
+                    until = time.time() + delay
+                    self._state(loopstate.BACKOFF, failure.message if failure else result.error,
+                                until=until, failures=streak[1])
+                    self.post("INFO", f"same failure {streak[1]} times in a row; next attempt in "
+                                      f"{format_duration(delay)}")
+            attempt += 1
+            if req.resume_mode == "always":
+                resume = result.session_id
+            self._sleep(delay)
+
+    def _stuck(self, reason: str, failures: int) -> None:
+        self._state(loopstate.STUCK, reason, failures=failures)
+        self.post("ERROR", f"task stuck: {reason}; not restarting (start it again when fixed)")
+        raise TaskError(f"task stuck: {reason}")
+
+    # ---- limits --------------------------------------------------------------------------
+
+    def _wait_limit(self, failure: Failure) -> None:
+        req = self.req
+        seconds = policy.limit_wait(failure, cap=req.limit_wait_max, fallback=req.limit_fallback)
+        until = time.time() + seconds
+        shown = time.strftime("%H:%M", time.localtime(until))
+        if seconds >= 24 * 3600:
+            shown = time.strftime("%Y-%m-%d %H:%M", time.localtime(until))
+        self._state(loopstate.LIMIT, failure.message, until=until)
+        self.post("INFO", f"waiting: limit until {shown} ({failure.message}); "
+                          "this wait does not count as an attempt")
+        self._sleep(seconds)
+        self._check_stop()
+        self.post("INFO", "limit wait over; resuming")
+
+    # ---- budgets -------------------------------------------------------------------------
+
+    def _spent(self) -> Usage:
+        """Usage of every run of the task (children too): what the budget is measured on."""
+        from ..store import safefs
+        runs_dir = os.path.join(self.task_dir, "runs")
+        total = Usage()
+        for name in safefs.subdirs(safefs.above(self.task_dir, 2), runs_dir):
+            try:
+                total = total + run_usage(read_run_info(os.path.join(runs_dir, name,
+                                                                     "run-info.yaml")))
+            except ConductorError:
+                continue
+        return total
+
+    def _usage_check(self, spent_before: Usage):
+        budget = self.budget
+
+        def check(usage_so_far: Usage) -> Failure | None:
+            reason = budget.reached(spent_before + usage_so_far)
+            return Failure(BUDGET, reason) if reason else None
+        return check
+
+    def _ask_if_over_budget(self) -> bool:
+        """When the budget is spent: a QUESTION on the bus, the ``budget`` loop state, and a
+        wait for the operator's answer (which sets the new budget). True when it asked."""
+        spent = self._spent()
+        reason = self.budget.reached(spent)
+        if not reason:
+            return False
+        question = self._post_question(
+            f"{reason} — answer to continue with a new budget (a number such as "
+            f"{self._example(spent)} is the new total; \"stop\" ends the task)")
+        self._state(loopstate.BUDGET, reason, question=question)
+        answer = self._wait_answer(question)
+        new = policy.apply_answer(self.budget, spent, answer, self.original_budget)
+        if new is None:
+            self.post("INFO", f"budget not extended (answer: {answer.strip()[:200]}); stopping")
+            loopstate.clear_loop_state(self.task_dir)
+            raise TaskStopped("budget reached and not extended")
+        self.budget = new
+        limit = policy.Budget(new.max_cost_usd, new.max_tokens)
+        self.post("INFO", "budget extended: " + ", ".join(
+            part for part in (
+                f"max cost ${limit.max_cost_usd:.2f}" if limit.max_cost_usd is not None else "",
+                f"max tokens {limit.max_tokens}" if limit.max_tokens is not None else "")
+            if part))
+        return True
+
+    def _example(self, spent: Usage) -> str:
+        if self.budget.max_cost_usd is not None and \
+                (spent.cost_usd or 0.0) >= self.budget.max_cost_usd:
+            return f"${max(1.0, (spent.cost_usd or 0.0) * 2):.2f}"
+        return str(max(1000, spent.tokens * 2))
+
+    def _post_question(self, body: str) -> str:
+        try:
+            msg = self.bus.append(Message(type="QUESTION", project_id=self.req.project,
+                                          task_id=self.req.task, body=body))
+            return msg.msg_id
+        except ConductorError:
+            return ""
+
+    def _wait_answer(self, question: str) -> str:
+        """The body of the first USER message after the QUESTION ``question`` (waiting for
+        it, and honouring stop and cancel while waiting)."""
+        offset = None
+        while True:
+            self._check_stop()
+            try:
+                if offset is None:
+                    messages, offset = self.bus.tail_with_offset(0)
+                    reader = self.bus.reader(offset)
+                    seen = any(m.msg_id == question for m in messages)
+                    after = messages[next((i + 1 for i, m in enumerate(messages)
+                                           if m.msg_id == question), len(messages)):]
+                    if not seen:
+                        after = []
+                else:
+                    after = reader.poll()
+            except ConductorError:
+                after = []
+            for msg in after:
+                if msg.type == "USER":
+                    return msg.body
+            time.sleep(ANSWER_POLL)
+
+    def _answered_question(self, run_ids: list[str]) -> bool:
+        """The last attempt asked a QUESTION and stopped: wait for the operator's answer
+        before the next attempt, which then continues the agent's session."""
+        if not run_ids:
+            return False
+        try:
+            last = self.bus.tail(20)
+        except ConductorError:
+            return False
+        asked = [m for m in last if m.type == "QUESTION" and m.run_id == run_ids[-1]]
+        if not asked:
+            return False
+        question = asked[-1]
+        later = last[last.index(question) + 1:]
+        if any(m.type == "USER" for m in later):
+            return True
+        self._state(loopstate.QUESTION, question.body.strip().split("\n")[0][:200],
+                    question=question.msg_id)
+        self._wait_answer(question.msg_id)
+        return True
 
     def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds

@@ -24,7 +24,8 @@ BUDGET = "budget"    # the budget is spent; a QUESTION on the bus waits for the 
 BACKOFF = "backoff"  # waiting before the next attempt after identical failures (`until`)
 STUCK = "stuck"      # the circuit breaker tripped: the loop ended
 FAILED = "failed"    # the loop ended on a failure no retry can fix (auth, a missing program)
-STATES = (LIMIT, BUDGET, BACKOFF, STUCK, FAILED)
+QUESTION = "question"  # the agent asked a QUESTION and exited: waiting for the answer
+STATES = (LIMIT, BUDGET, BACKOFF, STUCK, FAILED, QUESTION)
 
 
 @dataclass

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-from .runinfo import RunInfo
+if TYPE_CHECKING:  # the record's module loads PyYAML; the runner's hot path does not need it here
+    from .runinfo import RunInfo
 
 
 @dataclass
@@ -36,12 +37,12 @@ class Usage:
                     or self.cost_usd or self.turns)
 
 
-def run_usage(info: RunInfo) -> Usage:
+def run_usage(info: "RunInfo") -> Usage:
     return Usage(info.input_tokens, info.output_tokens, info.cached_tokens,
                  info.cost_usd if info.cost_usd else None, info.turns)
 
 
-def total_usage(infos: Iterable[RunInfo]) -> Usage:
+def total_usage(infos: Iterable["RunInfo"]) -> Usage:
     total = Usage()
     for info in infos:
         total = total + run_usage(info)

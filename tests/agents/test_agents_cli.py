@@ -101,7 +101,7 @@ def test_commandline_records_the_absolute_prompt_path(tmp_path: Path,
 
 def test_token_env_vars_and_rest_types() -> None:
     assert [token_env_var(t) for t in ("claude", "codex", "gemini", "perplexity", "xai", "command")] == [
-        "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "PERPLEXITY_API_KEY", "XAI_API_KEY", None]
+        "ANTHROPIC_API_KEY", "CODEX_API_KEY", "GEMINI_API_KEY", "PERPLEXITY_API_KEY", "XAI_API_KEY", None]
 
 
 def test_version_from_stub_binary_on_path(bin_dir: Path) -> None:

@@ -81,7 +81,7 @@ def test_codex_failures_and_file_changes() -> None:
     assert [display_lines("codex", json.dumps(event)) for event in lines] == [
         [DisplayLine("result", "✘ turn failed: stream disconnected")],
         [DisplayLine("tool", "⚙ patch: update src/a.py, add b.md")],
-        [DisplayLine("system", "error: reconnecting 1/5")],
+        [DisplayLine("system", "⚠ reconnecting 1/5")],
     ]
 
 

@@ -64,13 +64,15 @@ def test_claude_5_mb_result_is_returned_whole(tmp_path: Path) -> None:
     assert extract_output("claude", path) == answer
 
 
-def test_codex_accumulates_messages_with_prefix_and_delta_rules(tmp_path: Path) -> None:
+def test_codex_answer_is_the_last_agent_message_only(tmp_path: Path) -> None:
+    # codex 0.171 prints commentary as earlier agent_message items: only the last is the answer
+    assert extract_output("codex", stream_file(tmp_path, CODEX_STREAM)) == "Done."
     repeat = {"type": "item.completed", "item": {"type": "agent_message", "text": "The repository"}}
     path = stream_file(tmp_path, [*CODEX_STREAM, repeat])
-    assert extract_output("codex", path) == "The repository contains a README. Nothing else.\nDone."
+    assert extract_output("codex", path) == "The repository"
 
 
-def test_codex_final_events_use_the_recursive_extractor(tmp_path: Path) -> None:
+def test_codex_answer_comes_only_from_agent_message_items(tmp_path: Path) -> None:
     events = [
         {"type": "response.completed", "output_text": ["  first  ", {"content": {"text": "second"}}, ""]},
         {"type": "item.completed", "item": {"type": "message",
@@ -78,7 +80,9 @@ def test_codex_final_events_use_the_recursive_extractor(tmp_path: Path) -> None:
         {"type": "item.completed", "item": {"type": "command_execution", "text": "ignored"}},
         {"type": "result", "result": {"message": {"output": "fourth"}}},
     ]
-    assert extract_output("codex", stream_file(tmp_path, events)) == "first\nsecond\nthird\nfourth"
+    assert extract_output("codex", stream_file(tmp_path, events)) is None
+    final = {"type": "item.completed", "item": {"type": "agent_message", "text": "fifth\n"}}
+    assert extract_output("codex", stream_file(tmp_path, [*events, final])) == "fifth\n"
 
 
 def test_codex_without_messages_is_a_failure(tmp_path: Path) -> None:

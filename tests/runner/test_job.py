@@ -23,7 +23,7 @@ def test_codex_job_plain_output_is_copied_and_completed(stubs):
     assert res.stdout == ""
     [info] = runs(stubs.root)
     assert (info.status, info.exit_code, info.parent_run_id) == ("completed", 0, "parent-1")
-    assert info.agent == "codex" and info.agent_version == "codex-cli 0.46.0"
+    assert info.agent == "codex" and info.agent_version == "codex-cli 0.171.0"
     assert info.commandline == f"codex exec --dangerously-bypass-approvals-and-sandbox --json - < {info.prompt_path}"
     assert info.pid == info.pgid and info.pid != os.getpid()
     assert open(info.output_path).read() == "job output\n"

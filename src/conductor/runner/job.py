@@ -214,8 +214,10 @@ def run_job(req: JobRequest) -> JobResult:
         group = fwd.group = AgentGroup(proc)
         if fwd.signalled or _stop_asked(req):  # a stop that came while we spawned
             group.terminate(grace=1.0)
+        # the configured model until the agent names the one it ran (codex never does)
         info = replace(info, pid=proc.pid, pgid=proc.pid, start_time=started,
-                       commandline=commandline(argv, paths[PROMPT]), agent_version=version)
+                       commandline=commandline(argv, paths[PROMPT]), agent_version=version,
+                       model=found.model(launch))
         try:
             update_run_info(info_path, lambda _old: info)
         except ConductorError as exc:

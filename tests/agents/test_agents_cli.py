@@ -69,7 +69,8 @@ def test_codex_command_line_is_exact() -> None:
 
 def test_gemini_command_line_is_exact() -> None:
     assert argv_of(" Gemini ") == [
-        "gemini", "--screen-reader", "true", "--approval-mode", "yolo", "--output-format", "stream-json"]
+        "gemini", "--screen-reader", "true", "--approval-mode", "yolo", "--output-format", "stream-json",
+        "--skip-trust"]
 
 
 def test_command_agent_uses_the_configured_argv() -> None:

@@ -248,6 +248,9 @@ def test_job_tool_use_success(rig, agent):
 
 # ---- an auth error (401): failed fast, not restarted ----------------------------------------------------
 
+AUTH_REQUESTS = {"claude": 3, "codex": 6, "gemini": 3}
+
+
 @pytest.mark.parametrize("agent", ["claude", "codex", "gemini"])
 def test_auth_error_stops_the_task_after_one_run(rig, agent):
     r = rig(agent, ["auth"])
@@ -263,8 +266,9 @@ def test_auth_error_stops_the_task_after_one_run(rig, agent):
     assert AUTH_MESSAGE in error.body
     assert r.types()[:1] == ["RUN_START"]
     assert r.tokens_received() == {r.expected_token()}
-    # the CLI gave up at once instead of retrying for minutes (claude: CLAUDE_CODE_MAX_RETRIES)
-    assert len(r.server.main_requests) <= 3
+    # the CLI gave up at once instead of retrying for minutes (claude: CLAUDE_CODE_MAX_RETRIES;
+    # codex 0.171 retries a 401 five times in ~7 s, "Reconnecting... n/5")
+    assert len(r.server.main_requests) <= AUTH_REQUESTS[agent]
     assert not os.path.exists(os.path.join(r.task_dir, "DONE"))
 
 

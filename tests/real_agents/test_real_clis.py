@@ -53,12 +53,20 @@ def wait_for(predicate, timeout=RUN_TIMEOUT, interval=0.02):
 class Rig:
     """One agent type against one loopback server, with a runs root and a conductor config."""
 
-    def __init__(self, tmp_path, clis, agent: str, server: api.VendorServer, defaults=None):
+    def __init__(self, tmp_path, clis, agent: str, server: api.VendorServer, defaults=None,
+                 oauth: bool = False, codex_provider: bool = True):
         self.tmp = tmp_path
         self.agent = agent
         self.server = server
         self.root = str(tmp_path / "runs")
         self.token = f"sk-e2e-{agent}-{secrets.token_hex(8)}"
+        # claude: the token as a subscription login (CLAUDE_CODE_OAUTH_TOKEN in the agent's env)
+        # instead of the config's `token` (ANTHROPIC_API_KEY)
+        self.oauth = oauth
+        # codex: a model provider in CODEX_HOME/config.toml that speaks HTTP only; without
+        # it codex uses the built-in provider at the config's base_url (-c openai_base_url),
+        # which first tries a WebSocket (refused here: 5 retries, then HTTPS)
+        self.codex_provider = codex_provider
         self.agent_home = str(tmp_path / "agent-home")
         self.agent_tmp = str(tmp_path / "agent-tmp")
         os.makedirs(self.agent_home)
@@ -68,7 +76,7 @@ class Rig:
         # the operator's own keys and settings never reach the test
         self.env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("JRUN_", "CONDUCTOR_", "ANTHROPIC_", "OPENAI_", "CODEX_",
-                                         "GEMINI_", "GOOGLE_", "CLAUDE"))}
+                                         "GEMINI_", "GOOGLE_", "CLAUDE", "IS_SANDBOX"))}
         self.env.update(HOME=home, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
                         PATH=os.pathsep.join([clis.bin, os.path.dirname(sys.executable),
                                               os.environ.get("PATH", "/usr/bin:/bin")]))
@@ -78,11 +86,11 @@ class Rig:
     # ---- the config ----------------------------------------------------------------------------
 
     def agent_env(self) -> dict[str, str]:
+        """The agent's own HOME (its settings, sessions and logs stay in the test's folder)."""
         env = {"HOME": self.agent_home, "TMPDIR": self.agent_tmp}
-        if self.agent == "claude":
-            # TODO(be-claude): the backend sets IS_SANDBOX=1 as root itself
-            env["IS_SANDBOX"] = "1"
-        elif self.agent == "codex":
+        if self.agent == "claude" and self.oauth:
+            env["CLAUDE_CODE_OAUTH_TOKEN"] = self.token
+        elif self.agent == "codex" and self.codex_provider:
             codex_home = os.path.join(self.agent_home, ".codex")
             os.makedirs(codex_home, exist_ok=True)
             with open(os.path.join(codex_home, "config.toml"), "w") as f:
@@ -90,28 +98,31 @@ class Rig:
                         f'[model_providers.loopback]\n'
                         f'name = "loopback"\n'
                         f'base_url = "{self.server.url}/v1"\n'
-                        f'env_key = "OPENAI_API_KEY"\n'
+                        f'env_key = "CODEX_API_KEY"\n'
                         f'wire_api = "responses"\n'
                         f'supports_websockets = false\n')
             env["CODEX_HOME"] = codex_home
         elif self.agent == "gemini":
+            # gemini picks the "gateway" auth when GOOGLE_GEMINI_BASE_URL is set, which headless
+            # mode refuses, unless the user's settings select API-key auth
             settings = os.path.join(self.agent_home, ".gemini")
             os.makedirs(settings, exist_ok=True)
             with open(os.path.join(settings, "settings.json"), "w") as f:
                 json.dump({"security": {"auth": {"selectedType": "gemini-api-key"}}}, f)
-            # TODO(be-gemini): the backend passes --skip-trust itself
-            env["GEMINI_CLI_TRUST_WORKSPACE"] = "true"
         return env
 
     def write_config(self, defaults: dict) -> None:
         base_url = self.server.url + ("/v1" if self.agent == "codex" else "")
-        agent = {"type": self.agent, "token": self.token, "base_url": base_url,
-                 "model": MODELS[self.agent], "env": self.agent_env()}
+        agent = {"type": self.agent, "base_url": base_url, "model": MODELS[self.agent],
+                 "env": self.agent_env()}
+        if not self.oauth:
+            agent["token"] = self.token
         config = {"agents": {self.agent: agent}}
         if defaults:
             config["defaults"] = defaults
         with open(self.config, "w") as f:
             json.dump(config, f, indent=2)  # JSON is YAML
+        os.chmod(self.config, 0o600)
 
     # ---- running conductor -----------------------------------------------------------------------
 
@@ -167,6 +178,14 @@ class Rig:
     def types(self) -> list[str]:
         return [m.type for m in self.bus()]
 
+    def describe(self) -> str:
+        """The bus and the runs, for a failed assertion's message."""
+        lines = [f"{m.type}: {m.body[:300]!r}" for m in self.bus()]
+        lines += [f"run {i.run_id}: {i.status} exit {i.exit_code} failure {i.failure!r} "
+                  f"error {i.error_summary[:200]!r} cmd {i.commandline!r}" for i in self.runs()]
+        lines.append(f"server replies: {self.server.replies}")
+        return "\n".join(lines)
+
     def loop_state(self):
         return read_loop_state(self.task_dir)
 
@@ -174,23 +193,29 @@ class Rig:
         with open(info.stdout_path) as f:
             return f.read()
 
+    def token_header(self) -> tuple[str, str]:
+        if self.oauth:
+            return "authorization", "Bearer {}"
+        return TOKEN_HEADER[self.agent]
+
     def tokens_received(self) -> set[str]:
-        header, _ = TOKEN_HEADER[self.agent]
+        header, _ = self.token_header()
         return {r.header(header) for r in self.server.main_requests}
 
     def expected_token(self) -> str:
-        return TOKEN_HEADER[self.agent][1].format(self.token)
+        return self.token_header()[1].format(self.token)
 
 
 @pytest.fixture
 def rig(tmp_path, real_clis):
     made = []
 
-    def make(agent: str, steps, defaults=None, limit_seconds=4.0) -> Rig:
-        server = SERVERS[agent](steps, limit_seconds=limit_seconds)
+    def make(agent: str, steps, defaults=None, limit_seconds=4.0, limit_requests=None,
+             **options) -> Rig:
+        server = SERVERS[agent](steps, limit_seconds=limit_seconds, limit_requests=limit_requests)
         server.__enter__()
         made.append(server)
-        return Rig(tmp_path, real_clis, agent, server, defaults)
+        return Rig(tmp_path, real_clis, agent, server, defaults, **options)
 
     yield make
     for server in made:
@@ -249,6 +274,9 @@ def test_job_tool_use_success(rig, agent):
 # ---- an auth error (401): failed fast, not restarted ----------------------------------------------------
 
 AUTH_REQUESTS = {"claude": 3, "codex": 6, "gemini": 3}
+# claude's first retry notice (system/api_retry: error_status 401, error "authentication_failed")
+# already names the failure, and conductor ends it there, before claude prints the server's words
+AUTH_WORDS = {"claude": "401 authentication_failed", "codex": AUTH_MESSAGE, "gemini": AUTH_MESSAGE}
 
 
 @pytest.mark.parametrize("agent", ["claude", "codex", "gemini"])
@@ -257,14 +285,15 @@ def test_auth_error_stops_the_task_after_one_run(rig, agent):
     # (--max-restarts: a loop that did restart stops soon instead of a hundred times)
     code, out, err = r.finish(r.task("Say the sentence.", "--max-restarts", "3"))
     assert code != 0
-    [info] = r.runs()  # not restarted
+    assert len(r.runs()) == 1, r.describe()  # not restarted
+    [info] = r.runs()
     assert info.status == "failed" and info.exit_code != 0
     assert info.failure == "auth"
-    assert AUTH_MESSAGE in info.error_summary and "\n" not in info.error_summary
+    assert AUTH_WORDS[agent] in info.error_summary and "\n" not in info.error_summary
     assert read(info.output_path) == f"# Agent failed\n\n{info.error_summary}\n"
-    [error] = [m for m in r.bus() if m.type == "ERROR"]
-    assert AUTH_MESSAGE in error.body
-    assert r.types()[:1] == ["RUN_START"]
+    errors = [m.body for m in r.bus() if m.type == "ERROR"]
+    assert errors and AUTH_WORDS[agent] in errors[0], r.describe()
+    assert "RUN_START" in r.types()
     assert r.tokens_received() == {r.expected_token()}
     # the CLI gave up at once instead of retrying for minutes (claude: CLAUDE_CODE_MAX_RETRIES;
     # codex 0.171 retries a 401 five times in ~7 s, "Reconnecting... n/5")
@@ -274,30 +303,65 @@ def test_auth_error_stops_the_task_after_one_run(rig, agent):
 
 # ---- a rate limit with a reset a few seconds ahead: the task waits and resumes --------------------------
 
-@pytest.mark.parametrize("agent", ["claude", "codex", "gemini"])
-def test_rate_limit_waits_for_the_reset_then_succeeds(rig, agent):
-    r = rig(agent, ["limit", "tool+done"], limit_seconds=4.0)
-    proc = r.task("List the task folder, then say the sentence.")
+def run_through_limit(r: Rig, *flags: str):
+    """Run the task through one limit wait; the LOOP-STATE states seen while it ran."""
+    proc = r.task("List the task folder, then say the sentence.", *flags)
     seen = []
 
-    def limit_state():
+    def waiting():
         state = r.loop_state()
         if state is not None:
             seen.append(state)
-        return state is not None and state.state == "limit" or proc.poll() is not None
-    wait_for(limit_state)
+        return (state is not None and state.state == "limit") or proc.poll() is not None
+    wait_for(waiting)
     code, out, err = r.finish(proc)
     assert code == 0, err
     limited = [s for s in seen if s.state == "limit"]
     assert limited, f"LOOP-STATE never showed a limit wait: {seen}"
     assert limited[0].failures == 0 and limited[0].until
     first, second = r.runs()
-    assert first.failure == "limit" and first.status == "failed"
+    assert (first.status, first.failure) == ("failed", "limit")
     assert (second.status, second.exit_code) == ("completed", 0)
     assert read(second.output_path) == FINAL + "\n"
     assert os.path.exists(os.path.join(r.task_dir, "DONE"))
+    waits = [m.body for m in r.bus() if m.type == "INFO" and m.body.startswith("waiting: limit")]
+    assert len(waits) == 1 and waits[0].endswith("this wait does not count as an attempt")
+    assert not [m for m in r.bus() if m.type == "WARNING"]  # not a failed attempt
     assert r.server.replies[-2:] == ["tool", "final"]
     assert r.tokens_received() == {r.expected_token()}
+    return first, second, limited[0]
+
+
+def test_claude_usage_limit_waits_until_the_reset_claude_reports(rig):
+    # a subscription login: claude prints the reset (rate_limit_event resetsAt); an API key's
+    # 429 carries none (then the loop waits limit_wait_max, as for gemini below)
+    r = rig("claude", ["limit", "tool+done"], limit_seconds=3.0, oauth=True)
+    first, second, state = run_through_limit(r)
+    reset = int(r.server.reported_reset)
+    assert first.limit_reset == reset * 10 ** 9
+    assert round(state.until / 10 ** 9) == reset
+    assert "hit your 5-hour limit" in first.error_summary
+
+
+def test_codex_usage_limit_waits_for_the_reset(rig):
+    # codex prints the reset to the minute ("try again at 2:16 PM"): the limit here resets at
+    # the next whole minute, and the wait is capped at 3 s so the test does not sit it out
+    now = time.time()
+    minute = (int(now) // 60 + 1) * 60
+    if minute - now < 2:
+        minute += 60
+    r = rig("codex", ["limit", "tool+done"], limit_seconds=minute - now, limit_requests=1)
+    first, second, state = run_through_limit(r, "--limit-wait-max", "3s")
+    assert first.limit_reset == minute * 10 ** 9
+    assert "try again at" in first.error_summary
+
+
+def test_gemini_quota_limit_waits_then_succeeds(rig):
+    # gemini ends at a daily-quota 429 ("You have exhausted your daily quota") without a reset
+    # time: the loop waits its fallback, capped here by --limit-wait-max
+    r = rig("gemini", ["limit", "tool+done"], limit_seconds=2.0)
+    first, second, state = run_through_limit(r, "--limit-wait-max", "3s")
+    assert "quota" in first.error_summary
 
 
 # ---- a budget stop (claude reports cost): a QUESTION, then the operator's answer resumes it ---------------
@@ -307,24 +371,29 @@ def test_claude_budget_question_and_answer_resume_the_session(rig):
     proc = r.task("List the task folder, then say the sentence.", "--max-cost-usd", "0.001")
     question = wait_for(lambda: next((m for m in r.bus() if m.type == "QUESTION"), None)
                         or proc.poll() is not None)
-    assert question is not True, f"no QUESTION; task ended: {r.finish(proc)}"
-    assert question.body.startswith("budget of $0.001 reached")
+    assert question is not True, f"no QUESTION; task ended: {r.finish(proc)}\n{r.describe()}"
+    assert question.body.startswith("budget of $0.001 reached"), question.body
     state = wait_for(lambda: r.loop_state())
     assert state.state == "budget" and state.question == question.msg_id
     [first] = r.runs()
-    assert (first.status, first.exit_code) == ("completed", 0)
+    # the attempt that spent it: claude's first model call cost more than the whole budget
+    assert (first.status, first.failure) == ("failed", "budget"), r.describe()
     assert first.cost_usd > 0.001 and first.session_id
+    assert "--max-budget-usd 0.001" in first.commandline
     r.post("USER", "0.5")
     code, out, err = r.finish(proc)
-    assert code == 0, err
-    first, second = r.runs()
-    assert f"--resume {first.session_id}" in second.commandline
-    assert (second.status, second.exit_code) == ("completed", 0)
-    assert read(second.output_path) == FINAL + "\n"
+    assert code == 0, err + r.describe()
+    runs = r.runs()
+    # the answer resumed claude's session, with what is left of the new budget
+    assert f"--resume {first.session_id}" in runs[1].commandline, r.describe()
+    assert "--max-budget-usd 0.49" in runs[1].commandline
+    assert (runs[-1].status, runs[-1].exit_code) == ("completed", 0)
+    assert read(runs[-1].output_path) == FINAL + "\n"
     assert os.path.exists(os.path.join(r.task_dir, "DONE"))
-    # the second attempt continued the conversation: the first answer is in its history
-    resumed = json.dumps(r.server.main_requests[2].body)
-    assert FINAL in resumed
+    # the resumed attempt continued the conversation: its first request held the first prompt
+    first_prompt = json.dumps(r.server.main_requests[0].body["messages"][0])
+    assert first_prompt[:200] in json.dumps(r.server.main_requests[1].body["messages"]), \
+        r.describe()
 
 
 # ---- a resume: the next attempt continues the recorded session -------------------------------------------

@@ -15,7 +15,8 @@ step repeats):
 - ``"auth"``: HTTP 401 in the vendor's error shape;
 - ``"limit"``: HTTP 429 in the vendor's rate-limit shape, with a reset :attr:`limit_seconds`
   ahead (``retry-after`` and the vendor's reset headers/body); the step repeats until the reset
-  time has passed (whatever the CLI's own retries do), then the next step runs.
+  time has passed (whatever the CLI's own retries do), or after :attr:`limit_requests` 429s,
+  then the next step runs.
 
 Side requests a CLI makes besides the conversation (claude's title request without tools,
 ``count_tokens``, gemini's non-streaming helpers, codex's websocket probe) get a harmless answer
@@ -62,9 +63,13 @@ class VendorServer:
 
     model = "test-model"
 
-    def __init__(self, steps: list[str] | tuple[str, ...] = ("tool",), limit_seconds: float = 5.0):
+    def __init__(self, steps: list[str] | tuple[str, ...] = ("tool",), limit_seconds: float = 5.0,
+                 limit_requests: int | None = None):
         self.steps = list(steps) or ["answer"]
         self.limit_seconds = limit_seconds
+        # a limit step ends after this many 429s even before its reset (None: at the reset)
+        self.limit_requests = limit_requests
+        self.limited = 0
         self.reset_at: float | None = None     # epoch seconds of the current limit's reset
         self.requests: list[Request] = []
         self.main_requests: list[Request] = []
@@ -106,7 +111,10 @@ class VendorServer:
                 now = time.time()
                 if self.reset_at is None:
                     self.reset_at = now + self.limit_seconds
-                if now < self.reset_at:
+                    self.limited = 0
+                spent = self.limit_requests is not None and self.limited >= self.limit_requests
+                if now < self.reset_at and not spent:
+                    self.limited += 1
                     return step
                 self.reset_at = None
                 if len(self.steps) == 1:
@@ -152,6 +160,17 @@ class VendorServer:
 
     def retry_after(self) -> int:
         return max(1, int((self.reset_at or time.time()) - time.time() + 0.999))
+
+    @property
+    def reported_reset(self) -> int:
+        """The reset (whole epoch seconds) the last 429 reported."""
+        return self._reported
+
+    def report_reset(self) -> int:
+        self._reported = int((self.reset_at or time.time()) + 0.999)
+        return self._reported
+
+    _reported = 0
 
     def tokens_seen(self, header: str) -> list[str]:
         return [r.header(header) for r in self.requests]
@@ -245,7 +264,7 @@ class AnthropicServer(VendorServer):
         if kind == "auth":
             handler.send_json(401, {"type": "error", "error": {
                 "type": "authentication_error", "message": AUTH_MESSAGE}},
-                {"request-id": "req_test_auth", "x-should-retry": "false"})
+                {"request-id": "req_test_auth"})
         elif kind == "limit":
             reset = self.reset_at or time.time()
             handler.send_json(429, {"type": "error", "error": {
@@ -257,7 +276,7 @@ class AnthropicServer(VendorServer):
                 "anthropic-ratelimit-requests-remaining": "0",
                 "anthropic-ratelimit-requests-reset": _iso(reset),
                 "anthropic-ratelimit-unified-status": "rejected",
-                "anthropic-ratelimit-unified-reset": str(int(reset + 0.999)),
+                "anthropic-ratelimit-unified-reset": str(self.report_reset()),
                 "anthropic-ratelimit-unified-representative-claim": "five_hour",
             })
         elif kind == "tool":
@@ -352,17 +371,16 @@ class ResponsesServer(VendorServer):
                 "message": f"Incorrect API key provided: {AUTH_MESSAGE}",
                 "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}})
         elif kind == "limit":
-            reset = self.reset_at or time.time()
             seconds = self.retry_after()
             handler.send_json(429, {"error": {
                 "type": "usage_limit_reached", "message": LIMIT_MESSAGE, "plan_type": "plus",
-                "resets_at": int(reset + 0.999), "resets_in_seconds": seconds}}, {
+                "resets_at": self.report_reset(), "resets_in_seconds": seconds}}, {
                 "retry-after": str(seconds),
                 "x-ratelimit-reset-requests": f"{seconds}s",
                 "x-codex-primary-used-percent": "100",
                 "x-codex-primary-window-minutes": "300",
                 "x-codex-primary-reset-after-seconds": str(seconds),
-                "x-codex-primary-reset-at": str(int(reset + 0.999)),
+                "x-codex-primary-reset-at": str(self.reported_reset),
             })
         elif kind == "tool":
             self._reply(handler, body, self._tool_call(body, self.command(step, body)))

@@ -82,6 +82,7 @@ class Rig:
                                               os.environ.get("PATH", "/usr/bin:/bin")]))
         self.config = str(tmp_path / "config.yaml")
         self.write_config(defaults or {})
+        self.procs: list[subprocess.Popen] = []
 
     # ---- the config ----------------------------------------------------------------------------
 
@@ -136,10 +137,23 @@ class Rig:
                               timeout=RUN_TIMEOUT)
 
     def task(self, prompt: str, *args: str) -> subprocess.Popen:
-        return subprocess.Popen(self.command("task", "--prompt", prompt, "--restart-delay", "10ms",
-                                             "--child-poll-interval", "50ms", *args),
-                                env=self.env, cwd=str(self.tmp), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        argv = self.command("task", "--prompt", prompt, "--restart-delay", "10ms",
+                            "--child-poll-interval", "50ms", *args)
+        self.procs.append(subprocess.Popen(argv, env=self.env, cwd=str(self.tmp),
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                           text=True))
+        return self.procs[-1]
+
+    def stop_tasks(self) -> None:
+        """A task a failed test left running (waiting for an answer, say) is stopped."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.communicate(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.communicate()
 
     def finish(self, proc: subprocess.Popen) -> tuple[int, str, str]:
         try:
@@ -157,7 +171,7 @@ class Rig:
                              timeout=60)
         assert res.returncode == 0, res.stderr
 
-    # ---- what it left -------------------------------------------------------------------------------
+    # ---- what it left ----------------------------------------------------------------------------
 
     @property
     def task_dir(self) -> str:
@@ -211,15 +225,17 @@ def rig(tmp_path, real_clis):
     made = []
 
     def make(agent: str, steps, defaults=None, limit_seconds=4.0, limit_requests=None,
-             **options) -> Rig:
-        server = SERVERS[agent](steps, limit_seconds=limit_seconds, limit_requests=limit_requests)
+             limit_until=None, **options) -> Rig:
+        server = SERVERS[agent](steps, limit_seconds=limit_seconds, limit_requests=limit_requests,
+                                limit_until=limit_until)
         server.__enter__()
-        made.append(server)
-        return Rig(tmp_path, real_clis, agent, server, defaults, **options)
+        made.append(Rig(tmp_path, real_clis, agent, server, defaults, **options))
+        return made[-1]
 
     yield make
-    for server in made:
-        server.__exit__(None, None, None)
+    for rig_ in made:
+        rig_.stop_tasks()
+        rig_.server.__exit__(None, None, None)
 
 
 def read(path: str) -> str:
@@ -244,12 +260,13 @@ USAGE = {  # what each CLI reports for one tool-using turn against the loopback 
                    output_tokens=2 * api.GeminiServer.output_tokens),
 }
 
-# ---- a tool-using success, as a job ---------------------------------------------------------------------
+# ---- a tool-using success, as a job --------------------------------------------------------------
 
 
 @pytest.mark.parametrize("agent", ["claude", "codex", "gemini"])
 def test_job_tool_use_success(rig, agent):
-    r = rig(agent, ["tool"])
+    # codex here uses its built-in provider at the config's base_url (`-c openai_base_url=`)
+    r = rig(agent, ["tool"], codex_provider=False)
     res = r.job("List the task folder, then say the sentence.")
     assert res.returncode == 0, res.stderr
     [info] = r.runs()
@@ -261,6 +278,10 @@ def test_job_tool_use_success(rig, agent):
     assert "TASK.md" in tool_output_seen(r.server)
     assert r.tokens_received() == {r.expected_token()}
     assert r.server.replies == ["tool", "final"]
+    if agent == "codex":  # it tried a WebSocket first (refused with 404), with the same token
+        upgrades = [q for q in r.server.requests if q.method == "GET"]
+        assert upgrades and {q.header("upgrade") for q in upgrades} == {"websocket"}
+        assert {q.header("authorization") for q in upgrades} == {r.expected_token()}
     # what the CLI reported about itself
     assert info.session_id
     assert info.session_id in r.stdout_of(info)
@@ -271,7 +292,7 @@ def test_job_tool_use_success(rig, agent):
         assert info.cost_usd > 0
 
 
-# ---- an auth error (401): failed fast, not restarted ----------------------------------------------------
+# ---- an auth error (401): failed fast, not restarted ---------------------------------------------
 
 AUTH_REQUESTS = {"claude": 3, "codex": 6, "gemini": 3}
 # claude's first retry notice (system/api_retry: error_status 401, error "authentication_failed")
@@ -287,6 +308,7 @@ def test_auth_error_stops_the_task_after_one_run(rig, agent):
     assert code != 0
     assert len(r.runs()) == 1, r.describe()  # not restarted
     [info] = r.runs()
+    assert r.loop_state().state == "failed"
     assert info.status == "failed" and info.exit_code != 0
     assert info.failure == "auth"
     assert AUTH_WORDS[agent] in info.error_summary and "\n" not in info.error_summary
@@ -301,7 +323,7 @@ def test_auth_error_stops_the_task_after_one_run(rig, agent):
     assert not os.path.exists(os.path.join(r.task_dir, "DONE"))
 
 
-# ---- a rate limit with a reset a few seconds ahead: the task waits and resumes --------------------------
+# ---- a rate limit with a reset a few seconds ahead: the task waits and resumes -------------------
 
 def run_through_limit(r: Rig, *flags: str):
     """Run the task through one limit wait; the LOOP-STATE states seen while it ran."""
@@ -345,12 +367,12 @@ def test_claude_usage_limit_waits_until_the_reset_claude_reports(rig):
 
 def test_codex_usage_limit_waits_for_the_reset(rig):
     # codex prints the reset to the minute ("try again at 2:16 PM"): the limit here resets at
-    # the next whole minute, and the wait is capped at 3 s so the test does not sit it out
-    now = time.time()
-    minute = (int(now) // 60 + 1) * 60
-    if minute - now < 2:
+    # a whole minute at least 10 s ahead, the server lets the next request through anyway, and
+    # the wait is capped at 3 s so the test does not sit it out
+    minute = (int(time.time()) // 60 + 1) * 60
+    if minute - time.time() < 10:
         minute += 60
-    r = rig("codex", ["limit", "tool+done"], limit_seconds=minute - now, limit_requests=1)
+    r = rig("codex", ["limit", "tool+done"], limit_until=minute, limit_requests=1)
     first, second, state = run_through_limit(r, "--limit-wait-max", "3s")
     assert first.limit_reset == minute * 10 ** 9
     assert "try again at" in first.error_summary
@@ -368,7 +390,7 @@ def test_gemini_quota_limit_waits_then_succeeds(rig):
     assert "quota" in first.error_summary
 
 
-# ---- a budget stop (claude reports cost): a QUESTION, then the operator's answer resumes it ---------------
+# ---- a budget stop (claude reports cost): a QUESTION, then the operator's answer resumes it ------
 
 def test_claude_budget_question_and_answer_resume_the_session(rig):
     r = rig("claude", ["tool", "tool+done"])
@@ -400,8 +422,10 @@ def test_claude_budget_question_and_answer_resume_the_session(rig):
         r.describe()
 
 
-# ---- a resume: the next attempt continues the recorded session -------------------------------------------
+# ---- a resume: the next attempt continues the recorded session -----------------------------------
 
+# the request header that names the CLI's session (gemini sends none)
+SESSION_HEADER = {"claude": "x-claude-code-session-id", "codex": "thread-id"}
 RESUME_FLAG = {"claude": "--resume {}", "codex": " resume {} -", "gemini": "--resume {}"}
 
 
@@ -416,4 +440,7 @@ def test_restart_resumes_the_recorded_session(rig, agent):
     assert read(second.output_path) == FINAL + "\n"
     # the model saw the first attempt's conversation again
     assert FINAL in json.dumps(r.server.main_requests[2].body)
+    if agent in SESSION_HEADER:  # and the CLI said it was the same session
+        header = SESSION_HEADER[agent]
+        assert {q.header(header) for q in r.server.main_requests} == {first.session_id}
     assert r.server.replies == ["tool", "final", "tool", "final"]

@@ -64,13 +64,13 @@ class VendorServer:
     model = "test-model"
 
     def __init__(self, steps: list[str] | tuple[str, ...] = ("tool",), limit_seconds: float = 5.0,
-                 limit_requests: int | None = None):
+                 limit_requests: int | None = None, limit_until: float | None = None):
         self.steps = list(steps) or ["answer"]
         self.limit_seconds = limit_seconds
+        self.reset_at: float | None = limit_until  # the first limit's reset, if fixed
         # a limit step ends after this many 429s even before its reset (None: at the reset)
         self.limit_requests = limit_requests
         self.limited = 0
-        self.reset_at: float | None = None     # epoch seconds of the current limit's reset
         self.requests: list[Request] = []
         self.main_requests: list[Request] = []
         self.replies: list[str] = []           # the step each main request got
@@ -111,12 +111,12 @@ class VendorServer:
                 now = time.time()
                 if self.reset_at is None:
                     self.reset_at = now + self.limit_seconds
-                    self.limited = 0
                 spent = self.limit_requests is not None and self.limited >= self.limit_requests
                 if now < self.reset_at and not spent:
                     self.limited += 1
                     return step
                 self.reset_at = None
+                self.limited = 0
                 if len(self.steps) == 1:
                     self.steps = ["answer"]
                 else:
@@ -348,7 +348,7 @@ def _halves(text: str) -> list[str]:
     return [part for part in (text[:middle], text[middle:]) if part]
 
 
-# ---- OpenAI Responses (codex) ----------------------------------------------------------------------
+# ---- OpenAI Responses (codex) --------------------------------------------------------------------
 
 class ResponsesServer(VendorServer):
     """``POST /v1/responses`` (SSE). A websocket upgrade (``GET``) is refused with 404."""
@@ -480,7 +480,7 @@ class ResponsesServer(VendorServer):
         handler.send_sse(events)
 
 
-# ---- Gemini generateContent (gemini) ----------------------------------------------------------------
+# ---- Gemini generateContent (gemini) -------------------------------------------------------------
 
 class GeminiServer(VendorServer):
     """``POST /v1beta/models/<model>:streamGenerateContent?alt=sse`` (and the non-streaming

@@ -365,6 +365,21 @@ def test_claude_usage_limit_waits_until_the_reset_claude_reports(rig):
     assert "hit your 5-hour limit" in first.error_summary
 
 
+def test_claude_short_rate_limit_is_retried_by_claude_itself(rig):
+    # an API key's 429 with a retry-after of a few seconds: claude waits and retries on its own
+    # (system/api_retry events), and conductor lets it: one run, no limit wait
+    r = rig("claude", ["limit", "tool+done"], limit_seconds=2.0)
+    code, out, err = r.finish(r.task("List the task folder, then say the sentence."))
+    assert code == 0, err + r.describe()
+    [info] = r.runs()
+    assert (info.status, info.exit_code, info.failure) == ("completed", 0, "")
+    assert read(info.output_path) == FINAL + "\n"
+    retries = [json.loads(line) for line in r.stdout_of(info).splitlines()
+               if '"api_retry"' in line]
+    assert retries and {e["error_status"] for e in retries} == {429}
+    assert not [m for m in r.bus() if m.body.startswith("waiting: limit")]
+
+
 def test_codex_usage_limit_waits_for_the_reset(rig):
     # codex prints the reset to the minute ("try again at 2:16 PM"): the limit here resets at
     # a whole minute at least 10 s ahead, the server lets the next request through anyway, and

@@ -270,7 +270,6 @@ class AnthropicServer(VendorServer):
             handler.send_json(429, {"type": "error", "error": {
                 "type": "rate_limit_error", "message": LIMIT_MESSAGE}}, {
                 "request-id": "req_test_limit",
-                "x-should-retry": "false",
                 "retry-after": str(self.retry_after()),
                 "anthropic-ratelimit-requests-limit": "50",
                 "anthropic-ratelimit-requests-remaining": "0",

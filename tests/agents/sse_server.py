@@ -125,13 +125,3 @@ def status_reply(status: int, body: str, headers: dict[str, str] | None = None) 
 
 def json_reply(document: object) -> Reply:
     return status_reply(200, json.dumps(document), {"Content-Type": "application/json"})
-
-
-def chunk(content: str | None = None, *, cumulative: str | None = None, **extra: object) -> dict:
-    """A chat.completion.chunk as perplexity and xAI send it."""
-    choice: dict[str, object] = {"index": 0, "delta": {"role": "assistant"}}
-    if content is not None:
-        choice["delta"] = {"role": "assistant", "content": content}
-    if cumulative is not None:
-        choice["message"] = {"role": "assistant", "content": cumulative}
-    return {"id": "c1", "object": "chat.completion.chunk", "model": "sonar", "choices": [choice], **extra}

@@ -82,7 +82,7 @@ def test_agent_token_env_name(name, expected):
 
 
 @pytest.mark.parametrize("agent_type, var", [
-    ("claude", "ANTHROPIC_API_KEY"), ("codex", "OPENAI_API_KEY"), ("gemini", "GEMINI_API_KEY"),
+    ("claude", "ANTHROPIC_API_KEY"), ("codex", "CODEX_API_KEY"), ("gemini", "GEMINI_API_KEY"),
     ("perplexity", "PERPLEXITY_API_KEY"), ("xai", "XAI_API_KEY"), (" XAI ", "XAI_API_KEY"),
     ("command", None), ("other", None),
 ])

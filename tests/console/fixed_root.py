@@ -26,7 +26,8 @@ def write_run(layout: Layout, project: str, task: str, run_id: str, *, status: s
               start_s: int, end_s: int | None = None, agent: str = "claude", parent: str = "",
               previous: str = "", exit_code: int = -1, error: str = "", stdout: str = "",
               stderr: str = "", output: str | None = None, prompt: str = "do the work\n",
-              stdout_mtime_s: int | None = None) -> str:
+              stdout_mtime_s: int | None = None, **extra) -> str:
+    """A run dir with its files; ``extra`` sets more run-info fields (usage, model, failure)."""
     run_dir = os.path.join(layout.runs_dir(project, task), run_id)
     os.makedirs(run_dir, exist_ok=True)
     paths = {name: os.path.join(run_dir, name) for name in
@@ -39,7 +40,7 @@ def write_run(layout: Layout, project: str, task: str, run_id: str, *, status: s
                    prompt_path=paths["prompt.md"], output_path=paths["output.md"],
                    stdout_path=paths["agent-stdout.txt"], stderr_path=paths["agent-stderr.txt"],
                    commandline=f"{agent} -p --output-format stream-json < {paths['prompt.md']}",
-                   error_summary=error)
+                   error_summary=error, **extra)
     write_run_info(os.path.join(run_dir, "run-info.yaml"), info)
     for name, text in (("prompt.md", prompt), ("agent-stdout.txt", stdout),
                        ("agent-stderr.txt", stderr)):
@@ -162,3 +163,80 @@ def hold_loop_lock(task_dir: str):
     fh = open(os.path.join(task_dir, "TASK-LOOP.lock"), "a+")
     fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     return fh
+
+
+# ---- usage, budgets, limit waits, stuck tasks (issue 10) -------------------------------------
+
+SPEND = "spend"
+U1 = "task-20260621-000600-limit-wait"
+U2 = "task-20260621-000700-over-budget"
+U3 = "task-20260621-000800-flaky-net"
+U4 = "task-20260621-000900-backing-off"
+U5 = "task-20260621-001000-codex-tokens"
+U6 = "task-20260621-001100-not-logged-in"
+U1_RUN = "20260621-0006000000-701-0001"
+U2_RUNS = ("20260621-0007000000-702-0001", "20260621-0007300000-702-0002")
+U5_RUN = "20260621-0010000000-705-0001"
+BUDGET_REASON = "budget of $5.00 reached ($5.12 spent)"
+LIMIT_UNTIL_NS = FROZEN_NS + 65 * 60 * NS  # 02:05 UTC
+QUESTION_ID = "MSG-20260621-000041-000000000-PID00001-0041"
+
+
+def build_usage_root(root: str) -> tuple[Layout, list[str]]:
+    """One project whose tasks show usage and every loop state. Returns the layout and the task
+    dirs whose supervisor must look alive (hold their loop locks: :func:`hold_loop_lock`)."""
+    from conductor.store.loopstate import LoopState, write_loop_state
+    layout = Layout(root)
+    p = SPEND
+    claude = dict(model="claude-sonnet-4-5", session_id="4f1c2a9e-0000-4000-8000-00000000c1a0")
+    # A usage limit: the run failed on it; the loop waits until it resets.
+    d1 = write_task(layout, p, U1, "Port the parser.")
+    write_run(layout, p, U1, U1_RUN, status="failed", start_s=360, end_s=600, exit_code=1,
+              error="You've hit your usage limit. Resets at 2:05am (UTC).", failure="limit",
+              limit_reset=LIMIT_UNTIL_NS, input_tokens=48_200, output_tokens=3_100,
+              cached_tokens=40_000, cost_usd=0.42, turns=7, **claude)
+    write_loop_state(d1, LoopState("limit", reason="You've hit your usage limit.",
+                                   since=BASE_NS + 600 * NS, until=LIMIT_UNTIL_NS))
+    # A budget: spent; a QUESTION waits for the operator.
+    d2 = write_task(layout, p, U2, "Rewrite the importer.")
+    write_run(layout, p, U2, U2_RUNS[0], status="completed", start_s=420, end_s=1500,
+              exit_code=0, input_tokens=900_000, output_tokens=41_000, cached_tokens=850_000,
+              cost_usd=3.30, turns=40, **claude)
+    write_run(layout, p, U2, U2_RUNS[1], status="completed", start_s=1800, end_s=2600,
+              exit_code=0, previous=U2_RUNS[0], input_tokens=500_000, output_tokens=22_000,
+              cached_tokens=480_000, cost_usd=1.82, turns=21, **claude)
+    write_loop_state(d2, LoopState("budget", reason=BUDGET_REASON, since=BASE_NS + 2600 * NS,
+                                   question=QUESTION_ID))
+    post(layout, p, U2, "QUESTION", BUDGET_REASON + ". Continue? Answer with a new budget "
+         "(e.g. 10), yes for another $5.00, or no.", 41)
+    # Identical failures tripped the circuit breaker: the loop ended.
+    write_task(layout, p, U3, "Sync the mirrors.")
+    for n in range(3):
+        write_run(layout, p, U3, f"20260621-00{8 + n:02d}000000-703-000{n + 1}", status="failed",
+                  start_s=480 + 60 * n, end_s=500 + 60 * n, exit_code=1, agent="codex",
+                  error="stream error: connection refused", failure="network",
+                  input_tokens=1_200, output_tokens=0)
+    write_loop_state(layout.task_dir(p, U3), LoopState(
+        "stuck", reason="stream error: connection refused", since=BASE_NS + 700 * NS,
+        failures=3))
+    # Backing off after a failure: the next attempt in 40 s.
+    d4 = write_task(layout, p, U4, "Tidy the changelog.")
+    write_run(layout, p, U4, "20260621-0009000000-704-0001", status="failed", start_s=540,
+              end_s=560, exit_code=1, error="agent exited with code 1", failure="agent",
+              input_tokens=2_000, output_tokens=150, cost_usd=0.01, turns=1, **claude)
+    write_loop_state(d4, LoopState("backoff", reason="agent exited with code 1",
+                                   since=BASE_NS + 560 * NS, until=FROZEN_NS + 40 * NS,
+                                   failures=2))
+    # Tokens without a cost (codex), done.
+    write_task(layout, p, U5, "Summarise the logs.", done=True)
+    write_run(layout, p, U5, U5_RUN, status="completed", start_s=600, end_s=780, exit_code=0,
+              agent="codex", model="gpt-5-codex", session_id="0199a1b2-c3d4-7000-8000-0000000c0dex",
+              input_tokens=12_000, output_tokens=800, cached_tokens=9_000, turns=1)
+    # A failure no retry fixes: the loop ended at once.
+    write_task(layout, p, U6, "Label the issues.")
+    write_run(layout, p, U6, "20260621-0011000000-706-0001", status="failed", start_s=660,
+              end_s=662, exit_code=1, error="Invalid API key · Please run /login",
+              failure="auth")
+    write_loop_state(layout.task_dir(p, U6), LoopState(
+        "failed", reason="auth: Invalid API key · Please run /login", since=BASE_NS + 662 * NS))
+    return layout, [d1, d2, d4]

@@ -15,7 +15,8 @@ from conductor.console.screens.help import HelpScreen
 from conductor.console.screens.new_task import NewTaskScreen
 from conductor.console.widgets.run_tree import NodeRef
 
-from .fixed_root import T1, build_fixed_root, frozen_clock, pretend_runs_alive, hold_loop_lock
+from .fixed_root import (SPEND, T1, U1, U1_RUN, U2, U2_RUNS, U3, build_fixed_root,
+                         build_usage_root, frozen_clock, hold_loop_lock, pretend_runs_alive)
 from .live import select, settle, until
 
 RUN_1 = "20260621-0002100000-102-0001"
@@ -92,3 +93,63 @@ class TestDialogs:
             await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), 10, "help")
             await pilot.pause()
         assert snap_compare(fixed_app(), terminal_size=(120, 50), run_before=run_before)
+
+
+@pytest.fixture
+def usage_app(tmp_path, monkeypatch):
+    """The usage scene: a limit wait, a budget question, a stuck task, a backoff, tokens
+    without a cost and a fatal loop end; the waiting supervisors look alive."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    root = str(tmp_path / "runs")
+    _layout, live = build_usage_root(root)
+    locks = [hold_loop_lock(d) for d in live]
+    # The Info tab shows task and run dirs: under the root label, as the header shows the root,
+    # so the drawing does not depend on where pytest put the tree.
+    from rich.text import Text
+    from conductor.console.widgets import detail
+    real_rows = detail.info_rows
+
+    def rows_under_label(sel, now_ns):
+        rows = real_rows(sel, now_ns)
+        if isinstance(rows, Text):
+            return rows
+        return [(key, Text(value.plain.replace(root, "/srv/runs"), style=value.style))
+                if root in value.plain else (key, value) for key, value in rows]
+    monkeypatch.setattr(detail, "info_rows", rows_under_label)
+
+    def make(**kwargs) -> ConductorApp:
+        return ConductorApp(root, clock=frozen_clock, watch=False, root_label="/srv/runs",
+                            state_path=str(tmp_path / "state.json"), **kwargs)
+    yield make
+    for lock in locks:
+        lock.close()
+
+
+def on_info(ref: NodeRef):
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await select(pilot, pilot.app, ref)
+        await settle(pilot)
+        await pilot.press("6")
+        await until(pilot, lambda: pilot.app.detail.active == "info", 5, "info tab")
+        await settle(pilot)
+        await pilot.wait_for_scheduled_animations()
+        await settle(pilot)
+    return run_before
+
+
+class TestUsage:
+    def test_budget_question_usage_column_and_spend(self, snap_compare, usage_app):
+        """Every loop state in the tree, the usage column, the header's spend, and the Info
+        tab of a run of the task whose budget question waits (needs-you)."""
+        assert snap_compare(usage_app(), terminal_size=(160, 45),
+                            run_before=on_info(NodeRef("run", SPEND, U2, U2_RUNS[1])))
+
+    def test_limit_wait_info(self, snap_compare, usage_app):
+        assert snap_compare(usage_app(), terminal_size=(130, 45),
+                            run_before=on_info(NodeRef("run", SPEND, U1, U1_RUN)))
+
+    def test_stuck_task_info(self, snap_compare, usage_app):
+        assert snap_compare(usage_app(), terminal_size=(130, 40),
+                            run_before=on_info(NodeRef("task", SPEND, U3)))

@@ -1,26 +1,19 @@
-"""perplexity over REST, run as ``python -m conductor.agents perplexity`` (its own process)."""
+"""perplexity over REST: its Agent API (``POST /v1/agent``, Responses-style events), run as
+``python -m conductor.agents perplexity`` (its own process; see :mod:`.responses`)."""
 
 from __future__ import annotations
 
-import sys
+from .responses import ResponsesBackend
 
-from .backend import Backend, Launch
+PERPLEXITY_URL = "https://api.perplexity.ai/v1/agent"
+PERPLEXITY_MODEL = "perplexity/sonar"
 
 
-class PerplexityBackend(Backend):
+class PerplexityBackend(ResponsesBackend):
     type = "perplexity"
     token_vars = ("PERPLEXITY_API_KEY",)
-
-    def base_argv(self, launch: Launch) -> list[str]:
-        argv = [sys.executable, "-m", "conductor.agents", self.type]
-        if (getattr(launch.agent, "base_url", "") or "").strip():
-            argv += ["--base-url", launch.agent.base_url]
-        if (getattr(launch.agent, "model", "") or "").strip():
-            argv += ["--model", launch.agent.model]
-        return argv
-
-    def environment(self, launch: Launch) -> dict[str, str]:
-        return {}
+    default_model = PERPLEXITY_MODEL
+    versions_verified = "Agent API (POST /v1/agent), event and usage shapes of 2026-11"
 
 
 BACKEND = PerplexityBackend()

@@ -1,10 +1,20 @@
-"""REST agents (perplexity, xai): one streamed chat completion whose text becomes the run's stdout.
+"""The REST agents' own process: ``python -m conductor.agents perplexity|xai``.
 
-What we changed from upstream (spec 9 #23): there is no total timeout that cuts a live stream,
-only an idle timeout between chunks; both backends retry 429, >= 500 and transport errors before
-the stream starts; the text goes only to the run's stdout file (flushed per chunk), never to our
-own terminal. ``python -m conductor.agents`` runs one request as a child process, so a
-runner can give REST runs their own pid and process group (spec 9 #16).
+One streamed request per attempt, the prompt read from stdin and the token from the agent's
+environment variable (``PERPLEXITY_API_KEY`` / ``XAI_API_KEY``: never on a command line).
+
+- perplexity: its Agent API, ``POST https://api.perplexity.ai/v1/agent`` (the Sonar chat
+  completions API was retired on 2026-09-27);
+- xai: its Responses API, ``POST https://api.x.ai/v1/responses`` (chat completions is legacy).
+
+What it prints, so REST runs read like the CLI agents (:mod:`conductor.agents.responses`):
+stdout holds every event of the stream, one compact JSON object per line and nothing else;
+stderr holds retry notes and, on failure, a last line ``Error: <the API's words>``; the exit
+code says what happened (``EXIT_*``). Kept from the old client: an idle timeout between
+chunks and no total timeout; 5xx and transport errors are retried before the stream starts;
+Retry-After is honoured. A 429 is waited out here only when it clears within
+:data:`SHORT_LIMIT` seconds; a longer one ends the process with the reset time, so the
+supervisor waits without counting an attempt.
 """
 
 from __future__ import annotations
@@ -15,102 +25,118 @@ import http.client
 import json
 import os
 import random
+import re
 import socket
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Iterator, Mapping
+from typing import IO, Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
-from conductor.agents.base import AgentError, token_env_var
-from conductor.agents.sse import DONE, iter_sse_data_lines, iter_sse_events
+from conductor.agents.display import cut
+from conductor.agents.perplexity import PERPLEXITY_MODEL, PERPLEXITY_URL
+from conductor.agents.responses import (ERROR_PREFIX, EXIT_AUTH, EXIT_CONFIG, EXIT_FAILED,
+                                        EXIT_LIMIT, EXIT_NETWORK, EXIT_OK, RESET_WORDS,
+                                        TERMINAL, ResponseState, error_words, format_reset)
+from conductor.agents.sse import iter_sse_events
+from conductor.agents.xai import XAI_BASE_URL, XAI_BASE_URL_VARS, XAI_MODEL, XAI_MODEL_VAR
 from conductor.timefmt import format_duration
 
-PERPLEXITY_URL = "https://api.perplexity.ai/chat/completions"
-PERPLEXITY_MODEL = "sonar-reasoning"
-XAI_BASE_URL = "https://api.x.ai"
-XAI_MODEL = "grok-4"
-XAI_BASE_URL_VARS = ("XAI_API_ENDPOINT", "XAI_BASE_URL", "XAI_API_BASE")
-XAI_MODEL_VAR = "XAI_MODEL"
-IDLE_TIMEOUT = 60.0
+IDLE_TIMEOUT = 60.0      # the longest wait for the next bytes of a stream
 CONNECT_TIMEOUT = 10.0
+HEADER_TIMEOUT = 120.0   # until the response headers (a search-first model may think a while)
 MAX_ATTEMPTS = 5
-MAX_BACKOFF = 32.0
-PERPLEXITY_ERROR_BODY_LIMIT = 8 * 1024
-XAI_ERROR_BODY_LIMIT = 16 * 1024
+MAX_BACKOFF = 30.0
+SHORT_LIMIT = 30.0       # a rate limit that resets within this many seconds is waited out here
+ERROR_BODY_LIMIT = 16 * 1024
+TOKEN_VARS = {"perplexity": "PERPLEXITY_API_KEY", "xai": "XAI_API_KEY"}
 
 Sleep = Callable[[float], None]
 
 
+class Exit(Exception):
+    """Ends the request with an exit code and one line for stderr."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
 # --- settings -----------------------------------------------------------------------------------
 
-def resolve_token(agent_type: str, configured: str | None, run_env: Mapping[str, str] | None = None,
-                  process_env: Mapping[str, str] | None = None) -> str:
-    """The API token: the run's env var (which carries an injected config token), else the
-    configured token, else our own environment (spec 7.4). "" when there is none."""
-    var = token_env_var(agent_type)
-    process_env = os.environ if process_env is None else process_env
-    candidates = ((run_env or {}).get(var or ""), configured, process_env.get(var or ""))
-    return next((value.strip() for value in candidates if value and value.strip()), "")
+def resolve_token(agent_type: str, env: Mapping[str, str] | None = None) -> str:
+    """The API token from the agent's variable (the runner puts a configured token there)."""
+    env = os.environ if env is None else env
+    return (env.get(TOKEN_VARS.get(agent_type, "")) or "").strip()
 
 
-def _first_env(names: tuple[str, ...], run_env: Mapping[str, str] | None,
-               process_env: Mapping[str, str] | None) -> str:
-    process_env = os.environ if process_env is None else process_env
+def _first_env(names: Iterable[str], env: Mapping[str, str]) -> str:
     for name in names:
-        for env in (run_env or {}, process_env):
-            value = (env.get(name) or "").strip()
-            if value:
-                return value
+        value = (env.get(name) or "").strip()
+        if value:
+            return value
     return ""
 
 
 def xai_settings(configured_base_url: str | None, configured_model: str | None,
-                 run_env: Mapping[str, str] | None = None,
-                 process_env: Mapping[str, str] | None = None) -> tuple[str, str]:
-    """(base_url, model) for xai: env overrides, then config, then the defaults (spec 6.5, 7.5)."""
-    base = (_first_env(XAI_BASE_URL_VARS, run_env, process_env) or (configured_base_url or "").strip()
-            or XAI_BASE_URL)
-    model = (_first_env((XAI_MODEL_VAR,), run_env, process_env) or (configured_model or "").strip()
-             or XAI_MODEL)
+                 env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """(base_url, model) for xai: the environment's overrides, then the config, then the
+    defaults (as upstream)."""
+    env = os.environ if env is None else env
+    base = _first_env(XAI_BASE_URL_VARS, env) or (configured_base_url or "").strip() or XAI_BASE_URL
+    model = _first_env((XAI_MODEL_VAR,), env) or (configured_model or "").strip() or XAI_MODEL
     return base, model
 
 
-def xai_endpoint(base_url: str) -> str:
-    """`.../v1/chat/completions` is kept, `.../v1` gets `/chat/completions`, anything else gets both."""
-    parts = urlsplit((base_url or XAI_BASE_URL).strip())
+def _endpoint(base_url: str, keep: tuple[str, ...], leaf: str) -> str:
+    """``base_url`` as the endpoint: a path already ending in one of ``keep`` is used as is;
+    a legacy ``/chat/completions`` ending is dropped; ``.../v1`` gets ``/<leaf>``; anything
+    else gets ``/v1/<leaf>``."""
+    parts = urlsplit(base_url.strip())
     path = parts.path.rstrip("/")
-    if not path.endswith("/v1/chat/completions"):
-        path += "/chat/completions" if path.endswith("/v1") else "/v1/chat/completions"
+    if path.endswith("/chat/completions"):
+        path = path[: -len("/chat/completions")]
+    if not path.endswith(keep):
+        path += f"/{leaf}" if path.endswith("/v1") else f"/v1/{leaf}"
     return parts._replace(path=path).geturl()
 
 
-def chat_body(model: str, prompt: str) -> bytes:
-    """The request body both backends send: the whole prompt as one user message, streamed."""
-    body = {"model": model, "messages": [{"role": "user", "content": prompt}], "stream": True}
-    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+def perplexity_endpoint(base_url: str | None) -> str:
+    """``https://api.perplexity.ai`` -> ``.../v1/agent``; ``.../v1/responses`` is kept."""
+    if not (base_url or "").strip():
+        return PERPLEXITY_URL
+    return _endpoint(base_url or "", ("/v1/agent", "/v1/responses"), "agent")
 
 
-# --- HTTP with retries --------------------------------------------------------------------------
+def xai_endpoint(base_url: str | None) -> str:
+    """``https://api.x.ai`` or ``.../v1`` -> ``.../v1/responses``."""
+    return _endpoint((base_url or "").strip() or XAI_BASE_URL, ("/v1/responses",), "responses")
+
+
+def request_body(model: str, prompt: str) -> bytes:
+    body = {"model": model, "input": prompt, "stream": True}
+    return json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+# --- HTTP ---------------------------------------------------------------------------------------
 
 @dataclass
-class _Request:
-    """One POST and the policy around it; `name` prefixes every message (`perplexity`, `xai`)."""
+class Request:
+    """One streamed POST and the policy around it; ``name`` starts every note."""
 
     name: str
     url: str
-    body: bytes
-    headers: dict[str, str]
-    log: IO[bytes]
-    error_prefix: str
-    error_body_limit: int
-    header_timeout: float
+    token: str
+    model: str
+    prompt: str
     idle_timeout: float = IDLE_TIMEOUT
     connect_timeout: float = CONNECT_TIMEOUT
+    header_timeout: float = HEADER_TIMEOUT
     max_attempts: int = MAX_ATTEMPTS
     sleep: Sleep = time.sleep
     rng: random.Random = field(default_factory=random.Random)
-    deadline: float | None = None
+    clock: Callable[[], float] = time.time
 
 
 @dataclass
@@ -120,53 +146,69 @@ class _Response:
     sock: socket.socket
 
 
-def _connect(req: _Request) -> _Response:
+def _connect(req: Request) -> _Response:
     parts = urlsplit(req.url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise AgentError(f"{req.name} request failed: invalid url {req.url!r}")
+        raise Exit(EXIT_CONFIG, f"invalid API url {req.url!r}")
     factory = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = factory(parts.hostname, parts.port, timeout=_cap(req, req.connect_timeout))
+    conn = factory(parts.hostname, parts.port, timeout=req.connect_timeout)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = {"Authorization": f"Bearer {req.token}", "Content-Type": "application/json",
+               "Accept": "text/event-stream", "User-Agent": f"conductor-loop/{req.name}"}
     try:
-        conn.request("POST", target, body=req.body, headers=req.headers)
+        conn.request("POST", target, body=request_body(req.model, req.prompt), headers=headers)
         sock = conn.sock
-        sock.settimeout(_cap(req, req.header_timeout))
+        sock.settimeout(req.header_timeout)
         return _Response(conn, conn.getresponse(), sock)
     except BaseException:
         conn.close()
         raise
 
 
-def _cap(req: _Request, timeout: float) -> float:
-    if req.deadline is None:
-        return timeout
-    remaining = req.deadline - time.monotonic()
-    if remaining <= 0:
-        raise AgentError("context deadline exceeded")
-    return min(timeout, remaining)
-
-
-def _post(req: _Request) -> _Response:
-    """POST until a 200 arrives; retry 429, >= 500 and transport errors with backoff."""
-    for attempt in range(max(1, req.max_attempts)):
-        last = attempt + 1 >= max(1, req.max_attempts)
+def _post(req: Request, log: IO[bytes]) -> _Response:
+    """POST until a 200 arrives. 5xx and transport errors are retried with backoff; a 429 is
+    retried only while its reset is near; 401/402/403 and other 4xx end at once."""
+    attempts = max(1, req.max_attempts)
+    for attempt in range(attempts):
+        last = attempt + 1 >= attempts
         try:
             got = _connect(req)
         except (OSError, http.client.HTTPException) as exc:
             if last:
-                raise AgentError(f"{req.name} request failed: {_describe(exc)}") from None
-            _wait(req, _backoff(req, attempt), f"after error: {_describe(exc)}")
+                raise Exit(EXIT_NETWORK, f"could not reach {_host(req.url)}: {_describe(exc)} "
+                                         f"({attempts} attempts)") from None
+            _wait(req, log, _backoff(req, attempt), f"after error: {_describe(exc)}")
             continue
         status = got.resp.status
         if status == 200:
             return got
-        if not last and (status == 429 or status >= 500):
-            delay = _retry_after(got.resp.getheader("Retry-After"))
-            got.conn.close()
-            _wait(req, _backoff(req, attempt) if delay is None else delay, f"after status {status}")
+        headers = got.resp.headers
+        words = f"HTTP {status}: {_error_body(got)}".rstrip(": ")
+        if status in (401, 402, 403):
+            raise Exit(EXIT_AUTH, words)
+        if status == 429:
+            delay = limit_delay(headers, req.clock())
+            if delay is not None and (delay > SHORT_LIMIT or last):
+                reset = format_reset(req.clock() + delay)
+                raise Exit(EXIT_LIMIT, f"{words} (rate limit {RESET_WORDS}{reset})")
+            if last:
+                raise Exit(EXIT_LIMIT, f"{words} (rate limited; {attempts} attempts)")
+            _wait(req, log, _backoff(req, attempt) if delay is None else delay,
+                  f"after status {status}")
             continue
-        raise AgentError(f"{req.error_prefix}: status {status}: {_error_body(got, req.error_body_limit)}")
+        if status >= 500:
+            if last:
+                raise Exit(EXIT_NETWORK, f"{words} ({attempts} attempts)")
+            delay = retry_after(headers.get("Retry-After"), req.clock())
+            _wait(req, log, min(SHORT_LIMIT, _backoff(req, attempt) if delay is None else delay),
+                  f"after status {status}")
+            continue
+        raise Exit(EXIT_CONFIG if status in (400, 404, 405, 410, 413, 422) else EXIT_FAILED, words)
     raise AssertionError("unreachable")
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc or url
 
 
 def _describe(exc: BaseException) -> str:
@@ -175,263 +217,209 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _error_body(got: _Response, limit: int) -> str:
+def _error_body(got: _Response) -> str:
+    """The API's words from an error reply: ``error.message`` of a JSON body, else the text."""
     try:
-        data = got.resp.read(limit)
+        data = got.resp.read(ERROR_BODY_LIMIT)
     except (OSError, http.client.HTTPException):
         data = b""
     finally:
         got.conn.close()
-    return data.decode("utf-8", "replace").strip()
+    text = data.decode("utf-8", "replace").strip()
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return cut(text, 500)
+    if isinstance(document, dict):
+        words = error_words(document.get("error") or document.get("detail") or document)
+        if words:
+            return words
+    return cut(text, 500)
 
 
-def _backoff(req: _Request, attempt: int) -> float:
+def _backoff(req: Request, attempt: int) -> float:
     base = min(float(1 << min(attempt, 16)), MAX_BACKOFF)
-    return base + req.rng.random() * base / 2
+    return min(base + req.rng.random() * base / 2, MAX_BACKOFF)
 
 
-def _retry_after(value: str | None) -> float | None:
+def _wait(req: Request, log: IO[bytes], delay: float, reason: str) -> None:
+    _note(log, f"{req.name} retry in {format_duration(delay)} {reason}")
+    req.sleep(delay)
+
+
+def _note(stream: IO[bytes], text: str) -> None:
+    stream.write(text.encode("utf-8", "replace") + b"\n")
+    stream.flush()
+
+
+# --- rate limits --------------------------------------------------------------------------------
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+
+
+def retry_after(value: str | None, now: float | None = None) -> float | None:
     """Retry-After as seconds or an HTTP date; None when absent or unreadable."""
     text = (value or "").strip()
     if not text:
         return None
     try:
         seconds = float(text)
-        return seconds if seconds >= 0 else None
+        return seconds if 0 <= seconds < 1e9 else None
     except ValueError:
         pass
     try:
         when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def _wait(req: _Request, delay: float, reason: str) -> None:
-    _write_line(req.log, f"{req.name} retry in {format_duration(delay)} {reason}")
-    if req.deadline is not None and time.monotonic() + delay >= req.deadline:
-        raise AgentError("context deadline exceeded")
-    req.sleep(delay)
+def reset_seconds(value: str | None, now: float) -> float | None:
+    """An ``x-ratelimit-reset-*`` value as seconds from now: seconds (``12``, ``1.5``), an
+    epoch time (seconds or milliseconds), a duration (``6m0s``, ``250ms``, ``1h2m``) or an
+    HTTP date."""
+    text = (value or "").strip().lower()
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        pass
+    else:
+        if number > 1e12:
+            return max(0.0, number / 1000 - now)
+        if number > 1e9:
+            return max(0.0, number - now)
+        return number if number >= 0 else None
+    parts = _DURATION_RE.findall(text)
+    if parts and "".join(amount + unit for amount, unit in parts) == text.replace(" ", ""):
+        scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+        return sum(float(amount) * scale[unit] for amount, unit in parts)
+    return retry_after(value, now)
 
 
-def _write_line(stream: IO[bytes], text: str) -> None:
-    stream.write(text.encode("utf-8") + b"\n")
-    stream.flush()
+def limit_delay(headers: Any, now: float) -> float | None:
+    """How long a 429 says to wait: ``Retry-After`` (or ``retry-after-ms``), else the reset of
+    the exhausted ``x-ratelimit-*`` limit (the longest reset when none says it is exhausted)."""
+    def get(name: str) -> str | None:
+        value = headers.get(name) if headers is not None else None
+        return value if isinstance(value, str) else None
+
+    delay = retry_after(get("Retry-After"), now)
+    if delay is not None:
+        return delay
+    millis = get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    resets: list[tuple[bool, float]] = []
+    for name in ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "x-ratelimit-reset"):
+        seconds = reset_seconds(get(name), now)
+        if seconds is None:
+            continue
+        remaining = get(name.replace("-reset", "-remaining"))
+        resets.append(((remaining or "").strip() == "0", seconds))
+    exhausted = [seconds for spent, seconds in resets if spent]
+    chosen = exhausted or [seconds for _, seconds in resets]
+    return max(chosen) if chosen else None
 
 
-def _lines(req: _Request, got: _Response) -> Iterator[bytes]:
-    """Response lines; each read may wait at most the idle timeout (and never past the deadline)."""
+# --- the stream ---------------------------------------------------------------------------------
+
+def _lines(req: Request, got: _Response) -> Iterator[bytes]:
+    """Response lines; each read waits at most the idle timeout."""
     while True:
         try:
-            got.sock.settimeout(_cap(req, req.idle_timeout))
+            got.sock.settimeout(req.idle_timeout)
             line = got.resp.readline()
         except TimeoutError:
-            if req.deadline is not None and time.monotonic() >= req.deadline:
-                raise AgentError("context deadline exceeded") from None
-            raise AgentError(f"{req.name} stream idle timeout") from None
+            raise Exit(EXIT_NETWORK, f"the stream went idle: no data for "
+                                     f"{format_duration(req.idle_timeout)}") from None
         except (OSError, http.client.HTTPException) as exc:
-            raise AgentError(f"{req.name} stream read failed: {_describe(exc)}") from None
+            raise Exit(EXIT_NETWORK, f"the stream broke: {_describe(exc)}") from None
         if not line:
             return
         yield line
 
 
-def _emit(out: IO[bytes], text: str) -> None:
-    if text:
-        out.write(text.encode("utf-8"))
-        out.flush()
+def _events(payloads: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """JSON objects of SSE payloads; ``[DONE]``, keep-alives and garbage are skipped. A server
+    that sends ``data:`` lines without blank lines between events is read line by line."""
+    for payload in payloads:
+        try:
+            candidates = [json.loads(payload)]
+        except (ValueError, RecursionError):
+            candidates = []
+            for line in payload.split("\n"):
+                try:
+                    candidates.append(json.loads(line))
+                except (ValueError, RecursionError):
+                    continue
+        yield from (event for event in candidates if isinstance(event, dict))
 
 
-def _choice(chunk: Any) -> dict[str, Any]:
-    choices = chunk.get("choices") if isinstance(chunk, dict) else None
-    first = choices[0] if isinstance(choices, list) and choices else None
-    return first if isinstance(first, dict) else {}
-
-
-def _nested_str(obj: dict[str, Any], outer: str, inner: str) -> str:
-    value = obj.get(outer)
-    text = value.get(inner) if isinstance(value, dict) else None
-    return text if isinstance(text, str) else ""
-
-
-def _chunk_error(chunk: Any) -> str:
-    error = chunk.get("error") if isinstance(chunk, dict) else None
-    if isinstance(error, dict):
-        return str(error.get("message") or "")
-    return error if isinstance(error, str) else ""
-
-
-# --- perplexity ---------------------------------------------------------------------------------
-
-@dataclass
-class _PerplexityStream:
-    """Dedupes cumulative content and collects sources across chunks."""
-
-    emitted: str = ""
-    citations: list[str] = field(default_factory=list)
-    search_urls: list[str] = field(default_factory=list)
-
-    def feed(self, chunk: Any) -> str:
-        message = _chunk_error(chunk)
-        if message:
-            raise AgentError(f"perplexity api error: {message}")
-        if not isinstance(chunk, dict):
-            return ""
-        self._collect_sources(chunk)
-        choice = _choice(chunk)
-        if choice.get("finish_reason") == "error":
-            raise AgentError("perplexity api error: stream finished with error")
-        content = _nested_str(choice, "delta", "content") or _nested_str(choice, "message", "content")
-        fresh = content[len(self.emitted):] if content.startswith(self.emitted) else content
-        self.emitted += fresh
-        return fresh
-
-    def _collect_sources(self, chunk: dict[str, Any]) -> None:
-        citations = chunk.get("citations")
-        for url in citations if isinstance(citations, list) else []:
-            _add_unique(self.citations, url)
-        results = chunk.get("search_results")
-        for result in results if isinstance(results, list) else []:
-            if isinstance(result, dict):
-                _add_unique(self.search_urls, result.get("url"))
-
-    def sources(self) -> str:
-        urls = self.citations or self.search_urls
-        if not urls:
-            return ""
-        return "\n\nSources:\n" + "".join(f"[{n}] {url}\n" for n, url in enumerate(urls, 1))
-
-
-def _add_unique(target: list[str], value: Any) -> None:
-    if isinstance(value, str) and value.strip() and value.strip() not in target:
-        target.append(value.strip())
-
-
-def stream_perplexity(prompt: str, *, token: str, out: IO[bytes], log: IO[bytes],
-                      base_url: str | None = None, model: str | None = None,
-                      idle_timeout: float = IDLE_TIMEOUT, max_attempts: int = MAX_ATTEMPTS,
-                      sleep: Sleep = time.sleep, header_timeout: float = CONNECT_TIMEOUT,
-                      deadline: float | None = None, rng: random.Random | None = None) -> None:
-    """Stream a perplexity answer into `out`; retry notes go to `log`. Raises AgentError."""
-    if not (token or "").strip():
-        raise AgentError("perplexity api token is empty")
-    req = _Request(
-        name="perplexity", url=(base_url or "").strip() or PERPLEXITY_URL,
-        body=chat_body((model or "").strip() or PERPLEXITY_MODEL, prompt),
-        headers={"Authorization": f"Bearer {token.strip()}", "Content-Type": "application/json",
-                 "Accept": "text/event-stream"},
-        log=log, error_prefix="perplexity api error", error_body_limit=PERPLEXITY_ERROR_BODY_LIMIT,
-        header_timeout=header_timeout, idle_timeout=idle_timeout, max_attempts=max_attempts,
-        sleep=sleep, rng=rng or random.Random(), deadline=deadline)
-    got = _post(req)
-    state = _PerplexityStream()
+def _document_events(req: Request, got: _Response) -> Iterator[dict[str, Any]]:
+    """A server that answered with one JSON document instead of a stream: the document as the
+    event it amounts to."""
+    text = b"".join(_lines(req, got)).decode("utf-8", "replace")
     try:
-        for payload in iter_sse_events(_lines(req, got)):
-            if payload.strip() == DONE:
-                break
-            _emit(out, state.feed(_loads(payload)))
-    finally:
-        got.conn.close()
-    _emit(out, state.sources())
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        raise Exit(EXIT_FAILED, f"the API sent no event stream: {cut(text, 300)}") from None
+    if not isinstance(document, dict):
+        return
+    if isinstance(document.get("type"), str):
+        yield document
+    elif document.get("status") == "failed" or document.get("error"):
+        yield {"type": "response.failed", "response": document, "error": document.get("error")}
+    else:
+        yield {"type": "response.completed", "response": document}
 
 
-def _loads(payload: str) -> Any:
-    """A chunk's JSON; keep-alives and malformed chunks count as empty."""
+def _write_event(out: IO[bytes], event: dict[str, Any]) -> None:
     try:
-        return json.loads(payload)
-    except ValueError:
-        return None
+        line = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: keep it escaped
+        line = json.dumps(event, separators=(",", ":")).encode("ascii")
+    out.write(line + b"\n")
+    out.flush()
 
 
-# --- xai ----------------------------------------------------------------------------------------
-
-def stream_xai(prompt: str, *, token: str, out: IO[bytes], log: IO[bytes],
-               base_url: str | None = None, model: str | None = None,
-               idle_timeout: float = IDLE_TIMEOUT, max_attempts: int = MAX_ATTEMPTS,
-               sleep: Sleep = time.sleep, header_timeout: float = 60.0,
-               deadline: float | None = None, rng: random.Random | None = None) -> None:
-    """Stream an xAI answer (SSE or one JSON document) into `out`. Raises AgentError."""
-    if not (token or "").strip():
-        raise AgentError("xai api key is empty")
-    req = _Request(
-        name="xai", url=xai_endpoint((base_url or "").strip() or XAI_BASE_URL),
-        body=chat_body((model or "").strip() or XAI_MODEL, prompt),
-        headers={"Authorization": f"Bearer {token.strip()}", "Content-Type": "application/json",
-                 "Accept": "text/event-stream", "User-Agent": "conductor-loop/xai"},
-        log=log, error_prefix="xai request failed", error_body_limit=XAI_ERROR_BODY_LIMIT,
-        header_timeout=header_timeout, idle_timeout=idle_timeout, max_attempts=max_attempts,
-        sleep=sleep, rng=rng or random.Random(), deadline=deadline)
-    got = _post(req)
+def stream(req: Request, out: IO[bytes], log: IO[bytes]) -> int:
+    """Run the request: events to ``out`` (NDJSON), notes and the error line to ``log``.
+    Returns the exit code."""
     try:
-        if "text/event-stream" in (got.resp.getheader("Content-Type") or "").lower():
-            _xai_events(req, got, out)
-        else:
-            _xai_document(req, got, out)
-    finally:
-        got.conn.close()
-
-
-def _xai_content(chunk: Any) -> str:
-    choice = _choice(chunk)
-    text = choice.get("text")
-    return (_nested_str(choice, "delta", "content") or _nested_str(choice, "message", "content")
-            or (text if isinstance(text, str) else ""))
-
-
-def _xai_events(req: _Request, got: _Response, out: IO[bytes]) -> None:
-    for payload in iter_sse_data_lines(_lines(req, got)):
-        if payload.strip() == DONE:
-            return
-        chunk = _loads(payload)
-        message = _chunk_error(chunk)
-        if message:
-            raise AgentError(f"xai stream error: {message}")
-        _emit(out, _xai_content(chunk))
-
-
-def _xai_document(req: _Request, got: _Response, out: IO[bytes]) -> None:
-    data = b"".join(_lines(req, got))
-    try:
-        document = json.loads(data.decode("utf-8", "replace"))
-    except ValueError as exc:
-        raise AgentError(f"xai decode response: {exc}") from None
-    message = _chunk_error(document)
-    if message:
-        raise AgentError(f"xai api error: {message}")
-    content = (_nested_str(_choice(document), "message", "content") or _xai_content(document))
-    if not content:
-        raise AgentError("xai response missing content")
-    _emit(out, content)
-
-
-# --- file-level entry points --------------------------------------------------------------------
-
-def run_perplexity(prompt: str, *, token: str, base_url: str | None, model: str | None,
-                   stdout_path: str | os.PathLike[str], stderr_path: str | os.PathLike[str],
-                   idle_timeout: float = IDLE_TIMEOUT, max_attempts: int = MAX_ATTEMPTS,
-                   sleep: Sleep = time.sleep, **options: Any) -> None:
-    """Run one perplexity request; the run's stdout/stderr files are truncated first (spec 7.3)."""
-    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as log:
-        stream_perplexity(prompt, token=token, out=out, log=log, base_url=base_url, model=model,
-                          idle_timeout=idle_timeout, max_attempts=max_attempts, sleep=sleep, **options)
-
-
-def run_xai(prompt: str, *, token: str, base_url: str | None, model: str | None,
-            stdout_path: str | os.PathLike[str], stderr_path: str | os.PathLike[str],
-            idle_timeout: float = IDLE_TIMEOUT, max_attempts: int = MAX_ATTEMPTS,
-            sleep: Sleep = time.sleep, **options: Any) -> None:
-    """Run one xAI request; the run's stdout/stderr files are truncated first (spec 7.3)."""
-    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as log:
-        stream_xai(prompt, token=token, out=out, log=log, base_url=base_url, model=model,
-                   idle_timeout=idle_timeout, max_attempts=max_attempts, sleep=sleep, **options)
+        if not req.token.strip():
+            var = TOKEN_VARS.get(req.name, "the token variable")
+            raise Exit(EXIT_AUTH, f"no API token: {var} is not set")
+        got = _post(req, log)
+        state = ResponseState()
+        try:
+            is_stream = "json" not in (got.resp.getheader("Content-Type") or "").lower()
+            events = _events(iter_sse_events(_lines(req, got))) if is_stream \
+                else _document_events(req, got)
+            for event in events:
+                _write_event(out, event)
+                state.feed(event)
+                if event.get("type") in TERMINAL:
+                    break
+        finally:
+            got.conn.close()
+        problem = state.problem()
+        if problem is not None:
+            raise Exit(*problem)
+        return EXIT_OK
+    except Exit as done:
+        _note(log, ERROR_PREFIX + " ".join(done.message.split()))
+        return done.code
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Child-process mode: prompt on stdin, answer on stdout, retries and errors on stderr.
-
-    The token comes from the agent's env var (PERPLEXITY_API_KEY / XAI_API_KEY), so it never
-    appears on a command line.
-    """
+    """Child-process mode: the prompt on stdin, events on stdout, notes and errors on stderr."""
     parser = argparse.ArgumentParser(prog="python -m conductor.agents")
     parser.add_argument("type", choices=("perplexity", "xai"))
     parser.add_argument("--base-url", default="")
@@ -439,16 +427,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT)
     args = parser.parse_args(argv)
     prompt = sys.stdin.buffer.read().decode("utf-8", "replace")
-    out, log = sys.stdout.buffer, sys.stderr.buffer
-    try:
-        if args.type == "perplexity":
-            stream_perplexity(prompt, token=resolve_token("perplexity", None), out=out, log=log,
-                              base_url=args.base_url, model=args.model, idle_timeout=args.idle_timeout)
-        else:
-            base_url, model = xai_settings(args.base_url, args.model)
-            stream_xai(prompt, token=resolve_token("xai", None), out=out, log=log,
-                       base_url=base_url, model=model, idle_timeout=args.idle_timeout)
-    except AgentError as exc:
-        _write_line(log, f"Error: {exc}")
-        return 1
-    return 0
+    if args.type == "perplexity":
+        url = perplexity_endpoint(args.base_url)
+        model = args.model.strip() or PERPLEXITY_MODEL
+    else:
+        base_url, model = xai_settings(args.base_url, args.model)
+        url = xai_endpoint(base_url)
+    req = Request(name=args.type, url=url, token=resolve_token(args.type), model=model,
+                  prompt=prompt, idle_timeout=args.idle_timeout)
+    return stream(req, sys.stdout.buffer, sys.stderr.buffer)

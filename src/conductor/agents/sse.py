@@ -1,10 +1,9 @@
-"""Server-sent events from a byte-line iterator: just the `data:` payloads the REST agents need."""
+"""Server-sent events from a byte-line iterator: just the `data:` payloads the REST agents need
+(``event:``, ``id:`` and comment lines are ignored; the JSON payload carries its own type)."""
 
 from __future__ import annotations
 
 from typing import Iterable, Iterator
-
-DONE = "[DONE]"
 
 
 def _data_value(raw: bytes) -> str | None:
@@ -29,11 +28,3 @@ def iter_sse_events(lines: Iterable[bytes]) -> Iterator[str]:
             data.append(value)
     if data:
         yield "\n".join(data)
-
-
-def iter_sse_data_lines(lines: Iterable[bytes]) -> Iterator[str]:
-    """One payload per `data:` line, for servers (xAI) that are read line by line."""
-    for raw in lines:
-        value = _data_value(raw)
-        if value is not None:
-            yield value

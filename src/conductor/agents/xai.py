@@ -1,26 +1,24 @@
-"""xai (xAI Grok) over REST, run as ``python -m conductor.agents xai`` (its own process)."""
+"""xai (xAI Grok) over REST: its Responses API (``POST /v1/responses``), run as
+``python -m conductor.agents xai`` (its own process; see :mod:`.responses`).
+
+``XAI_API_ENDPOINT``, ``XAI_BASE_URL`` or ``XAI_API_BASE`` in the environment win over the
+config's ``base_url``, and ``XAI_MODEL`` over its ``model`` (as upstream did)."""
 
 from __future__ import annotations
 
-import sys
+from .responses import ResponsesBackend
 
-from .backend import Backend, Launch
+XAI_BASE_URL = "https://api.x.ai"
+XAI_MODEL = "grok-4.3"
+XAI_BASE_URL_VARS = ("XAI_API_ENDPOINT", "XAI_BASE_URL", "XAI_API_BASE")
+XAI_MODEL_VAR = "XAI_MODEL"
 
 
-class XaiBackend(Backend):
+class XaiBackend(ResponsesBackend):
     type = "xai"
     token_vars = ("XAI_API_KEY",)
-
-    def base_argv(self, launch: Launch) -> list[str]:
-        argv = [sys.executable, "-m", "conductor.agents", self.type]
-        if (getattr(launch.agent, "base_url", "") or "").strip():
-            argv += ["--base-url", launch.agent.base_url]
-        if (getattr(launch.agent, "model", "") or "").strip():
-            argv += ["--model", launch.agent.model]
-        return argv
-
-    def environment(self, launch: Launch) -> dict[str, str]:
-        return {}
+    default_model = XAI_MODEL
+    versions_verified = "Responses API (POST /v1/responses), event and usage shapes of 2026-11"
 
 
 BACKEND = XaiBackend()

@@ -25,6 +25,8 @@ _ROOT_HELP = "runs root (default: $CONDUCTOR_ROOT, config storage.runs_dir, ~/.r
 _CONFIG_HELP = "config file whose storage.runs_dir names the runs root"
 _ACTIVITY_HELP = ("add activity signals: latest bus message, output activity, age of the last "
                   "meaningful bus signal (FACT/DECISION/ERROR/REVIEW), analysis drift risk")
+_USAGE_HELP = ("add COST, TOKENS and LOOP columns (and usage in --json even when none was "
+               "reported); they are shown anyway when a task has usage or a loop state")
 _DRIFT_HELP = ("with --activity: flag drift risk when a running task has had no meaningful bus "
                "signal for this long (default 20m)")
 
@@ -60,6 +62,7 @@ def _register_list(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--activity", action="store_true", help=_ACTIVITY_HELP)
     p.add_argument("--drift-after", type=duration, default=DRIFT_AFTER, help=_DRIFT_HELP)
+    p.add_argument("--usage", action="store_true", help=_USAGE_HELP)
     p.set_defaults(func=cmd_list)
 
 
@@ -83,6 +86,7 @@ def _register_status(sub) -> None:
                    help="tab-separated rows: task status exit_code latest_run done pid_alive")
     p.add_argument("--activity", action="store_true", help=_ACTIVITY_HELP)
     p.add_argument("--drift-after", type=duration, default=DRIFT_AFTER, help=_DRIFT_HELP)
+    p.add_argument("--usage", action="store_true", help=_USAGE_HELP)
     p.set_defaults(func=cmd_status)
 
 
@@ -124,7 +128,8 @@ def cmd_list(args, environ=None, cwd=None) -> int:
     layout = Layout(root)
     if not args.task:
         return _list_tasks(layout, args.project, args)
-    return _list_runs(layout, args.project, args.task, args.json)
+    return _list_runs(layout, args.project, args.task, args.json,
+                      getattr(args, "usage", False))
 
 
 def project_ids(root: str) -> list[str]:
@@ -179,8 +184,11 @@ def _list_tasks(layout, project: str, args) -> int:
             activity = it.activity_signals(view.snap.path, latest, status, args.drift_after, now)
         rows.append((view, status, activity))
     rows = _filter_list_rows(rows, args.status)
+    force = getattr(args, "usage", False)
+    extended = force or any(view.usage or view.loop_state for view, _, _ in rows)
     if args.json:
         tasks = []
+        total = None
         for view, status, activity in rows:
             row = {"task_id": view.id, "runs": len(view.runs), "latest_status": status,
                    "done": view.done,
@@ -193,12 +201,18 @@ def _list_tasks(layout, project: str, args) -> int:
                 row["blocked_by"] = view.blocked_by
             if activity is not None:
                 row["activity"] = activity
+            total = _add_usage(row, view, now, force, total)
             tasks.append(row)
-        _out(go_json({"tasks": tasks or None}))
+        out = {"tasks": tasks or None}
+        if total is not None:
+            out["usage"] = it.usage_json(total)
+        _out(go_json(out))
         return 0
     header = ["TASK_ID", "RUNS", "LATEST_STATUS", "DONE", "BLOCKED_BY", "LAST_ACTIVITY"]
     if args.activity:
         header += ["LAST_BUS", "LAST_OUTPUT", "MEANINGFUL_AGE", "DRIFT_RISK", "DRIFT_REASON"]
+    if extended:
+        header += USAGE_COLUMNS
     table = [header]
     for view, status, activity in rows:
         cells = [view.id, str(len(view.runs)), status, "DONE" if view.done else "-",
@@ -207,9 +221,29 @@ def _list_tasks(layout, project: str, args) -> int:
         if args.activity:
             cells += [it.bus_summary(activity), it.output_minute(activity), it.age_text(activity),
                       it.risk_text(activity), it.reason_text(activity)]
+        if extended:
+            cells += it.usage_cells(view.usage) + [it.loop_cell(view.loop_state, now)]
         table.append(cells)
     _out(tab_table(table))
     return 0
+
+
+# Ours (issue 10): appended after upstream's columns, and only when a row has something to show
+# or --usage asks, so a root of upstream's runs lists byte for byte as upstream does.
+USAGE_COLUMNS = ["COST", "TOKENS", "LOOP"]
+
+
+def _add_usage(row: dict, view, now: int, force: bool, total):
+    """Our JSON keys of a task row: ``usage`` (its runs summed) and ``loop_state``, each only
+    when there is one (or with --usage); returns the project total so far (None: nothing)."""
+    from . import info_tasks as it
+    usage = view.usage
+    if usage or force:
+        row["usage"] = it.usage_json(usage)
+        total = usage if total is None else total + usage
+    if view.loop_state is not None:
+        row["loop_state"] = it.loop_state_json(view.loop_state, now)
+    return total
 
 
 def _filter_list_rows(rows, text: str):
@@ -232,14 +266,16 @@ def _filter_list_rows(rows, text: str):
     return [r for r in rows if keep(r[0], r[1])]
 
 
-def _list_runs(layout, project: str, task: str, as_json: bool) -> int:
+def _list_runs(layout, project: str, task: str, as_json: bool, force: bool = False) -> int:
     from . import info_tasks as it
+    from ..store.usage import run_usage
     from .info_render import go_json, go_seconds, local_second, tab_table
     runs_dir = layout.runs_dir(project, task)
     if not os.path.isdir(runs_dir):
         raise UsageError(f"no runs found for project {project} task {task}")
     view = it.view_task(layout, project, task, _now())
     rows = []
+    usages = {}
     for run in view.runs:
         info = run.info
         if not run.readable:
@@ -255,12 +291,32 @@ def _list_runs(layout, project: str, task: str, as_json: bool) -> int:
                 duration_text = go_seconds(info.end_time - info.start_time)
         rows.append({"run_id": run.run_id, "status": info.status, "exit_code": info.exit_code,
                      "started": started, "duration": duration_text})
+        usages[run.run_id] = (run_usage(info), info)
+    extended = force or any(u for u, _ in usages.values())
     if as_json:
-        _out(go_json({"runs": rows or None}))
+        for row in rows:
+            usage, info = usages.get(row["run_id"], (None, None))
+            if usage is not None and (usage or force):
+                row["usage"] = it.usage_json(usage)
+            if info is not None and info.failure:
+                row["failure"] = info.failure
+        out = {"runs": rows or None}
+        total = view.usage
+        if total or force:
+            out["usage"] = it.usage_json(total)
+        _out(go_json(out))
         return 0
-    table = [["RUN_ID", "STATUS", "EXIT_CODE", "STARTED", "DURATION"]]
-    table += [[r["run_id"], r["status"], str(r["exit_code"]), r["started"], r["duration"]]
-              for r in rows]
+    header = ["RUN_ID", "STATUS", "EXIT_CODE", "STARTED", "DURATION"]
+    if extended:
+        header += ["COST", "TOKENS", "MODEL"]
+    table = [header]
+    for r in rows:
+        cells = [r["run_id"], r["status"], str(r["exit_code"]), r["started"], r["duration"]]
+        if extended:
+            usage, info = usages.get(r["run_id"], (None, None))
+            cells += it.usage_cells(usage) + [it.safe_field(info.model)] if usage is not None \
+                else ["-", "-", "-"]
+        table.append(cells)
     _out(tab_table(table))
     return 0
 
@@ -312,6 +368,7 @@ def _status_row(layout, project: str, task: str, args, now: int) -> dict:
     if args.activity:
         row["activity"] = it.activity_signals(view.snap.path, newest, status, args.drift_after,
                                               now)
+    row["_view"] = view  # for our usage columns and keys; never printed
     return row
 
 
@@ -340,6 +397,10 @@ def _status_empty(project: str, tasks: list[str], text: str) -> str:
 def _print_status(rows: list[dict], project: str, tasks: list[str], args) -> None:
     from . import info_tasks as it
     from .info_render import go_json, tab_table
+    now = _now()
+    force = getattr(args, "usage", False)
+    views = [r.pop("_view", None) for r in rows]
+    extended = force or any(v is not None and (v.usage or v.loop_state) for v in views)
 
     def dash(value) -> str:
         if value is None or value == "":
@@ -347,7 +408,14 @@ def _print_status(rows: list[dict], project: str, tasks: list[str], args) -> Non
         return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
     if args.json:
-        _out(go_json({"tasks": rows}))
+        total = None
+        for row, view in zip(rows, views):
+            if view is not None:
+                total = _add_usage(row, view, now, force, total)
+        out = {"tasks": rows}
+        if total is not None:
+            out["usage"] = it.usage_json(total)
+        _out(go_json(out))
         return
     if args.concise:
         if not rows:
@@ -368,14 +436,19 @@ def _print_status(rows: list[dict], project: str, tasks: list[str], args) -> Non
     header = ["TASK_ID", "STATUS", "EXIT_CODE", "LATEST_RUN", "DONE", "PID_ALIVE", "BLOCKED_BY"]
     if args.activity:
         header += ["LAST_BUS", "LAST_OUTPUT", "MEANINGFUL_AGE", "DRIFT_RISK", "DRIFT_REASON"]
+    if extended:
+        header += USAGE_COLUMNS
     table = [header]
-    for r in rows:
+    for r, view in zip(rows, views):
         cells = [r["task_id"], r["status"], dash(r["exit_code"]), dash(r["latest_run"]),
                  dash(r["done"]), dash(r["pid_alive"]), ",".join(r.get("blocked_by", [])) or "-"]
         if args.activity:
             a = r["activity"]
             cells += [it.bus_summary(a), it.output_minute(a), it.age_text(a), it.risk_text(a),
                       it.reason_text(a)]
+        if extended:
+            cells += it.usage_cells(view.usage) + [it.loop_cell(view.loop_state, now)] \
+                if view is not None else ["-", "-", "-"]
         table.append(cells)
     _out(tab_table(table))
     if not rows and args.status.strip():

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from ..errors import ConductorError
 from ..store import (CANCELLED, Layout, RunInfo, RunSnapshot, TaskSnapshot, run_alive,
                      reconcile, scan_task)
+from ..store.loopstate import LoopState, read_loop_state
+from ..store.usage import Usage, total_usage
 from ..timefmt import NS, now_ns as _now_ns
 from .info_render import go_seconds, local_minute, rfc3339_seconds
 
@@ -42,6 +44,12 @@ class TaskView:
     runs: list[RunView] = field(default_factory=list)
     blocked_by: list[str] = field(default_factory=list)
     cancelled: bool = False
+    loop_state: LoopState | None = None  # only while it holds (store.loopview.effective)
+
+    @property
+    def usage(self) -> Usage:
+        """Every readable run's tokens and cost, summed."""
+        return total_usage(r.info for r in self.runs if r.readable)
 
     @property
     def id(self) -> str:
@@ -90,10 +98,24 @@ def view_task(layout: Layout, project: str, task: str, now: int | None = None) -
             sys.stderr.write(f"warning: {run.error}\n")
     view = TaskView(snap, [view_run(r, snap.done, now) for r in snap.runs])
     view.cancelled = _marker_file(layout.root, os.path.join(snap.path, CANCELLED))
+    view.loop_state = _loop_state(snap.path)
     if not snap.runs and not snap.done and snap.depends_on:
         from ..runner.deps import blocked_by
         view.blocked_by = blocked_by(layout.project_dir(project), snap.depends_on)
     return view
+
+
+def _loop_state(task_dir: str) -> LoopState | None:
+    from ..store.loopview import effective
+    state = read_loop_state(task_dir)
+    if state is None or state.ended:
+        return state
+    from ..runner.supervisor import loop_alive
+    try:
+        alive = loop_alive(task_dir)
+    except OSError:
+        alive = False
+    return effective(state, alive)
 
 
 def _marker_file(root: str, path: str) -> bool:
@@ -338,3 +360,39 @@ def risk_flag(signals: dict | None) -> str:
 
 def reason_text(signals: dict | None) -> str:
     return "-" if signals is None else safe_field(signals["drift_reason"])
+
+
+# ---- usage and loop state (ours, issue 10) ---------------------------------------------------
+
+def usage_json(usage: Usage) -> dict:
+    """The usage fields of our JSON, in this order; ``cost_usd`` null when no run reported one."""
+    return {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+            "cached_tokens": usage.cached_tokens,
+            # a sum of floats: 0.42 + 0.08 must not print as 0.5000000000000001
+            "cost_usd": None if usage.cost_usd is None else round(usage.cost_usd, 6),
+            "turns": usage.turns}
+
+
+def loop_state_json(state: LoopState, now: int) -> dict:
+    from ..store.loopview import loop_words
+    words = loop_words(state, now)
+    return {"state": state.state, "status": words.status, "detail": words.detail,
+            "reason": state.reason,
+            "since": rfc3339_seconds(state.since) if state.since else "",
+            "until": rfc3339_seconds(state.until) if state.until else "",
+            "failures": state.failures}
+
+
+def usage_cells(usage: Usage) -> list[str]:
+    """COST and TOKENS cells: ``$0.024`` / ``18.5k``, ``-`` when not reported."""
+    from ..store.usage import format_cost, format_tokens
+    return [format_cost(usage.cost_usd) or "-",
+            format_tokens(usage.tokens) if usage.tokens else "-"]
+
+
+def loop_cell(state: LoopState | None, now: int) -> str:
+    """LOOP cell: ``stuck: 5 identical failures``, ``waiting: limit until 14:05``, ``-``."""
+    if state is None:
+        return "-"
+    from ..store.loopview import loop_words
+    return safe_field(loop_words(state, now).text)

@@ -30,7 +30,8 @@ from ..timefmt import now_ns
 from . import keymap as km
 from .messages import (ActionDone, ActionFailed, PaneError, RootScanned, TaskScanned,
                        TaskVanished)
-from .status import ProjectView, RunView, TaskView, counts, read_root, read_task
+from .status import (ProjectView, RunView, TaskView, counts, read_root, read_task,
+                     total_spend)
 from .widgets.bus_feed import BusFeed
 from .widgets.detail import TABS, DetailTabs, Selection
 from .widgets.header import StatusHeader
@@ -47,7 +48,8 @@ RESCAN_DEBOUNCE = 0.3
 FILTER_DEBOUNCE = 0.15
 NOTIFY_STATUSES = {"completed": ("finished", "information"), "failed": ("failed", "error"),
                    "needs-you": ("asks a QUESTION", "warning"),
-                   "loop-dead": ("lost its supervisor", "error")}
+                   "loop-dead": ("lost its supervisor", "error"),
+                   "stuck": ("is stuck (identical failures)", "error")}
 
 
 def while_running(method):
@@ -309,7 +311,8 @@ class ConductorApp(App[None]):
         self._update_counts()
 
     def _update_counts(self) -> None:
-        self.header.set_counts(counts(list(self.tree.projects.values())))
+        projects = list(self.tree.projects.values())
+        self.header.set_counts(counts(projects), total_spend(projects))
 
     def _announce(self, old_status: str | None, task: TaskView) -> None:
         """A toast and the bell when a task finishes, fails or asks something."""
@@ -599,11 +602,14 @@ class ConductorApp(App[None]):
     def _create_task(self, req) -> str:
         """Runs in the dialog's thread: write TASK.md, then launch the detached supervisor."""
         from .. import orchestrator
+        from .screens.new_task import budget_args
+        extra = budget_args(req)  # checked by the dialog already
         orchestrator.new_task(self.root, req.project, req.task, req.prompt,
                               depends_on=req.depends_on or None)
         result = orchestrator.start_task(self.root, req.project, req.task, agent=req.agent,
                                          config_path=self._config_file(),
-                                         cwd=os.path.expanduser(req.cwd) if req.cwd else None)
+                                         cwd=os.path.expanduser(req.cwd) if req.cwd else None,
+                                         extra_args=extra or None)
         self.call_from_thread(self._after_create, req.project, req.task)
         return f"started {req.task} (supervisor pid {result.pid})"
 

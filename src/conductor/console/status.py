@@ -15,7 +15,10 @@ from ..bus import MessageBus
 from ..errors import ConductorError
 from ..store import (STDERR, STDOUT, Layout, ProjectSnapshot, RunSnapshot, TaskSnapshot,
                      reconcile, run_alive, scan_root, scan_task)
+from ..store.loopstate import BACKOFF, BUDGET, LIMIT, LoopState, read_loop_state
+from ..store.loopview import LoopWords, effective, loop_words
 from ..store.runinfo import RunInfo
+from ..store.usage import Usage, run_usage, total_usage
 from ..timefmt import NS
 
 LIVE_NS = 60 * NS
@@ -41,6 +44,7 @@ LOOKS: dict[str, StatusLook] = {
     "queued": StatusLook("○", "bright_black", "queued"),
     "needs-you": StatusLook("?", "bold magenta", "needs you (QUESTION)"),
     "loop-dead": StatusLook("⚠", "bold red", "loop dead (a run claims to run, no supervisor)"),
+    "stuck": StatusLook("⊗", "bold red", "stuck: identical failures tripped the circuit breaker"),
     "unknown": StatusLook("·", "bright_black", "unknown"),
 }
 HEARTBEAT_LOOKS: dict[str, StatusLook] = {
@@ -76,6 +80,10 @@ class RunView:
     def is_root(self) -> bool:
         return self.depth == 0
 
+    @property
+    def usage(self) -> Usage:
+        return run_usage(self.info)
+
 
 @dataclass
 class TaskView:
@@ -92,10 +100,22 @@ class TaskView:
     depends_on: list[str] = field(default_factory=list)
     waiting_on: list[str] = field(default_factory=list)
     error: str | None = None
+    # What the supervisor does between attempts (LOOP-STATE.json), only while it still holds:
+    # a wait while the supervisor lives, stuck/failed until the task is started again.
+    loop_state: LoopState | None = None
+    usage: Usage = field(default_factory=Usage)  # every run of the task, children included
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.project, self.task)
+
+    def loop_words(self, now_ns: int) -> LoopWords | None:
+        return loop_words(self.loop_state, now_ns) if self.loop_state is not None else None
+
+    def detail(self, now_ns: int) -> str:
+        """One short line on why the task is in its state ("limit until 14:05"), or ""."""
+        words = self.loop_words(now_ns)
+        return words.detail if words is not None and words.status == self.status else ""
 
     @property
     def latest(self) -> RunView | None:
@@ -142,16 +162,28 @@ def run_status(info: RunInfo, *, stop_requested: bool) -> str:
 
 
 def task_status(snap: TaskSnapshot, runs: list[RunView], *, loop_alive: bool,
-                last_bus_type: str, waiting_on: list[str]) -> str:
-    """One word for a task; the order of the checks is the order of what matters to an operator."""
+                last_bus_type: str, waiting_on: list[str],
+                loop_state: LoopState | None = None) -> str:
+    """One word for a task; the order of the checks is the order of what matters to an operator.
+
+    ``loop_state`` is an :func:`~conductor.store.loopview.effective` one: a budget question
+    is ``needs-you``, a limit wait or a backoff ``waiting``, a tripped breaker ``stuck``, a
+    loop ended by a failure no retry fixes ``failed``."""
     claims = any(r.info.status == "running" for r in runs) or \
         any(r.status == "running" for r in runs)
     if snap.done and not claims:
         return "completed"
+    if loop_state is not None and loop_state.state == BUDGET and not snap.done:
+        return "needs-you"
     if last_bus_type == "QUESTION" and not snap.done:
         return "needs-you"
     if claims:
         return "running" if loop_alive else "loop-dead"
+    if loop_state is not None:
+        if loop_state.state in (LIMIT, BACKOFF):
+            return "waiting"
+        if loop_state.ended:
+            return loop_words(loop_state, 0).status
     if loop_alive:
         return "waiting" if waiting_on and not runs else "running"
     if snap.done:
@@ -194,9 +226,11 @@ def _arrange(runs: list[RunView]) -> list[RunView]:
 def build_task_view(snap: TaskSnapshot, *, loop_alive: bool, last_bus_type: str,
                     deps_done: dict[str, bool], now_ns: int,
                     alive: Callable[[RunInfo], bool] | None = None,
-                    last_output: Callable[[RunSnapshot], int | None] | None = None) -> TaskView:
+                    last_output: Callable[[RunSnapshot], int | None] | None = None,
+                    loop_state: LoopState | None = None) -> TaskView:
     """A task view from a snapshot. ``alive`` probes a running run's process (default: psutil);
-    ``last_output`` gives the time of a running run's last output write."""
+    ``last_output`` gives the time of a running run's last output write; ``loop_state`` is
+    what LOOP-STATE.json says (kept only while it holds: see :func:`effective`)."""
     runs: list[RunView] = []
     for run in snap.runs:
         info = run.info
@@ -210,11 +244,12 @@ def build_task_view(snap: TaskSnapshot, *, loop_alive: bool, last_bus_type: str,
         runs.append(view)
     roots = _arrange(runs)
     waiting_on = [d for d in snap.depends_on if not deps_done.get(d, False)]
+    loop_state = effective(loop_state, loop_alive)
     status = task_status(snap, runs, loop_alive=loop_alive, last_bus_type=last_bus_type,
-                         waiting_on=waiting_on)
+                         waiting_on=waiting_on, loop_state=loop_state)
     return TaskView(snap.project_id, snap.id, snap.path, status, runs, roots, loop_alive,
                     last_bus_type, snap.done, snap.stop_requested, list(snap.depends_on),
-                    waiting_on, snap.error)
+                    waiting_on, snap.error, loop_state, total_usage(r.info for r in runs))
 
 
 def output_mtime(run: RunSnapshot) -> int | None:
@@ -261,7 +296,7 @@ def view_task(snap: TaskSnapshot, deps_done: dict[str, bool], now_ns: int) -> Ta
     try:
         return build_task_view(snap, loop_alive=loop_alive(snap.path),
                                last_bus_type=last_bus_type(snap.path), deps_done=deps_done,
-                               now_ns=now_ns)
+                               now_ns=now_ns, loop_state=read_loop_state(snap.path))
     except (ConductorError, OSError, ValueError, OverflowError) as exc:
         snap.error = snap.error or f"{snap.path}: {exc}"
         snap.runs = []
@@ -303,8 +338,17 @@ def counts(projects: list[ProjectView]) -> dict[str, int]:
                 out["running"] += 1
             elif task.status == "needs-you":
                 out["needs-you"] += 1
-            elif task.status in ("failed", "loop-dead"):
+            elif task.status in ("failed", "loop-dead", "stuck"):
                 out["failed"] += 1
             elif task.status == "completed":
                 out["done"] += 1
     return out
+
+
+def total_spend(projects: list[ProjectView]) -> Usage:
+    """Header figure: the usage of every task shown."""
+    total = Usage()
+    for project in projects:
+        for task in project.tasks:
+            total = total + task.usage
+    return total

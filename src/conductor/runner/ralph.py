@@ -196,6 +196,10 @@ class RalphLoop:
         return Launch(agent=self.req.agent, environ=environ,
                       cwd=os.path.abspath(self.req.cwd or self.task_dir))
 
+    def _backend(self):
+        from ..agents.registry import backend
+        return backend(self.req.agent.type)
+
     def _preflight(self) -> None:
         """What makes every attempt fail is found before the first one: one line on the
         terminal, an ERROR on the bus, a ``failed`` loop state, and no run at all."""
@@ -284,7 +288,7 @@ class RalphLoop:
             elif failure is not None and failure.kind == BUDGET:
                 resume = result.session_id if req.resume_mode != "never" else ""
                 continue  # the budget check at the top asks the operator
-            elif failure is not None and failure.fatal:
+            elif failure is not None and not self._backend().retryable(failure):
                 self._fatal(failure, attempts=attempt + 1)
             else:
                 self.post("WARNING", f"root agent failed on restart #{attempt}: {result.error}")

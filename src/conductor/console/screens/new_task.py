@@ -31,6 +31,43 @@ class NewTaskRequest:
     prompt_file: str = ""
     cwd: str = ""
     depends_on: list[str] = field(default_factory=list)
+    max_cost_usd: str = ""   # as typed; see budget_args
+    max_tokens: str = ""
+    max_restarts: str = ""
+
+
+_SUFFIX = {"k": 1_000, "m": 1_000_000}
+
+
+def _positive(label: str, text: str, *, whole: bool) -> str:
+    """``text`` as the value of a flag, or ValueError with the line the dialog shows."""
+    raw = text.strip().replace("_", "").replace(",", "")
+    if not whole:
+        raw = raw.removeprefix("$").strip()
+    scale = 1
+    if whole and raw[-1:].lower() in _SUFFIX:
+        scale, raw = _SUFFIX[raw[-1].lower()], raw[:-1]
+    try:
+        value = float(raw) * scale
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf") or (whole and value != int(value)):
+        kind = "a whole number above 0" if whole else "a number of dollars above 0"
+        example = {"max cost": "5 or 2.50", "max tokens": "200000 or 200k",
+                   "max restarts": "10"}[label]
+        raise ValueError(f"{label}: {text.strip()!r} is not {kind} (e.g. {example})")
+    return str(int(value)) if whole else repr(value)
+
+
+def budget_args(req: NewTaskRequest) -> list[str]:
+    """The budget fields as ``run-agent task`` flags; ValueError names the wrong field."""
+    args: list[str] = []
+    for label, flag, text, whole in (("max cost", "--max-cost-usd", req.max_cost_usd, False),
+                                     ("max tokens", "--max-tokens", req.max_tokens, True),
+                                     ("max restarts", "--max-restarts", req.max_restarts, True)):
+        if text.strip():
+            args += [flag, _positive(label, text, whole=whole)]
+    return args
 
 
 def check_request(req: NewTaskRequest, agents: list[str]) -> str | None:
@@ -60,6 +97,10 @@ def check_request(req: NewTaskRequest, agents: list[str]) -> str | None:
             ids.validate_task_id(dep)
         except ConductorError as exc:
             return f"depends on: {exc}"
+    try:
+        budget_args(req)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
@@ -127,6 +168,14 @@ class NewTaskScreen(ModalScreen[str | None]):
                 yield Label("depends on", classes="field-label")
                 yield Input("", placeholder="task ids, comma-separated (optional)",
                             id="new-deps", compact=True)
+            with Horizontal(classes="field", id="new-budget"):
+                yield Label("budget", classes="field-label")
+                yield Input("", placeholder="max cost USD", id="new-max-cost",
+                            compact=True)
+                yield Input("", placeholder="max tokens", id="new-max-tokens",
+                            compact=True)
+                yield Input("", placeholder="max restarts", id="new-max-restarts",
+                            compact=True)
             yield Static("", id="new-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Create and start (ctrl+s)", variant="primary", id="new-create",
@@ -146,7 +195,10 @@ class NewTaskScreen(ModalScreen[str | None]):
             prompt=self.query_one("#new-prompt", TextArea).text,
             prompt_file=self.query_one("#new-prompt-file", Input).value.strip(),
             cwd=self.query_one("#new-cwd", Input).value.strip(),
-            depends_on=[d.strip() for d in deps.split(",") if d.strip()])
+            depends_on=[d.strip() for d in deps.split(",") if d.strip()],
+            max_cost_usd=self.query_one("#new-max-cost", Input).value.strip(),
+            max_tokens=self.query_one("#new-max-tokens", Input).value.strip(),
+            max_restarts=self.query_one("#new-max-restarts", Input).value.strip())
 
     @property
     def error_text(self) -> str:

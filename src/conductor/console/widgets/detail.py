@@ -14,6 +14,8 @@ from textual.widgets import ContentSwitcher, Markdown, Static, TabbedContent, Ta
 
 from ...agents.display import sniff_stream_type
 from ...store import OUTPUT, PROMPT, STDERR, STDOUT, TASK_MD, TASK_STATE
+from ...store.loopview import clock_time
+from ...store.usage import Usage, format_cost, format_tokens
 from ...timefmt import format_rfc3339nano
 from ..messages import FileRead, ReportsWorkerErrors
 from ..status import ProjectView, RunView, TaskView, heartbeat, look
@@ -70,6 +72,30 @@ def _rows_key(rows: list[tuple[str, Text]] | Text) -> tuple:
     return tuple((key, _text_key(value)) for key, value in rows)
 
 
+def tokens_text(usage: Usage) -> str:
+    """``12.3k in / 1.2k out / 10.0k cached``, or ``-`` without tokens."""
+    if not (usage.input_tokens or usage.output_tokens or usage.cached_tokens):
+        return "-"
+    return (f"{format_tokens(usage.input_tokens)} in / {format_tokens(usage.output_tokens)} out"
+            f" / {format_tokens(usage.cached_tokens)} cached")
+
+
+def usage_text(usage: Usage) -> str:
+    """A task's totals on one line: ``$0.120 · 12.3k in / 1.2k out / 10.0k cached · 5 turns``."""
+    if not usage:
+        return "-"
+    parts = [format_cost(usage.cost_usd)] if usage.cost_usd is not None else []
+    if usage.input_tokens or usage.output_tokens or usage.cached_tokens:
+        parts.append(tokens_text(usage))
+    if usage.turns:
+        parts.append(f"{usage.turns} turn{'s' if usage.turns != 1 else ''}")
+    return " · ".join(parts)
+
+
+def _when(ns: int | None, now_ns: int) -> str:
+    return f"{clock_time(ns, now_ns)} ({format_rfc3339nano(ns)})" if ns else "-"
+
+
 def info_rows(sel: Selection, now_ns: int) -> list[tuple[str, Text]] | Text:
     """The Info tab as (key, value) rows, or one line of text when nothing is selected."""
     table: list[tuple[str, Text]] = []
@@ -88,7 +114,9 @@ def info_rows(sel: Selection, now_ns: int) -> list[tuple[str, Text]] | Text:
     st = look(task.status)
     row("task", task.task)
     row("project", task.project)
-    row("task status", Text(f"{st.glyph} {st.label}", style=st.style))
+    detail = task.detail(now_ns)
+    row("task status", Text(f"{st.glyph} {task.status}: {safe_text(detail)}" if detail
+                            else f"{st.glyph} {st.label}", style=st.style))
     row("supervisor", "alive" if task.loop_alive else "not running")
     row("task dir", task.path)
     if task.depends_on:
@@ -96,6 +124,17 @@ def info_rows(sel: Selection, now_ns: int) -> list[tuple[str, Text]] | Text:
     if task.waiting_on:
         row("waiting on", ", ".join(task.waiting_on))
     row("attempts", len(task.roots))
+    row("usage", usage_text(task.usage))
+    words = task.loop_words(now_ns)
+    if words is not None and task.loop_state is not None:
+        state = task.loop_state
+        row("loop", Text(safe_text(words.text), style=look(words.status).style))
+        if state.reason and state.reason.strip() != words.detail:
+            row("loop reason", Text(safe_text(state.reason)))
+        if state.since:
+            row("loop since", _when(state.since, now_ns))
+        if state.until:
+            row("loop until", _when(state.until, now_ns))
     run = sel.run
     if run is None:
         return table
@@ -125,8 +164,21 @@ def info_rows(sel: Selection, now_ns: int) -> list[tuple[str, Text]] | Text:
         end = info.end_time if info.end_time else now_ns
         row("duration", format_age(end - info.start_time))
     row("exit code", info.exit_code)
+    if info.failure:
+        row("failure", Text(safe_text(info.failure), style="red"))
     if info.error_summary:
         row("error", Text(safe_text(info.error_summary), style="red"))
+    if info.limit_reset:
+        row("limit reset", _when(info.limit_reset, now_ns))
+    if info.model:
+        row("model", info.model)
+    if info.session_id:
+        row("session id", info.session_id)
+    usage = run.usage
+    row("tokens", tokens_text(usage))
+    row("cost", format_cost(usage.cost_usd) or "-")
+    if usage.turns:
+        row("turns", usage.turns)
     row("command line", info.commandline or "-")
     row("cwd", info.cwd or "-")
     row("run dir", run.path)

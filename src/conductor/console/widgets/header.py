@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from ...store.usage import Usage, format_cost, format_tokens
 from ..status import look
 from .line_index import neutralise
 
@@ -20,15 +21,28 @@ class StatusHeader(Static):
         self.filter_text = ""
         self.read_only = False
         self.loading = True
+        self.spend = Usage()
         self._drawn: tuple | None = None
 
     def on_mount(self) -> None:
         self._draw()
 
-    def set_counts(self, counts: dict[str, int]) -> None:
+    def set_counts(self, counts: dict[str, int], spend: Usage | None = None) -> None:
         self.counts = counts
+        if spend is not None:
+            self.spend = spend
         self.loading = False
         self._draw()
+
+    @property
+    def spend_text(self) -> str:
+        """``spent $1.23`` when any run reported a cost, else ``used 18.5k tok``, or ""."""
+        spend = self.spend
+        if spend.cost_usd is not None:
+            return f"spent {format_cost(spend.cost_usd)}"
+        if spend.tokens:
+            return f"used {format_tokens(spend.tokens)} tok"
+        return ""
 
     def set_mode(self, mode: str) -> None:
         self.mode = mode
@@ -52,6 +66,8 @@ class StatusHeader(Static):
                 st = look(status)
                 text.append(f"  {st.glyph} {self.counts.get(key, 0)} {label}",
                             style=st.style if self.counts.get(key) else "")
+            if self.spend_text:
+                text.append(f"   {self.spend_text}", style="bold magenta")
         if self.filter_text:
             text.append(f"   filter: {neutralise(self.filter_text)}", style="bold yellow")
         text.append(f"   watch: {self.mode}", style="bright_black")

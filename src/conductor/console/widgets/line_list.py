@@ -106,6 +106,23 @@ class LineList(ScrollView, can_focus=True):
             self._to_end()
         self.refresh()
 
+    @property
+    def last_row_style(self):
+        return self._rows[-1].style if self._rows else None
+
+    def extend_last_row(self, more: Text) -> None:
+        """Carry on the last row with more text (a streamed reply arriving in pieces)."""
+        if not self._rows:
+            self.append_rows([more])
+            return
+        self._rows[-1].append_text(more)
+        self._widest = max(self._widest, self._rows[-1].cell_len)
+        self._strips.clear()  # its cached strip is stale (only rows on screen are redrawn)
+        self._resize(quiet=True)
+        if self.following:
+            self._to_end()
+        self.refresh()
+
     def _resize(self, *, quiet: bool = False) -> None:
         size = Size(self._widest, len(self._rows))
         if quiet:  # appends: the hot path of a live feed

@@ -42,13 +42,44 @@ def display_row(line: DisplayLine) -> Text:
     return Text(neutralise(line.text), style=KIND_STYLES.get(line.kind, ""))
 
 
-def render_rows(agent: str, data: bytes) -> list[Text]:
-    rows: list[Text] = []
-    for raw in data.decode("utf-8", errors="replace").split("\n"):
-        if not raw.strip():
-            continue
-        rows.extend(display_row(line) for line in display_lines(agent, raw))
-    return rows[-MAX_ROWS:]
+class Rows(list):
+    """Rendered rows. ``continues``: the first row carries on the last row already shown (a
+    streamed chunk whose start lies in an earlier read)."""
+
+    continues = False
+
+
+def join_rows(lines) -> Rows:
+    """Rows from display lines. A line with ``join`` set carries on the row before it when
+    that row is of the same kind (gemini streams a reply in pieces); a newline inside such a
+    piece starts a new row. A join at the very start marks the rows :attr:`Rows.continues`."""
+    rows = Rows()
+    kinds: list[str] = []
+    for line in lines:
+        parts = line.text.split("\n") if line.join else [line.text]
+        if line.join and (not rows or kinds[-1] == line.kind):
+            if rows:
+                rows[-1].append(neutralise(parts[0]))
+            else:
+                rows.continues = True
+                rows.append(display_row(DisplayLine(line.kind, parts[0])))
+                kinds.append(line.kind)
+            parts = parts[1:]
+        for part in parts:
+            rows.append(display_row(DisplayLine(line.kind, part)))
+            kinds.append(line.kind)
+    if len(rows) > MAX_ROWS:
+        kept = Rows(rows[-MAX_ROWS:])
+        return kept
+    return rows
+
+
+def render_rows(agent: str, data: bytes) -> Rows:
+    def lines():
+        for raw in data.decode("utf-8", errors="replace").split("\n"):
+            if raw.strip():
+                yield from display_lines(agent, raw)
+    return join_rows(lines())
 
 
 class _Read(Message):
@@ -154,10 +185,15 @@ class ReadableLog(ReportsWorkerErrors, LineList):
             return
         self._reading = False
         grew = message.end > self._offset or message.reset
+        rows = message.rows
         if message.reset:
-            self.set_rows(message.rows)
-        elif message.rows:
-            self.append_rows(message.rows)
+            self.set_rows(list(rows))
+        elif rows:
+            if getattr(rows, "continues", False) and self.row_count \
+                    and self.last_row_style == rows[0].style:
+                self.extend_last_row(rows[0])
+                rows = rows[1:]
+            self.append_rows(list(rows))
         self._offset, self._ident = message.end, message.ident
         if grew and message.end - message.start >= MAX_READ:
             self.refresh_file()

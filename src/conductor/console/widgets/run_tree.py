@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from ...store.usage import Usage, format_usage
 from ...timefmt import NS
 from ..status import HEARTBEAT_LOOKS, ProjectView, RunView, TaskView, heartbeat, look
 from .line_index import neutralise
@@ -46,6 +47,16 @@ def format_age(ns: int) -> str:
     return f"{secs // 86400}d{secs % 86400 // 3600:02d}h"
 
 
+USAGE_STYLE = "magenta"
+
+
+def _usage(text: Text, usage: Usage) -> None:
+    """The usage cell: cost when the agent reports one, else tokens; nothing without usage."""
+    cell = format_usage(usage)
+    if cell:
+        text.append(f"  {cell}", style=USAGE_STYLE)
+
+
 def _glyph(status: str) -> Text:
     st = look(status)
     return Text(st.glyph + " ", style=st.style)
@@ -57,6 +68,7 @@ def run_label(run: RunView, now_ns: int) -> Text:
     text.append(neutralise(run.run_id))
     if info.agent:
         text.append(f"  {neutralise(info.agent)}", style="cyan")
+    _usage(text, run.usage)
     if run.is_root and run.attempts > 1:
         text.append(f"  try {run.attempt}/{run.attempts}", style="bright_black")
     elif not run.is_root:
@@ -70,6 +82,8 @@ def run_label(run: RunView, now_ns: int) -> Text:
         text.append(f"  {hb.glyph} {beat}", style=hb.style)
     elif run.status in ("failed", "stopped") and info.exit_code not in (-1, 0):
         text.append(f"  exit {info.exit_code}", style="red")
+    if run.status in ("failed", "stopped") and info.failure:
+        text.append(f"  {neutralise(info.failure)}", style="red")
     return text
 
 
@@ -78,10 +92,17 @@ def task_label(task: TaskView, now_ns: int) -> Text:
     text.append(neutralise(task.task), style="bold" if task.status == "needs-you" else "")
     if task.agent:
         text.append(f"  {neutralise(task.agent)}", style="cyan")
+    _usage(text, task.usage)
     attempts = len(task.roots)
     if attempts > 1:
         text.append(f"  ×{attempts}", style="bright_black")
-    if task.status == "waiting" and task.waiting_on:
+    detail = task.detail(now_ns)
+    if task.status == "stuck":
+        text.append(f"  stuck: {neutralise(detail)}" if detail else "  stuck",
+                    style=look("stuck").style)
+    elif detail:
+        text.append(f"  {neutralise(detail)}", style=look(task.status).style)
+    elif task.status == "waiting" and task.waiting_on:
         text.append("  waits on " + ", ".join(neutralise(d) for d in task.waiting_on),
                     style="cyan")
     elif task.status == "needs-you":
@@ -100,10 +121,14 @@ def project_label(project: ProjectView) -> Text:
         tally[task.status] = tally.get(task.status, 0) + 1
     text.append(f"  {len(project.tasks)} task{'s' if len(project.tasks) != 1 else ''}",
                 style="bright_black")
-    for status in ("running", "needs-you", "failed", "loop-dead", "completed"):
+    for status in ("running", "needs-you", "failed", "stuck", "loop-dead", "completed"):
         if tally.get(status):
             st = look(status)
             text.append(f"  {st.glyph}{tally[status]}", style=st.style)
+    total = Usage()
+    for task in project.tasks:
+        total = total + task.usage
+    _usage(text, total)
     return text
 
 
@@ -414,6 +439,10 @@ class RunTree(Tree[NodeRef]):
         now = self.clock()
         for project in self.projects.values():
             for task in project.tasks:
+                if task.loop_state is not None and task.loop_state.until is not None:
+                    node = self._by_key.get(("task", task.project, task.task, ""))
+                    if node is not None:  # "retry in 40s" counts down
+                        _relabel(node, task_label(task, now))
                 if task.status not in ("running", "loop-dead", "needs-you"):
                     continue
                 for run in task.runs:

@@ -87,12 +87,12 @@ def test_codex_failures_and_file_changes() -> None:
 
 def test_gemini_stream_renders_readably() -> None:
     assert render("gemini", ndjson(GEMINI_STREAM, noise=False)) == [
-        ("system", "● session init: model gemini-2.5-pro, session abc-123"),
+        ("system", "● session init: model gemini-2.5-pro"),
         ("tool", "⚙ run_shell_command: ls -la"),
         ("tool", "  ↳ success: README.md (+1 lines)"),
         ("text", "There are"),  # delta chunks: join=True, the view appends them to one row
         ("text", " two entries: README.md and src."),
-        ("result", "✔ result: success (1000 in, 234 out, 1 tool call, 3.0s)"),
+        ("result", "✔ result: success (1234 tokens, 1 tool call, 3.0s)"),
     ]
 
 

@@ -75,15 +75,14 @@ def test_tool_use_answer_is_the_text_after_the_last_tool_result() -> None:
 
 def test_tool_use_display() -> None:
     assert [BACKEND.display(event) for event in events("gemini-tool-use.jsonl")] == [
-        [DisplayLine("system", "● session init: model auto, session "
-                               "a5b180e4-69d1-41ca-b0f3-e1e3c8f35e2d")],
+        [DisplayLine("system", "● session init: model auto")],
         [],  # the prompt, echoed
         [DisplayLine("text", "Let me look at the files.", join=True)],
         [DisplayLine("tool", "⚙ run_shell_command: ls -1")],
         [DisplayLine("tool", "  ↳ success: err1.txt (+6 lines)")],
         [DisplayLine("text", "There is o", join=True)],
         [DisplayLine("text", "ne file here: `prompt.md`.", join=True)],
-        [DisplayLine("result", "✔ result: success (18430 in (8000 cached), 48 out, 1 tool call, 1.7s)")],
+        [DisplayLine("result", "✔ result: success (18528 tokens, 1 tool call, 1.7s)")],
     ]
 
 
@@ -323,3 +322,33 @@ def test_preflight_refuses_an_explicit_gateway_auth_with_a_base_url(tmp_path: Pa
     assert [f.kind for f in BACKEND.preflight(run)] == [AUTH]
     settings.write_text('{"security": {"auth": {"selectedType": "gemini-api-key"}}}')
     assert BACKEND.preflight(run) == []
+
+
+from hypothesis import given, settings as hsettings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(
+        st.sampled_from(["type", "role", "content", "delta", "model", "session_id", "stats",
+                         "models", "total_tokens", "status", "error", "message", "severity",
+                         "timestamp", "tool_name", "parameters", "output"]), children, max_size=5),
+    max_leaves=20)
+_events = st.fixed_dictionaries(
+    {"type": st.sampled_from(["init", "message", "tool_use", "tool_result", "error", "result"])
+     | _values}, optional={"role": _values, "content": _values, "delta": _values,
+                           "stats": _values, "error": _values, "status": _values,
+                           "timestamp": _values, "model": _values, "severity": _values})
+
+
+@hsettings(max_examples=50, deadline=None)
+@given(st.lists(_events, max_size=8), st.sampled_from([0, 1, 41, 55, 144, 173, -15]))
+def test_odd_events_never_raise(tmp_path_factory, lines, code) -> None:
+    path = tmp_path_factory.mktemp("odd") / "out.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    got = outcome(str(path), "", code)
+    assert got.answer is None or got.answer.strip()
+    watch = BACKEND.watch()
+    for line in lines:
+        assert isinstance(watch.feed(line).progress, bool)
+        assert all(isinstance(row, DisplayLine) for row in BACKEND.display(line))

@@ -118,3 +118,14 @@ def test_a_version_probe_that_times_out_leaves_the_version_empty(stubs, tmp_path
     assert (info.status, info.agent_version) == ("completed", "")
     assert open(info.output_path).read() == "probed\n"
     assert not os.path.exists(never)
+
+
+def test_a_rate_limit_is_a_limit_failure_with_its_reset_time(stubs):
+    res = job(stubs, "STUB: api-error 429 Resource has been exhausted (e.g. check quota).")
+    assert res.returncode != 0
+    [info] = runs(stubs.root)
+    summary = "Resource has been exhausted (e.g. check quota). (HTTP 429 RESOURCE_EXHAUSTED)"
+    assert (info.status, info.exit_code, info.failure, info.error_summary) == (
+        "failed", 173, "limit", summary)
+    assert info.limit_reset is not None and info.limit_reset > info.start_time
+    assert errors(stubs) == [f"gemini: {summary}"]

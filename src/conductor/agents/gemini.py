@@ -172,7 +172,7 @@ class Transcript:
     def feed(self, event: dict[str, Any]) -> bool:
         """Take one event; True when it is one of gemini's own event types."""
         kind = event.get("type")
-        if kind not in EVENT_TYPES:
+        if not isinstance(kind, str) or kind not in EVENT_TYPES:
             return False
         self.events += 1
         if kind == "init":
@@ -448,10 +448,8 @@ def display(event: dict[str, Any]) -> list[DisplayLine]:
     inside a chunk starts a new row."""
     kind = event.get("type")
     if kind == "init":
-        parts = [f"model {event['model']}" if text_of(event.get("model")) else "",
-                 f"session {event['session_id']}" if text_of(event.get("session_id")) else ""]
-        parts = [part for part in parts if part]
-        return _display._system("● session init" + (": " + ", ".join(parts) if parts else ""))
+        model = text_of(event.get("model"))
+        return _display._system("● session init" + (f": model {model}" if model else ""))
     if kind == "message":
         if event.get("role") not in ("assistant", "model"):
             return []  # the prompt, echoed
@@ -485,10 +483,7 @@ def _result_line(event: dict[str, Any]) -> DisplayLine:
     stats = event.get("stats") if isinstance(event.get("stats"), dict) else {}
     details = []
     if number(stats.get("total_tokens")):
-        tokens = f"{number(stats.get('input_tokens'))} in"
-        if number(stats.get("cached")):
-            tokens += f" ({number(stats.get('cached'))} cached)"
-        details.append(f"{tokens}, {number(stats.get('output_tokens'))} out")
+        details.append(f"{number(stats['total_tokens'])} tokens")
     if number(stats.get("tool_calls")):
         details.append(_display._count(number(stats["tool_calls"]), "tool call"))
     if number(stats.get("duration_ms")):

@@ -297,6 +297,8 @@ def test_job_tool_use_success(rig, agent):
 # ---- an auth error (401): failed fast, not restarted ---------------------------------------------
 
 AUTH_REQUESTS = {"claude": 3, "codex": 6, "gemini": 3}
+# the CLI's own exit code (gemini: the HTTP status & 0xFF; claude is ended by conductor)
+AUTH_EXIT = {"codex": 1, "gemini": 401 & 0xFF}
 # claude's first retry notice (system/api_retry: error_status 401, error "authentication_failed")
 # already names the failure, and conductor ends it there, before claude prints the server's words
 AUTH_WORDS = {"claude": "401 authentication_failed", "codex": AUTH_MESSAGE, "gemini": AUTH_MESSAGE}
@@ -311,6 +313,8 @@ def test_auth_error_stops_the_task_after_one_run(rig, agent):
     assert len(r.runs()) == 1, r.describe()  # not restarted
     [info] = r.runs()
     assert r.loop_state().state == "failed"
+    if agent in AUTH_EXIT:
+        assert info.exit_code == AUTH_EXIT[agent]
     assert info.status == "failed" and info.exit_code != 0
     assert info.failure == "auth"
     assert AUTH_WORDS[agent] in info.error_summary and "\n" not in info.error_summary

@@ -3,7 +3,7 @@ repeats). A line is a JSON list of actions:
 
     ["session", "s-1"]  ["usage", in, out, cost]  ["answer", "text"]  ["fail", kind, message]
     ["limit", seconds_from_now, message]  ["done"]  ["question", "text"]  ["wait-file", path]
-    ["tick-forever"]    ["exit", code]
+    ["tick-forever"]    ["exit", code]    ["stderr-ticks", count, seconds]
 
 Each attempt's argv is appended to $FAKE_PLAN.argv (one JSON list per line)."""
 
@@ -55,6 +55,11 @@ for action in plans[min(n, len(plans) - 1)]:
         while True:
             emit({"tick": 1})
             time.sleep(0.05)
+    elif verb == "stderr-ticks":  # only stderr grows (gemini's silent retries)
+        for _ in range(args[0]):
+            sys.stderr.write("Attempt failed. Retrying with backoff...\n")
+            sys.stderr.flush()
+            time.sleep(args[1])
     elif verb == "exit":
         code = args[0]
 sys.exit(code)

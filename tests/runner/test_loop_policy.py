@@ -238,3 +238,29 @@ def test_budget_flags_are_checked(stubs, flag, value, why):
     assert res.returncode == 1
     assert res.stderr == f'Error: invalid argument for "{flag}" flag: {why}\n'
     assert runs(stubs.root) == []
+
+
+def test_a_resumed_session_reporting_running_totals_is_not_counted_twice(plan, monkeypatch):
+    import fake_backend
+    monkeypatch.setattr(fake_backend.BACKEND, "cumulative_session_usage", True)
+    run_task(plan([["session", "s-7"], ["usage", 100, 10, None], ["limit", 0.1, "429"]],
+                  [["session", "s-7"], ["usage", 160, 25, None], ["done"]]))
+    first, second = runs(plan.root)
+    assert (first.input_tokens, first.output_tokens) == (100, 10)
+    assert (second.input_tokens, second.output_tokens) == (60, 15)  # codex prints the thread's total
+    assert plan.argv()[1] == ["--resume", "s-7"]
+
+
+@pytest.mark.parametrize("counts", [True, False])
+def test_stderr_growth_is_progress_unless_the_backend_says_not(plan, monkeypatch, counts):
+    import fake_backend
+    monkeypatch.setattr(fake_backend.BACKEND, "stderr_is_progress", counts)
+    req = plan([["stderr-ticks", 12, 0.1], ["answer", "ok"], ["done"]], idle_timeout=0.6,
+               max_attempts=1)
+    if counts:  # gemini: minutes of retries logged only on stderr are not idleness
+        assert run_task(req).attempts == 1
+        assert runs(plan.root)[0].status == "completed"
+    else:  # codex: its endless reconnect log is
+        with pytest.raises(TaskError, match="max restarts exceeded"):
+            run_task(req)
+        assert runs(plan.root)[0].error_summary == "timed out"

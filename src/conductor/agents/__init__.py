@@ -6,7 +6,6 @@ loaded only by the REST agents' own process, because http.client and ssl would s
 `run-agent` start.
 """
 
-from typing import Any
 
 from conductor.agents.backend import Backend, Failure, Launch, Outcome, Usage
 from conductor.agents.base import (AGENT_TYPES, AgentConfigLike, AgentError, check_type,

@@ -121,6 +121,13 @@ class Backend:
     base_url_var: str | None = None        # the variable a `base_url` is passed in, if any
     default_model: str = ""
     json_stream: bool = False              # its stdout is a JSON event stream
+    # a resumed session reports the whole session's usage, earlier runs included (codex): the
+    # runner subtracts what the session had reported before, so sums do not count it twice
+    cumulative_session_usage: bool = False
+    # with a live reader, stderr growth still counts as progress for the idle timeout (gemini
+    # retries for minutes logging only to stderr); codex logs its endless reconnects there too,
+    # so it says False and only its stream events count
+    stderr_is_progress: bool = True
     version_probe: bool = False            # `<binary> --version` is asked, for run-info
     version_timeout: float = 30.0          # gemini takes 5-16 s on a loaded machine
     install_hint: str = ""

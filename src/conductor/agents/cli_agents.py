@@ -31,13 +31,15 @@ def resolve_binary(agent_name: str, binary: str, path: str | None = None) -> str
     return os.path.abspath(found)
 
 
-def detect_version(binary: str, timeout: float = VERSION_TIMEOUT) -> str:
+def detect_version(binary: str, timeout: float = VERSION_TIMEOUT,
+                   env: dict[str, str] | None = None) -> str:
     """`<binary> --version`: trimmed stdout, else trimmed stderr; "" when it cannot be run, fails
     or takes longer than ``timeout`` (a slow probe is not a missing program: gemini's takes
-    5-16 s on a loaded machine)."""
+    5-16 s on a loaded machine). ``env``: the backend's variables for the program (gemini's
+    GEMINI_CLI_NO_RELAUNCH saves one node start here too)."""
     try:
         done = subprocess.run([binary, "--version"], stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=timeout, check=False)
+                              capture_output=True, timeout=timeout, check=False, env=env)
     except (OSError, subprocess.SubprocessError, ValueError):
         return ""
     if done.returncode != 0:

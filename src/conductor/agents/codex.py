@@ -32,10 +32,10 @@ import re
 import time
 from typing import Any
 
-from . import display as _display
 from .backend import (AGENT, AUTH, CONFIG, LIMIT, NETWORK, Backend, Failure, Launch, Outcome,
                       StreamWatch, Usage, Verdict, iter_events, number, read_text_tail, text_of)
-from .display import FAIL_MARK, DisplayLine, cut
+from .display import (FAIL_MARK, OK_MARK, DisplayLine, _number, _system, _text_lines, _thinking,
+                      _tool, _tool_output, cut)
 
 # "Reconnecting... waiting for network" lines in a row (no progress between them) that end the
 # attempt: codex prints one every 30-60 s forever once its own retries are spent.
@@ -155,6 +155,8 @@ def _is_retry_notice(message: str) -> bool:
 class CodexBackend(Backend):
     type = "codex"
     binary = "codex"
+    cumulative_session_usage = True  # turn.completed carries the thread's running total
+    stderr_is_progress = False       # its reconnect loop logs there forever
     # codex 0.171 reads CODEX_API_KEY; OPENAI_API_KEY is kept for custom providers naming it
     token_vars = ("CODEX_API_KEY", "OPENAI_API_KEY")
     other_vars = ("OPENAI_ORG_ID",)
@@ -247,9 +249,9 @@ class CodexBackend(Backend):
                 message = text_of(item.get("message"))
                 return [DisplayLine("system", cut(f"⚠ {message}" if message else "⚠ error"))]
         if kind == "turn.completed":
-            return [DisplayLine("result", f"{_display.OK_MARK} turn completed"
+            return [DisplayLine("result", f"{OK_MARK} turn completed"
                                           f"{_usage_text(event.get('usage'))}")]
-        return _display._codex(event)
+        return _codex(event)
 
 
 def _usage_text(usage: Any) -> str:
@@ -275,6 +277,101 @@ def _startup_failure(stderr: str, exit_code: int) -> Failure | None:
             failure = classify(message)
             return failure if failure.kind != AGENT else Failure(CONFIG, message)
     return None
+
+
+
+# ---- the readable view of codex's events (codex exec --json) ---------------------------------
+
+def _codex(event: dict[str, Any]) -> list[DisplayLine]:
+    kind = event.get("type")
+    if isinstance(event.get("msg"), dict) and kind is None:
+        return _codex_legacy(event["msg"])
+    if kind == "thread.started":
+        return _system(f"● thread started: {event.get('thread_id') or ''}".rstrip(": "))
+    if kind == "turn.started":
+        return _system("● turn started")
+    if kind == "turn.completed":
+        return [DisplayLine("result", f"{OK_MARK} turn completed{_codex_usage(event.get('usage'))}")]
+    if kind == "turn.failed":
+        error = event.get("error")
+        message = error.get("message") if isinstance(error, dict) else error
+        return [DisplayLine("result", cut(f"{FAIL_MARK} turn failed: {message or ''}".rstrip(": ")))]
+    if kind == "error":
+        return _system(f"error: {event.get('message') or ''}")
+    if kind in ("item.started", "item.updated", "item.completed") and isinstance(event.get("item"), dict):
+        return _codex_item(kind, event["item"])
+    return _system(str(kind)) if isinstance(kind, str) else []
+
+
+def _codex_usage(usage: Any) -> str:
+    if not isinstance(usage, dict):
+        return ""
+    parts = [f"{label} {usage[key]}" for key, label in
+             (("input_tokens", "in"), ("cached_input_tokens", "cached"), ("output_tokens", "out"))
+             if _number(usage.get(key))]
+    return f" ({', '.join(parts)} tokens)" if parts else ""
+
+
+def _codex_item(phase: str, item: dict[str, Any]) -> list[DisplayLine]:
+    kind = item.get("type")
+    done = phase == "item.completed"
+    if kind in ("agent_message", "message"):
+        return _text_lines(item.get("text")) if done else []
+    if kind == "reasoning":
+        return [_thinking(item.get("text"))] if done else []
+    if kind == "command_execution":
+        return [_codex_command(phase, item)] if phase != "item.updated" else []
+    if kind == "file_change":
+        return [_codex_file_change(item)] if done else []
+    if kind == "mcp_tool_call":
+        name = ".".join(str(part) for part in (item.get("server"), item.get("tool")) if part)
+        return [_tool(name or "mcp", item.get("arguments"))] if phase == "item.started" else []
+    if kind == "web_search":
+        return [_tool("web_search", item.get("query"))] if phase != "item.updated" else []
+    if kind == "todo_list":
+        return [_codex_todo(item.get("items"))] if phase != "item.updated" else []
+    if kind == "error":
+        return _system(f"error: {item.get('message') or ''}")
+    return []
+
+
+def _codex_command(phase: str, item: dict[str, Any]) -> DisplayLine:
+    if phase == "item.started":
+        return _tool("exec", item.get("command"))
+    code = item.get("exit_code")
+    label = f"exit {code}" if _number(code) else str(item.get("status") or "done")
+    return _tool_output(label, item.get("aggregated_output"))
+
+
+def _codex_file_change(item: dict[str, Any]) -> DisplayLine:
+    changes = item.get("changes") if isinstance(item.get("changes"), list) else []
+    parts = [f"{change.get('kind', 'edit')} {change.get('path', '?')}"
+             for change in changes if isinstance(change, dict)]
+    return _tool("patch", ", ".join(parts))
+
+
+def _codex_todo(items: Any) -> DisplayLine:
+    entries = [entry for entry in items if isinstance(entry, dict)] if isinstance(items, list) else []
+    done = sum(1 for entry in entries if entry.get("completed"))
+    return DisplayLine("system", f"☐ todo: {done}/{len(entries)} done")
+
+
+def _codex_legacy(msg: dict[str, Any]) -> list[DisplayLine]:
+    """Codex builds before the `thread/turn/item` protocol printed `{"msg": {...}}` events."""
+    kind = msg.get("type")
+    if kind == "agent_message":
+        return _text_lines(msg.get("message"))
+    if kind in ("agent_reasoning", "agent_reasoning_raw_content"):
+        return [_thinking(msg.get("text"))]
+    if kind == "exec_command_begin":
+        return [_tool("exec", msg.get("command"))]
+    if kind == "exec_command_end":
+        return [_tool_output(f"exit {msg.get('exit_code')}", msg.get("stdout") or msg.get("stderr"))]
+    if kind == "task_complete":
+        return [DisplayLine("result", f"{OK_MARK} task complete")]
+    if kind == "error":
+        return _system(f"error: {msg.get('message') or ''}")
+    return []
 
 
 BACKEND = CodexBackend()

@@ -66,6 +66,9 @@ class JobRequest:
     # started) and right after it (the stop could not see the agent yet: it is terminated)
     should_stop: Callable[[], bool] | None = None
     resume_session: str = ""  # the agent session to continue ("" = a fresh one)
+    # what that session had reported before (its raw running total), for backends whose
+    # resumed sessions report the whole session's usage (Backend.cumulative_session_usage)
+    session_usage: Usage | None = None
     budget_usd: float | None = None  # what is left of the task's cost budget for this attempt
     # the supervisor's budget, checked with the usage seen so far while the agent runs: a
     # Failure ends the attempt (stopped, failure kind "budget")
@@ -85,6 +88,7 @@ class JobResult:
     failure: Failure | None = None  # what the agent (or the runner) said went wrong
     usage: Usage = field(default_factory=Usage)
     session_id: str = ""
+    session_usage: Usage = field(default_factory=Usage)  # as the agent reported it (raw)
 
     @property
     def ok(self) -> bool:
@@ -181,7 +185,9 @@ def run_job(req: JobRequest) -> JobResult:
                 return _spawn_failed(ctx, info, redact(problems[0].message, req.secrets),
                                      problems[0].kind)
             argv = agent_argv(req.agent, launch, environ)
-            version = detect_version(argv[0], found.version_timeout) if found.version_probe else ""
+            version = detect_version(argv[0], found.version_timeout,
+                                     {**environ, **found.environment(launch)}) \
+                if found.version_probe else ""
         except AgentError as exc:
             return _spawn_failed(ctx, info, redact(str(exc), req.secrets))
         if _stop_asked(req):
@@ -235,7 +241,13 @@ def run_job(req: JobRequest) -> JobResult:
         # a stop while the agent runs is the stopping command's to carry out (SIGTERM, its
         # grace, SIGKILL with --force); the supervisor's flag only keeps it from restarting
         watch = found.watch()
-        timed_out, live = _wait(group, paths, req.idle_timeout, watch, req.usage_check)
+        usage_check = req.usage_check
+        if usage_check is not None and found.cumulative_session_usage and req.resume_session \
+                and req.session_usage is not None:
+            earlier, check = req.session_usage, usage_check
+            usage_check = lambda usage: check(usage.minus(earlier))  # noqa: E731
+        timed_out, live = _wait(group, paths, req.idle_timeout, watch, usage_check,
+                                found.stderr_is_progress)
         if fwd.signalled:
             group.terminate(grace=1.0)  # what the agent left in its group, still ours
         returncode = group.reap()
@@ -367,13 +379,15 @@ class _Live:
 
 def _wait(group: AgentGroup, paths: dict[str, str], idle_timeout: float,
           watch: StreamWatch | None = None,
-          usage_check: Callable[[Usage], Failure | None] | None = None) -> tuple[bool, _Live]:
+          usage_check: Callable[[Usage], Failure | None] | None = None,
+          stderr_is_progress: bool = True) -> tuple[bool, _Live]:
     """Wait for the agent to exit (it is not reaped). Returns (timed out, what was seen live).
 
     With a stream reader (``watch``), only the events it calls progress reset the idle clock
     (codex prints a reconnect line every 40 s forever without network: that is not progress),
     a failure it reports ends the attempt at once, and ``usage_check`` (the task's budget) sees
-    the usage so far. Without one, any growth of stdout or stderr resets the clock."""
+    the usage so far; stderr growth counts too unless ``stderr_is_progress`` is False. Without
+    a reader, any growth of stdout or stderr resets the clock."""
     live = _Live(watch=watch)
     if idle_timeout <= 0 and watch is None:
         group.exited()
@@ -392,6 +406,10 @@ def _wait(group: AgentGroup, paths: dict[str, str], idle_timeout: float,
                 return False, live
             if reader is not None:
                 progress, failure = reader.poll()
+                if stderr_is_progress:
+                    now_sizes = _sizes(paths)
+                    progress = progress or now_sizes[1] != last[1]
+                    last = now_sizes
                 if failure is None and usage_check is not None and watch.usage != seen_usage:
                     seen_usage = Usage(**vars(watch.usage))
                     failure = usage_check(watch.usage)
@@ -458,7 +476,9 @@ def _finish(req: JobRequest, info_path: str, info: RunInfo, bus: MessageBus, pat
         summary = f"stopped by operator ({summary})" if summary else "stopped by operator"
     summary = redact(summary, req.secrets)
     end = now_ns()
-    usage = outcome.usage
+    usage = raw_usage = outcome.usage
+    if found.cumulative_session_usage and req.resume_session and req.session_usage is not None:
+        usage = raw_usage.minus(req.session_usage)
     reset = int(failure.reset_at * 1e9) if failure and failure.reset_at else None
 
     def final(old: RunInfo) -> RunInfo:
@@ -495,7 +515,7 @@ def _finish(req: JobRequest, info_path: str, info: RunInfo, bus: MessageBus, pat
         if problems:
             error += "; " + "; ".join(problems)
     return JobResult(info.run_id, run_dir, exit_code, status, summary, timed_out, error, info.pgid,
-                     failure, usage, outcome.session_id)
+                     failure, usage, outcome.session_id, raw_usage)
 
 
 def _stop_requested_quietly(req: JobRequest, root: str, task_dir: str) -> bool:

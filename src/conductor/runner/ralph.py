@@ -27,7 +27,7 @@ from ..timefmt import format_duration, now_ns
 from . import policy
 from .children import find_active_children, wait_for_children
 from .deps import DependencyError, check_depends_on, find_cycle, wait_for_dependencies
-from .job import JobRequest, JobResult, run_job
+from .job import JobRequest, run_job
 from .process import group_alive
 from .prompt import task_prompt
 from .stop import STOP_SIGNAL, marker_present
@@ -239,6 +239,7 @@ class RalphLoop:
         last_session = ""
         streak: tuple[tuple[str, str] | None, int] = (None, 0)
         limits = 0            # limit waits in a row (a limit that never lifts ends as stuck)
+        session_totals: dict[str, Usage] = {}  # each session's usage as last reported (raw)
         self.budget = policy.Budget(req.max_cost_usd, req.max_tokens)
         self.original_budget = policy.Budget(req.max_cost_usd, req.max_tokens)
         while True:
@@ -264,12 +265,15 @@ class RalphLoop:
                 idle_timeout=req.idle_timeout, conductor_url=req.conductor_url,
                 environ=req.environ, extra_env=req.extra_env, secrets=req.secrets,
                 should_stop=lambda: self._operator_stop, resume_session=resume,
+                session_usage=session_totals.get(resume),
                 budget_usd=self.budget.left_usd(spent),
                 usage_check=self._usage_check(spent) if self.budget else None))
             run_ids.append(result.run_id)
             previous = result.run_id
             self._last_pgid = result.pgid
             last_session = result.session_id or last_session
+            if result.session_id:
+                session_totals[result.session_id] = result.session_usage
             resume = ""
             if done_exists(self.task_dir):
                 return self._done(attempt + 1, run_ids)

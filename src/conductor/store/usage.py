@@ -32,6 +32,15 @@ class Usage:
                      self.output_tokens + other.output_tokens,
                      self.cached_tokens + other.cached_tokens, cost, self.turns + other.turns)
 
+    def minus(self, earlier: "Usage") -> "Usage":
+        """What was added since ``earlier`` (a running total's increase), never below zero."""
+        cost = None if self.cost_usd is None else \
+            max(0.0, self.cost_usd - (earlier.cost_usd or 0.0))
+        return Usage(max(0, self.input_tokens - earlier.input_tokens),
+                     max(0, self.output_tokens - earlier.output_tokens),
+                     max(0, self.cached_tokens - earlier.cached_tokens), cost,
+                     max(0, self.turns - earlier.turns))
+
     def __bool__(self) -> bool:
         return bool(self.input_tokens or self.output_tokens or self.cached_tokens
                     or self.cost_usd or self.turns)

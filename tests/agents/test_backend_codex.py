@@ -97,8 +97,14 @@ def test_watch_tracks_usage_and_session_live() -> None:
     verdicts = [watch.feed(event) for event in events("codex-commentary-then-answer.jsonl")]
     assert all(v == Verdict(True) for v in verdicts)
     assert (watch.usage, watch.session_id) == (TOOL_USAGE, "01a22c1d-db8e-7b92-b409-a61d29ac2d17")
+    # the real 401 transcript: the first retry notice of a refused key ends the run as auth
+    # (codex would retry the same key five times, ~7 s)
     watch = CodexWatch()
-    assert [watch.feed(e).failure for e in events("codex-invalid-key.jsonl")] == [None] * 5
+    failures = [watch.feed(e).failure for e in events("codex-invalid-key.jsonl")]
+    assert failures[:2] == [None, None]
+    assert failures[2] == Failure(AUTH, (
+        "unexpected status 401 Unauthorized: Incorrect API key provided: dummy. You can find your "
+        "API key in your account settings., url: http://127.0.0.1:18778/v1/responses"))
 
 
 # ---- usage, failures, model, startup errors ----------------------------------------------------

@@ -188,8 +188,10 @@ def test_a_bad_resume_is_exit_42_with_geminis_words(tmp_path: Path) -> None:
         "  Searched for sessions in /home/u/.gemini/tmp/work/chats.\n")
     empty = str(tmp_path / "empty")
     Path(empty).write_text("")
+    # not "bad input" for ever: the session was never saved (a 429 on gemini's first request
+    # leaves none), so it is an ordinary failure and the next attempt starts fresh
     assert outcome(empty, str(stderr), 42).failure == Failure(
-        CONFIG, 'Error resuming session: Invalid session identifier "0000".')
+        AGENT, 'Error resuming session: Invalid session identifier "0000".')
 
 
 def test_a_stop_from_outside_is_left_to_the_runner(tmp_path: Path) -> None:
@@ -352,3 +354,13 @@ def test_odd_events_never_raise(tmp_path_factory, lines, code) -> None:
     for line in lines:
         assert isinstance(watch.feed(line).progress, bool)
         assert all(isinstance(row, DisplayLine) for row in BACKEND.display(line))
+
+
+def test_a_session_that_never_reached_the_model_is_not_resumable() -> None:
+    # gemini names a session in init, but saves it only once the model answered: a 429 on the
+    # first request leaves nothing to --resume (it would exit 42, "No previous sessions found")
+    failed = outcome(str(REAL / "gemini-api-error.jsonl"),
+                     str(REAL / "gemini-api-error.stderr.txt"), 144)
+    assert failed.session_id and not failed.resumable
+    ok = outcome(str(REAL / "gemini-tool-use.jsonl"), "", 0)
+    assert ok.session_id and ok.resumable

@@ -297,10 +297,13 @@ def test_job_tool_use_success(rig, agent):
 # ---- an auth error (401): failed fast, not restarted ---------------------------------------------
 
 AUTH_REQUESTS = {"claude": 3, "codex": 6, "gemini": 3}
-# the CLI's own exit code (gemini: the HTTP status & 0xFF; claude is ended by conductor)
-AUTH_EXIT = {"codex": 1, "gemini": 401 & 0xFF}
+# the CLI's own exit code (gemini: the HTTP status & 0xFF); claude and codex are ended by
+# conductor at their first retry notice of the refused key (exit -1, the agent terminated)
+AUTH_EXIT = {"codex": -1, "gemini": 401 & 0xFF}
 # claude's first retry notice (system/api_retry: error_status 401, error "authentication_failed")
-# already names the failure, and conductor ends it there, before claude prints the server's words
+# already names the failure, and conductor ends it there, before claude prints the server's words;
+# codex's first notice ("Reconnecting... 1/5 (unexpected status 401 Unauthorized: <words>, …)")
+# carries the server's words
 AUTH_WORDS = {"claude": "401 authentication_failed", "codex": AUTH_MESSAGE, "gemini": AUTH_MESSAGE}
 
 
@@ -323,8 +326,9 @@ def test_auth_error_stops_the_task_after_one_run(rig, agent):
     assert errors and AUTH_WORDS[agent] in errors[0], r.describe()
     assert "RUN_START" in r.types()
     assert r.tokens_received() == {r.expected_token()}
-    # the CLI gave up at once instead of retrying for minutes (claude: CLAUDE_CODE_MAX_RETRIES;
-    # codex 0.171 retries a 401 five times in ~7 s, "Reconnecting... n/5")
+    # the CLI gave up at once instead of retrying for minutes (claude: CLAUDE_CODE_MAX_RETRIES
+    # and its first 401 notice; codex 0.171 would retry a 401 five times, "Reconnecting... n/5",
+    # and is ended at the first)
     assert len(r.server.main_requests) <= AUTH_REQUESTS[agent]
     assert not os.path.exists(os.path.join(r.task_dir, "DONE"))
 
@@ -399,10 +403,6 @@ def test_codex_usage_limit_waits_for_the_reset(rig):
     assert "try again at" in first.error_summary
 
 
-@pytest.mark.xfail(reason="gemini 0.61 saves no session when its first model request fails; the "
-                          "loop resumes that session after the limit wait and gemini exits 42 "
-                          "'Error resuming session: No previous sessions found for this project', "
-                          "which stops the task as a config failure", strict=False)
 def test_gemini_quota_limit_waits_then_succeeds(rig):
     # gemini ends at a daily-quota 429 ("You have exhausted your daily quota") without a reset
     # time: the loop waits its fallback, capped here by --limit-wait-max

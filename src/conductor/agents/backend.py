@@ -70,6 +70,9 @@ class Outcome:
     usage: Usage = field(default_factory=Usage)
     session_id: str = ""
     model: str = ""
+    # the session can be continued: False when the agent named a session it never saved
+    # (gemini saves none when its first model request fails, and then refuses to resume it)
+    resumable: bool = True
 
 
 @dataclass

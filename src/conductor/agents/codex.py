@@ -43,6 +43,14 @@ NETWORK_STRIKES = 3
 BASE_URL_KEY = "openai_base_url"
 
 _WAITING = "waiting for network"
+# "Reconnecting... 1/5 (unexpected status 401 Unauthorized: <why>, url: …)"
+_REFUSED_KEY = re.compile(r"^Reconnecting\.\.\. \d+/\d+ \(unexpected status 401\b")
+
+
+def _retry_reason(message: str) -> str:
+    """The words inside a retry notice's parentheses: what the API said."""
+    start, end = message.find("("), message.rfind(")")
+    return message[start + 1:end] if 0 <= start < end else message
 _RECONNECT = re.compile(r"^Reconnecting\.\.\.\s*(?:(\d+)/(\d+))?")
 _AUTH = re.compile(r"\b401\b|Unauthorized|Incorrect API key|invalid[_ ]api[_ ]key|"
                    r"Missing environment variable: `(?:CODEX|OPENAI)_API_KEY`", re.I)
@@ -72,6 +80,9 @@ class CodexWatch(StreamWatch):
         kind = text_of(event.get("type"))
         if kind == "error":
             message = text_of(event.get("message"))
+            if _REFUSED_KEY.search(message):
+                # codex retries a 401 five times (~7 s) with the same key: it cannot succeed
+                return Verdict(False, Failure(AUTH, _retry_reason(message)))
             if _WAITING in message:
                 self.offline += 1
                 if self.offline >= NETWORK_STRIKES:

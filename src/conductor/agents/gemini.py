@@ -145,7 +145,8 @@ class GeminiBackend(Backend):
         elif not answer and seen.events:
             failure = Failure(NO_ANSWER, seen.error or "gemini's stream ended without a result")
         return Outcome(answer=None if failure else answer, failure=failure, usage=seen.usage(),
-                       session_id=seen.session_id, model=seen.model())
+                       session_id=seen.session_id, model=seen.model(),
+                       resumable=seen.turns > 0)
 
     def describe_exit(self, exit_code: int) -> Failure | None:
         return describe_exit(exit_code)
@@ -283,6 +284,10 @@ def exit_failure(exit_code: int, stderr: str, stream_error: str = "") -> Failure
     """A run that printed no result: the exit code names the kind, stderr gives the words."""
     named = describe_exit(exit_code)
     line = stream_error or stderr_reason(stderr)
+    if "error resuming session" in stderr.lower():
+        # the session to resume was never saved (gemini saves none when its first model request
+        # fails, e.g. on a 429): not a bad input for ever; the next attempt starts fresh
+        return Failure(AGENT, line or "gemini could not resume the session")
     if named is None:
         kind = classify(line, 0)
         return Failure(kind, line or f"gemini exited with status {exit_code}")

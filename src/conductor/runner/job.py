@@ -87,7 +87,7 @@ class JobResult:
     pgid: int = 0
     failure: Failure | None = None  # what the agent (or the runner) said went wrong
     usage: Usage = field(default_factory=Usage)
-    session_id: str = ""
+    session_id: str = ""  # the session a later attempt may continue ("" when none can be)
     session_usage: Usage = field(default_factory=Usage)  # as the agent reported it (raw)
 
     @property
@@ -515,7 +515,7 @@ def _finish(req: JobRequest, info_path: str, info: RunInfo, bus: MessageBus, pat
         if problems:
             error += "; " + "; ".join(problems)
     return JobResult(info.run_id, run_dir, exit_code, status, summary, timed_out, error, info.pgid,
-                     failure, usage, outcome.session_id, raw_usage)
+                     failure, usage, outcome.session_id if outcome.resumable else "", raw_usage)
 
 
 def _stop_requested_quietly(req: JobRequest, root: str, task_dir: str) -> bool:

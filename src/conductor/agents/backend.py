@@ -18,7 +18,6 @@ http.client or the config layer.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import Any, Iterator, Mapping
 from ..store.usage import Usage
 from .base import AgentConfigLike, AgentError
 from .display import DisplayLine
+from .streams import parse_event, read_text_tail  # noqa: F401 - re-exported for the backends
 
 # ---- failure kinds -----------------------------------------------------------------------------
 # The word a failed run records in run-info's `failure` key; the loop acts on it.
@@ -222,19 +222,6 @@ def iter_events(path: str) -> Iterator[dict[str, Any]]:
         return
 
 
-def parse_event(line: str | bytes) -> dict[str, Any] | None:
-    """One stream line as a JSON object, or None."""
-    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
-    text = text.strip()
-    if not text.startswith("{"):
-        return None
-    try:
-        event = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    return event if isinstance(event, dict) else None
-
-
 def number(value: Any) -> int:
     """An int from a JSON number (bools and garbage are 0)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -250,23 +237,6 @@ def money(value: Any) -> float | None:
 
 def text_of(value: Any) -> str:
     return value if isinstance(value, str) else ""
-
-
-def read_text_tail(path: str, limit: int = 64 * 1024) -> str:
-    """The last ``limit`` bytes of a regular file as text ("" for anything else)."""
-    from ..store.safefs import open_leaf
-    try:
-        fd = open_leaf(path)
-    except OSError:
-        return ""
-    try:
-        size = os.fstat(fd).st_size
-        data = os.pread(fd, limit, max(0, size - limit))
-    except OSError:
-        return ""
-    finally:
-        os.close(fd)
-    return data.decode("utf-8", "replace")
 
 
 def last_lines(text: str, count: int = 1) -> list[str]:

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .streams import parse_event
+
 
 DisplayKind = Literal["text", "tool", "thinking", "result", "system", "raw"]
 SUMMARY_LIMIT = 200
@@ -46,7 +48,7 @@ def _display(agent_type: str, raw_line: str) -> list[DisplayLine]:
     from .registry import backend, known
     line = _strip_eol(raw_line)
     found = backend(agent_type) if known(agent_type) else None
-    event = _parse_event(line) if found is not None and found.json_stream else None
+    event = parse_event(line) if found is not None and found.json_stream else None
     if event is None:
         return [DisplayLine("raw", line)]
     return found.display(event)
@@ -54,17 +56,6 @@ def _display(agent_type: str, raw_line: str) -> list[DisplayLine]:
 
 def _strip_eol(line: str) -> str:
     return line.rstrip("\r\n")
-
-
-def _parse_event(line: str) -> dict[str, Any] | None:
-    text = line.strip()
-    if not text.startswith("{"):
-        return None
-    try:
-        event = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    return event if isinstance(event, dict) else None
 
 
 # --- shared helpers -----------------------------------------------------------------------------

@@ -29,6 +29,37 @@ def open_stream(path: str | os.PathLike[str]):
     return os.fdopen(open_leaf(os.fspath(path)), "rb")
 
 
+def parse_event(line: str | bytes) -> dict[str, Any] | None:
+    """One stream line as a JSON object, or None (blank, not JSON, not an object, too deep)."""
+    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+    text = text.strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        event = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def read_text_tail(path: str | os.PathLike[str], limit: int = 64 * 1024) -> str:
+    """The last ``limit`` bytes of a regular file as text ("" for a link, a FIFO, anything but
+    a regular file, or a missing one): agents own their run dirs."""
+    from ..store.safefs import open_leaf
+    try:
+        fd = open_leaf(os.fspath(path))
+    except OSError:
+        return ""
+    try:
+        size = os.fstat(fd).st_size
+        data = os.pread(fd, limit, max(0, size - limit))
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+    return data.decode("utf-8", "replace")
+
+
 def iter_json_events(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     """JSON objects of a stream file, one per line; blank, non-JSON and non-object lines are skipped."""
     with open_stream(path) as stream:

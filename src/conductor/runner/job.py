@@ -22,7 +22,8 @@ from typing import Any, Callable
 
 from ..agents import AgentError, commandline, detect_version, normalize_type
 from ..agents.backend import (SPAWN, TIMEOUT, Backend, Failure, Launch, Outcome, StreamWatch,
-                              Usage, parse_event)
+                              Usage)
+from ..agents.streams import parse_event, read_text_tail
 from ..agents.registry import backend as backend_of
 from ..bus import Message, MessageBus
 from ..errors import ConductorError
@@ -610,18 +611,7 @@ def stderr_tail(path: str, lines: int, max_bytes: int = 256 * 1024) -> str:
     """The last ``lines`` lines of a file, reading only its end (upstream read the whole file).
 
     A link, FIFO or anything but a regular file at ``path`` gives ""."""
-    try:
-        fd = safefs.open_leaf(path)
-    except OSError:
-        return ""
-    try:
-        size = os.fstat(fd).st_size
-        data = os.pread(fd, max_bytes, max(0, size - max_bytes))
-    except OSError:
-        return ""
-    finally:
-        os.close(fd)
-    text = data.decode("utf-8", "replace").rstrip("\n")
+    text = read_text_tail(path, max_bytes).rstrip("\n")
     if not text.strip():
         return ""
     return "\n".join(text.split("\n")[-lines:])

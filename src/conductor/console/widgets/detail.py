@@ -21,7 +21,7 @@ from ..messages import FileRead, ReportsWorkerErrors
 from ..status import ProjectView, RunView, TaskView, heartbeat, look
 from ..text import read_text_head, safe_text
 from .log_view import LogPane
-from .readable_log import READABLE_TYPES, ReadableLog
+from .readable_log import ReadableLog, readable
 from .run_tree import format_age
 
 TABS = ("output", "stdout", "stderr", "prompt", "task", "info")
@@ -262,7 +262,7 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
         """The recorded agent type, or, for other agents (a ``command`` wrapping claude, say),
         the stream format found at the start of stdout (a read of at most 4 KB, remembered)."""
         agent = (run.info.agent if run else "").strip().lower()
-        if agent in READABLE_TYPES or not stdout:
+        if readable(agent) or not stdout:
             return agent
         if stdout not in self._sniffed:
             found = sniff_stream_type(stdout)
@@ -275,22 +275,22 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
         stdout = run_file(run, STDOUT) if run else None
         self.query_one("#stdout-raw", LogPane).set_path(stdout)
         agent = self._stream_type(run, stdout)
-        readable = self.query_one("#stdout-readable", ReadableLog)
-        readable.set_path(stdout if agent in READABLE_TYPES else None, agent)
-        self._switch_stdout(agent in READABLE_TYPES and not self.raw_stdout)
+        view = self.query_one("#stdout-readable", ReadableLog)
+        view.set_path(stdout if readable(agent) else None, agent)
+        self._switch_stdout(readable(agent) and not self.raw_stdout)
         self.query_one("#stderr-log", LogPane).set_path(run_file(run, STDERR) if run else None)
         self.query_one("#prompt-log", LogPane).set_path(run_file(run, PROMPT) if run else None)
 
-    def _switch_stdout(self, readable: bool) -> None:
+    def _switch_stdout(self, show_readable: bool) -> None:
         self.query_one("#stdout-switch", ContentSwitcher).current = \
-            "stdout-readable" if readable else "stdout-raw"
+            "stdout-readable" if show_readable else "stdout-raw"
 
     def toggle_raw(self) -> bool:
         """Stdout raw <-> readable; returns whether raw is now shown."""
         self.raw_stdout = not self.raw_stdout
         run = self.selection.run
         agent = self._stream_type(run, run_file(run, STDOUT) if run else None)
-        self._switch_stdout(agent in READABLE_TYPES and not self.raw_stdout)
+        self._switch_stdout(readable(agent) and not self.raw_stdout)
         return self.raw_stdout
 
     def update_info(self) -> None:

@@ -35,7 +35,11 @@ KIND_STYLES = {
     "system": "bright_black",
     "raw": "",
 }
-READABLE_TYPES = frozenset({"claude", "codex", "gemini"})
+def readable(agent: str) -> bool:
+    """The agent type prints a JSON event stream this view can render (its backend says so:
+    claude, codex, gemini, and the REST agents' event lines)."""
+    from ...agents.registry import backend, known
+    return known(agent) and backend(agent).json_stream
 
 
 def display_row(line: DisplayLine) -> Text:

@@ -11,7 +11,7 @@ from conductor.bus import MessageBus
 from conductor.console.app import ConductorApp
 from conductor.console.screens import ConfirmScreen, NewTaskScreen, PostMessageScreen
 from conductor.console.widgets.run_tree import NodeRef
-from conductor.runner.supervisor import loop_alive
+from conductor.store.supervision import loop_alive
 from conductor.store import Layout, read_run_info
 
 from .live import (running_runs, select, settle, start_task, stop_everything, until, wait_for,

@@ -9,7 +9,7 @@ import sys
 import time
 
 from conductor.demo import write_demo_config
-from conductor.runner.supervisor import loop_alive
+from conductor.store.supervision import loop_alive
 
 PROJECT = "demo"
 SPEED = "0.05"

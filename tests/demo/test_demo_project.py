@@ -15,7 +15,7 @@ from conductor.demo import cli as demo_cli
 from conductor.demo import create_demo
 from conductor.errors import UsageError
 from conductor.ids import TASK_RE
-from conductor.runner.supervisor import loop_alive
+from conductor.store.supervision import loop_alive
 from conductor.store import Layout, scan_task
 
 from demo_helpers import PROJECT, wait_until

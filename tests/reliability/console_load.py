@@ -74,7 +74,7 @@ async def run_load(root: str, base: str, env: dict, *, tasks: int = 200, duratio
     """Open the console, start ``tasks`` tasks, operate it until every task is done."""
     from conductor import orchestrator
     from conductor.console.app import ConductorApp
-    from conductor.runner.supervisor import loop_alive
+    from conductor.store.supervision import loop_alive
 
     config = write_config(base, duration)
     result = LoadResult(tasks, duration)

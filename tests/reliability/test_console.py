@@ -20,7 +20,7 @@ from conductor import orchestrator
 from conductor.bus import Message, MessageBus
 from conductor.console.app import ConductorApp
 from conductor.console.widgets.run_tree import NodeRef
-from conductor.runner.supervisor import loop_alive
+from conductor.store.supervision import loop_alive
 from conductor.store import RunInfo, dump_run_info, read_run_info
 
 from console.live import select, settle, until

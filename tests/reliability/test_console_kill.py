@@ -21,7 +21,7 @@ import pytest
 from console.tmux import Tmux, kill_console
 from conductor import orchestrator
 from conductor.bus import MessageBus
-from conductor.runner.supervisor import loop_alive
+from conductor.store.supervision import loop_alive
 from conductor.store import process_alive, read_run_info
 
 from .conftest import PROJECT, TASK, pid_gone, wait_for

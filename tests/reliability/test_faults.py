@@ -35,7 +35,7 @@ from conductor.bus import BusReader, Message, MessageBus
 from conductor.console.app import ConductorApp
 from conductor.console.widgets.run_tree import NodeRef
 from conductor.errors import RunInfoError
-from conductor.runner.supervisor import loop_alive
+from conductor.store.supervision import loop_alive
 from conductor.store import RunInfo, read_run_info, write_run_info
 
 from .conftest import PROJECT, TASK, pid_gone, wait_for

@@ -398,7 +398,8 @@ def _in_time(fn, timeout: float = 10.0):
 
 @pytest.mark.parametrize("case_id", _params([c for c in _ALL if c.name == "TASK-LOOP.lock"]))
 def test_a_bad_supervisor_lock_is_no_loop_and_is_never_followed(untouched, case_id):
-    from conductor.runner.supervisor import SupervisorLock, holder_pid, loop_alive
+    from conductor.runner.supervisor import SupervisorLock
+    from conductor.store.supervision import holder_pid, loop_alive
     from conductor.store.safefs import UnsafeFileError
     case = untouched.case(case_id)
     task_dir = untouched.task_dir(case.task)

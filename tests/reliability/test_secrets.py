@@ -8,7 +8,7 @@ import os
 import pytest
 
 from conductor import orchestrator
-from conductor.runner.supervisor import loop_alive
+from conductor.store.supervision import loop_alive
 
 from .conftest import PROJECT, TASK, wait_for
 

@@ -173,7 +173,7 @@ def _gc_run(run_dir: str, cutoff_ns: int, dry_run: bool, keep_failed: bool) -> i
 
 
 def _gc_done_task(task_dir: str, cutoff_ns: int, dry_run: bool) -> None:
-    from ..runner.supervisor import loop_alive
+    from ..store.supervision import loop_alive
     from ..store import done_marker_present
     if not done_marker_present(task_dir) or _run_dirs(task_dir) or loop_alive(task_dir):
         return

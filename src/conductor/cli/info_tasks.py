@@ -110,7 +110,7 @@ def _loop_state(task_dir: str) -> LoopState | None:
     state = read_loop_state(task_dir)
     if state is None or state.ended:
         return state
-    from ..runner.supervisor import loop_alive
+    from ..store.supervision import loop_alive
     try:
         alive = loop_alive(task_dir)
     except OSError:

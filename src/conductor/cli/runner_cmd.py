@@ -563,7 +563,7 @@ def cmd_task_cancel(args, environ=None, cwd=None) -> int:
 def _task_liveness(layout, project: str, task: str, task_dir: str) -> str:
     """What still runs in the task ("" when nothing): its loop, its live runs."""
     from ..runner.stop import live_runs
-    from ..runner.supervisor import loop_alive
+    from ..store.supervision import loop_alive
     parts = []
     if loop_alive(task_dir):
         parts.append("its loop is alive")

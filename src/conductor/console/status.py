@@ -280,7 +280,7 @@ def last_bus_type(task_dir: str) -> str:
 
 
 def loop_alive(task_dir: str) -> bool:
-    from ..runner.supervisor import loop_alive as _alive
+    from ..store.supervision import loop_alive as _alive
     try:
         return _alive(task_dir)
     except OSError:

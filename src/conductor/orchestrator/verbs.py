@@ -12,7 +12,7 @@ from ..bus import Message, MessageBus
 from ..errors import ConductorError, UsageError
 from ..ids import validate_component, validate_project_id, validate_task_id
 from ..runner import stop as _stop
-from ..runner.supervisor import loop_alive as _loop_alive
+from ..store.supervision import loop_alive as _loop_alive
 from ..store import safefs
 from ..store import (Cancellation, Layout, clear_cancelled, clear_done, clear_stop_requested,
                      write_cancelled, write_depends_on, write_task_md_if_missing)

@@ -29,7 +29,7 @@ from ..store import safefs
 from ..store.taskfiles import PERMANENT
 from ..timefmt import NS, format_duration, format_rfc3339nano, now_ns
 from .process import group_alive, leader_problem, signal_group
-from .supervisor import lock_path
+from ..store.supervision import lock_path
 
 DEFAULT_GRACE = 30.0
 POLL = 0.5

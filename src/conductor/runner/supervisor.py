@@ -1,7 +1,8 @@
 """One supervisor per task: an exclusive flock held on ``<task>/TASK-LOOP.lock`` for the loop's life.
 
-Anyone can test the lock (:func:`loop_alive`) to tell a live loop from a dead one. The file also
-records who holds it (``pid`` and ``started``), for messages; the lock, not the text, is the truth.
+Testing the lock (:func:`conductor.store.supervision.loop_alive`) tells a live loop from a dead
+one; that is a fact about the task's files and lives in the store. The file also records who
+holds it (``pid`` and ``started``), for messages; the lock, not the text, is the truth.
 """
 
 from __future__ import annotations
@@ -11,53 +12,12 @@ import os
 from .. import locking
 from ..errors import ConductorError, LockTimeout
 from ..store import safefs
+from ..store.supervision import _root, holder_pid, lock_path
 from ..timefmt import format_rfc3339nano, now_ns
-
-LOCK_NAME = "TASK-LOOP.lock"
 
 
 class LoopBusy(ConductorError):
     pass
-
-
-def lock_path(task_dir: str) -> str:
-    return os.path.join(task_dir, LOCK_NAME)
-
-
-MAX_LOCK_BYTES = 4096
-
-
-def _root(task_dir: str) -> str:
-    return safefs.above(task_dir, 2)
-
-
-def holder_pid(task_dir: str) -> int | None:
-    try:
-        data = safefs.read_bytes(_root(task_dir), lock_path(task_dir), MAX_LOCK_BYTES)
-    except (OSError, ConductorError):
-        return None
-    for line in (data or b"").decode("utf-8", "replace").splitlines():
-        if line.startswith("pid: "):
-            try:
-                return int(line[5:].strip())
-            except ValueError:
-                return None
-    return None
-
-
-def loop_alive(task_dir: str) -> bool:
-    """Does a supervisor hold the task's lock? A link, FIFO or directory planted at
-    TASK-LOOP.lock is never followed or waited on: it counts as no loop."""
-    try:
-        fd = safefs.open_file(_root(task_dir), lock_path(task_dir))
-    except (OSError, ConductorError):
-        return False
-    if fd is None:
-        return False
-    try:
-        return locking.fd_locked(fd)
-    finally:
-        os.close(fd)
 
 
 class SupervisorLock:

@@ -26,6 +26,7 @@ _WHERE = {
     "TASK_CONFIG": "layout",
     "TASK_MD": "layout",
     "TASK_STATE": "layout",
+    "TASK_LOOP_LOCK": "layout",
     "Layout": "layout",
     "UnsafeIdError": "layout",
     "START_TOLERANCE_NS": "liveness",
@@ -90,7 +91,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "CANCELLED", "DIR_MODE", "DONE", "FILE_MODE", "OUTPUT", "PROJECT_BUS", "PROMPT", "RUN_INFO",
     "RUNS", "STDERR", "STDOUT", "STOP_REQUESTED", "TASK_BUS", "TASK_CONFIG", "TASK_MD",
-    "TASK_STATE", "Layout", "UnsafeIdError",
+    "TASK_STATE", "TASK_LOOP_LOCK", "Layout", "UnsafeIdError",
     "START_TOLERANCE_NS", "STALE_DONE", "STALE_NOT_ALIVE", "heal_run", "process_alive", "run_alive",
     "reconcile",
     "ROOT_ENV", "resolve_runs_root",

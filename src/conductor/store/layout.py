@@ -34,6 +34,7 @@ CANCELLED = "CANCELLED"
 # ours: what the supervisor is doing besides running an attempt (waiting for a usage limit,
 # asking about a budget, stuck after identical failures); upstream ignores it
 LOOP_STATE = "LOOP-STATE.json"
+TASK_LOOP_LOCK = "TASK-LOOP.lock"  # the supervisor's flock (store/supervision.py)
 PROPAGATION_STATE = "TASK-COMPLETE-FACT-PROPAGATION.yaml"
 PROPAGATION_LOCK = "TASK-COMPLETE-FACT-PROPAGATION.lock"
 ITERATE_SUMMARY = "ITERATE-SUMMARY.md"

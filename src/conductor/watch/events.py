@@ -18,7 +18,8 @@ from ..ids import validate_component, validate_project_id
 from ..store.layout import (CANCELLED, DONE, HOME_FOLDERS, ITERATE_SUMMARY, LOOP_STATE, OUTPUT,
                             PROJECT_BUS,
                             PROJECT_FACTS, PROMPT, PROPAGATION_STATE, RUN_INFO, RUNS, STDERR, STDOUT,
-                            STOP_REQUESTED, TASK_BUS, TASK_CONFIG, TASK_MD, TASK_STATE)
+                            STOP_REQUESTED, TASK_BUS, TASK_CONFIG, TASK_LOOP_LOCK, TASK_MD,
+                            TASK_STATE)
 
 RUN_CHANGED = "run_changed"
 LOG_GREW = "log_grew"
@@ -28,7 +29,6 @@ PROJECT_CHANGED = "project_changed"
 RESCAN = "rescan"
 KINDS = (RUN_CHANGED, LOG_GREW, BUS_GREW, TASK_CHANGED, PROJECT_CHANGED, RESCAN)
 
-TASK_LOOP_LOCK = "TASK-LOOP.lock"  # the supervisor's lock: its file is rewritten on every start
 
 RUN_LOG_FILES = frozenset({STDOUT, STDERR, OUTPUT, PROMPT})
 TASK_MARKER_FILES = frozenset({TASK_MD, DONE, STOP_REQUESTED, TASK_STATE, TASK_CONFIG, CANCELLED,

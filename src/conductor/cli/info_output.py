@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
 import time
 
 from ..errors import ConductorError, UsageError
@@ -322,6 +321,7 @@ class _stop_on_signals:
 
     def __enter__(self):
         self.previous = None
+        import threading  # (`list` and `status` import this module and need no thread)
         if threading.current_thread() is threading.main_thread():
             def stop(_signum, _frame):
                 raise _Stop()

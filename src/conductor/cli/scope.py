@@ -27,9 +27,10 @@ def runs_root(explicit: str | None, config_path: str | None = None,
         return resolve_runs_root(explicit, environ=env)
     runs_dir = None
     try:
-        from ..config import find_config, load_config_lenient
+        from ..config import find_config
         path = find_config(config_path)
-        if path:
+        if path:  # the loader (YAML, dataclasses) only when there is a file to load
+            from ..config import load_config_lenient
             runs_dir = load_config_lenient(path).storage.runs_dir or None
     except ConductorError:
         if config_path:
@@ -68,11 +69,13 @@ def split_task_folder(path: str) -> Scope:
 
 def cwd_run_info(cwd: str) -> tuple[Scope, str] | None:
     """The first run-info.yaml up from ``cwd`` that names a project and a task."""
-    from ..store import read_run_info
     d = os.path.abspath(cwd)
     while True:
         candidate = os.path.join(d, "run-info.yaml")
         if os.path.isfile(candidate):
+            # imported only when there is one to read: the reader brings YAML, dataclasses and
+            # logging, which `bus post --project` from an ordinary directory does not need
+            from ..store import read_run_info
             try:
                 info = read_run_info(candidate)
             except ConductorError:

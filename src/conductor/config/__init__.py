@@ -4,15 +4,37 @@ typed records, validated with ``file:line: field: message`` errors, and agent to
 See docs/configuration.md for the schema and the differences from upstream.
 """
 
-from .hcl import parse_hcl
-from .loader import load_config, load_config_lenient
-from .model import (AGENT_TYPES, DIVERSIFICATION_STRATEGIES, AgentConfig, ApiConfig, Config, Defaults,
-                    Diversification, SseConfig, StorageConfig, WebhookConfig, normalize_agent_type)
-from .search import config_candidates, find_config, find_run_config
-from .selection import select_agent
-from .source import display_path
-from .tokens import (agent_token_env_name, check_permissions, permission_warnings,
-                     token_env_var)
+import importlib
+
+# Names are loaded on first use (PEP 562): `run-agent bus post --project` asks only whether a
+# config file exists (search), and the loader brings YAML, dataclasses and the validator.
+_WHERE = {
+    "parse_hcl": "hcl",
+    "load_config": "loader", "load_config_lenient": "loader",
+    "AGENT_TYPES": "model", "DIVERSIFICATION_STRATEGIES": "model", "AgentConfig": "model",
+    "ApiConfig": "model", "Config": "model", "Defaults": "model", "Diversification": "model",
+    "SseConfig": "model", "StorageConfig": "model", "WebhookConfig": "model",
+    "normalize_agent_type": "model",
+    "config_candidates": "search", "find_config": "search", "find_run_config": "search",
+    "select_agent": "selection",
+    "display_path": "source",
+    "agent_token_env_name": "tokens", "check_permissions": "tokens",
+    "permission_warnings": "tokens", "token_env_var": "tokens",
+}
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
+
 
 __all__ = [
     "AGENT_TYPES", "DIVERSIFICATION_STRATEGIES",

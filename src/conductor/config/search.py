@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 
-from .source import Source
-
 LEGACY_HCL = os.path.join(".run-agent", "conductor-loop.hcl")
 USER_CONFIG = os.path.join(".config", "conductor", "config.yaml")
 LOCAL_NAMES = ("config.yaml", "config.yml")
@@ -28,8 +26,10 @@ def find_config(explicit: str | None = None, *, cwd: str | None = None,
     if explicit:
         path = explicit if cwd is None or os.path.isabs(explicit) else os.path.join(cwd, explicit)
         if not os.path.exists(path):
+            from .source import Source  # (dataclasses: only for the error)
             raise Source(None, explicit).error(None, "config file not found")
         if os.path.isdir(path):
+            from .source import Source
             raise Source(None, explicit).error(None, "config path is a directory, not a file")
         return path
     for candidate in config_candidates(cwd=cwd, home=home):

@@ -9,7 +9,6 @@ the task is started again. A small JSON object, read through :mod:`safefs` with 
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, fields
 
@@ -56,6 +55,7 @@ def read_loop_state(task_dir: str) -> LoopState | None:
         return None
     if data is None:
         return None
+    import json  # only for a task that has a loop state: `list` reads many that do not
     try:
         raw = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError):
@@ -76,6 +76,7 @@ def read_loop_state(task_dir: str) -> LoopState | None:
 
 
 def write_loop_state(task_dir: str, state: LoopState) -> None:
+    import json
     data = json.dumps(asdict(state), ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"
     safefs.write_atomic(safefs.above(task_dir, 2), _path(task_dir), data, 0o644)
 

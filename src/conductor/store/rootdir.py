@@ -9,7 +9,10 @@ an absolute path back, so a run started from one directory is found from any oth
 from __future__ import annotations
 
 import os
-from typing import Mapping
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: `typing` costs `run-agent bus post --root` ~3 ms
+    from typing import Mapping
 
 ROOT_ENV = "CONDUCTOR_ROOT"
 DEFAULT_RELATIVE_ROOT = os.path.join(".run-agent", "runs")

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import logging
 import os
 import re
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-import yaml
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import yaml
 
 from .. import locking
 from . import safefs
@@ -26,8 +27,6 @@ from ..errors import LockTimeout, RunInfoError
 from ..timefmt import NS, format_rfc3339nano, parse_timestamp
 from ..yamlv3 import (INDENT, AliasLimitError, Raw, check_aliases, render_scalar,
                       resolves_to_non_string, too_nested)
-
-log = logging.getLogger("conductor.store")
 
 SUPPORTED_VERSION = 1
 LOCK_TIMEOUT = 5.0
@@ -243,7 +242,8 @@ class _run_info_lock:
         self._cm = fd
         waited = _monotonic() - started
         if waited >= SLOW_LOCK_WARNING:
-            log.warning("run-info lock wait took %.0f ms: %s", waited * 1000, self.lock_path)
+            import logging  # only when there is something to say (it costs a reader ~5 ms)
+            logging.getLogger("conductor.store").warning("run-info lock wait took %.0f ms: %s", waited * 1000, self.lock_path)
 
     def __exit__(self, *exc_info: object) -> None:
         fd, self._cm = self._cm, None
@@ -443,14 +443,25 @@ def _fast_timestamp(text: str) -> object:
     return None if ns == _ZERO_TIME_NS else ns
 
 
-class NodeLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
-    """Composes nodes only; no implicit resolvers, since we convert scalars ourselves."""
-    yaml_implicit_resolvers: dict = {}
+_NODE_LOADER: type | None = None
+
+
+def NodeLoader(text: str):  # noqa: N802 (it was the class; callers still just call it)
+    """A PyYAML loader over ``text`` that composes nodes only; no implicit resolvers, since we
+    convert scalars ourselves. PyYAML is imported on the first call: the line-based fast path
+    reads the plain files upstream and we write without it (it costs `list` ~15 ms)."""
+    global _NODE_LOADER
+    if _NODE_LOADER is None:
+        import yaml
+        base = yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader
+        _NODE_LOADER = type("NodeLoader", (base,), {"yaml_implicit_resolvers": {}})
+    return _NODE_LOADER(text)
 
 
 def _yaml_entries(text: str, path: str) -> dict[str, _Scalar]:
     if too_nested(text):  # libyaml's composer would crash the interpreter (segfault)
         raise RunInfoError(path, "invalid YAML: too deeply nested")
+    import yaml
     loader = NodeLoader(text)
     try:
         root = loader.get_node() if loader.check_node() else None

@@ -11,7 +11,9 @@ import os
 import stat
 from dataclasses import dataclass
 
-import yaml
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import yaml
 
 from ..errors import ConfigError, LayoutError
 from ..timefmt import NS, format_rfc3339nano, now_ns, parse_timestamp
@@ -226,6 +228,7 @@ def read_depends_on(task_dir: str) -> list[str]:
         return []
     if too_nested(text):  # libyaml's composer would crash the interpreter (segfault)
         raise ConfigError("invalid YAML: too deeply nested", path=path)
+    import yaml  # only for a TASK-CONFIG.yaml (a task with dependencies)
     loader = NodeLoader(text)
     try:
         root = loader.get_node() if loader.check_node() else None
@@ -252,6 +255,7 @@ def read_depends_on(task_dir: str) -> list[str]:
 
 
 def _string_list(node: yaml.Node, path: str) -> list[str]:
+    import yaml
     line = node.start_mark.line + 1
     if isinstance(node, yaml.ScalarNode) and not node.style and node.value in ("", "~", "null"):
         return []

@@ -1,0 +1,112 @@
+"""What the fast verbs import, read from ``python -X importtime`` of a fresh process.
+
+Agents and operators call ``bus post`` and ``bus read`` many times; each module below costs
+milliseconds of a start-up whose budget is a small multiple of Python's own (docs/performance.md,
+benchmarks/bench_verbs.py). A module that creeps back onto one of these paths fails here with
+its name.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+PROJECT, TASK, RUN = "proj", "task-20260220-153045-fast", "20260220-1530450000-1-0001"
+
+# what neither `bus post` nor `bus read` needs, whichever way its scope is given
+BUS_FORBIDDEN = ("yaml", "dataclasses", "logging", "tempfile", "typing", "inspect", "shutil",
+                 "threading", "secrets", "psutil", "textual", "rich",
+                 "conductor.store.runinfo", "conductor.config.loader", "conductor.config.model",
+                 "conductor.console", "conductor.agents", "conductor.runner")
+# the read verbs never start the console or an agent, and read plain run-info files (as
+# upstream and we write them) without PyYAML
+READ_FORBIDDEN = ("textual", "rich", "psutil", "conductor.console", "conductor.agents",
+                  "conductor.bus", "yaml", "logging", "threading")
+
+
+# `python -m conductor ARGS`, and at exit every module loaded: -X importtime does not log a
+# module loaded through importlib.import_module (the lazy names of conductor.store and
+# conductor.config), sys.modules has them all.
+MAIN = ("import atexit, runpy, sys; "
+        "atexit.register(lambda: sys.stderr.write('MODULES ' + ' '.join(sys.modules) + '\\n')); "
+        "sys.argv = ['run-agent', *sys.argv[1:]]; runpy.run_module('conductor', run_name='__main__')")
+
+
+def imported(env, args, cwd) -> set[str]:
+    res = subprocess.run([sys.executable, "-X", "importtime", "-c", MAIN, *args], env=env,
+                         cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    names = set()
+    for line in res.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip())
+        elif line.startswith("MODULES "):
+            names.update(line.split()[1:])
+    assert "conductor.cli.main" in names and "conductor.store" in names  # both lists were read
+    return names
+
+
+def offending(names: set[str], forbidden: tuple[str, ...]) -> list[str]:
+    return sorted(n for n in names if any(n == f or n.startswith(f + ".") for f in forbidden))
+
+
+@pytest.fixture
+def root(tmp_path):
+    run_dir = tmp_path / "runs" / PROJECT / TASK / "runs" / RUN
+    run_dir.mkdir(parents=True)
+    return tmp_path / "runs"
+
+
+@pytest.fixture
+def agent_env(root, subprocess_env):
+    task_dir = root / PROJECT / TASK
+    return dict(subprocess_env, JRUN_PROJECT_ID=PROJECT, JRUN_TASK_ID=TASK, JRUN_ID=RUN,
+                JRUN_RUN_FOLDER=str(task_dir / "runs" / RUN), JRUN_TASK_FOLDER=str(task_dir),
+                JRUN_MESSAGE_BUS=str(task_dir / "TASK-MESSAGE-BUS.md"))
+
+
+@pytest.mark.parametrize("args", [["bus", "post", "--type", "FACT", "--body", "x"],
+                                  ["bus", "read", "--tail", "20"]])
+def test_agent_bus_verbs_import_nothing_heavy(root, agent_env, args):
+    cwd = str(root / PROJECT / TASK / "runs" / RUN)
+    assert offending(imported(agent_env, args, cwd), BUS_FORBIDDEN) == []
+
+
+@pytest.mark.parametrize("verb", [["bus", "post", "--body", "x"], ["bus", "read", "--tail", "20"]])
+@pytest.mark.parametrize("with_root", [True, False], ids=["--root", "default-root"])
+def test_operator_bus_verbs_import_nothing_heavy(root, subprocess_env, tmp_path, verb, with_root):
+    """``--root R --project P --task T`` from an ordinary directory; without ``--root`` the
+    default root under $HOME is used (no config file: the config loader is not imported)."""
+    env = dict(subprocess_env)
+    flags = ["--project", PROJECT, "--task", TASK]
+    if with_root:
+        flags = ["--root", str(root), *flags]
+    else:
+        default = tmp_path / "home" / ".run-agent" / "runs" / PROJECT / TASK
+        default.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert offending(imported(env, [*verb, *flags], str(elsewhere)), BUS_FORBIDDEN) == []
+
+
+@pytest.mark.parametrize("verb", ["list", "status"])
+def test_list_and_status_import_no_console_agent_or_yaml(root, subprocess_env, tmp_path, verb):
+    from conductor.store import RunInfo, write_run_info
+    write_run_info(str(root / PROJECT / TASK / "runs" / RUN / "run-info.yaml"),
+                   RunInfo(run_id=RUN, project_id=PROJECT, task_id=TASK, status="completed",
+                           exit_code=0, start_time=1771601145 * 10**9))
+    assert offending(imported(subprocess_env, [verb, "--root", str(root), "--project", PROJECT],
+                              str(tmp_path)), READ_FORBIDDEN) == []
+
+
+def test_the_run_info_reader_is_loaded_only_when_a_run_info_is_read(root, subprocess_env):
+    """The check can fail: posting from inside a run dir, with no JRUN_* and no flags, reads
+    the run-info.yaml found there for the scope, and that needs the reader."""
+    from conductor.store import RunInfo, write_run_info
+    run_dir = root / PROJECT / TASK / "runs" / RUN
+    write_run_info(str(run_dir / "run-info.yaml"),
+                   RunInfo(run_id=RUN, project_id=PROJECT, task_id=TASK, status="completed"))
+    names = imported(subprocess_env, ["bus", "post", "--body", "x"], str(run_dir))
+    assert "conductor.store.runinfo" in names

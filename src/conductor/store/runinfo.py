@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 from .. import locking
 from . import safefs
 from ..errors import LockTimeout, RunInfoError
+from .layout import RUN_INFO
 from ..formats.civil import days_from_civil, month_days
 from ..formats.numbers import GO_INT_TEXT, INT64, go_int_value
 from ..formats.yamlguard import AliasLimitError, check_aliases, too_nested
@@ -33,7 +34,7 @@ from ..yamlv3 import INDENT, Raw, render_scalar, resolves_to_non_string
 SUPPORTED_VERSION = 1
 LOCK_TIMEOUT = 5.0
 SLOW_LOCK_WARNING = 0.2
-RUN_INFO_NAME = "run-info.yaml"
+RUN_INFO_NAME = RUN_INFO
 # A run-info is a few hundred bytes; an agent could write gigabytes there. Readers read at most
 # this much (plus one byte, to tell) and refuse bigger files.
 MAX_RUN_INFO_BYTES = 256 * 1024

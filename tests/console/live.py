@@ -63,7 +63,7 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
 def stop_everything(root: str) -> None:
     """Teardown: stop every task under ``root`` (force) and wait for their loops to go."""
     from conductor import orchestrator
-    from conductor.runner.supervisor import loop_alive
+    from conductor.store.supervision import loop_alive
     from conductor.store import scan_root
     if not os.path.isdir(root):
         return

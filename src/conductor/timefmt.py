@@ -14,11 +14,11 @@ import re
 import time
 
 from . import lazyre
+from .formats.civil import days_from_civil, month_days
 
 NS = 1_000_000_000
 ZERO_TIME_TEXT = "0001-01-01T00:00:00Z"
 _ZERO_NS = -62135596800 * NS  # 0001-01-01T00:00:00Z
-_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 _TS_RE = lazyre.Pattern(
     r"^(\d{4})-(\d{1,2})-(\d{1,2})"
@@ -39,8 +39,7 @@ def check_civil(year: int, month: int, day: int, hour: int = 0, minute: int = 0,
         raise ValueError(f"year {year} is out of range")
     if not 1 <= month <= 12:
         raise ValueError("month must be in 1..12")
-    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-    if not 1 <= day <= (29 if month == 2 and leap else _MONTH_DAYS[month - 1]):
+    if not 1 <= day <= month_days(year, month):
         raise ValueError("day is out of range for month")
     if not 0 <= hour <= 23:
         raise ValueError("hour must be in 0..23")
@@ -48,15 +47,6 @@ def check_civil(year: int, month: int, day: int, hour: int = 0, minute: int = 0,
         raise ValueError("minute must be in 0..59")
     if not 0 <= second <= 59:
         raise ValueError("second must be in 0..59")
-
-
-def days_from_civil(year: int, month: int, day: int) -> int:
-    """Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm)."""
-    year -= month <= 2
-    era = year // 400
-    yoe = year - era * 400
-    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
 
 
 class _SecondCache:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from waiting import wait_for
+
 PROJECT = "proj"
 TASK = "task-20260220-153045-interop"
 
@@ -83,11 +85,7 @@ print("saw CANCELLED" if os.path.exists(marker) else "gave up")
 
 
 def _wait(predicate, what, timeout=30.0):
-    import time
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
+    wait_for(predicate, timeout, 0.02, what)
 
 
 def test_task_cancel_marks_the_task_and_every_view_shows_it(stubs):

@@ -1,10 +1,10 @@
-"""Our own YAML depth check (yamlv3.deep_line), run before any YAML library sees the text."""
+"""Our own YAML depth check (formats.yamlguard.deep_line), run before any YAML library sees the text."""
 
 from __future__ import annotations
 
 import pytest
 
-from conductor.yamlv3 import deep_line
+from conductor.formats.yamlguard import deep_line
 
 LIMIT = 64
 

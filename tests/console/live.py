@@ -7,6 +7,8 @@ import os
 import sys
 import time
 
+from waiting import wait_for as _wait_for
+
 AGENT_SOURCE = r'''
 import os, subprocess, sys, time
 prompt = sys.stdin.read()
@@ -53,18 +55,15 @@ async def until(pilot, predicate, timeout: float = 30.0, what: str = "condition"
         await pilot.pause(0.1)
 
 
-def wait_for(predicate, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
+    """:func:`waiting.wait_for`, polling every 0.1 s, with ``what`` as the third argument."""
+    return _wait_for(predicate, timeout, 0.1, what)
 
 
 def stop_everything(root: str) -> None:
     """Teardown: stop every task under ``root`` (force) and wait for their loops to go."""
     from conductor import orchestrator
-    from conductor.runner.supervisor import loop_alive
+    from conductor.store.supervision import loop_alive
     from conductor.store import scan_root
     if not os.path.isdir(root):
         return

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conductor.runner.supervisor import loop_alive
+from conductor.store.supervision import loop_alive
 
 from .live import stop_everything, wait_for, write_agent
 from .tmux import Tmux, kill_console

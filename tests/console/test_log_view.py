@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from textual.app import App, ComposeResult
 
-from conductor.console.widgets import line_index
+from conductor.console import line_index
 from conductor.console.widgets import log_view as log_view_module
-from conductor.console.widgets.line_index import Change, LineIndex, display_line
+from conductor.console.line_index import Change, LineIndex, display_line
 from conductor.console.widgets.log_view import LogPane, LogView
 
 SIZE = (100, 30)

@@ -6,10 +6,10 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 from conductor.demo import write_demo_config
 from conductor.store.supervision import loop_alive
+from waiting import wait_for as _wait_for
 
 PROJECT = "demo"
 SPEED = "0.05"
@@ -22,14 +22,7 @@ def run_agent_argv() -> list[str]:
 
 
 def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(interval)
+    return _wait_for(predicate, timeout, interval, what)
 
 
 class DemoRoot:

@@ -26,6 +26,7 @@ from conductor.bus import MessageBus
 from conductor.ids import run_sort_key
 from conductor.store import read_run_info
 from conductor.store.loopstate import read_loop_state
+from waiting import wait_for as _wait_for
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                    "src")
@@ -41,13 +42,7 @@ TOKEN_HEADER = {"claude": ("x-api-key", "{}"), "codex": ("authorization", "Beare
 
 
 def wait_for(predicate, timeout=RUN_TIMEOUT, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
+    return _wait_for(predicate, timeout, interval)
 
 
 class Rig:

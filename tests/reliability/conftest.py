@@ -11,13 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import psutil
 import pytest
 
 from conductor.store import read_run_info
+from waiting import wait_for  # noqa: F401  (the reliability tests import it from here)
 
 TAG_VAR = "CONDUCTOR_RELIABILITY_TAG"
 PROJECT = "proj"
@@ -85,14 +85,6 @@ class Rig:
         return tagged_processes(self.tag)
 
 
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"{what} not met within {timeout}s")
 
 
 def pid_gone(pid: int) -> bool:

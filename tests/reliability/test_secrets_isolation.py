@@ -123,7 +123,7 @@ def test_console_text_redacts_the_secrets_it_was_given(monkeypatch, tmp_path):
     from conductor import secrets
     from conductor.console.app import ConductorApp
     from conductor.console.text import safe_text
-    from conductor.console.widgets.line_index import LineBytes, display_line
+    from conductor.console.line_index import LineBytes, display_line
 
     monkeypatch.setattr(secrets, "_KNOWN", ())
     config = tmp_path / "c.yaml"

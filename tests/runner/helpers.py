@@ -1,9 +1,9 @@
 import os
-import time
 
 from conductor.bus import MessageBus
 from conductor.ids import run_sort_key
 from conductor.store import read_run_info
+from waiting import wait_for  # noqa: F401  (the runner tests import it from here)
 
 PROJECT = "proj"
 TASK = "task-20260220-153045-stubbed"
@@ -26,11 +26,3 @@ def bus(root, task=TASK):
     return MessageBus(os.path.join(task_dir(root, task), "TASK-MESSAGE-BUS.md")).read_all()
 
 
-def wait_for(predicate, timeout=30.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")

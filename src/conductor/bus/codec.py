@@ -36,8 +36,8 @@ if TYPE_CHECKING:  # annotations only: importing typing costs every `run-agent` 
 
 from .. import lazyre
 from ..timefmt import format_rfc3339nano, parse_timestamp
-from ..yamlv3 import (INDENT, AliasLimitError, Raw, check_aliases, emit_mapping, render_scalar,
-                      too_nested)
+from ..formats.yamlguard import AliasLimitError, check_aliases, too_nested
+from ..yamlv3 import INDENT, Raw, emit_mapping, render_scalar
 from .message import Link, Message, Parent
 
 DELIM = b"---"

@@ -16,6 +16,7 @@ import sys
 import time
 
 from ..errors import ConductorError, UsageError
+from ..store.layout import PROJECT_BUS, RUN_INFO, TASK_BUS
 from .parser import duration
 from . import scope as sc
 
@@ -81,9 +82,9 @@ def cmd_gc(args, environ=None, cwd=None) -> int:
             if args.delete_done_tasks:
                 _gc_done_task(task_dir, cutoff_ns, args.dry_run)
             if args.rotate_bus:
-                _rotate(os.path.join(task_dir, "TASK-MESSAGE-BUS.md"), max_bus, args.dry_run)
+                _rotate(os.path.join(task_dir, TASK_BUS), max_bus, args.dry_run)
         if args.rotate_bus:
-            _rotate(os.path.join(project_dir, "PROJECT-MESSAGE-BUS.md"), max_bus, args.dry_run)
+            _rotate(os.path.join(project_dir, PROJECT_BUS), max_bus, args.dry_run)
     action = "Would delete" if args.dry_run else "Deleted"
     sys.stdout.write(f"{action} {deleted} runs, freed {freed / MB:.1f} MB\n")
     return 0
@@ -143,7 +144,7 @@ def _gc_run(run_dir: str, cutoff_ns: int, dry_run: bool, keep_failed: bool) -> i
     from ..store import RunInfoMissing, read_run_info
     from .info_render import local_second
     try:
-        info = read_run_info(os.path.join(run_dir, "run-info.yaml"))
+        info = read_run_info(os.path.join(run_dir, RUN_INFO))
     except RunInfoMissing:
         sys.stderr.write(f"warning: skipping orphaned run dir {run_dir} (no run-info.yaml)\n")
         return None
@@ -210,7 +211,7 @@ def _why(exc: Exception, path: str) -> str:
 def _rotate(bus_path: str, max_size: int, dry_run: bool) -> None:
     from ..bus import MessageBus
     from ..store import safefs
-    depth = 3 if os.path.basename(bus_path) == "TASK-MESSAGE-BUS.md" else 2  # up to the root
+    depth = 3 if os.path.basename(bus_path) == TASK_BUS else 2  # up to the root
     try:
         st = safefs.lstat(safefs.above(bus_path, depth), bus_path)
     except (OSError, ConductorError):

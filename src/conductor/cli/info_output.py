@@ -14,6 +14,7 @@ import sys
 import time
 
 from ..errors import ConductorError, UsageError
+from ..store.layout import RUN_INFO
 from . import scope as sc
 
 CHUNK = 1 << 16
@@ -243,7 +244,7 @@ def _run_status(run_dir: str) -> str | None:  # run-info and DONE are read throu
     (reconciled in memory only; nothing is written)."""
     from ..store import done_marker_present, read_run_info, reconcile
     try:
-        info = read_run_info(os.path.join(run_dir, "run-info.yaml"))
+        info = read_run_info(os.path.join(run_dir, RUN_INFO))
     except ConductorError:
         return None
     if info.status != "running":

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, field
 
 from ..errors import ConductorError
-from ..store import (CANCELLED, Layout, RunInfo, RunSnapshot, TaskSnapshot, run_alive,
+from ..store import (CANCELLED, TASK_BUS, Layout, RunInfo, RunSnapshot, TaskSnapshot, run_alive,
                      reconcile, scan_task)
 from ..store.loopstate import LoopState, read_loop_state
 from ..store.usage import Usage, total_usage
@@ -233,7 +233,7 @@ def _bus_signals(task_dir: str):
     from ..bus import MessageBus
     latest = None
     meaningful_ts = None
-    bus = MessageBus(os.path.join(task_dir, "TASK-MESSAGE-BUS.md"))
+    bus = MessageBus(os.path.join(task_dir, TASK_BUS))
     try:
         for msg in bus.iter_messages():
             latest = msg

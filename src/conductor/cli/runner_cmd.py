@@ -12,6 +12,7 @@ from ..errors import ConductorError, LayoutError, UsageError
 from ..ids import new_task_id, validate_component, validate_project_id, validate_task_id
 from .parser import CliParser, duration, utf8_arg, utf8_file_text
 from . import scope as sc
+from ..store.layout import RUN_INFO
 
 
 def register(sub) -> None:
@@ -533,7 +534,7 @@ def cmd_stop(args, environ=None, cwd=None) -> int:
     marker = bool(args.project and args.task)
     if not marker:
         try:
-            marker = not read_run_info(os.path.join(run_dir, "run-info.yaml")).parent_run_id
+            marker = not read_run_info(os.path.join(run_dir, RUN_INFO)).parent_run_id
         except ConductorError:
             marker = False
     marker = marker and os.path.isdir(task_dir)

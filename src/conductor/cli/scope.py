@@ -13,8 +13,9 @@ import re
 from .. import lazyre
 from ..record import Record
 from ..errors import BusError, ConductorError, IdError, UsageError
+from ..store.layout import PROJECT_BUS, RUN_INFO, TASK_BUS
 
-BUS_NAMES = ("TASK-MESSAGE-BUS.md", "PROJECT-MESSAGE-BUS.md", "MESSAGE-BUS.md")
+BUS_NAMES = (TASK_BUS, PROJECT_BUS, "MESSAGE-BUS.md")
 _TASK_DIR_RE = lazyre.Pattern(r"^task-[0-9]{8}-[0-9]{6}-[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$",
                               re.ASCII)
 
@@ -71,7 +72,7 @@ def cwd_run_info(cwd: str) -> tuple[Scope, str] | None:
     """The first run-info.yaml up from ``cwd`` that names a project and a task."""
     d = os.path.abspath(cwd)
     while True:
-        candidate = os.path.join(d, "run-info.yaml")
+        candidate = os.path.join(d, RUN_INFO)
         if os.path.isfile(candidate):
             # imported only when there is one to read: the reader brings YAML, dataclasses and
             # logging, which `bus post --project` from an ordinary directory does not need
@@ -140,9 +141,9 @@ def canonical_bus(root: str, project: str, task: str | None) -> str:
 def scope_from_bus_path(path: str) -> Scope:
     name = os.path.basename(path)
     d = os.path.dirname(os.path.abspath(path))
-    if name == "TASK-MESSAGE-BUS.md":
+    if name == TASK_BUS:
         return Scope(None, os.path.basename(os.path.dirname(d)), os.path.basename(d))
-    if name == "PROJECT-MESSAGE-BUS.md":
+    if name == PROJECT_BUS:
         return Scope(None, os.path.basename(d))
     return Scope()
 

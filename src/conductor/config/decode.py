@@ -18,6 +18,7 @@ from .model import (DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_SSE_DISCOVERY_IN
 from .source import Source
 from .tree import Entry, Mapping, Node, Scalar, Sequence
 from conductor.errors import ConfigError
+from conductor.formats.numbers import config_int_value
 
 _TRUE = frozenset({"true", "yes", "on", "y"})
 _FALSE = frozenset({"false", "no", "off", "n"})
@@ -26,24 +27,6 @@ _MERGE_KEY = "<<"
 
 def _kind(node: Node) -> str:
     return "a list" if isinstance(node, Sequence) else "a mapping"
-
-
-_INT_TEXT = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[0-9][0-9_]*)", re.ASCII)
-
-
-def _parse_int(text: str) -> int | None:
-    """YAML integer forms yaml.v3 accepts: decimal (leading zeros allowed), 0x, 0o, 0b."""
-    body = text.strip()
-    if not _INT_TEXT.fullmatch(body) or len(body) > 40:
-        return None
-    sign = -1 if body[0] == "-" else 1
-    body = body.lstrip("+-")
-    try:
-        if body[:2].lower() in ("0x", "0o", "0b"):
-            return sign * int(body, 0)
-        return sign * int(body.replace("_", ""), 10)
-    except ValueError:
-        return None
 
 
 _NUMBER_TEXT = re.compile(r"[0-9]{1,12}(?:\.[0-9]{0,12})?|\.[0-9]{1,12}", re.ASCII)
@@ -107,7 +90,7 @@ class Decoder:
             raise self.fail(field, f"must be an integer, got {_kind(node)}", node)
         if node.is_null:
             return None
-        value = _parse_int(node.text)
+        value = config_int_value(node.text)
         if value is None:
             raise self.fail(field, f'must be an integer, got "{_clip(node.text)}"', node)
         return value

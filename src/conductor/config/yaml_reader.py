@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import yaml
 
-from ..yamlv3 import MAX_ALIAS_NODES, deep_line
+from ..formats.yamlguard import MAX_ALIAS_NODES, deep_line
 from .source import Source
 from .tree import Entry, Mapping, Node, Scalar, Sequence
 

@@ -35,7 +35,7 @@ from .status import (ProjectView, RunView, TaskView, counts, read_root, read_tas
 from .widgets.bus_feed import BusFeed
 from .widgets.detail import TABS, DetailTabs, Selection
 from .widgets.header import StatusHeader
-from .widgets.line_index import neutralise
+from .text import neutralise
 from .widgets.line_list import LineList
 from .widgets.run_tree import NodeRef, RunTree
 

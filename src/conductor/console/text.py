@@ -6,7 +6,22 @@ from __future__ import annotations
 
 import os
 
-from .widgets.line_index import neutralise
+from ..secrets import redact_known
+
+_PLACEHOLDERS: dict[int, str] = {c: chr(0x2400 + c) for c in range(0x20) if c != 0x09}
+_PLACEHOLDERS[0x7F] = "\u2421"
+_PLACEHOLDERS.update({c: "\ufffd" for c in range(0x80, 0xA0)})
+PLACEHOLDER_CHARS = frozenset(_PLACEHOLDERS.values()) | {"\ufffd"}
+"""Characters that stand for a neutralised control character or an undecodable byte."""
+
+
+def neutralise(text: str, tab_size: int = 8) -> str:
+    """Make untrusted text safe to draw: every C0/C1 control character (ESC, BEL, CR, NUL, and
+    the 8-bit CSI U+009B among them) and DEL becomes a visible symbol, tabs become spaces.
+    Every secret the console knows (conductor.secrets.remember) shows as ``***``.
+    Escape sequences therefore show as text (``\u241b[2J``) and can never reach the terminal."""
+    return redact_known(text).translate(_PLACEHOLDERS).expandtabs(tab_size)
+
 
 READ_LIMIT = 512 * 1024
 

@@ -20,11 +20,13 @@ from ..bus import Link, Message, MessageBus, Parent
 from ..errors import ConductorError, LayoutError
 from ..ids import run_sort_key
 from ..store import DONE, OUTPUT, RUN_INFO, Layout, RunInfo, read_run_info, safefs
+from ..store.layout import PROPAGATION_LOCK, PROPAGATION_STATE
 from ..timefmt import format_rfc3339nano, now_ns, parse_timestamp
-from ..yamlv3 import Raw, check_aliases, emit_mapping, too_nested
+from ..formats.yamlguard import check_aliases, too_nested
+from ..yamlv3 import Raw, emit_mapping
 
-STATE_NAME = "TASK-COMPLETE-FACT-PROPAGATION.yaml"
-LOCK_NAME = "TASK-COMPLETE-FACT-PROPAGATION.lock"
+STATE_NAME = PROPAGATION_STATE
+LOCK_NAME = PROPAGATION_LOCK
 KIND = "task_completion_propagation"
 MAX_PARENT_FACTS = 20
 MAX_SAMPLES = 5

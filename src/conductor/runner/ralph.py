@@ -22,6 +22,7 @@ from ..store import (Layout, clear_stop_requested, done_exists, done_marker_pres
                      read_cancelled, read_depends_on, read_run_info, read_task_prompt,
                      write_depends_on, write_task_md_if_missing)
 from ..store import loopstate
+from ..store.layout import RUN_INFO
 from ..store.usage import Usage, run_usage
 from ..timefmt import format_duration, now_ns
 from . import policy
@@ -143,7 +144,7 @@ class RalphLoop:
         names = safefs.subdirs(safefs.above(self.task_dir, 2), runs_dir)
         done = done_marker_present(self.task_dir)
         for name in names:
-            path = os.path.join(runs_dir, name, "run-info.yaml")
+            path = os.path.join(runs_dir, name, RUN_INFO)
             try:
                 if read_run_info(path).status == "running":
                     heal_run(path, done_exists=done)
@@ -344,7 +345,7 @@ class RalphLoop:
         for name in safefs.subdirs(safefs.above(self.task_dir, 2), runs_dir):
             try:
                 total = total + run_usage(read_run_info(os.path.join(runs_dir, name,
-                                                                     "run-info.yaml")))
+                                                                     RUN_INFO)))
             except ConductorError:
                 continue
         return total

@@ -24,14 +24,17 @@ if TYPE_CHECKING:
 from .. import locking
 from . import safefs
 from ..errors import LockTimeout, RunInfoError
+from .layout import RUN_INFO
+from ..formats.civil import days_from_civil, month_days
+from ..formats.numbers import GO_INT_TEXT, INT64, go_int_value
+from ..formats.yamlguard import AliasLimitError, check_aliases, too_nested
 from ..timefmt import NS, format_rfc3339nano, parse_timestamp
-from ..yamlv3 import (INDENT, AliasLimitError, Raw, check_aliases, render_scalar,
-                      resolves_to_non_string, too_nested)
+from ..yamlv3 import INDENT, Raw, render_scalar, resolves_to_non_string
 
 SUPPORTED_VERSION = 1
 LOCK_TIMEOUT = 5.0
 SLOW_LOCK_WARNING = 0.2
-RUN_INFO_NAME = "run-info.yaml"
+RUN_INFO_NAME = RUN_INFO
 # A run-info is a few hundred bytes; an agent could write gigabytes there. Readers read at most
 # this much (plus one byte, to tell) and refuse bigger files.
 MAX_RUN_INFO_BYTES = 256 * 1024
@@ -402,7 +405,7 @@ def _fast_values(text: str) -> dict[str, object] | None:
                 if not _DECIMAL.fullmatch(plain):
                     return None
                 number = int(plain)
-                if not -_INT64 <= number < _INT64 or (key in _PIDS and abs(number) >= PID_LIMIT):
+                if not -INT64 <= number < INT64 or (key in _PIDS and abs(number) >= PID_LIMIT):
                     return None  # the generic decoder explains
                 values[key] = number
             else:
@@ -418,7 +421,6 @@ def _fast_values(text: str) -> dict[str, object] | None:
     return values
 
 
-_DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _ZERO_TIME_NS = -62135596800 * NS
 
 
@@ -429,15 +431,10 @@ def _fast_timestamp(text: str) -> object:
     if m is None:
         return _NOT_FAST
     year, month, day, hour, minute, second = map(int, m.groups()[:6])
-    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-    if not (1 <= month <= 12 and 1 <= day <= _DAYS_IN_MONTH[month] + (month == 2 and leap)
+    if not (1 <= month <= 12 and 1 <= day <= month_days(year, month)
             and hour < 24 and minute < 60 and second < 60):
         return _NOT_FAST
-    y = year - (month <= 2)
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
-    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    days = days_from_civil(year, month, day)
     frac = int(m[7].ljust(9, "0")) if m[7] else 0
     ns = (days * 86400 + hour * 3600 + minute * 60 + second) * NS + frac
     return None if ns == _ZERO_TIME_NS else ns
@@ -508,9 +505,6 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 
 
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
-_GO_INT_RE = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)",
-                        re.ASCII)
-_INT64 = 2 ** 63
 _PIDS = frozenset({"pid", "pgid"})
 _PATHS = frozenset({"cwd", "prompt_path", "output_path", "stdout_path", "stderr_path"})
 
@@ -553,7 +547,7 @@ def _convert(path: str, name: str, scalar: _Scalar) -> object:
         return value
     if text.strip() == "":
         raise fail("expected a timestamp, got an empty string")
-    if scalar.plain and _GO_INT_RE.fullmatch(text.replace("_", "")):
+    if scalar.plain and GO_INT_TEXT.fullmatch(text.replace("_", "")):
         raise fail(f"expected an RFC 3339 timestamp, got the number {text}")
     try:
         return parse_timestamp(text)
@@ -565,7 +559,7 @@ def _parse_float(text: str) -> float | None:
     """A YAML 1.1 float or integer as Go's decoder takes it into a float64; NaN and the
     infinities are refused (no cost or count is one)."""
     body = text.replace("_", "")
-    if _GO_INT_RE.fullmatch(body):
+    if GO_INT_TEXT.fullmatch(body):
         value = _parse_go_int(body)
         return None if value is None else float(value)
     if not re.fullmatch(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?", body):
@@ -578,19 +572,9 @@ def _parse_float(text: str) -> float | None:
 
 
 def _parse_go_int(text: str) -> int | None:
-    plain = text.replace("_", "")
-    if not _GO_INT_RE.fullmatch(plain):
-        return None
-    body = plain.lstrip("+-")
-    sign = -1 if plain.startswith("-") else 1
-    if len(body) > 1 and body[0] == "0" and body[1] in "xXoObB":
-        value = int(body[2:], {"x": 16, "o": 8, "b": 2}[body[1].lower()])
-    elif len(body) > 1 and body[0] == "0":
-        value = int(body, 8)
-    else:
-        value = int(body)
-    value *= sign
-    return value if -_INT64 <= value < _INT64 else None
+    """An int64 in yaml.v3's integer forms; underscores are dropped first (yaml.v3 does)."""
+    value = go_int_value(text.replace("_", ""))
+    return value if value is not None and -INT64 <= value < INT64 else None
 
 
 def _quote(text: str, limit: int = 60) -> str:

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 from ..errors import ConfigError, LayoutError
 from ..timefmt import NS, format_rfc3339nano, now_ns, parse_timestamp
-from ..yamlv3 import INDENT, AliasLimitError, check_aliases, render_scalar, too_nested
+from ..formats.yamlguard import AliasLimitError, check_aliases, too_nested
+from ..yamlv3 import INDENT, render_scalar
 from .layout import CANCELLED, DONE, FILE_MODE, STOP_REQUESTED, TASK_CONFIG, TASK_MD, TASK_STATE
 from . import safefs
 from .runinfo import NodeLoader

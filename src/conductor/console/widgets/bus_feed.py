@@ -21,7 +21,7 @@ from textual.worker import get_current_worker
 from ...bus import BusReader, MessageBus
 from ...bus import Message as BusMessage
 from ..messages import BusGrew, BusLoaded, PaneError, ReportsWorkerErrors
-from .line_index import neutralise
+from ..text import neutralise
 from .line_list import LineList
 
 MAX_MESSAGES = 5000

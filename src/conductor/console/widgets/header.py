@@ -7,7 +7,7 @@ from textual.widgets import Static
 
 from ...store.usage import Usage, format_cost, format_tokens
 from ..status import look
-from .line_index import neutralise
+from ..text import neutralise
 
 
 class StatusHeader(Static):

@@ -1,6 +1,6 @@
 """The log pane: a file-backed, line-API view of an agent's stdout/stderr that follows the tail.
 
-Modelled on Toolong. The widget never holds the file: :class:`~.line_index.LineIndex` keeps a
+Modelled on Toolong. The widget never holds the file: :class:`~conductor.console.line_index.LineIndex` keeps a
 sparse byte-offset index, lines are read from disk only when they are drawn (``render_line``),
 and decoded/rendered lines live in small LRU caches. Opening a file reads its tail backwards, so
 the last screen shows at once; the rest is indexed by a cancellable thread worker and merged
@@ -12,7 +12,7 @@ to the width when drawn. When the lines from the scroll position on do not fill 
 window is laid out from the last line upwards instead, so the end of the file is always
 reachable and following shows the last rows.
 
-Everything drawn passes through :func:`~.line_index.neutralise`: control characters and escape
+Everything drawn passes through :func:`~conductor.console.text.neutralise`: control characters and escape
 sequences are shown as symbols, never sent to the terminal.
 """
 
@@ -37,8 +37,8 @@ from textual.strip import Strip
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from conductor.console.widgets.line_index import (
-    PLACEHOLDER_CHARS,
+from conductor.console.text import PLACEHOLDER_CHARS
+from conductor.console.line_index import (
     Change,
     DisplayLine,
     IndexDelta,

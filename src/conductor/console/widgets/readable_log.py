@@ -20,7 +20,7 @@ from ...agents.display import DisplayLine, display_lines
 from ...errors import ConductorError
 from ...store import safefs
 from ..messages import ReportsWorkerErrors
-from .line_index import neutralise
+from ..text import neutralise
 from .line_list import LineList
 
 TAIL_BYTES = 2 * 1024 * 1024

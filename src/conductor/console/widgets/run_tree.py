@@ -19,7 +19,7 @@ from textual.widgets.tree import TreeNode
 from ...store.usage import Usage, format_usage
 from ...timefmt import NS
 from ..status import HEARTBEAT_LOOKS, ProjectView, RunView, TaskView, heartbeat, look
-from .line_index import neutralise
+from ..text import neutralise
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from ...secrets import redact_known
 
 from conductor.store import safefs
+
+from .text import neutralise
 
 CHUNK_BYTES = 256 * 1024
 """A new chunk starts at the first line start at least this far from the current chunk's start."""
@@ -392,20 +393,7 @@ class LineIndex:
         return self.first_lines[chunk] + max(bisect.bisect_right(starts, offset) - 1, 0)
 
 
-_PLACEHOLDERS: dict[int, str] = {c: chr(0x2400 + c) for c in range(0x20) if c != 0x09}
-_PLACEHOLDERS[0x7F] = "\u2421"
-_PLACEHOLDERS.update({c: "\ufffd" for c in range(0x80, 0xA0)})
-PLACEHOLDER_CHARS = frozenset(_PLACEHOLDERS.values()) | {"\ufffd"}
-"""Characters that stand for a neutralised control character or an undecodable byte."""
 MARKER_PREFIX = "\u2026 [+"
-
-
-def neutralise(text: str, tab_size: int = 8) -> str:
-    """Make untrusted text safe to draw: every C0/C1 control character (ESC, BEL, CR, NUL, and
-    the 8-bit CSI U+009B among them) and DEL becomes a visible symbol, tabs become spaces.
-    Every secret the console knows (conductor.secrets.remember) shows as ``***``.
-    Escape sequences therefore show as text (``\u241b[2J``) and can never reach the terminal."""
-    return redact_known(text).translate(_PLACEHOLDERS).expandtabs(tab_size)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time

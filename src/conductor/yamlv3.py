@@ -15,7 +15,7 @@ import re
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing costs every `run-agent` call ~2 ms
-    from typing import Any, Iterable, Iterator
+    from typing import Any, Iterable
 
 from . import lazyre
 from .formats.numbers import INT64, go_int_value

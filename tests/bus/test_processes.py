@@ -1,6 +1,5 @@
 """Many processes on one bus: nothing lost, nothing mixed, a killed writer loses only its own entry."""
 
-import os
 import signal
 import subprocess
 import time

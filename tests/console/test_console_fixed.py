@@ -20,7 +20,7 @@ from conductor.console.widgets.run_tree import NodeRef
 from conductor.store import scan_task
 from conductor.timefmt import NS
 
-from .fixed_root import (BASE_NS, FROZEN_NS, T1, T2, T3, T4, T5, T6, build_fixed_root,
+from .fixed_root import (BASE_NS, T1, T2, T3, T4, T5, T6, build_fixed_root,
                          frozen_clock, hold_loop_lock, pretend_runs_alive)
 from .live import select, settle, until
 from .screen_text import screen_text

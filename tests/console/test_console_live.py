@@ -14,8 +14,7 @@ from conductor.console.widgets.run_tree import NodeRef
 from conductor.store.supervision import loop_alive
 from conductor.store import Layout, read_run_info
 
-from .live import (running_runs, select, settle, start_task, stop_everything, until, wait_for,
-                   write_agent)
+from .live import (running_runs, select, settle, start_task, stop_everything, until, write_agent)
 
 SIZE = (160, 45)
 P = "proj"

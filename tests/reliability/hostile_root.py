@@ -184,7 +184,7 @@ def _plant_file(path: str, kind: str, inside: str, outside: str, cap_name: str) 
         with open(path, "wb") as fh:
             fh.truncate(HUGE)
     elif kind == "file":
-        _write(path, f"a file where a directory belongs\n")
+        _write(path, "a file where a directory belongs\n")
     elif kind == "alias-bomb":
         _write(path, ALIAS_BOMB)
     elif kind == "out-of-range":

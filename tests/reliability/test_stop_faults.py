@@ -96,7 +96,7 @@ def test_task_stop_stops_the_agent_whatever_is_planted_at_stop_requested(rig, tm
                                                "stopped by operator (agent terminated (SIGTERM))")
 
 
-def test_task_stop_on_a_full_disk_still_stops_and_the_loop_does_not_restart(rig, tiny_disk):
+def test_task_stop_on_a_full_disk_still_stops_and_the_loop_does_not_restart(rig, tiny_disk):  # noqa: F811 (the fixture)
     root = str(tiny_disk / "runs")
     loop = _loop(rig, root)
     try:
@@ -120,7 +120,7 @@ def test_task_stop_on_a_full_disk_still_stops_and_the_loop_does_not_restart(rig,
     assert not os.path.lexists(os.path.join(root, PROJECT, TASK, "STOP-REQUESTED"))
 
 
-def test_full_disk_while_the_agent_runs_ends_the_job_naming_the_files(rig, tiny_disk, tmp_path):
+def test_full_disk_while_the_agent_runs_ends_the_job_naming_the_files(rig, tiny_disk, tmp_path):  # noqa: F811 (the fixture)
     root = str(tiny_disk / "runs")
     gate = tmp_path / "gate"
     job = rig.spawn("job", "--root", root, "--project", PROJECT, "--task", TASK, "--agent",
@@ -140,7 +140,7 @@ def test_full_disk_while_the_agent_runs_ends_the_job_naming_the_files(rig, tiny_
               if line.startswith("Error: ")]
     assert len(errors) == 1
     assert f"{agent.output_path}: write: no space left on device" in errors[0]
-    assert (f"could not record the run's end (exit code " in errors[0]
+    assert ("could not record the run's end (exit code " in errors[0]
             and f"{os.path.join(run_dir, 'run-info.yaml')}: write: no space left on device"
             in errors[0])
     assert not os.path.exists(agent.output_path)  # never half-written

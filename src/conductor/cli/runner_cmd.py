@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 import threading
-import time
 
 from ..errors import ConductorError, LayoutError, UsageError
 from ..ids import new_task_id, validate_component, validate_project_id, validate_task_id

@@ -12,7 +12,7 @@ import stat
 from dataclasses import replace
 from typing import Mapping
 
-from ..agents.base import token_env_var  # one table of token variables, re-exported here
+from ..agents.base import token_env_var  # noqa: F401 - one table of token variables, re-exported here
 from .model import Config
 from .source import Source, display_path
 

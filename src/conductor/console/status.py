@@ -13,7 +13,7 @@ from typing import Callable
 
 from ..bus import MessageBus
 from ..errors import ConductorError
-from ..store import (STDERR, STDOUT, Layout, ProjectSnapshot, RunSnapshot, TaskSnapshot,
+from ..store import (STDERR, STDOUT, Layout, RunSnapshot, TaskSnapshot,
                      reconcile, run_alive, scan_root, scan_task)
 from ..store.loopstate import BACKOFF, BUDGET, LIMIT, LoopState, read_loop_state
 from ..store.loopview import LoopWords, effective, loop_words

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import deque
 
 from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
 from textual.geometry import Size

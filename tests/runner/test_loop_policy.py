@@ -264,3 +264,38 @@ def test_stderr_growth_is_progress_unless_the_backend_says_not(plan, monkeypatch
         with pytest.raises(TaskError, match="max restarts exceeded"):
             run_task(req)
         assert runs(plan.root)[0].error_summary == "timed out"
+
+
+def test_an_agent_stopping_on_its_own_budget_is_asked_about_not_restarted(plan):
+    # claude's --max-budget-usd ends the attempt ("error_max_budget_usd") when our sum of the
+    # runs may still be a hair under the budget: the loop asks, it does not spin
+    req = plan([["session", "s-8"], ["usage", 10, 5, 0.4999], ["fail", "budget",
+                                                               "Reached maximum budget ($0.5)"]],
+               [["done"]], max_cost_usd=0.5)
+
+    def operator():
+        tdir = task_dir(plan.root)
+        wait_for(lambda: (read_loop_state(tdir) or None) and read_loop_state(tdir).state == "budget")
+        MessageBus(os.path.join(tdir, "TASK-MESSAGE-BUS.md")).append(
+            Message(type="USER", project_id=PROJECT, task_id=TASK, body="1"))
+
+    threading.Thread(target=operator, daemon=True).start()
+    outcome = run_task(req)
+    [question] = bodies(plan.root, "QUESTION")
+    assert question.startswith("Reached maximum budget ($0.5) — answer to continue")
+    assert "budget extended: max cost $1.00" in bodies(plan.root, "INFO")
+    assert len(outcome.run_ids) == 2 and plan.argv()[1] == ["--resume", "s-8"]
+
+
+def test_budget_answers():
+    from conductor.runner.policy import Budget, apply_answer
+    from conductor.store.usage import Usage
+    cost = Budget(max_cost_usd=5.0)
+    spent = Usage(100, 10, cost_usd=5.2)
+    assert apply_answer(cost, spent, "$10", cost).max_cost_usd == 10.0
+    assert apply_answer(cost, spent, "3", cost).max_cost_usd == pytest.approx(8.2)  # added
+    assert apply_answer(cost, spent, "yes, go on", cost).max_cost_usd == pytest.approx(10.2)
+    assert apply_answer(cost, spent, "No, stop here", cost) is None
+    tokens = Budget(max_tokens=1000)
+    assert apply_answer(tokens, Usage(900, 200), "200k", tokens).max_tokens == 200_000
+    assert apply_answer(tokens, Usage(900, 200), "ok", tokens).max_tokens == 2100

@@ -65,7 +65,11 @@ def apply_answer(budget: Budget, spent: Usage, answer: str, original: Budget) ->
         return None
     found = _NUMBER.search(answer or "")
     new = Budget(budget.max_cost_usd, budget.max_tokens)
-    cost_reached = budget.max_cost_usd is not None and (spent.cost_usd or 0.0) >= budget.max_cost_usd
+    tokens_reached = budget.max_tokens is not None and spent.tokens >= budget.max_tokens
+    # the budget the answer is about: cost, unless only the token budget is spent (the agent
+    # may have stopped on a cost budget of its own a hair before our sum reached it)
+    cost_reached = not tokens_reached or budget.max_cost_usd is not None and \
+        (spent.cost_usd or 0.0) >= budget.max_cost_usd
     if found:
         value = float(found.group(1)) * {"": 1, "k": 1e3, "m": 1e6}[found.group(2).lower()]
         if cost_reached:

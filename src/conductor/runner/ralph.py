@@ -243,6 +243,7 @@ class RalphLoop:
         session_totals: dict[str, Usage] = {}  # each session's usage as last reported (raw)
         self.budget = policy.Budget(req.max_cost_usd, req.max_tokens)
         self.original_budget = policy.Budget(req.max_cost_usd, req.max_tokens)
+        budget_stop = ""      # the agent itself stopped on a budget (claude's --max-budget-usd)
         while True:
             if done_exists(self.task_dir):
                 return self._done(attempt, run_ids)
@@ -250,7 +251,8 @@ class RalphLoop:
             if attempt >= req.max_attempts:
                 self.post("ERROR", f"task failed: max restarts ({req.max_attempts}) exceeded")
                 raise TaskError("max restarts exceeded")
-            if self.budget and self._ask_if_over_budget():
+            if (self.budget or budget_stop) and self._ask_if_over_budget(budget_stop):
+                budget_stop = ""
                 resume = last_session if req.resume_mode != "never" else ""
                 continue
             if self._answered_question(run_ids):
@@ -291,8 +293,11 @@ class RalphLoop:
                 resume = result.session_id if req.resume_mode != "never" else ""
                 continue  # a limit is not a failed attempt
             elif failure is not None and failure.kind == BUDGET:
+                # the check at the top asks the operator, even when our sum of the runs is a
+                # hair under the budget the agent enforced itself (it never loops unasked)
+                budget_stop = failure.message or "budget reached"
                 resume = result.session_id if req.resume_mode != "never" else ""
-                continue  # the budget check at the top asks the operator
+                continue
             elif failure is not None and not self._backend().retryable(failure):
                 self._fatal(failure, attempts=attempt + 1)
             else:
@@ -358,11 +363,12 @@ class RalphLoop:
             return Failure(BUDGET, reason) if reason else None
         return check
 
-    def _ask_if_over_budget(self) -> bool:
-        """When the budget is spent: a QUESTION on the bus, the ``budget`` loop state, and a
-        wait for the operator's answer (which sets the new budget). True when it asked."""
+    def _ask_if_over_budget(self, stopped: str = "") -> bool:
+        """When the budget is spent (or the agent stopped on one: ``stopped``): a QUESTION on
+        the bus, the ``budget`` loop state, and a wait for the operator's answer (which sets
+        the new budget). True when it asked."""
         spent = self._spent()
-        reason = self.budget.reached(spent)
+        reason = self.budget.reached(spent) or stopped
         if not reason:
             return False
         question = self._post_question(
@@ -385,10 +391,12 @@ class RalphLoop:
         return True
 
     def _example(self, spent: Usage) -> str:
-        if self.budget.max_cost_usd is not None and \
-                (spent.cost_usd or 0.0) >= self.budget.max_cost_usd:
-            return f"${max(1.0, (spent.cost_usd or 0.0) * 2):.2f}"
-        return str(max(1000, spent.tokens * 2))
+        tokens = self.budget.max_tokens
+        if tokens is not None and spent.tokens >= tokens and not (
+                self.budget.max_cost_usd is not None
+                and (spent.cost_usd or 0.0) >= self.budget.max_cost_usd):
+            return str(max(1000, spent.tokens * 2))
+        return f"${max(1.0, (spent.cost_usd or 0.0) * 2):.2f}"
 
     def _post_question(self, body: str) -> str:
         try:

@@ -4,7 +4,7 @@ typed records, validated with ``file:line: field: message`` errors, and agent to
 See docs/configuration.md for the schema and the differences from upstream.
 """
 
-import importlib
+from conductor.lazymod import lazy_names
 
 # Names are loaded on first use (PEP 562): `run-agent bus post --project` asks only whether a
 # config file exists (search), and the loader brings YAML, dataclasses and the validator.
@@ -23,17 +23,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str):
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, globals())
 
 
 __all__ = [

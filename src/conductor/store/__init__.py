@@ -5,7 +5,7 @@ any function may find files changed by another process (upstream's Go tool, an a
 since the last call, and reads are written to cope with that.
 """
 
-import importlib
+from conductor.lazymod import lazy_names
 
 # Names are loaded on first use (PEP 562): `run-agent bus post` needs the layout, not the YAML
 # run-info reader and its imports, and Python runs this file for any `conductor.store.*` import.
@@ -75,17 +75,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str):
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, globals())
 
 
 __all__ = [

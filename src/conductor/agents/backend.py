@@ -239,6 +239,11 @@ def text_of(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def one_line(text: str) -> str:
+    """Whitespace runs (newlines included) as single spaces, trimmed: an error for one line."""
+    return " ".join(text.split())
+
+
 def last_lines(text: str, count: int = 1) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()][-count:]
 
@@ -247,5 +252,5 @@ __all__ = [
     "AUTH", "CONFIG", "UNTRUSTED", "SPAWN", "LIMIT", "BUDGET", "NETWORK", "NO_ANSWER", "TIMEOUT",
     "AGENT", "FATAL", "RETRYABLE", "Usage", "Failure", "Outcome", "Launch", "Verdict",
     "StreamWatch", "Backend", "iter_events", "parse_event", "number", "money", "text_of",
-    "read_text_tail", "last_lines",
+    "read_text_tail", "last_lines", "one_line",
 ]

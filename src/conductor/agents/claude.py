@@ -40,7 +40,7 @@ from typing import Any
 
 from .backend import (AGENT, AUTH, BUDGET, LIMIT, NETWORK, NO_ANSWER, UNTRUSTED, Backend,
                       Failure, Launch, Outcome, StreamWatch, Usage, Verdict, iter_events, money,
-                      number, read_text_tail, text_of)
+                      number, one_line, read_text_tail, text_of)
 from .display import (FAIL_MARK, OK_MARK, DisplayLine, _first_line, _system, _text_lines,
                       _thinking, _tool, _tool_output, cut)
 
@@ -318,22 +318,18 @@ def result_message(result: dict[str, Any] | None, error: dict[str, Any] | None) 
     if result is not None:
         text = result.get("result")
         if isinstance(text, str) and text.strip():
-            return _one_line(text)
+            return one_line(text)
         errors = result.get("errors")
         if isinstance(errors, list):
             for item in errors:
                 if isinstance(item, str) and item.strip():
-                    return _one_line(item)
+                    return one_line(item)
     if error is not None:
         texts = _message_texts(error.get("message"))
         if texts:
-            return _one_line(" ".join(texts))
+            return one_line(" ".join(texts))
     subtype = text_of(result.get("subtype")) if result is not None else ""
     return f"claude failed ({subtype})" if subtype else "claude failed"
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def classify(result: dict[str, Any] | None, error: dict[str, Any] | None,

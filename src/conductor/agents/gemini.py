@@ -28,7 +28,7 @@ from typing import Any
 from . import display as _display
 from .backend import (AGENT, AUTH, CONFIG, LIMIT, NETWORK, NO_ANSWER, UNTRUSTED, Backend, Failure,
                       Launch, Outcome, StreamWatch, Usage, Verdict, iter_events, number,
-                      read_text_tail, text_of)
+                      one_line, read_text_tail, text_of)
 from .display import DisplayLine
 from .streams import GEMINI_REJECTION_SUMMARY, gemini_rejected_stream_json
 
@@ -363,10 +363,6 @@ def stderr_reason(stderr: str) -> str:
             continue
         return one_line(line)
     return ""
-
-
-def one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _epoch(stamp: str) -> float:

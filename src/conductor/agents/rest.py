@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
+from conductor.agents.backend import one_line
 from conductor.agents.display import cut
 from conductor.agents.perplexity import PERPLEXITY_MODEL, PERPLEXITY_URL
 from conductor.agents.responses import (ERROR_PREFIX, EXIT_AUTH, EXIT_CONFIG, EXIT_FAILED,
@@ -414,7 +415,7 @@ def stream(req: Request, out: IO[bytes], log: IO[bytes]) -> int:
             raise Exit(*problem)
         return EXIT_OK
     except Exit as done:
-        _note(log, ERROR_PREFIX + " ".join(done.message.split()))
+        _note(log, ERROR_PREFIX + one_line(done.message))
         return done.code
 
 

@@ -251,7 +251,8 @@ class RalphLoop:
             if attempt >= req.max_attempts:
                 self.post("ERROR", f"task failed: max restarts ({req.max_attempts}) exceeded")
                 raise TaskError("max restarts exceeded")
-            if (self.budget or budget_stop) and self._ask_if_over_budget(budget_stop):
+            spent = self._spent() if (self.budget or budget_stop) else Usage()
+            if (self.budget or budget_stop) and self._ask_if_over_budget(spent, budget_stop):
                 budget_stop = ""
                 resume = last_session if req.resume_mode != "never" else ""
                 continue
@@ -260,7 +261,6 @@ class RalphLoop:
             loopstate.clear_loop_state(self.task_dir)
             self.post("INFO", f"starting root agent (restart #{attempt})"
                       + (f", resuming session {resume}" if resume else ""))
-            spent = self._spent() if self.budget else Usage()
             result = run_job(JobRequest(
                 root=req.root, project=req.project, task=req.task,
                 prompt=task_prompt(prompt, attempt=attempt, resume=req.resume), agent=req.agent,
@@ -363,11 +363,10 @@ class RalphLoop:
             return Failure(BUDGET, reason) if reason else None
         return check
 
-    def _ask_if_over_budget(self, stopped: str = "") -> bool:
-        """When the budget is spent (or the agent stopped on one: ``stopped``): a QUESTION on
-        the bus, the ``budget`` loop state, and a wait for the operator's answer (which sets
-        the new budget). True when it asked."""
-        spent = self._spent()
+    def _ask_if_over_budget(self, spent: Usage, stopped: str = "") -> bool:
+        """When the budget is spent (``spent``: the task's runs so far) or the agent stopped on
+        one (``stopped``): a QUESTION on the bus, the ``budget`` loop state, and a wait for the
+        operator's answer (which sets the new budget). True when it asked."""
         reason = self.budget.reached(spent) or stopped
         if not reason:
             return False

@@ -52,6 +52,27 @@ def bodies(root, kind):
     return [m.body for m in bus(root) if m.type == kind]
 
 
+def answer_when(root, state, body):
+    """The operator, in a thread: once the loop shows ``state`` in LOOP-STATE.json, post
+    ``body`` as a USER message. Returns the thread and the list the seen state is put in
+    (asserted by the test itself: an assertion in a thread would fail nothing)."""
+    seen = []
+    tdir = task_dir(root)
+
+    def showing():
+        current = read_loop_state(tdir)
+        return current if current is not None and current.state == state else None
+
+    def operator():
+        seen.append(wait_for(showing))
+        MessageBus(os.path.join(tdir, "TASK-MESSAGE-BUS.md")).append(
+            Message(type="USER", project_id=PROJECT, task_id=TASK, body=body))
+
+    thread = threading.Thread(target=operator, daemon=True)
+    thread.start()
+    return thread, seen
+
+
 def test_a_missing_program_fails_before_any_run(plan):
     req = plan([["done"]])
     req.agent = AgentConfig(name="fake", type="fake", command=["no-such-agent-program"])
@@ -121,20 +142,10 @@ def test_a_usage_limit_is_waited_out_and_not_counted(plan):
 def test_a_spent_budget_asks_and_an_answer_continues(plan):
     req = plan([["session", "s-1"], ["usage", 100, 50, 0.6]],
                [["session", "s-1"], ["usage", 10, 5, 0.1], ["done"]], max_cost_usd=0.5)
-    answered = threading.Event()
-
-    def operator():
-        tdir = task_dir(plan.root)
-        wait_for(lambda: (read_loop_state(tdir) or None) and read_loop_state(tdir).state == "budget")
-        MessageBus(os.path.join(tdir, "TASK-MESSAGE-BUS.md")).append(
-            Message(type="USER", project_id=PROJECT, task_id=TASK, body="$2"))
-        answered.set()
-
-    thread = threading.Thread(target=operator, daemon=True)
-    thread.start()
+    thread, seen = answer_when(plan.root, "budget", "$2")
     outcome = run_task(req)
     thread.join(10)
-    assert answered.is_set() and outcome.attempts == 2
+    assert seen and outcome.attempts == 2
     [question] = bodies(plan.root, "QUESTION")
     assert question == ("budget of $0.500 reached ($0.600 spent) — answer to continue with a new "
                         "budget (a number such as $1.20 is the new total; \"stop\" ends the task)")
@@ -146,13 +157,7 @@ def test_a_spent_budget_asks_and_an_answer_continues(plan):
 def test_a_budget_answer_of_stop_ends_the_task(plan):
     req = plan([["usage", 1, 1, 0.6]], max_cost_usd=0.5)
 
-    def operator():
-        tdir = task_dir(plan.root)
-        wait_for(lambda: (read_loop_state(tdir) or None) and read_loop_state(tdir).state == "budget")
-        MessageBus(os.path.join(tdir, "TASK-MESSAGE-BUS.md")).append(
-            Message(type="USER", project_id=PROJECT, task_id=TASK, body="stop, that is enough"))
-
-    threading.Thread(target=operator, daemon=True).start()
+    answer_when(plan.root, "budget", "stop, that is enough")
     with pytest.raises(TaskStopped, match="budget reached and not extended"):
         run_task(req)
     assert len(runs(plan.root)) == 1
@@ -163,13 +168,7 @@ def test_the_token_budget_stops_a_running_attempt(plan, tmp_path):
     req = plan([["session", "s-2"], ["usage", 600, 500, None], ["wait-file", str(release)]],
                [["done"]], max_tokens=1000)
 
-    def operator():
-        tdir = task_dir(plan.root)
-        wait_for(lambda: (read_loop_state(tdir) or None) and read_loop_state(tdir).state == "budget")
-        MessageBus(os.path.join(tdir, "TASK-MESSAGE-BUS.md")).append(
-            Message(type="USER", project_id=PROJECT, task_id=TASK, body="5000"))
-
-    threading.Thread(target=operator, daemon=True).start()
+    answer_when(plan.root, "budget", "5000")
     outcome = run_task(req)
     assert (outcome.attempts, len(outcome.run_ids)) == (1, 2)  # a budget stop is not a failure
     first = runs(plan.root)[0]
@@ -182,16 +181,10 @@ def test_a_question_the_agent_left_waits_for_the_answer(plan):
     req = plan([["session", "s-3"], ["question", "postgres or sqlite?"]],
                [["answer", "ok"], ["done"]], max_attempts=5)
 
-    def operator():
-        tdir = task_dir(plan.root)
-        wait_for(lambda: (read_loop_state(tdir) or None) and read_loop_state(tdir).state == "question")
-        assert read_loop_state(tdir).reason == "postgres or sqlite?"
-        MessageBus(os.path.join(tdir, "TASK-MESSAGE-BUS.md")).append(
-            Message(type="USER", project_id=PROJECT, task_id=TASK, body="sqlite"))
-
-    threading.Thread(target=operator, daemon=True).start()
+    _thread, seen = answer_when(plan.root, "question", "sqlite")
     outcome = run_task(req)
     assert outcome.attempts == 2
+    assert [state.reason for state in seen] == ["postgres or sqlite?"]
     assert plan.argv() == [[], ["--resume", "s-3"]]
 
 
@@ -273,13 +266,7 @@ def test_an_agent_stopping_on_its_own_budget_is_asked_about_not_restarted(plan):
                                                                "Reached maximum budget ($0.5)"]],
                [["done"]], max_cost_usd=0.5)
 
-    def operator():
-        tdir = task_dir(plan.root)
-        wait_for(lambda: (read_loop_state(tdir) or None) and read_loop_state(tdir).state == "budget")
-        MessageBus(os.path.join(tdir, "TASK-MESSAGE-BUS.md")).append(
-            Message(type="USER", project_id=PROJECT, task_id=TASK, body="1"))
-
-    threading.Thread(target=operator, daemon=True).start()
+    answer_when(plan.root, "budget", "1")
     outcome = run_task(req)
     [question] = bodies(plan.root, "QUESTION")
     assert question.startswith("Reached maximum budget ($0.5) — answer to continue")

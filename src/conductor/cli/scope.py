@@ -151,33 +151,6 @@ def scope_from_bus_path(path: str) -> Scope:
     return Scope()
 
 
-def env_scope(environ: dict, cwd: str) -> Scope:
-    """Scope from JRUN_RUN_FOLDER, JRUN_TASK_FOLDER, the CWD run-info, then the JRUN_* ids."""
-    s = Scope()
-    run_folder = environ.get("JRUN_RUN_FOLDER", "")
-    rf = split_run_folder(run_folder) if run_folder else None
-    if rf:
-        s.root, s.project, s.task, s.run = rf.root, rf.project, rf.task, rf.run
-    task_folder = environ.get("JRUN_TASK_FOLDER", "")
-    if task_folder:
-        tf = split_task_folder(task_folder)
-        s.root = s.root or tf.root
-        s.project = s.project or tf.project
-        s.task = s.task or tf.task
-    if not (s.project and s.task):
-        found = cwd_run_info(cwd)
-        if found:
-            cs = found[0]
-            s.root = s.root or cs.root
-            s.project = s.project or cs.project
-            s.task = s.task or cs.task
-            s.run = s.run or cs.run
-    s.project = s.project or environ.get("JRUN_PROJECT_ID", "")
-    s.task = s.task or environ.get("JRUN_TASK_ID", "")
-    s.run = s.run or environ.get("JRUN_ID", "")
-    return s
-
-
 def _shown(value: str) -> str:
     from ..ids import _printable
     return _printable(value)
@@ -250,8 +223,8 @@ def validate_scope_ids(project: str | None, task: str | None) -> None:
         validate_component("task", task)
 
 
-__all__ = ["BUS_NAMES", "Scope", "runs_root", "resolve", "resolve_bus", "post_header", "discover_bus", "env_scope", "canonical_bus",
-           "checked_env_bus", "scope_from_bus_path", "cwd_run_info", "cwd_project_dir",
+__all__ = ["BUS_NAMES", "Scope", "runs_root", "resolve", "resolve_bus", "post_header", "discover_bus",
+           "canonical_bus", "checked_env_bus", "scope_from_bus_path", "cwd_run_info", "cwd_project_dir",
            "split_run_folder", "split_task_folder", "IdError", "UsageError"]
 
 
@@ -364,22 +337,27 @@ def resolve_bus(args, environ: dict, cwd: str, *, read: bool = False) -> tuple[s
 
 
 def post_header(args, environ: dict, cwd: str, path: str) -> Scope:
-    """The project, task and run a message posted to ``path`` names: the flags, then the bus
-    file's place, then JRUN_RUN_FOLDER, then the JRUN_* ids and the CWD."""
+    """The project, task and run a message posted to ``path`` names, by the same layers as
+    :func:`resolve`: the flags, then the bus file's place, then the JRUN_* environment, then
+    the run-info above the CWD. A message to a project's bus names no task; a task comes from a
+    later layer only with that layer's project."""
     from ..errors import BusError
     from ..ids import validate_component
     from_path = scope_from_bus_path(path)
-    run_folder = split_run_folder(environ["JRUN_RUN_FOLDER"]) if environ.get("JRUN_RUN_FOLDER") \
-        else None
-    s = Scope(None, args.project or from_path.project, args.task or from_path.task,
-              args.run or (run_folder.run if run_folder else ""))
+    s = Scope(None, args.project or from_path.project, args.task or from_path.task, args.run)
+    env = _env_layer(environ)
+    layers = [env]
+    if not (s.project or env.project) or not (s.run or env.run):
+        found = cwd_run_info(cwd)  # reads a run-info file: only when something is missing
+        if found:
+            layers.append(found[0])
+    for layer in layers:
+        s.project = s.project or layer.project
+        if not s.task and not from_path.project and layer.project == s.project:
+            s.task = layer.task
+        s.run = s.run or layer.run
     if s.run and not args.run:
         validate_component("run", s.run)
-    if not s.project or not s.run:  # walking up from the CWD reads run-info files: only when needed
-        inferred = env_scope(environ, cwd)
-        s.project = s.project or inferred.project
-        s.task = s.task or (inferred.task if not from_path.project else "")
-        s.run = s.run or inferred.run
     if not s.project:
         raise BusError("cannot infer project: run from inside a task or project directory")
     return s

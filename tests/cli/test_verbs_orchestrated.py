@@ -112,7 +112,11 @@ def test_stop_by_run_dir_marks_the_task_only_for_its_root_run(capsys, calls, roo
     code, out, err = run(capsys, "stop", "--root", root, "--run-dir", top)
     assert (code, out, err) == (0, "", f"run {RUN} is not running (status: completed)\n")
     assert marker(root) is not None  # the task's root run: the task stops too
-    assert calls == ["stop_run_dir", "stop_run_dir"]
+    os.remove(os.path.join(Layout(root).task_dir(P, T), "STOP-REQUESTED"))
+    code, out, err = run(capsys, "stop", "--root", root, "--run-dir", child, "--project", P,
+                         "--task", T)
+    assert (code, marker(root) is not None) == (0, True)  # the task is named: it stops too
+    assert calls == ["stop_run_dir"] * 3
 
 
 def test_task_delete_refuses_a_live_task_and_force_stops_it_first(capsys, calls, root, live_agent):
@@ -170,3 +174,22 @@ def test_bus_post(capsys, calls, root):
     assert (msg.type, msg.project_id, msg.task_id, msg.body) == ("FACT", P, T, "it works")
     assert out == f"msg_id: {msg.msg_id}\n"
     assert calls == ["post_to_bus"]
+
+
+def test_the_consoles_stop_run_only_leaves_the_loop_alone(root):
+    """The console's "stop run" (only=True) never marks the task; the CLI's rule does."""
+    make_run(root, RUN)
+    result = orchestrator.stop_run(root, P, T, RUN)
+    assert (result.message, result.notice, result.task_stopped) == (
+        "", f"run {RUN} is not running (status: completed)", False)
+    assert marker(root) is None
+    result = orchestrator.stop_run(root, P, T, RUN, only=False)
+    assert result.task_stopped and marker(root) is not None
+
+
+def test_stop_task_result_reads_as_the_outcomes(root):
+    task_dir(root)
+    result = orchestrator.stop_task(root, P, T)
+    assert list(result) == result.outcomes == [] and not result.refused
+    assert result.summary == (f"Stopped task {P}/{T} (STOP-REQUESTED written; the loop will not "
+                              "restart it)")

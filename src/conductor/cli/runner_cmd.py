@@ -462,6 +462,7 @@ def cmd_stop(args, environ=None, cwd=None) -> int:
             root = sc.runs_root(args.root, args.config, environ)
             sc.check_in_root("--run-dir", args.run_dir, root, 4, runs=True)
             result = stop_run_dir(os.path.abspath(args.run_dir), grace=args.grace,
+                                  task_named=bool(args.project and args.task),
                                   force=args.force, permanent=args.no_restart)
         else:
             if not (args.project and args.task):

@@ -2,8 +2,7 @@
 
 Read by the CLI's flags and their help, the Ralph loop (``runner.ralph``), its failure policy
 (``runner.policy``), the stop verbs (``runner.stop``), the orchestrator, the config's comments
-and the console. Constants only: this module is on ``run-agent bus post``'s import path and
-imports nothing.
+and the console. Constants only, importing nothing: cheap on any verb's path.
 """
 
 # the Ralph loop (run-agent task)

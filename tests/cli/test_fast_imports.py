@@ -110,3 +110,12 @@ def test_the_run_info_reader_is_loaded_only_when_a_run_info_is_read(root, subpro
                    RunInfo(run_id=RUN, project_id=PROJECT, task_id=TASK, status="completed"))
     names = imported(subprocess_env, ["bus", "post", "--body", "x"], str(run_dir))
     assert "conductor.store.runinfo" in names
+
+
+def test_bus_post_goes_through_the_light_orchestrator_module(root, agent_env):
+    """`bus post` appends through conductor.orchestrator.post, never the verbs module (its
+    dataclasses, subprocess and the stop machinery)."""
+    cwd = str(root / PROJECT / TASK / "runs" / RUN)
+    names = imported(agent_env, ["bus", "post", "--type", "FACT", "--body", "x"], cwd)
+    assert "conductor.orchestrator.post" in names
+    assert offending(names, ("conductor.orchestrator.verbs", "subprocess")) == []

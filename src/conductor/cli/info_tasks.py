@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from dataclasses import dataclass
 
 from ..errors import ConductorError
 from ..store import TASK_BUS, Layout
@@ -87,11 +86,11 @@ def status_status(view: TaskView) -> str:
     return newest.info.status.strip() or "unknown"
 
 
-@dataclass
 class WatchState:
-    status: str
-    elapsed: float
-    done: bool
+    __slots__ = ("status", "elapsed", "done")
+
+    def __init__(self, status: str, elapsed: float, done: bool) -> None:
+        self.status, self.elapsed, self.done = status, elapsed, done
 
 
 def watch_state(view: TaskView, now: int) -> WatchState:

@@ -15,45 +15,51 @@ of 1,000 runs must not cost 1,000 reads for it.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 from .. import ids
 from ..errors import ConductorError, IdError
 from . import safefs
 from .layout import CANCELLED, DONE, RUN_INFO, RUNS, STOP_REQUESTED, TASK_CONFIG, TASK_MD, Layout
 from .runinfo import RunInfo, RunInfoMissing, placeholder_run_info, read_run_info_stat
-from .taskfiles import read_depends_on
 
 
-@dataclass
 class RunSnapshot:
     """One run dir. ``info`` is always set: a missing run-info (``orphan``) or a broken one
     (``error``) gives a placeholder with status ``unknown`` (spec 2.4)."""
-    run_id: str
-    path: str
-    info: RunInfo
-    error: str | None = None
-    mtime_ns: int = 0
-    orphan: bool = False
+    # plain classes, not dataclasses: `list` and `status` import this module, and every
+    # dataclass costs its generated methods at import time
+    __slots__ = ("run_id", "path", "info", "error", "mtime_ns", "orphan")
+
+    def __init__(self, run_id: str, path: str, info: RunInfo, error: str | None = None,
+                 mtime_ns: int = 0, orphan: bool = False) -> None:
+        self.run_id, self.path, self.info = run_id, path, info
+        self.error, self.mtime_ns, self.orphan = error, mtime_ns, orphan
+
+    def __repr__(self) -> str:
+        return f"RunSnapshot({self.run_id!r}, error={self.error!r}, orphan={self.orphan})"
 
 
-@dataclass
 class TaskSnapshot:
-    project_id: str
-    id: str
-    path: str
-    runs: list[RunSnapshot] = field(default_factory=list)
-    done: bool = False
-    stop_requested: bool = False
-    cancelled: bool = False
-    depends_on: list[str] = field(default_factory=list)
-    task_md_exists: bool = False
-    mtime_ns: int = 0
-    error: str | None = None
-    # How many run dirs the runs dir lists; ``runs`` holds all of them when ``complete``, else
-    # only the newest ones (and older ones back to the newest readable run).
-    run_count: int = 0
-    complete: bool = True
+    __slots__ = ("project_id", "id", "path", "runs", "done", "stop_requested", "cancelled",
+                 "depends_on", "task_md_exists", "mtime_ns", "error", "run_count", "complete")
+
+    def __init__(self, project_id: str, id: str, path: str) -> None:
+        self.project_id, self.id, self.path = project_id, id, path
+        self.runs: list[RunSnapshot] = []
+        self.done = self.stop_requested = self.cancelled = self.task_md_exists = False
+        self.depends_on: list[str] = []
+        self.mtime_ns = 0
+        self.error: str | None = None
+        # How many run dirs the runs dir lists; ``runs`` holds all of them when ``complete``,
+        # else only the newest ones (and older ones back to the newest readable run).
+        self.run_count = 0
+        self.complete = True
+
+    def __repr__(self) -> str:
+        return f"TaskSnapshot({self.project_id!r}, {self.id!r}, runs={len(self.runs)})"
 
     @property
     def latest_run(self) -> RunSnapshot | None:
@@ -61,11 +67,11 @@ class TaskSnapshot:
         return self.runs[-1] if self.runs else None
 
 
-@dataclass
 class ProjectSnapshot:
-    id: str
-    path: str
-    tasks: list[TaskSnapshot] = field(default_factory=list)
+    __slots__ = ("id", "path", "tasks")
+
+    def __init__(self, id: str, path: str, tasks: list[TaskSnapshot] | None = None) -> None:
+        self.id, self.path, self.tasks = id, path, tasks if tasks is not None else []
 
 
 def _valid_project(name: str) -> bool:
@@ -77,11 +83,8 @@ def _valid_project(name: str) -> bool:
 
 
 def _valid_component(kind: str, name: str) -> bool:
-    try:
-        ids.validate_component(kind, name)
-        return True
-    except IdError:
-        return False
+    """:func:`ids.validate_component`'s rule as a test (a scan tries every name it lists)."""
+    return len(name) <= ids.MAX_COMPONENT and ids._COMPONENT_RE.match(name) is not None
 
 
 def scan_root(root: str, *, project: str | None = None) -> list[ProjectSnapshot]:
@@ -156,8 +159,8 @@ def id_second(run_id: str) -> str:
     return ""
 
 
-def newest_candidates(names: list[str]) -> tuple[list[str], list[str]]:
-    """(the run dirs that may hold the newest run, the older ones newest first).
+def newest_candidates(names: list[str]) -> tuple[list[str], Iterator[str]]:
+    """(the run dirs that may hold the newest run, the older ones newest first, lazily).
 
     A run id carries its start second (spec 1.4), written just before the runner records
     ``start_time``. The newest run by start time is among the runs of the two newest id
@@ -166,13 +169,16 @@ def newest_candidates(names: list[str]) -> tuple[list[str], list[str]]:
     candidate (they are then ordered by start time, as a full scan does)."""
     keyed = [(id_second(n), n) for n in names]
     if any(not sec for sec, _ in keyed):
-        return list(names), []
+        return list(names), iter(())
     seconds = sorted({sec for sec, _ in keyed}, reverse=True)[:2]
     cut = seconds[-1] if seconds else ""
-    newest = [n for sec, n in keyed if sec >= cut]
-    older = [n for sec, n in sorted(keyed, key=lambda k: (k[0], ids.natural_key(k[1])),
-                                    reverse=True) if sec < cut]
-    return newest, older
+
+    def older() -> Iterator[str]:  # a generator: sorted only when first asked for
+        rest = [(sec, n) for sec, n in keyed if sec < cut]
+        rest.sort(key=lambda k: (k[0], ids.natural_key(k[1])), reverse=True)
+        yield from (n for _, n in rest)
+
+    return [n for sec, n in keyed if sec >= cut], older()
 
 
 def scan_task(layout: Layout, project_id: str, task_id: str, *,
@@ -207,6 +213,7 @@ def scan_task(layout: Layout, project_id: str, task_id: str, *,
     snap.stop_requested = STOP_REQUESTED in entries
     snap.cancelled = entries.get(CANCELLED) == safefs.FILE  # a link there is no cancel
     if TASK_CONFIG in entries:
+        from .taskfiles import read_depends_on  # only for a task with dependencies
         try:
             snap.depends_on = read_depends_on(path)
         except ConductorError as exc:

@@ -35,7 +35,6 @@ Nothing here writes, and nothing imports Textual.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from collections.abc import Callable
 
 from ..errors import ConductorError
@@ -96,22 +95,25 @@ def run_status(info: RunInfo, *, stop_requested: bool) -> str:
     return UNKNOWN
 
 
-@dataclass
 class RunView:
     """One run as shown: its record after in-memory reconciliation (``info``), whether its
     record could be read and its process is alive, and its place in the task's tree."""
-    run_id: str
-    path: str
-    info: RunInfo
-    status: str
-    readable: bool = True
-    alive: bool = False
-    error: str | None = None
-    last_output_ns: int | None = None  # a running run's last output write (with outputs=True)
-    attempt: int = 0   # root runs: 1.. in start order (restart attempts)
-    attempts: int = 0
-    depth: int = 0     # 0: a root run; children nest under the run named by parent_run_id
-    children: list["RunView"] = field(default_factory=list)
+    # plain classes, not dataclasses: `list` and `status` import this module, and every
+    # dataclass costs its generated methods at import time
+    __slots__ = ("run_id", "path", "info", "status", "readable", "alive", "error",
+                 "last_output_ns", "attempt", "attempts", "depth", "children")
+
+    def __init__(self, run_id: str, path: str, info: RunInfo, status: str, readable: bool = True,
+                 alive: bool = False, error: str | None = None) -> None:
+        self.run_id, self.path, self.info, self.status = run_id, path, info, status
+        self.readable, self.alive, self.error = readable, alive, error
+        self.last_output_ns: int | None = None  # a running run's last output write (outputs=True)
+        self.attempt = self.attempts = 0  # root runs: 1.. in start order (restart attempts)
+        self.depth = 0  # 0: a root run; children nest under the run named by parent_run_id
+        self.children: list[RunView] = []
+
+    def __repr__(self) -> str:
+        return f"RunView({self.run_id!r}, {self.status!r})"
 
     @property
     def agent(self) -> str:
@@ -163,19 +165,27 @@ def arrange(runs: list[RunView]) -> list[RunView]:
 
 # ---- tasks -------------------------------------------------------------------------------------
 
-@dataclass
 class TaskView:
-    snap: TaskSnapshot
-    runs: list[RunView] = field(default_factory=list)  # in start order; all when complete
-    roots: list[RunView] = field(default_factory=list)
-    loop_alive: bool = False
-    # LOOP-STATE.json only while it holds (loopview.effective)
-    loop_state: LoopState | None = None
-    waiting_on: list[str] = field(default_factory=list)  # unmet dependencies, before any run
-    last_bus_type: str = ""  # "" when the bus was not read
-    status: str = ""
-    root: str = field(default="", repr=False)
-    _usage: Usage | None = field(default=None, repr=False, compare=False)
+    __slots__ = ("snap", "runs", "roots", "loop_alive", "loop_state", "waiting_on",
+                 "last_bus_type", "status", "root", "_usage")
+
+    def __init__(self, snap: TaskSnapshot, runs: list[RunView] | None = None,
+                 roots: list[RunView] | None = None, loop_alive: bool = False,
+                 loop_state: LoopState | None = None, waiting_on: list[str] | None = None,
+                 last_bus_type: str = "", status: str = "", root: str = "") -> None:
+        self.snap = snap
+        self.runs = runs if runs is not None else []  # in start order; all when complete
+        self.roots = roots if roots is not None else []
+        self.loop_alive = loop_alive
+        self.loop_state = loop_state  # LOOP-STATE.json only while it holds (effective)
+        self.waiting_on = waiting_on if waiting_on is not None else []  # before any run
+        self.last_bus_type = last_bus_type  # "" when the bus was not read
+        self.status = status
+        self.root = root  # the runs root, for usage's read of the runs not read
+        self._usage: Usage | None = None
+
+    def __repr__(self) -> str:
+        return f"TaskView({self.project!r}, {self.task!r}, {self.status!r})"
 
     project = property(lambda self: self.snap.project_id)
     task = property(lambda self: self.snap.id)

@@ -159,8 +159,9 @@ def id_second(run_id: str) -> str:
     return ""
 
 
-def newest_candidates(names: list[str]) -> tuple[list[str], Iterator[str]]:
-    """(the run dirs that may hold the newest run, the older ones newest first, lazily).
+def newest_candidates(names: list[str]) -> tuple[list[str], Iterator[list[str]]]:
+    """(the run dirs that may hold the newest run, the older ones in groups of one id second,
+    newest first, made only when asked for).
 
     A run id carries its start second (spec 1.4), written just before the runner records
     ``start_time``. The newest run by start time is among the runs of the two newest id
@@ -170,13 +171,16 @@ def newest_candidates(names: list[str]) -> tuple[list[str], Iterator[str]]:
     keyed = [(id_second(n), n) for n in names]
     if any(not sec for sec, _ in keyed):
         return list(names), iter(())
-    seconds = sorted({sec for sec, _ in keyed}, reverse=True)[:2]
-    cut = seconds[-1] if seconds else ""
+    seconds = sorted({sec for sec, _ in keyed}, reverse=True)
+    cut = seconds[1] if len(seconds) > 1 else (seconds[0] if seconds else "")
 
-    def older() -> Iterator[str]:  # a generator: sorted only when first asked for
-        rest = [(sec, n) for sec, n in keyed if sec < cut]
-        rest.sort(key=lambda k: (k[0], ids.natural_key(k[1])), reverse=True)
-        yield from (n for _, n in rest)
+    def older() -> Iterator[list[str]]:  # a generator: grouped only when first asked for
+        groups: dict[str, list[str]] = {}
+        for sec, name in keyed:
+            if sec < cut:
+                groups.setdefault(sec, []).append(name)
+        for sec in seconds[2:]:
+            yield groups[sec]
 
     return [n for sec, n in keyed if sec >= cut], older()
 
@@ -258,26 +262,36 @@ def _scan_runs(root: str, runs_dir: str,
         if newest:
             read, older = newest_candidates(names)
         else:
-            read, older = sorted(names), []
-        for name in read:
-            run, bad = _read_run(root, runs_fd, runs_dir, name)
+            read, older = sorted(names), iter(())
+        bad = _read_runs(root, runs_fd, runs_dir, read, runs)
+        odd = odd or bad
+        # Back to the newest readable run (what `list` shows), a second of ids at a time, and
+        # one second more, as for the newest.
+        found = any(r.error is None and not r.orphan for r in runs)
+        for group in older if not found else ():
+            bad = _read_runs(root, runs_fd, runs_dir, group, runs)
             odd = odd or bad
-            if run is not None:
-                runs.append(run)
-        if not any(r.error is None and not r.orphan for r in runs):
-            for name in older:  # back to the newest readable run (what `list` shows)
-                run, bad = _read_run(root, runs_fd, runs_dir, name)
-                odd = odd or bad
-                if run is not None:
-                    runs.append(run)
-                    if run.error is None and not run.orphan:
-                        break
+            if found:
+                break
+            found = any(r.error is None and not r.orphan for r in runs)
     except ConductorError:
         return [], runs_dir, 0
     finally:
         os.close(runs_fd)
     runs.sort(key=lambda r: ids.run_sort_key(r.info.start_time, r.run_id))
     return runs, odd, len(names)
+
+
+def _read_runs(root: str, runs_fd: int, runs_dir: str, names: list[str],
+               into: list[RunSnapshot]) -> str | None:
+    """Read ``names`` into ``into``; the first that turned into a non-directory, or None."""
+    odd = None
+    for name in names:
+        run, bad = _read_run(root, runs_fd, runs_dir, name)
+        odd = odd or bad
+        if run is not None:
+            into.append(run)
+    return odd
 
 
 def _read_run(root: str, runs_fd: int, runs_dir: str,

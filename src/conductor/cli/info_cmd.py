@@ -26,7 +26,8 @@ _CONFIG_HELP = "config file whose storage.runs_dir names the runs root"
 _ACTIVITY_HELP = ("add activity signals: latest bus message, output activity, age of the last "
                   "meaningful bus signal (FACT/DECISION/ERROR/REVIEW), analysis drift risk")
 _USAGE_HELP = ("add COST, TOKENS and LOOP columns (and usage in --json even when none was "
-               "reported); they are shown anyway when a task has usage or a loop state")
+               "reported); they are shown anyway when a task's newest run reports usage or a "
+               "task has a loop state")
 _ALL_RUNS_HELP = ("read every run of each task, not only the newest: the newest by start time "
                   "over all runs, and a task counts as running when any run is")
 _DRIFT_HELP = ("with --activity: flag drift risk when a running task has had no meaningful bus "
@@ -48,6 +49,14 @@ def _root_flags(p) -> None:
     p.add_argument("--config", default=None, help=_CONFIG_HELP)
 
 
+def _view_flags(p) -> None:
+    """The flags ``list`` and ``status`` share after their own."""
+    p.add_argument("--activity", action="store_true", help=_ACTIVITY_HELP)
+    p.add_argument("--drift-after", type=duration, default=DRIFT_AFTER, help=_DRIFT_HELP)
+    p.add_argument("--usage", action="store_true", help=_USAGE_HELP)
+    p.add_argument("--all-runs", action="store_true", help=_ALL_RUNS_HELP)
+
+
 def _register_list(sub) -> None:
     p = sub.add_parser(
         "list", help="list projects, the tasks of a project, or the runs of a task",
@@ -63,10 +72,7 @@ def _register_list(sub) -> None:
                         "partial_failure; or a task state: needs-you, waiting, stuck, loop-dead, "
                         "limit, budget, backoff (see docs/cli.md)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--activity", action="store_true", help=_ACTIVITY_HELP)
-    p.add_argument("--drift-after", type=duration, default=DRIFT_AFTER, help=_DRIFT_HELP)
-    p.add_argument("--usage", action="store_true", help=_USAGE_HELP)
-    p.add_argument("--all-runs", action="store_true", help=_ALL_RUNS_HELP)
+    _view_flags(p)
     p.set_defaults(func=cmd_list)
 
 
@@ -89,10 +95,7 @@ def _register_status(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--concise", action="store_true",
                    help="tab-separated rows: task status exit_code latest_run done pid_alive")
-    p.add_argument("--activity", action="store_true", help=_ACTIVITY_HELP)
-    p.add_argument("--drift-after", type=duration, default=DRIFT_AFTER, help=_DRIFT_HELP)
-    p.add_argument("--usage", action="store_true", help=_USAGE_HELP)
-    p.add_argument("--all-runs", action="store_true", help=_ALL_RUNS_HELP)
+    _view_flags(p)
     p.set_defaults(func=cmd_status)
 
 
@@ -138,25 +141,11 @@ def cmd_list(args, environ=None, cwd=None) -> int:
                       getattr(args, "usage", False))
 
 
-def project_ids(root: str) -> list[str]:
-    from ..ids import validate_project_id
-    names = []
-    with os.scandir(root) as it:
-        for entry in it:
-            if not entry.is_dir(follow_symlinks=False):
-                continue
-            try:
-                validate_project_id(entry.name)
-            except ConductorError:
-                continue
-            names.append(entry.name)
-    return sorted(names)
-
-
 def _list_projects(root: str, as_json: bool) -> int:
+    from ..store.scan import project_names
     from .info_render import go_json
     try:
-        names = project_ids(root)
+        names = project_names(root)
     except (FileNotFoundError, NotADirectoryError):
         raise UsageError(f"root directory not found: {root}") from None
     except OSError as exc:

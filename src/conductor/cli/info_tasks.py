@@ -15,7 +15,7 @@ import stat
 import sys
 
 from ..errors import ConductorError
-from ..store import TASK_BUS, Layout
+from ..store import OUTPUT, RUNS, STDERR, STDOUT, TASK_BUS, Layout
 from ..store.loopstate import LoopState
 from ..store.taskview import RunView, TaskView, view_task as _view_task
 from ..store.usage import Usage
@@ -145,12 +145,11 @@ def _bus_signals(task_dir: str):
 def _output_mtime(task_dir: str, run: RunView | None) -> int | None:
     if run is None:
         return None
-    run_dir = os.path.join(task_dir, "runs", run.run_id)
+    run_dir = os.path.join(task_dir, RUNS, run.run_id)
     info = run.info
     candidates = [p.strip() for p in (info.output_path, info.stdout_path, info.stderr_path)]
     candidates = [p if os.path.isabs(p) else os.path.join(run_dir, p) for p in candidates if p]
-    candidates += [os.path.join(run_dir, n) for n in ("output.md", "agent-stdout.txt",
-                                                       "agent-stderr.txt")]
+    candidates += [os.path.join(run_dir, n) for n in (OUTPUT, STDOUT, STDERR)]
     from ..store import safefs
     root = safefs.above(task_dir, 2)
     latest = None

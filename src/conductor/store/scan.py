@@ -92,8 +92,12 @@ def scan_root(root: str, *, project: str | None = None) -> list[ProjectSnapshot]
     count: a link, FIFO or file at a project or task name is skipped."""
     layout = Layout(root)
     projects = []
-    for name in sorted(safefs.subdirs(layout.root, layout.root)):
-        if (project is not None and name != project) or not _valid_project(name):
+    try:
+        names = project_names(layout.root)
+    except OSError:  # no root yet
+        names = []
+    for name in names:
+        if project is not None and name != project:
             continue
         path = os.path.join(layout.root, name)
         try:
@@ -103,6 +107,14 @@ def scan_root(root: str, *, project: str | None = None) -> list[ProjectSnapshot]
         tasks = [scan_task(layout, name, task) for task in names]
         projects.append(ProjectSnapshot(name, path, tasks))
     return projects
+
+
+def project_names(root: str) -> list[str]:
+    """The project dirs of a runs root: real directories (not links) with valid project ids,
+    sorted. Raises OSError when the root cannot be listed (missing, not a directory)."""
+    with os.scandir(root) as it:
+        return sorted(e.name for e in it
+                      if e.is_dir(follow_symlinks=False) and _valid_project(e.name))
 
 
 def _looks_like_task(name: str) -> bool:

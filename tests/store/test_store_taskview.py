@@ -218,3 +218,10 @@ def test_usage_sums_every_run_even_of_a_newest_view(layout):
     v = view(layout, newest=True)
     assert v.reports_usage and not v.snap.complete
     assert v.usage.cost_usd == 0.75 and v.usage.input_tokens == 101
+
+
+def test_a_view_made_by_hand():
+    view = tv.TaskView(project="p", task="t1", path="/r/p/t1", status="running", runs=[])
+    assert (view.project, view.task, view.path, view.status, view.key) == \
+        ("p", "t1", "/r/p/t1", "running", ("p", "t1"))
+    assert view.newest is None and view.run_count == 0 and not view.usage

@@ -169,11 +169,13 @@ class TaskView:
     __slots__ = ("snap", "runs", "roots", "loop_alive", "loop_state", "waiting_on",
                  "last_bus_type", "status", "root", "_usage")
 
-    def __init__(self, snap: TaskSnapshot, runs: list[RunView] | None = None,
+    def __init__(self, snap: TaskSnapshot | None = None, runs: list[RunView] | None = None,
                  roots: list[RunView] | None = None, loop_alive: bool = False,
                  loop_state: LoopState | None = None, waiting_on: list[str] | None = None,
-                 last_bus_type: str = "", status: str = "", root: str = "") -> None:
-        self.snap = snap
+                 last_bus_type: str = "", status: str = "", root: str = "", *,
+                 project: str = "", task: str = "", path: str = "") -> None:
+        # ``project``/``task``/``path`` without a snapshot: a view made by hand (tests, demos)
+        self.snap = snap if snap is not None else TaskSnapshot(project, task, path)
         self.runs = runs if runs is not None else []  # in start order; all when complete
         self.roots = roots if roots is not None else []
         self.loop_alive = loop_alive

@@ -26,7 +26,6 @@ from typing import Callable
 from rich.style import Style
 from rich.text import Text
 from textual import work
-from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.containers import Vertical
 from textual.css.query import NoMatches
@@ -48,7 +47,8 @@ from conductor.console.line_index import (
     find_backward,
     find_forward,
 )
-from conductor.console.widgets.scrolling import set_virtual_size
+from conductor.console.keymap import widget_bindings
+from conductor.console.widgets.scrolling import VimKeys, set_virtual_size
 from conductor.errors import ConductorError
 
 INLINE_GROWTH_BYTES = 1024 * 1024
@@ -69,23 +69,9 @@ class _Window:
     top_line: int
 
 
-class LogView(ScrollView, can_focus=True):
+class LogView(VimKeys, ScrollView, can_focus=True, keys="log"):
     """Shows a text file that may grow, following its end until the user scrolls up."""
 
-    BINDINGS = [
-        Binding("j,down", "line_down", "Down", show=False, id="log.line_down"),
-        Binding("k,up", "line_up", "Up", show=False, id="log.line_up"),
-        Binding("h,left", "column_left", "Left", show=False, id="log.left"),
-        Binding("l,right", "column_right", "Right", show=False, id="log.right"),
-        Binding("g,home", "top", "Top", show=False, id="log.top"),
-        Binding("G,end", "end", "End/follow", id="log.end"),
-        Binding("pageup", "page_up", "Page up", show=False, id="log.page_up"),
-        Binding("pagedown", "page_down", "Page down", show=False, id="log.page_down"),
-        Binding("slash", "search", "Search", id="log.search"),
-        Binding("n", "search_next", "Next match", show=False, id="log.search_next"),
-        Binding("N", "search_previous", "Previous match", show=False, id="log.search_previous"),
-        Binding("w", "toggle_wrap", "Wrap", id="log.wrap"),
-    ]
 
     COMPONENT_CLASSES = {
         "log-view--control",
@@ -816,9 +802,7 @@ class LogView(ScrollView, can_focus=True):
 class LogPane(Vertical):
     """A :class:`LogView` with its status bar and search input, as one pane."""
 
-    BINDINGS = [
-        Binding("escape", "close_search", "Close search", show=False, id="log.close_search"),
-    ]
+    BINDINGS = widget_bindings("log_pane")
 
     DEFAULT_CSS = """
     LogPane {

@@ -251,6 +251,14 @@ class LineIndex:
             self._fd = -1
         self._chunk_cache.clear()
 
+    def __del__(self) -> None:
+        # An index opened by a worker whose answer was never handled (the pane went away
+        # between the open and the message) still closes its descriptor.
+        try:
+            self.close()
+        except (AttributeError, OSError):
+            pass
+
     def dup_fd(self) -> int:
         """A descriptor of the same open file for a worker thread (the worker closes it)."""
         return os.dup(self._fd)

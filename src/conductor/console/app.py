@@ -84,6 +84,7 @@ class ConductorApp(App[None]):
 
     CSS_PATH = stylesheet_path()
     TITLE = "conductor"
+    BINDINGS = km.bindings()
 
     def __init__(self, root: str, *, config_path: str | None = None, config=None,
                  project: str | None = None, read_only: bool = False, view: str | None = None,
@@ -132,11 +133,7 @@ class ConductorApp(App[None]):
     # -- bindings ------------------------------------------------------------------------
 
     def _install_bindings(self) -> None:
-        """Add the table's bindings (with their ids) to the app's, then the config's keymap."""
-        from textual.binding import BindingsMap
-        table = BindingsMap(km.bindings(read_only=self.read_only))
-        for key, bindings in table.key_to_bindings.items():
-            self._bindings.key_to_bindings[key] = bindings
+        """Apply the config's keymap to the table's bindings (``BINDINGS``, widgets' too)."""
         known, unknown = km.split_keymap(self.config.keymap if self.config else {})
         self._unknown_keymap = unknown
         if known:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 from rich.text import Text
-from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -20,6 +19,7 @@ from ...store.usage import Usage, format_usage
 from ...timefmt import NS
 from ..status import HEARTBEAT_LOOKS, ProjectView, RunView, TaskView, heartbeat, look
 from ..text import neutralise
+from .scrolling import VimKeys
 
 
 @dataclass(frozen=True)
@@ -158,17 +158,8 @@ def matches(text: str, terms: list[str]) -> bool:
     return all(term in text for term in terms)
 
 
-class RunTree(Tree[NodeRef]):
+class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
     """Projects > tasks > runs, built lazily; updated one node at a time."""
-
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="tree.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="tree.up"),
-        Binding("g,home", "cursor_top", "Top", show=False, id="tree.top"),
-        Binding("G,end", "cursor_bottom", "Bottom", show=False, id="tree.bottom"),
-        Binding("l,right", "expand_or_down", "Expand", show=False, id="tree.expand"),
-        Binding("h,left", "collapse_or_parent", "Collapse", show=False, id="tree.collapse"),
-    ]
 
     def __init__(self, *, clock: Callable[[], int], id: str | None = None) -> None:
         super().__init__("runs", id=id)

@@ -23,6 +23,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
+from textual.reactive import var
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static, Tree
@@ -88,6 +89,11 @@ class ConductorApp(App[None]):
     CSS_PATH = stylesheet_path()
     TITLE = "conductor"
 
+    # State that drives the panes: the node the detail tabs and the bus feed show, and
+    # whether the feed shows the project's bus whatever is selected.
+    selected: var[NodeRef | None] = var(None, init=False)
+    bus_project_scope: var[bool] = var(False, init=False)
+
     def __init__(self, root: str, *, config_path: str | None = None, config=None,
                  project: str | None = None, read_only: bool = False, view: str | None = None,
                  poll: bool = False, clock: Callable[[], int] | None = None, watch: bool = True,
@@ -123,8 +129,6 @@ class ConductorApp(App[None]):
         self._rescan_timer: Timer | None = None
         self._filter_timer: Timer | None = None
         self._pending_select: NodeRef | None = None
-        self.selected: NodeRef | None = None
-        self._bus_project_scope = False
         if env.get("SSH_CONNECTION") or env.get("SSH_TTY"):
             self.animation_level = "none"
         theme = load_state(self.state_path).get("theme") or (self.config.theme if self.config else "")
@@ -341,7 +345,7 @@ class ConductorApp(App[None]):
     def following(self) -> Following:
         """What the panes follow now, as they declare it."""
         sel = self.selected
-        bus_task = None if (sel is None or sel.kind == "project" or self._bus_project_scope
+        bus_task = None if (sel is None or sel.kind == "project" or self.bus_project_scope
                             or not sel.task) else sel.task
         run = self.detail.selection.run
         return Following(logs=self.detail.followed_files(), bus=self.feed.path or None,
@@ -425,7 +429,7 @@ class ConductorApp(App[None]):
         from ..store import Layout
         layout = Layout(self.root)
         try:
-            if sel.kind == "project" or self._bus_project_scope or not sel.task:
+            if sel.kind == "project" or self.bus_project_scope or not sel.task:
                 self.feed.show_bus(layout.project_bus(sel.project), f"project {sel.project}")
             else:
                 self.feed.show_bus(layout.task_bus(sel.project, sel.task), f"task {sel.task}")
@@ -442,10 +446,12 @@ class ConductorApp(App[None]):
         raw = self.detail.toggle_raw()
         self.set_status("stdout: raw lines" if raw else "stdout: readable (claude/codex/gemini)")
 
-    def action_toggle_scope(self) -> None:
-        self._bus_project_scope = not self._bus_project_scope
+    def watch_bus_project_scope(self) -> None:
         self._show_bus()
-        self.set_status("bus: project scope" if self._bus_project_scope else
+
+    def action_toggle_scope(self) -> None:
+        self.bus_project_scope = not self.bus_project_scope
+        self.set_status("bus: project scope" if self.bus_project_scope else
                         "bus: task scope (project bus when a project is selected)")
 
     def action_bus_types(self) -> None:
@@ -640,7 +646,7 @@ class ConductorApp(App[None]):
             self.report_error("post: select a project, task or run first")
             return
         sel = self.selected
-        to_task = None if (self._bus_project_scope or sel is None or sel.kind == "project") \
+        to_task = None if (self.bus_project_scope or sel is None or sel.kind == "project") \
             else (task.task if task else None)
         last = self.feed.messages[-1].type if self.feed.messages else ""
 

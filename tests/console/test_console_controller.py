@@ -47,3 +47,14 @@ def test_the_words_of_each_action():
     ok = ActionResult("start", True, "start: t1 started (supervisor pid 42)", "p", "t1", 42)
     assert ok.text == "start: t1 started (supervisor pid 42)"
     assert ActionResult("stop", False, "boom").text == "stop: boom"
+
+
+def test_a_task_runs_again_with_the_config_agent_of_its_recorded_type():
+    agents = {"fast": SimpleNamespace(type="claude"), "codex": SimpleNamespace(type="codex"),
+              "g1": SimpleNamespace(type="gemini"), "g2": SimpleNamespace(type="gemini")}
+    controller = Controller("/nowhere", agents=agents)
+    ran = lambda agent: SimpleNamespace(latest=SimpleNamespace(agent=agent))  # noqa: E731
+    assert controller.agent_for(ran("codex")) == "codex"  # a config agent's own name
+    assert controller.agent_for(ran("claude")) == "fast"  # the one agent of that type
+    assert controller.agent_for(ran("gemini")) is None  # two: the config's default
+    assert controller.agent_for(SimpleNamespace(latest=None)) is None

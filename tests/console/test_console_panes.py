@@ -91,3 +91,27 @@ def test_the_header_reads_then_counts_and_never_shows_a_spinner(fixed):  # noqa:
             assert "filter: gemini" in str(header.render())
 
     asyncio.run(scenario())
+
+
+def test_the_bus_scope_is_state_the_feed_follows(fixed):  # noqa: F811
+    root, tmp = fixed
+
+    async def scenario():
+        app = app_for(root, tmp)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert app.run_tree.select_ref(NodeRef.of_task("webapp", T1))
+            app._update_selection(force=True)
+            await settle(pilot)
+            layout = Layout(root)
+            assert app.feed.path == layout.task_bus("webapp", T1)
+            app.action_toggle_scope()
+            await settle(pilot)
+            assert app.bus_project_scope and app.feed.path == layout.project_bus("webapp")
+            assert app.following().bus_task is None
+            assert str(app.query_one("#status-line").render()) == "bus: project scope"
+            app.action_toggle_scope()
+            await settle(pilot)
+            assert app.feed.path == layout.task_bus("webapp", T1)
+
+    asyncio.run(scenario())

@@ -86,13 +86,13 @@ class ConductorApp(App[None]):
     """The console. ``clock`` (ns) and ``watch`` exist for tests: a frozen clock and no live
     updates (``live`` false) give the same screen every time."""
 
-    CSS_PATH = stylesheet_path()
-    TITLE = "conductor"
-
     # State that drives the panes: the node the detail tabs and the bus feed show, and
     # whether the feed shows the project's bus whatever is selected.
     selected: var[NodeRef | None] = var(None, init=False)
     bus_project_scope: var[bool] = var(False, init=False)
+
+    CSS_PATH = stylesheet_path()
+    TITLE = "conductor"
 
     def __init__(self, root: str, *, config_path: str | None = None, config=None,
                  project: str | None = None, read_only: bool = False, view: str | None = None,
@@ -120,7 +120,8 @@ class ConductorApp(App[None]):
         self.keys = km.effective_keys(self.config.keymap if self.config else {})
         self.model = RootModel()
         self.scheduler = RefreshScheduler(project)
-        self.controller = Controller(self.root, self._config_file())
+        self.controller = Controller(self.root, self._config_file(),
+                                     agents=self.config.agents if self.config else None)
         self.live_mode = "off" if not watch else ("polling" if poll else "starting")
         self.quit_message = ""
         self.last_error = ""
@@ -344,13 +345,11 @@ class ConductorApp(App[None]):
 
     def following(self) -> Following:
         """What the panes follow now, as they declare it."""
-        sel = self.selected
-        bus_task = None if (sel is None or sel.kind == "project" or self.bus_project_scope
-                            or not sel.task) else sel.task
+        project, task = self.bus_scope() or ("", None)
         run = self.detail.selection.run
         return Following(logs=self.detail.followed_files(), bus=self.feed.path or None,
-                         bus_project=sel.project if sel is not None else "",
-                         bus_task=bus_task, selected_run=run.run_id if run else None)
+                         bus_project=project, bus_task=task,
+                         selected_run=run.run_id if run else None)
 
     @while_running
     def apply_events(self, batch) -> None:
@@ -421,18 +420,28 @@ class ConductorApp(App[None]):
             self.detail.show(sel, force=force)
         self._show_bus()
 
-    def _show_bus(self) -> None:
+    def bus_scope(self) -> tuple[str, str | None] | None:
+        """(project, task) of the bus the feed shows, task None for the project's bus."""
         sel = self.selected
         if sel is None:
+            return None
+        if sel.kind == "project" or self.bus_project_scope or not sel.task:
+            return sel.project, None
+        return sel.project, sel.task
+
+    def _show_bus(self) -> None:
+        scope = self.bus_scope()
+        if scope is None:
             self.feed.show_bus(None, "")
             return
         from ..store import Layout
         layout = Layout(self.root)
+        project, task = scope
         try:
-            if sel.kind == "project" or self.bus_project_scope or not sel.task:
-                self.feed.show_bus(layout.project_bus(sel.project), f"project {sel.project}")
+            if task is None:
+                self.feed.show_bus(layout.project_bus(project), f"project {project}")
             else:
-                self.feed.show_bus(layout.task_bus(sel.project, sel.task), f"task {sel.task}")
+                self.feed.show_bus(layout.task_bus(project, task), f"task {task}")
         except ConductorError as exc:
             self.report_error(str(exc))
 
@@ -541,18 +550,6 @@ class ConductorApp(App[None]):
             self.report_error(f"{action}: select a task or a run first")
         return task
 
-    def _agent_for(self, task: TaskView) -> str | None:
-        """The config agent to run a task again with: run-info records the agent *type*, so
-        the one agent of that type, else the config's default (None)."""
-        agents = self.config.agents if self.config else {}
-        latest = task.latest
-        if latest is None:
-            return None
-        if latest.agent in agents:
-            return latest.agent
-        same = [name for name, agent in agents.items() if agent.type == latest.agent]
-        return same[0] if len(same) == 1 else None
-
     def action_new_task(self) -> None:
         from .screens import NewTaskScreen
         project, _task, _run = self.current()
@@ -594,7 +591,7 @@ class ConductorApp(App[None]):
         if task.loop_alive:
             self.report_error(f"start: {task.task} is already running (r restarts it)")
             return
-        agent = self._agent_for(task)
+        agent = self.controller.agent_for(task)
         self._control("start", lambda: self.controller.start(task.project, task.task,
                                                              agent=agent))
 
@@ -602,6 +599,7 @@ class ConductorApp(App[None]):
         task = self._selected_task("stop")
         if task is None:
             return
+
         def confirmed(yes: bool | None) -> None:
             if yes:
                 self._control("stop", lambda: self.controller.stop(task.project, task.task))
@@ -616,6 +614,7 @@ class ConductorApp(App[None]):
         if run.status != "running":
             self.report_error(f"stop run: {run.run_id} is not running ({run.status})")
             return
+
         def confirmed(yes: bool | None) -> None:
             if yes:
                 self._control("stop run", lambda: self.controller.stop_run(
@@ -627,7 +626,7 @@ class ConductorApp(App[None]):
         task = self._selected_task("restart")
         if task is None:
             return
-        agent = self._agent_for(task)
+        agent = self.controller.agent_for(task)
 
         def go(yes: bool | None = True) -> None:
             if yes:

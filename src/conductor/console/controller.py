@@ -50,9 +50,22 @@ class Controller:
 
     STOP_GRACE = 5.0
 
-    def __init__(self, root: str, config_path: str | None = None) -> None:
+    def __init__(self, root: str, config_path: str | None = None, *,
+                 agents: dict | None = None) -> None:
         self.root = root
         self.config_path = config_path
+        self.agents = agents or {}
+
+    def agent_for(self, task) -> str | None:
+        """The config agent to run a task (a TaskView) again with: run-info records the agent
+        *type*, so the one agent of that type, else the config's default (None)."""
+        latest = task.latest
+        if latest is None:
+            return None
+        if latest.agent in self.agents:
+            return latest.agent
+        same = [name for name, agent in self.agents.items() if agent.type == latest.agent]
+        return same[0] if len(same) == 1 else None
 
     def _run(self, action: str, project: str, task: str, fn: Callable[[], Any]) -> ActionResult:
         try:

@@ -217,6 +217,7 @@ class RunTree(Tree[NodeRef]):
                 for project in projects:
                     for task in project.tasks:
                         self._relabel_task(task, change.old.get((task.project, task.task)))
+                    self._relabel_project(project.id)
             return
         for pid in change.gone_projects:
             self._drop_project(pid)

@@ -179,7 +179,7 @@ async def bench_tree(root: str) -> None:
         c0, t0 = sum(proc.cpu_times()[:2]), time.monotonic()
         await asyncio.sleep(10.0)
         cpu = (sum(proc.cpu_times()[:2]) - c0) / (time.monotonic() - t0) * 100
-        record("idle CPU, 10,000 runs watched (" + app.watch_mode + ")",
+        record("idle CPU, 10,000 runs watched (" + app.live_mode + ")",
                f"{cpu:.2f} % of a core", "<= 1 %")
         if app._watcher is not None:
             app._watcher.stop()
@@ -261,7 +261,7 @@ async def bench_latency(root: str) -> None:
             sent = [int(t) for k, t in times if k == kind]
             lat = [(s - w) / 1e6 for s, w in zip(seen, sent)]
             record(f"{'stdout line' if kind == 'log' else 'bus message'} append -> on screen "
-                   f"(p50 / p95 / max, {len(lat)} samples, {app.watch_mode})",
+                   f"(p50 / p95 / max, {len(lat)} samples, {app.live_mode})",
                    f"{statistics.median(lat):.0f} / {pct(lat, .95):.0f} / {max(lat):.0f} ms",
                    "p95 <= 50 ms")
             wanted = "log_grew" if kind == "log" else "bus_grew"

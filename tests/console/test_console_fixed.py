@@ -51,7 +51,7 @@ def run(coro):
 
 
 def statuses(app) -> dict[str, str]:
-    return {t.task: t.status for p in app.run_tree.projects.values() for t in p.tasks}
+    return {t.task: t.status for p in app.model.projects.values() for t in p.tasks}
 
 
 def test_every_task_status_is_derived_from_disk(fixed):

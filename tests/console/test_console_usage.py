@@ -56,7 +56,7 @@ def run(coro):
 
 
 def statuses(app) -> dict[str, str]:
-    return {t.task: t.status for p in app.run_tree.projects.values() for t in p.tasks}
+    return {t.task: t.status for p in app.model.projects.values() for t in p.tasks}
 
 
 def label(app, ref: NodeRef) -> str:
@@ -78,7 +78,7 @@ def test_loop_states_are_task_statuses_with_details(usage):
             await settle(pilot)
             assert statuses(app) == {U1: "waiting", U2: "needs-you", U3: "stuck",
                                      U4: "waiting", U5: "completed", U6: "failed"}
-            details = {t.task: t.detail(FROZEN_NS) for t in app.run_tree.projects[SPEND].tasks}
+            details = {t.task: t.detail(FROZEN_NS) for t in app.model.projects[SPEND].tasks}
             assert details == {U1: "limit until 02:05",
                                U2: "budget of $5.00 reached ($5.12 spent)",
                                U3: "3 identical failures", U4: "retry in 40s", U5: "",

@@ -115,3 +115,18 @@ def test_the_bus_scope_is_state_the_feed_follows(fixed):  # noqa: F811
             assert app.feed.path == layout.task_bus("webapp", T1)
 
     asyncio.run(scenario())
+
+
+def test_a_newer_message_of_a_burst_replaces_the_queued_one():
+    from conductor.console.messages import FileRead, RootScanned, TaskScanned, TaskVanished
+    from conductor.console.status import TaskView
+
+    def scanned(project, task, status="running"):
+        return TaskScanned(TaskView(project=project, task=task, path="", status=status))
+    assert scanned("p", "t1").can_replace(scanned("p", "t1", "completed"))
+    assert not scanned("p", "t1").can_replace(scanned("p", "t2"))
+    assert not scanned("p", "t1").can_replace(TaskVanished("p", "t1"))
+    assert RootScanned([], 0.1).can_replace(RootScanned([], 0.2))
+    assert FileRead(3, "output", "a").can_replace(FileRead(4, "output", "b"))
+    assert not FileRead(3, "output", "a").can_replace(FileRead(3, "task", "b"))
+    assert not FileRead(4, "output", "a").can_replace(FileRead(3, "output", "b"))

@@ -151,16 +151,16 @@ async def bench_tree(root: str) -> None:
         complete = time.perf_counter() - started
         record("first screen, 10,000 runs", f"{first * 1000:.0f} ms", "<= 1000 ms")
         record("tree complete (all statuses from disk)", f"{complete * 1000:.0f} ms", "<= 2000 ms")
-        app.tree.select_ref(NodeRef("task", "proj-00", "task-20260101-000050-bench"))
-        app.tree.focus()
+        app.run_tree.select_ref(NodeRef("task", "proj-00", "task-20260101-000050-bench"))
+        app.run_tree.focus()
         await frame(pilot)
         steps, moves, frames = [], [], []
         with FullCollections() as collections:
             for _ in range(50):
-                line = app.tree.cursor_line
+                line = app.run_tree.cursor_line
                 t0 = time.perf_counter()
                 app.post_message(events.Key("j", "j"))
-                while app.tree.cursor_line == line:
+                while app.run_tree.cursor_line == line:
                     await asyncio.sleep(0)
                     if time.perf_counter() - t0 > 5:
                         raise RuntimeError("the cursor did not move")
@@ -179,7 +179,7 @@ async def bench_tree(root: str) -> None:
         c0, t0 = sum(proc.cpu_times()[:2]), time.monotonic()
         await asyncio.sleep(10.0)
         cpu = (sum(proc.cpu_times()[:2]) - c0) / (time.monotonic() - t0) * 100
-        record("idle CPU, 10,000 runs watched (" + app.watch_mode + ")",
+        record("idle CPU, 10,000 runs watched (" + app.live_mode + ")",
                f"{cpu:.2f} % of a core", "<= 1 %")
         if app._watcher is not None:
             app._watcher.stop()
@@ -220,7 +220,7 @@ async def bench_latency(root: str) -> None:
     async with app.run_test(size=(160, 50)) as pilot:
         while not app.loaded:
             await asyncio.sleep(0.01)
-        app.tree.select_ref(NodeRef("run", "live", task, "20260101-0000000000-9-0001"))
+        app.run_tree.select_ref(NodeRef("run", "live", task, "20260101-0000000000-9-0001"))
         await pilot.pause(0.5)
         app.detail.raw_stdout = True
         app.detail._switch_stdout(False)
@@ -261,7 +261,7 @@ async def bench_latency(root: str) -> None:
             sent = [int(t) for k, t in times if k == kind]
             lat = [(s - w) / 1e6 for s, w in zip(seen, sent)]
             record(f"{'stdout line' if kind == 'log' else 'bus message'} append -> on screen "
-                   f"(p50 / p95 / max, {len(lat)} samples, {app.watch_mode})",
+                   f"(p50 / p95 / max, {len(lat)} samples, {app.live_mode})",
                    f"{statistics.median(lat):.0f} / {pct(lat, .95):.0f} / {max(lat):.0f} ms",
                    "p95 <= 50 ms")
             wanted = "log_grew" if kind == "log" else "bus_grew"
@@ -302,7 +302,7 @@ async def bench_big_file(root: str) -> None:
         gc.collect()
         rss0 = psutil.Process().memory_info().rss
         t0 = time.perf_counter()
-        app.tree.select_ref(NodeRef("run", "big", task, "20260101-0000000000-8-0001"))
+        app.run_tree.select_ref(NodeRef("run", "big", task, "20260101-0000000000-8-0001"))
         app._update_selection()
         view = app.detail.query_one("#stdout-raw").log_view
         while view.line_count == 0:
@@ -342,19 +342,19 @@ async def bench_keys_under_load(root: str) -> None:
     async with app.run_test(size=(160, 50)) as pilot:
         while not app.loaded:
             await asyncio.sleep(0.01)
-        app.tree.select_ref(NodeRef("run", "busy", "task-20260101-000000-busy",
+        app.run_tree.select_ref(NodeRef("run", "busy", "task-20260101-000000-busy",
                                     "20260101-0000000000-7-0001"))
-        app.tree.focus()
+        app.run_tree.focus()
         await pilot.pause(1.0)
         writer = subprocess.Popen([sys.executable, "-c", KEY_WRITER, *paths])
         await pilot.pause(2.0)
         times = []
         for i in range(60):
-            line = app.tree.cursor_line
+            line = app.run_tree.cursor_line
             key = "j" if i % 2 == 0 else "k"
             t0 = time.perf_counter()
             app.post_message(events.Key(key, key))
-            while app.tree.cursor_line == line:
+            while app.run_tree.cursor_line == line:
                 await asyncio.sleep(0.0005)
                 if time.perf_counter() - t0 > 5:
                     raise RuntimeError("the cursor did not move")

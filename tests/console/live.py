@@ -90,7 +90,7 @@ def start_task(root: str, config: str, project: str, task: str, prompt: str) -> 
 
 
 def running_runs(app, project: str, task: str):
-    view = app.tree.task_view(project, task)
+    view = app.run_tree.task_view(project, task)
     return [r for r in (view.runs if view else []) if r.status == "running"]
 
 
@@ -105,5 +105,5 @@ async def settle(pilot, rounds: int = 3) -> None:
 
 async def select(pilot, app, ref) -> None:
     """Put the tree cursor on ``ref`` and wait until the app has taken it as its selection."""
-    await until(pilot, lambda: app.tree.select_ref(ref), 20, f"node {ref}")
-    await until(pilot, lambda: app._selected == ref, 10, f"selection {ref}")
+    await until(pilot, lambda: app.run_tree.select_ref(ref), 20, f"node {ref}")
+    await until(pilot, lambda: app.selected == ref, 10, f"selection {ref}")

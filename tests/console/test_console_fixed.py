@@ -52,7 +52,7 @@ def run(coro):
 
 
 def statuses(app) -> dict[str, str]:
-    return {t.task: t.status for p in app.tree.projects.values() for t in p.tasks}
+    return {t.task: t.status for p in app.model.projects.values() for t in p.tasks}
 
 
 def test_every_task_status_is_derived_from_disk(fixed):
@@ -65,10 +65,10 @@ def test_every_task_status_is_derived_from_disk(fixed):
             assert statuses(app) == {T1: "running", T2: "completed", T3: "stopped",
                                      T4: "waiting", T5: "loop-dead", T6: "needs-you"}
             assert app.header.counts == {"running": 1, "needs-you": 1, "failed": 1, "done": 1}
-            task = app.tree.task_view("webapp", T1)
+            task = app.run_tree.task_view("webapp", T1)
             assert [r.attempt for r in task.roots] == [1, 2]
             assert [c.run_id for c in task.roots[1].children] == ["20260621-0003000000-103-0001"]
-            assert task.waiting_on == [] and app.tree.task_view("webapp", T4).waiting_on == [T5]
+            assert task.waiting_on == [] and app.run_tree.task_view("webapp", T4).waiting_on == [T5]
 
     run(scenario())
 
@@ -82,12 +82,12 @@ def test_run_tree_nests_children_and_counts_attempts(fixed):
             await settle(pilot)
             await select(pilot, app, NodeRef("run", "webapp", T1, "20260621-0003000000-103-0001"))
             await settle(pilot)
-            label = lambda run: app.tree.node_for(NodeRef("run", "webapp", T1, run)).label.plain  # noqa: E731
+            label = lambda run: app.run_tree.node_for(NodeRef("run", "webapp", T1, run)).label.plain  # noqa: E731
             assert label("20260621-0000000000-101-0001") == \
                 "✘ 20260621-0000000000-101-0001  claude  try 1/2  2m00s  exit 1"
             # Running for 59m50s, stdout written 10 s before the frozen clock: live.
             assert label(RUN_1) == f"● {RUN_1}  claude  try 2/2  57m50s  ♥ live"
-            child = app.tree.node_for(NodeRef("run", "webapp", T1, "20260621-0003000000-103-0001"))
+            child = app.run_tree.node_for(NodeRef("run", "webapp", T1, "20260621-0003000000-103-0001"))
             assert child.parent.data.run == RUN_1
             assert label("20260621-0003000000-103-0001").endswith("codex  child  3m40s")
             assert "try 2/2" in screen_text(app)
@@ -128,20 +128,20 @@ def test_filter_by_agent_status_and_id(fixed):
             await settle(pilot)
             await pilot.press("slash")
             await pilot.press(*"gemini", "enter")
-            await until(pilot, lambda: app.tree.filter_text == "gemini", 5, "filter")
-            shown = {n.data.task for n in app.tree._by_key.values()
+            await until(pilot, lambda: app.run_tree.filter_text == "gemini", 5, "filter")
+            shown = {n.data.task for n in app.run_tree._by_key.values()
                      if n.data.kind == "task"}
             assert shown == {T5}
             assert "filter: gemini" in screen_text(app)
             await pilot.press("slash")
             app.query_one("#filter").value = ""
             await pilot.press(*"stopped", "enter")
-            await until(pilot, lambda: app.tree.filter_text == "stopped", 5, "filter")
-            assert {n.data.task for n in app.tree._by_key.values()
+            await until(pilot, lambda: app.run_tree.filter_text == "stopped", 5, "filter")
+            assert {n.data.task for n in app.run_tree._by_key.values()
                     if n.data.kind == "task"} == {T3}
             await pilot.press("escape")
-            await until(pilot, lambda: app.tree.filter_text == "", 5, "cleared")
-            assert app.tree.node_for(NodeRef("task", "webapp", T2)) is not None
+            await until(pilot, lambda: app.run_tree.filter_text == "", 5, "cleared")
+            assert app.run_tree.node_for(NodeRef("task", "webapp", T2)) is not None
 
     run(scenario())
 

@@ -59,14 +59,14 @@ def test_new_task_dialog_creates_and_starts_a_task(env):
             task_dir = Layout(root).task_dir("newproj", task_id)
             with open(os.path.join(task_dir, "TASK.md")) as fh:
                 assert fh.read() == "Say hello and finish.\n"
-            await until(pilot, lambda: app.tree.node_for(NodeRef("task", "newproj", task_id))
+            await until(pilot, lambda: app.run_tree.node_for(NodeRef("task", "newproj", task_id))
                         is not None, 20, "task node")
-            view = lambda: app.tree.task_view("newproj", task_id)  # noqa: E731
+            view = lambda: app.run_tree.task_view("newproj", task_id)  # noqa: E731
             await until(pilot, lambda: view() and view().status == "completed", 40, "completed")
             assert view().runs and view().runs[0].info.agent == "command"
             assert os.path.exists(os.path.join(task_dir, "DONE"))
             assert app.header.counts["done"] == 1
-            await until(pilot, lambda: app._selected == NodeRef("task", "newproj", task_id),
+            await until(pilot, lambda: app.selected == NodeRef("task", "newproj", task_id),
                         10, "new task selected")
 
     run(scenario())
@@ -124,7 +124,7 @@ def test_stop_with_x_then_resume_with_s(env):
             info = read_run_info(os.path.join(task_dir, "runs", first, "run-info.yaml"))
             assert info.status == "failed"
             assert len(os.listdir(os.path.join(task_dir, "runs"))) == 1  # not restarted
-            view = lambda: app.tree.task_view(P, LONG)  # noqa: E731
+            view = lambda: app.run_tree.task_view(P, LONG)  # noqa: E731
             await until(pilot, lambda: view().status == "stopped", 20, "task shown stopped")
             assert view().runs[0].status == "stopped"
 
@@ -153,7 +153,7 @@ def test_stop_run_with_shift_x_stops_only_that_run(env):
             await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 10, "confirm")
             await pilot.press("y")
             task_dir = Layout(root).task_dir(P, LONG)
-            view = lambda: app.tree.task_view(P, LONG)  # noqa: E731
+            view = lambda: app.run_tree.task_view(P, LONG)  # noqa: E731
             await until(pilot, lambda: view().run(first).status != "running", 30, "run stopped")
             assert not os.path.exists(os.path.join(task_dir, "STOP-REQUESTED"))
             # The loop lives on and starts the next attempt.
@@ -176,7 +176,7 @@ def test_restart_with_r_confirms_and_starts_with_the_restart_prefix(env):
             await pilot.press("r")
             await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 10, "confirm")
             await pilot.press("y")
-            view = lambda: app.tree.task_view(P, LONG)  # noqa: E731
+            view = lambda: app.run_tree.task_view(P, LONG)  # noqa: E731
             await until(pilot, lambda: any(r.status == "running" and r.run_id != first
                                            for r in view().runs), 40, "restarted run")
             assert view().run(first).status in ("failed", "stopped")
@@ -195,7 +195,7 @@ def test_post_message_with_m_writes_to_the_task_bus(env):
     async def scenario():
         app = make_app(root, config)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: app.tree.task_view(P, LONG) is not None, 20, "task")
+            await until(pilot, lambda: app.run_tree.task_view(P, LONG) is not None, 20, "task")
             await select(pilot, app, NodeRef("task", P, LONG))
             await pilot.press("m")
             await until(pilot, lambda: isinstance(app.screen, PostMessageScreen), 10, "dialog")

@@ -56,11 +56,11 @@ def run(coro):
 
 
 def statuses(app) -> dict[str, str]:
-    return {t.task: t.status for p in app.tree.projects.values() for t in p.tasks}
+    return {t.task: t.status for p in app.model.projects.values() for t in p.tasks}
 
 
 def label(app, ref: NodeRef) -> str:
-    return app.tree.node_for(ref).label.plain
+    return app.run_tree.node_for(ref).label.plain
 
 
 def rows(app, now=FROZEN_NS) -> dict[str, str]:
@@ -78,7 +78,7 @@ def test_loop_states_are_task_statuses_with_details(usage):
             await settle(pilot)
             assert statuses(app) == {U1: "waiting", U2: "needs-you", U3: "stuck",
                                      U4: "waiting", U5: "completed", U6: "failed"}
-            details = {t.task: t.detail(FROZEN_NS) for t in app.tree.projects[SPEND].tasks}
+            details = {t.task: t.detail(FROZEN_NS) for t in app.model.projects[SPEND].tasks}
             assert details == {U1: "limit until 02:05",
                                U2: "budget of $5.00 reached ($5.12 spent)",
                                U3: "3 identical failures", U4: "retry in 40s", U5: "",
@@ -192,7 +192,7 @@ def test_waits_end_with_their_supervisor_stuck_stays(tmp_path, monkeypatch):
             got = statuses(app)
             assert (got[U1], got[U2], got[U3], got[U4]) == ("failed", "needs-you", "stuck",
                                                             "failed")
-            assert app.tree.task_view(SPEND, U1).loop_state is None
+            assert app.run_tree.task_view(SPEND, U1).loop_state is None
             assert label(app, NodeRef("task", SPEND, U2)).endswith("asks you")
 
     run(scenario())
@@ -258,14 +258,14 @@ def test_backoff_counts_down_and_a_task_turning_stuck_is_announced(usage):
             ref = NodeRef("task", SPEND, U4)
             await select(pilot, app, ref)
             now[0] += 30 * NS
-            app.tree.refresh_heartbeats()
+            app.run_tree.refresh_heartbeats()
             assert label(app, ref).endswith("retry in 10s")
             # the loop ends stuck: the file changes, the task is read again
             write_loop_state(layout.task_dir(SPEND, U1), LoopState(
                 "stuck", reason="limit", since=now[0], failures=5))
             notes = []
             app.notify = lambda text, **kw: notes.append((text, kw.get("severity")))
-            app._mark_dirty(SPEND, U1)
+            app.mark_dirty(SPEND, U1)
             app._flush_dirty()
             await until(pilot, lambda: statuses(app)[U1] == "stuck", 10, "stuck")
             assert notes == [(f"{U1} is stuck (identical failures)", "error")]

@@ -90,7 +90,7 @@ def test_console_after_a_reboot_shows_failed_and_s_starts_the_task_again(rig, mo
         app = console(rig.root, tmp_path, config_path=config)
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: app.loaded, 20, "first scan")
-            task = app.tree.task_view(PROJECT, TASK)
+            task = app.run_tree.task_view(PROJECT, TASK)
             # the first screen already tells the truth: nothing runs, the run failed
             assert (task.status, task.loop_alive) == ("failed", False)
             assert [r.status for r in task.runs] == ["failed"]
@@ -106,9 +106,9 @@ def test_console_after_a_reboot_shows_failed_and_s_starts_the_task_again(rig, mo
                         20, "start reported")
             await until(pilot, lambda: os.path.exists(os.path.join(rig.task_dir(), "DONE")),
                         60, "DONE")
-            await until(pilot, lambda: app.tree.task_view(PROJECT, TASK).status == "completed",
+            await until(pilot, lambda: app.run_tree.task_view(PROJECT, TASK).status == "completed",
                         30, "completed on screen")
-            assert [r.status for r in app.tree.task_view(PROJECT, TASK).runs] == \
+            assert [r.status for r in app.run_tree.task_view(PROJECT, TASK).runs] == \
                 ["failed", "completed"]
             assert app.last_error == ""
 
@@ -236,7 +236,7 @@ def test_damaged_and_hostile_files_are_shown_safely_and_the_console_keeps_workin
         app = console(root, tmp_path, watch=False)
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: app.loaded, 20, "first scan")
-            task = app.tree.task_view(PROJECT, TASK)
+            task = app.run_tree.task_view(PROJECT, TASK)
             by_id = {r.run_id: r for r in task.runs}
             for run_id in DAMAGED:
                 assert by_id[run_id].status == "unknown" and by_id[run_id].error
@@ -326,7 +326,7 @@ def test_tokens_never_appear_on_the_console_screen(rig, monkeypatch, tmp_path):
         app = console(rig.root, tmp_path, config_path=config)
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: app.loaded, 20, "first scan")
-            task = app.tree.task_view(PROJECT, TASK)
+            task = app.run_tree.task_view(PROJECT, TASK)
             assert len(task.runs) >= 2  # the root run and its child
             for run in task.runs:
                 await select(pilot, app, NodeRef("run", PROJECT, TASK, run.run_id))

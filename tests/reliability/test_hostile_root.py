@@ -476,7 +476,7 @@ def test_the_console_lists_good_tasks_and_shows_bad_files_as_one_line(untouched,
         async with app.run_test(size=(160, 45)) as pilot:
             await until(pilot, lambda: app.loaded, 30, "first scan")
             for task in (GOOD_FIRST, GOOD_LAST):
-                assert app.tree.task_view(PROJECT, task) is not None
+                assert app.run_tree.task_view(PROJECT, task) is not None
             for case in panes:
                 await select(pilot, app, NodeRef("run", PROJECT, case.task, hr.RUN))
                 for tab in "1234":

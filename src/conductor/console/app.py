@@ -1,9 +1,12 @@
 """The operator console: a live view of a runs root, with keys to start, stop and restart tasks.
 
-Structure (after harlequin): the data layer knows nothing of Textual; disk reads and orchestrator
-calls run in thread workers and come back as messages (:mod:`.messages`); bindings are a table
-(:mod:`.keymap`). Live updates come from :class:`conductor.watch.RootWatcher`: each batch of
-events re-reads only the tasks and panes it names. Tasks run as detached supervisors, so the
+Structure (after harlequin): the data layer knows nothing of Textual; the app holds the model
+(:class:`.model.RootModel`, rendered by the run tree), the refresh scheduler
+(:class:`.scheduler.RefreshScheduler`) and the controller (:class:`.controller.Controller`,
+control verbs with typed results). Disk reads and orchestrator calls run in thread workers and
+come back as messages (:mod:`.messages`); bindings are a table (:mod:`.keymap`). Live updates
+come from :class:`conductor.watch.RootWatcher`: the scheduler maps each batch of events to the
+tasks to re-read and the files the panes follow. Tasks run as detached supervisors, so the
 console can quit, crash or lose its SSH link and nothing stops.
 """
 
@@ -20,25 +23,27 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
+from textual.reactive import var
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static, Tree
 from textual.worker import Worker, WorkerState
 
-from ..defaults import CONSOLE_GRACE
 from ..errors import ConductorError
+from ..defaults import CONSOLE_GRACE
 from ..timefmt import now_ns
 from . import keymap as km
-from .messages import (ActionDone, ActionFailed, PaneError, RootScanned, TaskScanned,
-                       TaskVanished)
-from .status import (ProjectView, RunView, TaskView, counts, read_root, read_task,
-                     total_spend)
+from .controller import ActionResult, Controller
+from .messages import ActionFinished, PaneError, RootScanned, TaskScanned, TaskVanished
+from .model import NodeRef, RootModel
+from .scheduler import Following, RefreshScheduler
+from .status import ProjectView, RunView, TaskView, read_root, read_task
 from .widgets.bus_feed import BusFeed
 from .widgets.detail import TABS, DetailTabs, Selection
 from .widgets.header import StatusHeader
 from .text import neutralise
 from .widgets.line_list import LineList
-from .widgets.run_tree import NodeRef, RunTree
+from .widgets.run_tree import RunTree
 
 VIEWS = ("tree", "logs", "bus")
 SELECTED_TASK_POLL = 3.0
@@ -80,7 +85,12 @@ def _load_config(config_path: str | None):
 
 class ConductorApp(App[None]):
     """The console. ``clock`` (ns) and ``watch`` exist for tests: a frozen clock and no live
-    updates give the same screen every time."""
+    updates (``live`` false) give the same screen every time."""
+
+    # State that drives the panes: the node the detail tabs and the bus feed show, and
+    # whether the feed shows the project's bus whatever is selected.
+    selected: var[NodeRef | None] = var(None, init=False)
+    bus_project_scope: var[bool] = var(False, init=False)
 
     CSS_PATH = stylesheet_path()
     TITLE = "conductor"
@@ -106,23 +116,22 @@ class ConductorApp(App[None]):
         self.view = view
         self.poll = poll
         self.clock = clock or now_ns
-        self.watch = watch
+        self.live = watch  # not ``self.watch``: that is DOMNode.watch()
         from .state import load_state, state_path as default_state_path
         self.state_path = state_path or default_state_path(env)
         self.keys = km.effective_keys(self.config.keymap if self.config else {})
-        self.loaded = False
-        self.watch_mode = "off" if not watch else ("polling" if poll else "starting")
+        self.model = RootModel()
+        self.scheduler = RefreshScheduler(project)
+        self.controller = Controller(self.root, self._config_file(),
+                                     agents=self.config.agents if self.config else None)
+        self.live_mode = "off" if not watch else ("polling" if poll else "starting")
         self.quit_message = ""
         self.last_error = ""
         self._watcher = None
-        self._dirty: set[tuple[str, str]] = set()
-        self._reading_tasks = False
         self._select_timer: Timer | None = None
         self._rescan_timer: Timer | None = None
         self._filter_timer: Timer | None = None
         self._pending_select: NodeRef | None = None
-        self._selected: NodeRef | None = None
-        self._bus_project_scope = False
         if env.get("SSH_CONNECTION") or env.get("SSH_TTY"):
             self.animation_level = "none"
         theme = load_state(self.state_path).get("theme") or (self.config.theme if self.config else "")
@@ -159,12 +168,12 @@ class ConductorApp(App[None]):
     def compose(self) -> ComposeResult:
         header = StatusHeader(self.root_label, id="header")
         header.read_only = self.read_only
-        header.mode = self.watch_mode
+        header.mode = self.live_mode
         yield header
         yield Input(placeholder="filter: id, agent or status words (enter keeps, esc clears)",
                     id="filter", compact=True)
         with Horizontal(id="main", classes=f"-view-{self.view}" if self.view else ""):
-            yield RunTree(clock=self.clock, id="tree")
+            yield RunTree(self.model, clock=self.clock, id="tree")
             with Vertical(id="right"):
                 yield DetailTabs(clock=self.clock, id="detail")
                 yield BusFeed(id="bus")
@@ -172,7 +181,13 @@ class ConductorApp(App[None]):
         yield Footer()
 
     @property
-    def tree(self) -> RunTree:
+    def loaded(self) -> bool:
+        """The first full read of the root is in."""
+        return self.model.loaded
+
+    @property
+    def run_tree(self) -> RunTree:
+        """The run tree (not ``tree``: that is DOMNode.tree)."""
         return self.query_one(RunTree)
 
     @property
@@ -193,12 +208,12 @@ class ConductorApp(App[None]):
         elif self.view == "logs":
             self.detail.active = "stdout"
         else:
-            self.tree.focus()
+            self.run_tree.focus()
         if self._unknown_keymap:
             self.report_error("keymap: unknown action id(s): " + ", ".join(self._unknown_keymap))
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self._read_root()
-        if self.watch:
+        if self.live:
             self._watch_root()
             self.set_interval(SELECTED_TASK_POLL, self._poll_selected)
             self.set_interval(RUNNING_TASKS_POLL, self._poll_running)
@@ -214,25 +229,23 @@ class ConductorApp(App[None]):
 
     @while_running
     def on_root_scanned(self, message: RootScanned) -> None:
-        first = not self.loaded
-        old = {} if first else {t.key: t.status for p in self.tree.projects.values()
-                                for t in p.tasks}
-        self.tree.set_projects(message.projects, focus_project=self.project_filter)
-        self.loaded = True
+        change = self.model.replace(message.projects)
+        self.run_tree.apply_root(change, focus_project=self.project_filter)
+        self.scheduler.ready()
         self._update_counts()
-        if not first:
-            for project in message.projects:
-                for task in project.tasks:
-                    self._announce(old.get(task.key), task)
-        if first and self.tree.cursor_line < 0 and self.tree.last_line >= 0:
-            self.tree.cursor_line = 0
+        for task in self.model.tasks():
+            old = change.old.get((task.project, task.task))
+            self._announce(old.status if old else None, task)
+        if change.first and self.run_tree.cursor_line < 0 and self.run_tree.last_line >= 0:
+            self.run_tree.cursor_line = 0
         if self.view in ("logs", "bus"):
-            self._follow_latest(message.projects)
-        if self._dirty:
-            self._flush_dirty()
+            latest = self.model.latest_run()
+            if latest is not None:  # single-pane dashboards: the run that started last
+                self.run_tree.select_ref(latest)
+        self._flush_dirty()
         self._apply_pending_select()
         self._update_selection(force=True)
-        if first:
+        if change.first:
             # The views of a large root (10,000 runs: ~125,000 objects) live as long as the
             # console, and every full garbage collection walked them all (70-150 ms, a few
             # times a minute while the screen changes): that set the tail of every key and
@@ -245,36 +258,20 @@ class ConductorApp(App[None]):
     def on_unmount(self) -> None:
         gc.unfreeze()  # an app run in a longer process (tests) gives its objects back
 
-    def _follow_latest(self, projects: list[ProjectView]) -> None:
-        """Single-pane dashboards have no tree to move in: show the run that started last."""
-        best: tuple[int, TaskView, RunView] | None = None
-        for project in projects:
-            for task in project.tasks:
-                for run in task.runs:
-                    start = run.info.start_time or 0
-                    if best is None or start > best[0]:
-                        best = (start, task, run)
-        if best is not None:
-            self.tree.select_ref(NodeRef("run", best[1].project, best[1].task, best[2].run_id))
-
-    def _mark_dirty(self, project: str, task: str) -> None:
-        if project and task:
-            self._dirty.add((project, task))
+    def mark_dirty(self, project: str, task: str) -> None:
+        """Re-read this task soon (with the others marked meanwhile)."""
+        self.scheduler.mark(project, task)
 
     @while_running
     def _flush_dirty(self) -> None:
-        if not self._dirty or self._reading_tasks or not self.loaded:
-            return
-        keys, self._dirty = sorted(self._dirty), set()
-        self._reading_tasks = True
-        self._read_tasks(keys)
+        keys = self.scheduler.take()
+        if keys:
+            self._read_tasks(keys)
 
     @work(thread=True, group="task-read", exit_on_error=False)
     def _read_tasks(self, keys: list[tuple[str, str]]) -> None:
         try:
             for project, task in keys:
-                if self.project_filter and project != self.project_filter:
-                    continue
                 try:
                     view = read_task(self.root, project, task, now_ns=self.clock())
                 except ConductorError:
@@ -288,29 +285,28 @@ class ConductorApp(App[None]):
 
     @while_running
     def _tasks_read(self) -> None:
-        self._reading_tasks = False
+        self.scheduler.finished()
         self._flush_dirty()
 
     @while_running
     def on_task_scanned(self, message: TaskScanned) -> None:
-        task = message.task
-        old = self.tree.task_view(task.project, task.task)
-        self.tree.update_task(task)
-        self._announce(old.status if old else None, task)
+        read = self.model.update_task(message.task)
+        self.run_tree.apply_task(read)
+        self._announce(read.old.status if read.old else None, read.task)
         self._update_counts()
         self._apply_pending_select()
-        sel = self._selected
-        if sel is not None and sel.project == task.project and sel.task == task.task:
+        sel = self.selected
+        if sel is not None and sel.same_task(read.task.project, read.task.task):
             self._update_selection(refresh=True)
 
     @while_running
     def on_task_vanished(self, message: TaskVanished) -> None:
-        self.tree.remove_task(message.project, message.task)
+        self.model.remove_task(message.project, message.task)
+        self.run_tree.drop_task(message.project, message.task)
         self._update_counts()
 
     def _update_counts(self) -> None:
-        projects = list(self.tree.projects.values())
-        self.header.set_counts(counts(projects), total_spend(projects))
+        self.header.set_counts(self.model.counts(), self.model.spend())
 
     def _announce(self, old_status: str | None, task: TaskView) -> None:
         """A toast and the bell when a task finishes, fails or asks something."""
@@ -328,63 +324,46 @@ class ConductorApp(App[None]):
         from ..watch import RootWatcher
         watcher = RootWatcher(self.root, force_polling=self.poll)
         self._watcher = watcher
-        self._set_mode(watcher)
+        self._show_live_mode(watcher)
         try:
             async for batch in watcher.batches():
-                self._set_mode(watcher)
+                self._show_live_mode(watcher)
                 self.apply_events(batch)
         finally:
             watcher.stop()
 
     @while_running
-    def _set_mode(self, watcher) -> None:
+    def _show_live_mode(self, watcher) -> None:
         mode = getattr(watcher, "mode", "?")
         reason = getattr(watcher, "reason", "")
         text = f"{mode} ({reason})" if reason and mode == "polling" else mode
-        if text != self.watch_mode:
-            self.watch_mode = text
-            self.header.set_mode(text)
+        if text != self.live_mode:
+            self.live_mode = text
+            self.header.mode = text
+
+    def following(self) -> Following:
+        """What the panes follow now, as they declare it."""
+        project, task = self.bus_scope() or ("", None)
+        run = self.detail.selection.run
+        return Following(logs=self.detail.followed_files(), bus=self.feed.path or None,
+                         bus_project=project, bus_task=task,
+                         selected_run=run.run_id if run else None)
 
     @while_running
     def apply_events(self, batch) -> None:
         """Map one batch of watch events to the few reads it needs."""
-        rescan = False
-        log_paths = self.detail.log_paths()
-        readable = self.detail.query_one("#stdout-readable").path
-        now = self.clock()
-        for event in batch:
-            kind = event.kind
-            if kind in ("rescan", "project_changed"):
-                rescan = True
-            elif kind in ("run_changed", "task_changed"):
-                self._mark_dirty(event.project, event.task)
-            elif kind == "log_grew":
-                if event.path in log_paths or event.path == readable:
-                    self.detail.refresh_logs(event.path)
-                if event.run:
-                    self.tree.note_output(event.project, event.task, event.run, now)
-                if event.file == "output.md" and self._is_selected_run(event):
-                    self._mark_dirty(event.project, event.task)
-            elif kind == "bus_grew":
-                if self.feed.path and (event.path == self.feed.path or
-                                       os.path.basename(self.feed.path) == event.file and
-                                       self._same_scope(event)):
-                    self.feed.poll()
-                if event.task:
-                    self._mark_dirty(event.project, event.task)
-        if rescan:
+        plan = self.scheduler.route(batch, self.following())
+        for path in plan.logs:
+            self.detail.refresh_logs(path)
+        if plan.outputs:
+            now = self.clock()
+            for project, task, run in plan.outputs:
+                self.run_tree.note_output(project, task, run, now)
+        if plan.bus:
+            self.feed.poll()
+        if plan.rescan:
             self._schedule_rescan()
         self._flush_dirty()
-
-    def _same_scope(self, event) -> bool:
-        sel = self._selected
-        if sel is None or sel.project != event.project:
-            return False
-        return self._bus_project_scope or sel.kind == "project" or sel.task == event.task
-
-    def _is_selected_run(self, event) -> bool:
-        sel = self.detail.selection
-        return sel.run is not None and sel.run.run_id == event.run
 
     def _schedule_rescan(self) -> None:
         if self._rescan_timer is not None:
@@ -394,24 +373,21 @@ class ConductorApp(App[None]):
     @while_running
     def _poll_selected(self) -> None:
         """Fallback for missed events: re-read the selected task every few seconds."""
-        sel = self._selected
+        sel = self.selected
         if sel is not None and sel.task:
-            self._mark_dirty(sel.project, sel.task)
+            self.mark_dirty(sel.project, sel.task)
             self._flush_dirty()
         self.detail.refresh_logs()
 
     @while_running
     def _poll_running(self) -> None:
         """Liveness changes leave no file event (a supervisor dies): re-check live tasks."""
-        for project in self.tree.projects.values():
-            for task in project.tasks:
-                if task.status in ("running", "loop-dead", "queued", "waiting", "needs-you"):
-                    self._mark_dirty(task.project, task.task)
+        self.scheduler.mark_all(self.model.live_tasks())
         self._flush_dirty()
 
     @while_running
     def _refresh_heartbeats(self) -> None:
-        self.tree.refresh_heartbeats()
+        self.run_tree.refresh_heartbeats()
 
     # -- selection -----------------------------------------------------------------------
 
@@ -421,26 +397,19 @@ class ConductorApp(App[None]):
         self._select_timer = self.set_timer(SELECT_DEBOUNCE, self._update_selection)
 
     def _apply_pending_select(self) -> None:
-        if self._pending_select is not None and self.tree.select_ref(self._pending_select):
+        if self._pending_select is not None and self.run_tree.select_ref(self._pending_select):
             self._pending_select = None
             self._update_selection()
 
     def current(self) -> tuple[ProjectView | None, TaskView | None, RunView | None]:
-        node = self.tree.cursor_node
-        ref = node.data if node is not None else None
-        if ref is None:
-            return None, None, None
-        project = self.tree.projects.get(ref.project)
-        task = self.tree.task_view(ref.project, ref.task) if ref.task else None
-        run = task.run(ref.run) if task is not None and ref.run else None
-        if task is not None and run is None and ref.kind == "task":
-            run = task.latest
-        return project, task, run
+        node = self.run_tree.cursor_node
+        picked = self.model.resolve(node.data if node is not None else None)
+        return picked.project, picked.task, picked.run
 
     @while_running
     def _update_selection(self, *, force: bool = False, refresh: bool = False) -> None:
-        node = self.tree.cursor_node
-        self._selected = node.data if node is not None else None
+        node = self.run_tree.cursor_node
+        self.selected = node.data if node is not None else None
         project, task, run = self.current()
         sel = Selection(project, task, run)
         if refresh:
@@ -449,18 +418,28 @@ class ConductorApp(App[None]):
             self.detail.show(sel, force=force)
         self._show_bus()
 
-    def _show_bus(self) -> None:
-        sel = self._selected
+    def bus_scope(self) -> tuple[str, str | None] | None:
+        """(project, task) of the bus the feed shows, task None for the project's bus."""
+        sel = self.selected
         if sel is None:
+            return None
+        if sel.kind == "project" or self.bus_project_scope or not sel.task:
+            return sel.project, None
+        return sel.project, sel.task
+
+    def _show_bus(self) -> None:
+        scope = self.bus_scope()
+        if scope is None:
             self.feed.show_bus(None, "")
             return
         from ..store import Layout
         layout = Layout(self.root)
+        project, task = scope
         try:
-            if sel.kind == "project" or self._bus_project_scope or not sel.task:
-                self.feed.show_bus(layout.project_bus(sel.project), f"project {sel.project}")
+            if task is None:
+                self.feed.show_bus(layout.project_bus(project), f"project {project}")
             else:
-                self.feed.show_bus(layout.task_bus(sel.project, sel.task), f"task {sel.task}")
+                self.feed.show_bus(layout.task_bus(project, task), f"task {task}")
         except ConductorError as exc:
             self.report_error(str(exc))
 
@@ -474,10 +453,12 @@ class ConductorApp(App[None]):
         raw = self.detail.toggle_raw()
         self.set_status("stdout: raw lines" if raw else "stdout: readable (claude/codex/gemini)")
 
-    def action_toggle_scope(self) -> None:
-        self._bus_project_scope = not self._bus_project_scope
+    def watch_bus_project_scope(self) -> None:
         self._show_bus()
-        self.set_status("bus: project scope" if self._bus_project_scope else
+
+    def action_toggle_scope(self) -> None:
+        self.bus_project_scope = not self.bus_project_scope
+        self.set_status("bus: project scope" if self.bus_project_scope else
                         "bus: task scope (project bus when a project is selected)")
 
     def action_bus_types(self) -> None:
@@ -495,11 +476,11 @@ class ConductorApp(App[None]):
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
-        if box.has_class("-open") or self.tree.filter_text:
+        if box.has_class("-open") or self.run_tree.filter_text:
             box.value = ""
             box.remove_class("-open")
             self._apply_filter("")
-            self.tree.focus()
+            self.run_tree.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id != "filter":
@@ -516,13 +497,13 @@ class ConductorApp(App[None]):
             self._filter_timer.stop()
         self._apply_filter(event.value)
         event.input.remove_class("-open")
-        self.tree.focus()
+        self.run_tree.focus()
 
     @while_running
     def _apply_filter(self, text: str) -> None:
-        if text.strip() == self.tree.filter_text:
+        if text.strip() == self.run_tree.filter_text:
             return
-        self.tree.set_filter(text)
+        self.run_tree.set_filter(text)
         self.header.set_filter(text.strip())
 
     def action_rescan(self) -> None:
@@ -540,9 +521,7 @@ class ConductorApp(App[None]):
             self.push_screen(MessageScreen(msg))
 
     async def action_quit(self) -> None:
-        running = sum(1 for p in self.tree.projects.values() for t in p.tasks
-                      if t.status in ("running", "needs-you", "queued", "waiting")
-                      and t.loop_alive)
+        running = self.model.still_running()
         if running:
             self.quit_message = (f"conductor: {running} task{'s' if running != 1 else ''} "
                                  "still running; they keep running without the console.")
@@ -569,24 +548,12 @@ class ConductorApp(App[None]):
             self.report_error(f"{action}: select a task or a run first")
         return task
 
-    def _agent_for(self, task: TaskView) -> str | None:
-        """The config agent to run a task again with: run-info records the agent *type*, so
-        the one agent of that type, else the config's default (None)."""
-        agents = self.config.agents if self.config else {}
-        latest = task.latest
-        if latest is None:
-            return None
-        if latest.agent in agents:
-            return latest.agent
-        same = [name for name, agent in agents.items() if agent.type == latest.agent]
-        return same[0] if len(same) == 1 else None
-
     def action_new_task(self) -> None:
         from .screens import NewTaskScreen
         project, _task, _run = self.current()
         agents = sorted(self.config.agents) if self.config else []
         default = self.config.defaults.agent if self.config else ""
-        screen = NewTaskScreen(projects=sorted(self.tree.projects),
+        screen = NewTaskScreen(projects=sorted(self.run_tree.projects),
                                project=project.id if project else (self.project_filter or ""),
                                agents=agents, agent=default or (agents[0] if agents else ""),
                                create=self._create_task)
@@ -598,23 +565,18 @@ class ConductorApp(App[None]):
         self.push_screen(screen, done)
 
     def _create_task(self, req) -> str:
-        """Runs in the dialog's thread: write TASK.md, then launch the detached supervisor."""
-        from .. import orchestrator
-        from .screens.new_task import budget_args
-        extra = budget_args(req)  # checked by the dialog already
-        orchestrator.new_task(self.root, req.project, req.task, req.prompt,
-                              depends_on=req.depends_on or None)
-        result = orchestrator.start_task(self.root, req.project, req.task, agent=req.agent,
-                                         config_path=self._config_file(),
-                                         cwd=os.path.expanduser(req.cwd) if req.cwd else None,
-                                         extra_args=extra or None)
+        """Runs in the dialog's thread: write TASK.md, then launch the detached supervisor. A
+        failure is raised for the dialog to show."""
+        result = self.controller.new_task(req)
+        if not result.ok:
+            raise ConductorError(result.message)
         self.call_from_thread(self._after_create, req.project, req.task)
-        return f"started {req.task} (supervisor pid {result.pid})"
+        return result.message
 
     @while_running
     def _after_create(self, project: str, task: str) -> None:
-        self._pending_select = NodeRef("task", project, task)
-        self._mark_dirty(project, task)
+        self._pending_select = NodeRef.of_task(project, task)
+        self.mark_dirty(project, task)
         self._flush_dirty()
 
     def _config_file(self) -> str | None:
@@ -627,22 +589,20 @@ class ConductorApp(App[None]):
         if task.loop_alive:
             self.report_error(f"start: {task.task} is already running (r restarts it)")
             return
-        from .. import orchestrator
-        self._control("start", task, orchestrator.resume_task, self.root, task.project, task.task,
-                      agent=self._agent_for(task), config_path=self._config_file())
+        agent = self.controller.agent_for(task)
+        self._control("start", lambda: self.controller.start(task.project, task.task,
+                                                             agent=agent))
 
     def action_stop_task(self) -> None:
         task = self._selected_task("stop")
         if task is None:
             return
-        from .. import orchestrator
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._control("stop", task, orchestrator.stop_task, self.root, task.project,
-                              task.task, force=True, grace=CONSOLE_GRACE)
+                self._control("stop", lambda: self.controller.stop(task.project, task.task))
         self._confirm(f"Stop task {task.task}?\nSTOP-REQUESTED is written, its runs get SIGTERM "
-                      "(SIGKILL after 5 s) and the loop does not restart it.", confirmed, "Stop")
+                      f"(SIGKILL after {CONSOLE_GRACE:g} s) and the loop does not restart it.", confirmed, "Stop")
 
     def action_stop_run(self) -> None:
         _project, task, run = self.current()
@@ -652,12 +612,11 @@ class ConductorApp(App[None]):
         if run.status != "running":
             self.report_error(f"stop run: {run.run_id} is not running ({run.status})")
             return
-        from .. import orchestrator
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._control("stop run", task, orchestrator.stop_run, self.root, task.project,
-                              task.task, run.run_id, force=True, grace=CONSOLE_GRACE)
+                self._control("stop run", lambda: self.controller.stop_run(
+                    task.project, task.task, run.run_id))
         self._confirm(f"Stop run {run.run_id} only?\nThe task's loop goes on and may start "
                       "another attempt.", confirmed, "Stop run")
 
@@ -665,13 +624,12 @@ class ConductorApp(App[None]):
         task = self._selected_task("restart")
         if task is None:
             return
-        from .. import orchestrator
+        agent = self.controller.agent_for(task)
 
         def go(yes: bool | None = True) -> None:
             if yes:
-                self._control("restart", task, orchestrator.restart_task, self.root,
-                              task.project, task.task, grace=CONSOLE_GRACE, agent=self._agent_for(task),
-                              config_path=self._config_file())
+                self._control("restart", lambda: self.controller.restart(
+                    task.project, task.task, agent=agent))
         if task.loop_alive or task.status in ("running", "loop-dead", "needs-you"):
             self._confirm(f"Restart task {task.task}?\nIt is running: it is stopped first, then "
                           "started again with the restart prefix.", go, "Restart")
@@ -684,17 +642,16 @@ class ConductorApp(App[None]):
         if project is None:
             self.report_error("post: select a project, task or run first")
             return
-        sel = self._selected
-        to_task = None if (self._bus_project_scope or sel is None or sel.kind == "project") \
+        sel = self.selected
+        to_task = None if (self.bus_project_scope or sel is None or sel.kind == "project") \
             else (task.task if task else None)
         last = self.feed.messages[-1].type if self.feed.messages else ""
 
         def send(req) -> None:
             if req is None:
                 return
-            from .. import orchestrator
-            self._control("post", task, orchestrator.post_message, self.root, req.project,
-                          req.task, req.type, req.body)
+            self._control("post", lambda: self.controller.post(
+                req.project, req.task, req.type, req.body, shown_task=task.task if task else ""))
         self.push_screen(PostMessageScreen(project.id, to_task,
                                            msg_type="USER" if last == "QUESTION" else "USER"),
                          send)
@@ -703,31 +660,24 @@ class ConductorApp(App[None]):
         from .screens import ConfirmScreen
         self.push_screen(ConfirmScreen(question, yes=yes), then)
 
-    def _control(self, action: str, task: TaskView | None, fn, *args, **kwargs) -> None:
+    def _control(self, action: str, call: Callable[[], ActionResult]) -> None:
+        """Run a controller method off the event loop; its result comes back as a message."""
         self.set_status(f"{action}: working…")
-        self._run_control(action, task.project if task else "", task.task if task else "",
-                          fn, args, kwargs)
+        self._run_control(call)
 
     @work(thread=True, group="control", exit_on_error=False)
-    def _run_control(self, action: str, project: str, task: str, fn, args, kwargs) -> None:
-        try:
-            result = fn(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - every failure is shown, none is swallowed
-            self.post_message(ActionFailed(action, str(exc) or type(exc).__name__, project, task))
-            return
-        self.post_message(ActionDone(action, _describe(action, result, task), project, task))
+    def _run_control(self, call: Callable[[], ActionResult]) -> None:
+        self.post_message(ActionFinished(call()))
 
     @while_running
-    def on_action_done(self, message: ActionDone) -> None:
-        self.set_status(message.text)
-        self.notify(message.text, title=message.action)
-        self._mark_dirty(message.project, message.task)
-        self._flush_dirty()
-
-    @while_running
-    def on_action_failed(self, message: ActionFailed) -> None:
-        self.report_error(f"{message.action}: {message.error}")
-        self._mark_dirty(message.project, message.task)
+    def on_action_finished(self, message: ActionFinished) -> None:
+        result = message.result
+        if result.ok:
+            self.set_status(result.text)
+            self.notify(result.text, title=result.action)
+        else:
+            self.report_error(result.text)
+        self.mark_dirty(result.project, result.task)
         self._flush_dirty()
 
     @while_running
@@ -753,20 +703,6 @@ class ConductorApp(App[None]):
         line.update(Text(text))
         line.add_class("-error")
         self.notify(text, severity="error", timeout=10)
-
-
-def _describe(action: str, result, task: str) -> str:
-    if action == "stop":
-        stopped = sum(1 for o in result or [] if getattr(o, "stopped", False))
-        notes = "".join(f"; {o.notice}" for o in result or [] if getattr(o, "notice", ""))
-        return f"stop: {task} stop requested; {stopped} run(s) stopped{notes}"
-    if action == "stop run":
-        return f"stop run: {getattr(result, 'message', '') or getattr(result, 'notice', '')}"
-    if action in ("start", "restart"):
-        return f"{action}: {task} started (supervisor pid {getattr(result, 'pid', '?')})"
-    if action == "post":
-        return f"posted {getattr(result, 'type', '')} {getattr(result, 'msg_id', '')}"
-    return f"{action}: done"
 
 
 def run_console(root: str, config_path: str | None = None, project: str | None = None,

@@ -318,6 +318,12 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
                  for p in ("#stdout-raw", "#stderr-log", "#prompt-log")}
         return {p for p in paths if p}
 
+    def followed_files(self) -> frozenset[str]:
+        """The files this pane shows and reads again when they grow: the app routes a
+        ``log_grew`` event for one of them to :meth:`refresh_logs`."""
+        readable_path = self.query_one("#stdout-readable", ReadableLog).path
+        return frozenset(self.log_paths() | ({readable_path} if readable_path else set()))
+
     # -- small files ---------------------------------------------------------------------
 
     @work(thread=True, group="detail-files", exclusive=True, exit_on_error=False)

@@ -3,36 +3,50 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.reactive import var
 from textual.widgets import Static
 
 from ...store.usage import Usage, format_cost, format_tokens
 from ..status import look
 from ..text import neutralise
 
+ZERO_COUNTS = {"running": 0, "needs-you": 0, "failed": 0, "done": 0}
+
 
 class StatusHeader(Static):
-    """``conductor  ● 2 running  ? 1 needs you  ✘ 0 failed  ✔ 5 done  <root>  watch: inotify``"""
+    """``conductor  ● 2 running  ? 1 needs you  ✘ 0 failed  ✔ 5 done  <root>  watch: inotify``
+
+    What it shows is state (``var`` reactives): setting one redraws the line. ``reading`` is
+    true until the first counts arrive (not Textual's ``loading``, which would hide the header
+    behind a spinner)."""
+
+    counts: var[dict[str, int]] = var(lambda: dict(ZERO_COUNTS))
+    spend: var[Usage] = var(Usage)
+    mode: var[str] = var("starting")
+    filter_text: var[str] = var("")
+    read_only: var[bool] = var(False)
+    reading: var[bool] = var(True)
 
     def __init__(self, root: str, *, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
         self.root = root
-        self.counts = {"running": 0, "needs-you": 0, "failed": 0, "done": 0}
-        self.mode = "starting"
-        self.filter_text = ""
-        self.read_only = False
-        self.loading = True
-        self.spend = Usage()
         self._drawn: tuple | None = None
 
     def on_mount(self) -> None:
         self._draw()
 
+    def _redraw(self) -> None:
+        if self.is_mounted:
+            self._draw()
+
+    watch_counts = watch_spend = watch_mode = watch_filter_text = watch_read_only = \
+        watch_reading = _redraw
+
     def set_counts(self, counts: dict[str, int], spend: Usage | None = None) -> None:
         self.counts = counts
         if spend is not None:
             self.spend = spend
-        self.loading = False
-        self._draw()
+        self.reading = False
 
     @property
     def spend_text(self) -> str:
@@ -46,17 +60,15 @@ class StatusHeader(Static):
 
     def set_mode(self, mode: str) -> None:
         self.mode = mode
-        self._draw()
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text
-        self._draw()
 
     def _draw(self) -> None:
         text = Text("conductor", style="bold")
         if self.read_only:
             text.append(" [read-only]", style="yellow")
-        if self.loading:
+        if self.reading:
             text.append("  reading the runs root…", style="italic")
         else:
             for key, status, label in (("running", "running", "running"),

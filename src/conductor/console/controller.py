@@ -1,0 +1,122 @@
+"""The console's control actions: orchestrator verbs with typed results.
+
+Every method calls one orchestrator verb and returns an :class:`ActionResult`, never raises:
+a failure is a result with ``ok=False`` and the error's text. The methods block (a stop waits
+out its grace period), so the app calls them in thread workers and renders the result on the
+event loop (status line and a toast). No Textual import: the words are tested without a screen.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..defaults import CONSOLE_GRACE
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What a control action did. ``text`` is the one line the operator reads."""
+    action: str
+    ok: bool
+    message: str
+    project: str = ""
+    task: str = ""
+    pid: int | None = None
+
+    @property
+    def text(self) -> str:
+        return self.message if self.ok else f"{self.action}: {self.message}"
+
+
+def describe(action: str, result: Any, task: str) -> str:
+    """The status-line words for a verb's return value."""
+    if action == "stop":
+        stopped = sum(1 for o in result or [] if getattr(o, "stopped", False))
+        notes = "".join(f"; {o.notice}" for o in result or [] if getattr(o, "notice", ""))
+        return f"stop: {task} stop requested; {stopped} run(s) stopped{notes}"
+    if action == "stop run":
+        return f"stop run: {getattr(result, 'message', '') or getattr(result, 'notice', '')}"
+    if action in ("start", "restart"):
+        return f"{action}: {task} started (supervisor pid {getattr(result, 'pid', '?')})"
+    if action == "post":
+        return f"posted {getattr(result, 'type', '')} {getattr(result, 'msg_id', '')}"
+    if action == "new task":
+        return f"started {task} (supervisor pid {getattr(result, 'pid', '?')})"
+    return f"{action}: done"
+
+
+class Controller:
+    """Control verbs on one runs root. ``config_path`` is the config a started loop reads."""
+
+    STOP_GRACE = CONSOLE_GRACE
+
+    def __init__(self, root: str, config_path: str | None = None, *,
+                 agents: dict | None = None) -> None:
+        self.root = root
+        self.config_path = config_path
+        self.agents = agents or {}
+
+    def agent_for(self, task) -> str | None:
+        """The config agent to run a task (a TaskView) again with: run-info records the agent
+        *type*, so the one agent of that type, else the config's default (None)."""
+        latest = task.latest
+        if latest is None:
+            return None
+        if latest.agent in self.agents:
+            return latest.agent
+        same = [name for name, agent in self.agents.items() if agent.type == latest.agent]
+        return same[0] if len(same) == 1 else None
+
+    def _run(self, action: str, project: str, task: str, fn: Callable[[], Any]) -> ActionResult:
+        try:
+            result = fn()
+        except Exception as exc:  # noqa: BLE001 - every failure is shown, none is swallowed
+            return ActionResult(action, False, str(exc) or type(exc).__name__, project, task)
+        pid = getattr(result, "pid", None)
+        return ActionResult(action, True, describe(action, result, task), project, task,
+                            pid if isinstance(pid, int) else None)
+
+    def start(self, project: str, task: str, *, agent: str | None) -> ActionResult:
+        """Start a task that is not running (clears DONE/STOP-REQUESTED/CANCELLED)."""
+        from .. import orchestrator
+        return self._run("start", project, task, lambda: orchestrator.resume_task(
+            self.root, project, task, agent=agent, config_path=self.config_path))
+
+    def stop(self, project: str, task: str) -> ActionResult:
+        from .. import orchestrator
+        return self._run("stop", project, task, lambda: orchestrator.stop_task(
+            self.root, project, task, force=True, grace=self.STOP_GRACE))
+
+    def stop_run(self, project: str, task: str, run: str) -> ActionResult:
+        from .. import orchestrator
+        return self._run("stop run", project, task, lambda: orchestrator.stop_run(
+            self.root, project, task, run, force=True, grace=self.STOP_GRACE))
+
+    def restart(self, project: str, task: str, *, agent: str | None) -> ActionResult:
+        from .. import orchestrator
+        return self._run("restart", project, task, lambda: orchestrator.restart_task(
+            self.root, project, task, grace=self.STOP_GRACE, agent=agent,
+            config_path=self.config_path))
+
+    def post(self, project: str, task: str | None, msg_type: str, body: str, *,
+             shown_task: str = "") -> ActionResult:
+        """Post to the task's bus, or the project's when ``task`` is None."""
+        from .. import orchestrator
+        return self._run("post", project, shown_task, lambda: orchestrator.post_message(
+            self.root, project, task, msg_type, body))
+
+    def new_task(self, req) -> ActionResult:
+        """Write TASK.md, then launch the detached supervisor (a checked NewTaskRequest)."""
+        from .. import orchestrator
+        from .screens.new_task import budget_args
+
+        def create():
+            orchestrator.new_task(self.root, req.project, req.task, req.prompt,
+                                  depends_on=req.depends_on or None)
+            return orchestrator.start_task(
+                self.root, req.project, req.task, agent=req.agent, config_path=self.config_path,
+                cwd=os.path.expanduser(req.cwd) if req.cwd else None,
+                extra_args=budget_args(req) or None)
+        return self._run("new task", req.project, req.task, create)

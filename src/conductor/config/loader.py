@@ -7,10 +7,12 @@ only need ``storage.runs_dir`` and must keep working while an agent entry is bei
 from __future__ import annotations
 
 import os
-from typing import Mapping
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: `run-agent job` does not import typing
+    from typing import Mapping
 
 from .decode import decode_config
-from .hcl import parse_hcl
 from .model import Config
 from .paths import resolve_config_paths
 from .source import Source, display_path
@@ -46,6 +48,7 @@ def _decode_text(data: bytes, source: Source) -> str:
 def _parse(path: str, source: Source) -> Node | None:
     data = _read(path, source)
     if path.lower().endswith(".hcl"):
+        from .hcl import parse_hcl  # the legacy format: YAML configs do not load it
         return parse_hcl(_decode_text(data, source), source)
     return parse_yaml(data, source)
 

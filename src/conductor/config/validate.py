@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-from urllib.parse import urlsplit
 
 from conductor.errors import ConfigError
 from conductor.timefmt import parse_duration
@@ -204,6 +203,7 @@ def _url_problem(url: str) -> str | None:
         return f"parse {_go_quote(url)}: net/url: invalid control character in URL"
     if not _SCHEME.match(url):
         return f"parse {_go_quote(url)}: invalid URI for request"
+    from urllib.parse import urlsplit  # only a config with a URL pays for urllib (3 ms)
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
         return f"unsupported scheme {_go_quote(parts.scheme)} (use http or https)"

@@ -112,9 +112,9 @@ def test_the_run_info_reader_is_loaded_only_when_a_run_info_is_read(root, subpro
     assert "conductor.store.runinfo" in names
 
 
-# `run-agent job` reads the YAML config (PyYAML) and its records are dataclasses; it needs
-# nothing else heavy, and of the backends only the one of the agent it runs
-JOB_FORBIDDEN = ("typing", "logging", "tempfile", "shutil", "json", "urllib", "shlex", "http",
+# `run-agent job` reads a plainly written config without PyYAML (config/yaml_simple.py) and its
+# records are dataclasses; it needs nothing else heavy, and of the backends only its agent's
+JOB_FORBIDDEN = ("yaml", "conductor.config.yaml_reader", "typing", "logging", "tempfile", "shutil", "json", "urllib", "shlex", "http",
                  "ssl", "psutil", "textual", "rich", "conductor.console", "conductor.config.hcl",
                  "conductor.agents.display", "conductor.agents.configlike",
                  "conductor.agents.claude", "conductor.agents.codex", "conductor.agents.gemini",

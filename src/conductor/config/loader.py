@@ -19,7 +19,7 @@ from .source import Source, display_path
 from .tokens import apply_env_overrides, read_token_files
 from .tree import Node
 from .validate import validate_config
-from .yaml_reader import parse_yaml
+from .yaml_simple import simple_tree
 
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few KiB; a bigger file is refused unread
 
@@ -50,6 +50,10 @@ def _parse(path: str, source: Source) -> Node | None:
     if path.lower().endswith(".hcl"):
         from .hcl import parse_hcl  # the legacy format: YAML configs do not load it
         return parse_hcl(_decode_text(data, source), source)
+    tree = simple_tree(data)  # most configs: without importing PyYAML (12 ms)
+    if tree is not None:
+        return tree
+    from .yaml_reader import parse_yaml
     return parse_yaml(data, source)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from .. import lazyre
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: `run-agent job` does not import typing
     from typing import Callable
@@ -31,7 +33,7 @@ def _kind(node: Node) -> str:
     return "a list" if isinstance(node, Sequence) else "a mapping"
 
 
-_NUMBER_TEXT = re.compile(r"[0-9]{1,12}(?:\.[0-9]{0,12})?|\.[0-9]{1,12}", re.ASCII)
+_NUMBER_TEXT = lazyre.Pattern(r"[0-9]{1,12}(?:\.[0-9]{0,12})?|\.[0-9]{1,12}", re.ASCII)
 
 
 def _clip(text: str, limit: int = 40) -> str:

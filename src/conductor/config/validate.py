@@ -7,15 +7,16 @@ from top to bottom never jumps around.
 from __future__ import annotations
 
 import os
-import re
 
+from conductor import lazyre
 from conductor.errors import ConfigError
 from conductor.timefmt import parse_duration
 
 from .model import AGENT_TYPES, DIVERSIFICATION_STRATEGIES, RESUME_MODES, AgentConfig, Config
 from .source import Source
 
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_SCHEME = lazyre.Pattern(  # only a config with a URL
+    r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 def validate_config(config: Config, source: Source) -> None:

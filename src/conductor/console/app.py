@@ -25,6 +25,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Static, Tree
 from textual.worker import Worker, WorkerState
 
+from ..defaults import CONSOLE_GRACE
 from ..errors import ConductorError
 from ..timefmt import now_ns
 from . import keymap as km
@@ -642,7 +643,7 @@ class ConductorApp(App[None]):
         def confirmed(yes: bool | None) -> None:
             if yes:
                 self._control("stop", task, orchestrator.stop_task, self.root, task.project,
-                              task.task, force=True, grace=5.0)
+                              task.task, force=True, grace=CONSOLE_GRACE)
         self._confirm(f"Stop task {task.task}?\nSTOP-REQUESTED is written, its runs get SIGTERM "
                       "(SIGKILL after 5 s) and the loop does not restart it.", confirmed, "Stop")
 
@@ -659,7 +660,7 @@ class ConductorApp(App[None]):
         def confirmed(yes: bool | None) -> None:
             if yes:
                 self._control("stop run", task, orchestrator.stop_run, self.root, task.project,
-                              task.task, run.run_id, force=True, grace=5.0)
+                              task.task, run.run_id, force=True, grace=CONSOLE_GRACE)
         self._confirm(f"Stop run {run.run_id} only?\nThe task's loop goes on and may start "
                       "another attempt.", confirmed, "Stop run")
 
@@ -672,7 +673,7 @@ class ConductorApp(App[None]):
         def go(yes: bool | None = True) -> None:
             if yes:
                 self._control("restart", task, orchestrator.restart_task, self.root,
-                              task.project, task.task, grace=5.0, agent=self._agent_for(task),
+                              task.project, task.task, grace=CONSOLE_GRACE, agent=self._agent_for(task),
                               config_path=self._config_file())
         if task.loop_alive or task.status in ("running", "loop-dead", "needs-you"):
             self._confirm(f"Restart task {task.task}?\nIt is running: it is stopped first, then "

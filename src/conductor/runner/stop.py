@@ -21,6 +21,7 @@ import stat
 import time
 from dataclasses import dataclass
 
+from .. import defaults
 from ..errors import ConductorError
 from ..ids import run_sort_key
 from ..store import (RUN_INFO, STOP_REQUESTED, Layout, RunInfo, read_run_info, run_alive,
@@ -31,7 +32,7 @@ from ..timefmt import NS, format_duration, format_rfc3339nano, now_ns
 from .process import group_alive, leader_problem, signal_group
 from ..store.supervision import lock_path
 
-DEFAULT_GRACE = 30.0
+DEFAULT_GRACE = defaults.STOP_GRACE
 POLL = 0.5
 MARKER_WARNING = "warning: stop marker not written: "
 STOP_SIGNAL = signal.SIGUSR1  # to a supervisor: the operator stopped the task, do not restart

@@ -137,8 +137,12 @@ def _run_text(run: RunView, task: TaskView) -> str:
 
 
 def _task_text(task: TaskView) -> str:
+    """What the filter matches: the id, the agents, and the status in both vocabularies
+    (``done`` finds ``completed``, ``blocked`` finds ``waiting``) with the loop state's word."""
+    from ...store.taskview import words
     agents = {r.info.agent for r in task.runs}
-    return " ".join((task.task, task.status, *sorted(agents))).lower()
+    loop = (task.loop_state.state,) if task.loop_state is not None else ()
+    return " ".join((task.task, *words(task.status), *loop, *sorted(agents))).lower()
 
 
 def _relabel(node: TreeNode[NodeRef], label: Text) -> None:

@@ -105,6 +105,16 @@ def test_token_env_vars_and_rest_types() -> None:
         "ANTHROPIC_API_KEY", "CODEX_API_KEY", "GEMINI_API_KEY", "PERPLEXITY_API_KEY", "XAI_API_KEY", None]
 
 
+def test_the_registry_knows_every_backends_secret_variables_without_loading_it() -> None:
+    """An agent's environment loses every other backend's token variables; the registry lists
+    them so a run does not import every backend, and the list must be the backends' own."""
+    from conductor.agents import registry
+    for kind in registry.types():
+        found = backend(kind)
+        assert set(registry._SECRET_VARS[kind]) == {*found.token_vars, *found.other_vars}, kind
+    assert set(registry._SECRET_VARS) == set(registry.types())
+
+
 def test_version_from_stub_binary_on_path(bin_dir: Path) -> None:
     write_script(bin_dir, "claude", 'echo "  2.1.3 (Claude Code)"\n')
     assert detect_version("claude") == "2.1.3 (Claude Code)"

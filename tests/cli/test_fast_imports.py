@@ -144,3 +144,28 @@ def test_bus_post_goes_through_the_light_orchestrator_module(root, agent_env):
     names = imported(agent_env, ["bus", "post", "--type", "FACT", "--body", "x"], cwd)
     assert "conductor.orchestrator.post" in names
     assert offending(names, ("conductor.orchestrator.verbs", "subprocess")) == []
+
+
+# `run-agent job` reads a plainly written config without PyYAML (config/yaml_simple.py) and its
+# records are dataclasses; it needs nothing else heavy, and of the backends only its agent's
+JOB_FORBIDDEN = ("yaml", "conductor.config.yaml_reader", "typing", "logging", "tempfile",
+                 "shutil", "json", "urllib", "shlex", "http", "ssl", "psutil", "textual", "rich", "conductor.console", "conductor.config.hcl",
+                 "conductor.agents.display", "conductor.agents.configlike",
+                 "conductor.agents.claude", "conductor.agents.codex", "conductor.agents.gemini",
+                 "conductor.agents.perplexity", "conductor.agents.xai",
+                 "conductor.agents.responses", "conductor.agents.rest", "conductor.orchestrator",
+                 "conductor.runner.ralph", "conductor.runner.supervisor")
+
+
+def test_job_imports_only_its_own_backend_and_nothing_heavy(tmp_path, subprocess_env):
+    agent = tmp_path / "agent.sh"
+    agent.write_text("cat >/dev/null\necho ok\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"agents:\n  triv:\n    type: command\n    command: [/bin/sh, {agent}]\n")
+    names = imported(subprocess_env, ["job", "--root", str(tmp_path / "runs"), "--project",
+                                      PROJECT, "--task", TASK, "--config", str(config),
+                                      "--agent", "triv", "--prompt", "x"], str(tmp_path))
+    assert offending(names, JOB_FORBIDDEN) == []
+    assert "conductor.agents.command" in names  # the check can fail: the lists were read
+    assert (tmp_path / "runs" / PROJECT / TASK / "TASK-MESSAGE-BUS.md").read_text().count(
+        "type: RUN_STOP") == 1

@@ -19,13 +19,17 @@ http.client or the config layer.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: `run-agent job` does not import typing or the renderer
+    from typing import Any, Iterator, Mapping
+
+    from .configlike import AgentConfigLike
+    from .display import DisplayLine
 
 from ..store.usage import Usage
-from .base import AgentConfigLike, AgentError
-from .display import DisplayLine
+from .base import AgentError
 from .streams import parse_event, read_text_tail  # noqa: F401 - re-exported for the backends
 
 # ---- failure kinds -----------------------------------------------------------------------------
@@ -175,6 +179,7 @@ class Backend:
             if not (os.path.isfile(argv[0]) and os.access(argv[0], os.X_OK)):
                 return [Failure(SPAWN, f'agent "{name}": "{argv[0]}" is not an executable file')]
             return []
+        import shutil  # only for a bare program name: shutil costs every start 2 ms
         if shutil.which(argv[0], path=launch.environ.get("PATH")) is None:
             hint = f" (install: {self.install_hint})" if self.install_hint else ""
             return [Failure(SPAWN, f'agent "{name}": binary "{argv[0]}" not found in PATH{hint}')]

@@ -1,32 +1,17 @@
 """What every agent backend shares: the error type, the shape of an agent config, the known types.
 
 The config layer owns the real agent config class; this package only relies on the attributes
-named in :class:`AgentConfigLike`, so the two layers can evolve without importing each other.
+named in :class:`~conductor.agents.configlike.AgentConfigLike`, so the two layers can evolve
+without importing each other.
 """
 
 from __future__ import annotations
-
-from typing import Mapping, Protocol, Sequence, runtime_checkable
 
 from conductor.errors import ConductorError
 
 
 class AgentError(ConductorError):
     """An agent could not be started, checked or run. The message is one upstream-style line."""
-
-
-@runtime_checkable
-class AgentConfigLike(Protocol):
-    """The attributes of a configured agent this package reads (the config layer provides them)."""
-
-    name: str
-    type: str
-    token: str
-    token_file: str
-    base_url: str
-    model: str
-    command: Sequence[str]
-    env: Mapping[str, str]
 
 
 AGENT_TYPES: tuple[str, ...] = ("claude", "codex", "gemini", "perplexity", "xai", "command")

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
-from typing import Sequence
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only; shutil and subprocess are loaded by the calls that use them
+    import subprocess
+    from typing import Sequence
 
 from conductor.agents.base import AgentError
 
@@ -25,6 +27,7 @@ def commandline(argv: Sequence[str], prompt_path: str | os.PathLike[str]) -> str
 
 def resolve_binary(agent_name: str, binary: str, path: str | None = None) -> str:
     """The absolute path of an agent's executable, or one clear line saying it is missing."""
+    import shutil
     found = shutil.which(binary, path=path)
     if not found:
         raise AgentError(f'agent "{agent_name}": binary "{binary}" not found in PATH')
@@ -44,6 +47,7 @@ def detect_version(binary: str, timeout: float = VERSION_TIMEOUT,
 
     At most 4 KiB of each stream is read: a program that prints megabytes (or a hostile one)
     cannot bloat run-info or the runner's memory; it is killed once that much has arrived."""
+    import subprocess
     try:
         proc = subprocess.Popen([binary, "--version"], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
@@ -69,6 +73,7 @@ def _bounded_output(proc: subprocess.Popen, timeout: float) -> tuple[bytes, byte
     version is one short line, so that is not a version)."""
     import selectors
     import signal
+    import subprocess
     import time
     deadline = time.monotonic() + timeout
     chunks = {proc.stdout: b"", proc.stderr: b""}

@@ -1,16 +1,20 @@
 """The one table of agent backends: type name -> the module that defines ``BACKEND``.
 
 Adding a backend is one module under ``conductor/agents/`` (a :class:`Backend` subclass and
-``BACKEND = ThatClass()``) and one line here. Modules are imported on first use, so a
-``run-agent`` that runs claude never imports the REST client.
+``BACKEND = ThatClass()``) and one line in each table here. Modules are imported on first use,
+so a ``run-agent`` that runs claude never imports the REST client, and a run of any agent
+imports its own backend only.
 """
 
 from __future__ import annotations
 
 import importlib
 
-from .backend import Backend
 from .base import AgentError, normalize_type
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .backend import Backend
 
 _MODULES: dict[str, str] = {
     "claude": "conductor.agents.claude",
@@ -19,6 +23,17 @@ _MODULES: dict[str, str] = {
     "perplexity": "conductor.agents.perplexity",
     "xai": "conductor.agents.xai",
     "command": "conductor.agents.command",
+}
+# Every variable each backend keeps its token or account in (its ``token_vars`` and
+# ``other_vars``): an agent's environment loses the other backends' ones, and reading them here
+# spares every run importing every backend (tests/agents checks the table against them).
+_SECRET_VARS: dict[str, tuple[str, ...]] = {
+    "claude": ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"),
+    "codex": ("CODEX_API_KEY", "OPENAI_API_KEY", "OPENAI_ORG_ID"),
+    "gemini": ("GEMINI_API_KEY",),
+    "perplexity": ("PERPLEXITY_API_KEY",),
+    "xai": ("XAI_API_KEY",),
+    "command": (),
 }
 _LOADED: dict[str, Backend] = {}
 
@@ -51,7 +66,6 @@ def token_vars() -> frozenset[str]:
     environment of every agent but their own backend's."""
     names: set[str] = set()
     for kind in _MODULES:
-        b = backend(kind)
-        names.update(b.token_vars)
-        names.update(b.other_vars)
+        found = _LOADED.get(kind)
+        names.update(_SECRET_VARS[kind] if found is None else (*found.token_vars, *found.other_vars))
     return frozenset(names)

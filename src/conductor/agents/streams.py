@@ -6,9 +6,11 @@ event is parsed like any other (upstream's 1 MiB scanner silently stopped there,
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any, Iterator
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from typing import Any, Iterator
 
 
 CLAUDE_PLACEHOLDER = (
@@ -35,6 +37,7 @@ def parse_event(line: str | bytes) -> dict[str, Any] | None:
     text = text.strip()
     if not text.startswith("{"):
         return None
+    import json  # loaded by the first JSON line: a plain-text agent's run never needs it
     try:
         event = json.loads(text)
     except (ValueError, RecursionError):
@@ -62,6 +65,7 @@ def read_text_tail(path: str | os.PathLike[str], limit: int = 64 * 1024) -> str:
 
 def iter_json_events(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     """JSON objects of a stream file, one per line; blank, non-JSON and non-object lines are skipped."""
+    import json
     with open_stream(path) as stream:
         for raw in stream:
             line = raw.strip()

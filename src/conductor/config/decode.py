@@ -7,8 +7,12 @@ shape is an error naming its line and field. Values of secret fields never appea
 from __future__ import annotations
 
 import re
-import shlex
-from typing import Callable
+
+from .. import lazyre
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: `run-agent job` does not import typing
+    from typing import Callable
 
 from .model import (DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_SSE_DISCOVERY_INTERVAL_MS,
                     DEFAULT_SSE_HEARTBEAT_INTERVAL_S, DEFAULT_SSE_MAX_CLIENTS_PER_RUN,
@@ -29,7 +33,7 @@ def _kind(node: Node) -> str:
     return "a list" if isinstance(node, Sequence) else "a mapping"
 
 
-_NUMBER_TEXT = re.compile(r"[0-9]{1,12}(?:\.[0-9]{0,12})?|\.[0-9]{1,12}", re.ASCII)
+_NUMBER_TEXT = lazyre.Pattern(r"[0-9]{1,12}(?:\.[0-9]{0,12})?|\.[0-9]{1,12}", re.ASCII)
 
 
 def _clip(text: str, limit: int = 40) -> str:
@@ -143,7 +147,8 @@ class Decoder:
         return values
 
 
-Reader = Callable[[Decoder, Node, str], object]
+if TYPE_CHECKING:
+    Reader = Callable[[Decoder, Node, str], object]
 
 
 def _fill(decoder: Decoder, node: Node | None, field: str, target: object,
@@ -172,6 +177,7 @@ def _command(decoder: Decoder, node: Node, field: str) -> list[str]:
     """A list of strings, or one string split like a shell would."""
     if isinstance(node, Scalar) and not node.is_null:
         try:
+            import shlex  # a `command:` written as one string
             return shlex.split(node.text)
         except ValueError as exc:
             raise decoder.fail(field, f"cannot split the command: {str(exc).lower()}", node) from None

@@ -7,17 +7,19 @@ only need ``storage.runs_dir`` and must keep working while an agent entry is bei
 from __future__ import annotations
 
 import os
-from typing import Mapping
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: `run-agent job` does not import typing
+    from typing import Mapping
 
 from .decode import decode_config
-from .hcl import parse_hcl
 from .model import Config
 from .paths import resolve_config_paths
 from .source import Source, display_path
 from .tokens import apply_env_overrides, read_token_files
 from .tree import Node
 from .validate import validate_config
-from .yaml_reader import parse_yaml
+from .yaml_simple import simple_tree
 
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few KiB; a bigger file is refused unread
 
@@ -46,7 +48,12 @@ def _decode_text(data: bytes, source: Source) -> str:
 def _parse(path: str, source: Source) -> Node | None:
     data = _read(path, source)
     if path.lower().endswith(".hcl"):
+        from .hcl import parse_hcl  # the legacy format: YAML configs do not load it
         return parse_hcl(_decode_text(data, source), source)
+    tree = simple_tree(data)  # most configs: without importing PyYAML (12 ms)
+    if tree is not None:
+        return tree
+    from .yaml_reader import parse_yaml
     return parse_yaml(data, source)
 
 

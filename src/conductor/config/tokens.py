@@ -10,7 +10,10 @@ import os
 import re
 import stat
 from dataclasses import replace
-from typing import Mapping
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from typing import Mapping
 
 from ..agents.base import token_env_var  # noqa: F401 - one table of token variables, re-exported here
 from .model import Config

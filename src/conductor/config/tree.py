@@ -26,6 +26,8 @@ class Scalar:
 
 @dataclass
 class Sequence:
+    """A list; ``line`` is where it starts."""
+
     items: list["Node"] = field(default_factory=list)
     line: int = 0
 
@@ -41,6 +43,8 @@ class Entry:
 
 @dataclass
 class Mapping:
+    """The entries of a mapping in file order (duplicates kept: the decoder reports them)."""
+
     entries: list[Entry] = field(default_factory=list)
     line: int = 0
 

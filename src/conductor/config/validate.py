@@ -7,16 +7,16 @@ from top to bottom never jumps around.
 from __future__ import annotations
 
 import os
-import re
-from urllib.parse import urlsplit
 
+from conductor import lazyre
 from conductor.errors import ConfigError
 from conductor.timefmt import parse_duration
 
 from .model import AGENT_TYPES, DIVERSIFICATION_STRATEGIES, RESUME_MODES, AgentConfig, Config
 from .source import Source
 
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_SCHEME = lazyre.Pattern(  # only a config with a URL
+    r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 def validate_config(config: Config, source: Source) -> None:
@@ -204,6 +204,7 @@ def _url_problem(url: str) -> str | None:
         return f"parse {_go_quote(url)}: net/url: invalid control character in URL"
     if not _SCHEME.match(url):
         return f"parse {_go_quote(url)}: invalid URI for request"
+    from urllib.parse import urlsplit  # only a config with a URL pays for urllib (3 ms)
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
         return f"unsupported scheme {_go_quote(parts.scheme)} (use http or https)"

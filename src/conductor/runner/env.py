@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-from typing import Mapping
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: `run-agent job` does not import typing
+    from typing import Mapping
 
 from ..secrets import agent_env_filter
 
@@ -17,6 +19,7 @@ def run_agent_dir() -> str | None:
     for d in candidates:
         if d and os.path.isfile(os.path.join(d, "run-agent")):
             return d
+    import shutil  # rarely reached: the run-agent we are was found above
     found = shutil.which("run-agent")
     return os.path.dirname(found) if found else None
 

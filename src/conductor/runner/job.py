@@ -10,7 +10,6 @@ type (9 #22); REST agents run as their own process, so their pid is never ours (
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import stat
 import subprocess
@@ -18,7 +17,10 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: `run-agent job` does not import typing
+    from typing import Any, Callable
 
 from ..agents import AgentError, commandline, detect_version, normalize_type
 from ..agents.backend import (SPAWN, TIMEOUT, Backend, Failure, Launch, Outcome, StreamWatch,
@@ -105,6 +107,7 @@ def agent_argv(agent: Any, launch: Launch | None = None,
     argv = found.argv(launch)
     if os.sep not in argv[0]:
         path = (environ if environ is not None else os.environ).get("PATH")
+        import shutil  # a bare program name only: shutil costs every start 2 ms
         if shutil.which(argv[0], path=path) is None:
             name = getattr(agent, "name", "") or found.type
             hint = f" (install: {found.install_hint})" if found.install_hint else ""

@@ -10,6 +10,8 @@ RESTART_PREFIX = "Continue working on the following:\n\n"
 
 @dataclass
 class PreambleInfo:
+    """Where a run is and what it belongs to, for the preamble's ``JRUN_*`` lines."""
+
     task_dir: str
     run_dir: str
     project: str

@@ -15,10 +15,11 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Callable, Iterator
+
     import yaml
 
 from .. import locking

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # the record's module loads PyYAML; the runner's hot path does not need it here
+    from typing import Iterable
     from .runinfo import RunInfo
 
 

@@ -26,7 +26,7 @@ def test_a_failed_verb_is_a_result_never_an_exception(tmp_path):
     root.mkdir()
     result = Controller(str(root)).start("proj", "t1", agent=None)
     assert not result.ok and result.pid is None
-    assert result.text.startswith("start: ") and "TASK.md" in result.text
+    assert result.text == f"start: task directory not found: {root}/proj/t1"
     bad = Controller(str(root)).post("../escape", None, "USER", "x")
     assert not bad.ok and bad.text.startswith("post: ")
 

@@ -27,6 +27,7 @@ from conductor.console.widgets.bus_feed import FeedList
 from conductor.console.widgets.line_list import LineList
 from conductor.console.widgets.log_view import LogPane, LogView
 from conductor.console.widgets.readable_log import ReadableLog
+from conductor.console.model import RootModel
 from conductor.console.widgets.run_tree import RunTree
 
 SRC = Path(console_pkg.__file__).parent
@@ -86,7 +87,7 @@ class Panes(App):
         self.log_path = log
 
     def compose(self) -> ComposeResult:
-        yield RunTree(clock=lambda: 0, id="tree")
+        yield RunTree(RootModel(), clock=lambda: 0, id="tree")
         yield FeedList(id="feed")
         yield ReadableLog(id="readable")
         yield LogPane(self.log_path, id="pane")

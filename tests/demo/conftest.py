@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from demo_helpers import DemoRoot
+from .demo_helpers import DemoRoot
 
 
 @pytest.fixture

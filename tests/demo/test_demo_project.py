@@ -18,7 +18,7 @@ from conductor.ids import TASK_RE
 from conductor.store.supervision import loop_alive
 from conductor.store import Layout, scan_task
 
-from demo_helpers import PROJECT, wait_until
+from .demo_helpers import PROJECT, wait_until
 
 
 def _progress(root: str, tasks: list[str]) -> None:

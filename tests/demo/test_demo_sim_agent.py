@@ -17,7 +17,7 @@ from conductor.demo.sim_agent import is_restart, pick_scenario, task_text
 from conductor.runner.prompt import RESTART_PREFIX, PreambleInfo, build_prompt
 from conductor.store import Layout, scan_task
 
-from demo_helpers import PROJECT, wait_until
+from .demo_helpers import PROJECT, wait_until
 
 PREAMBLE = PreambleInfo(task_dir="/r/demo/t", run_dir="/r/demo/t/runs/x", project="demo",
                         task="t", run_id="x", bus_path="/r/demo/t/TASK-MESSAGE-BUS.md")

@@ -19,8 +19,8 @@ import time
 
 import pytest
 
-import vendor_api as api
-from vendor_api import AUTH_MESSAGE, FINAL
+from . import vendor_api as api
+from .vendor_api import AUTH_MESSAGE, FINAL
 
 from conductor.bus import MessageBus
 from conductor.ids import run_sort_key

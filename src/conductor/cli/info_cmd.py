@@ -34,12 +34,22 @@ _DRIFT_HELP = ("with --activity: flag drift risk when a running task has had no 
                "signal for this long (default 20m)")
 
 
-def register(sub) -> None:
-    _register_list(sub)
-    _register_status(sub)
+def register(sub, verb: str | None = None) -> None:
+    """Add the read verbs; only ``verb``'s parser when it is one of them (`list` and `status`
+    are run by scripts in loops, and each parser costs start-up time)."""
+    verbs = {"list": _register_list, "status": _register_status, "output": _register_output,
+             "watch": _register_watch, "gc": _register_gc}
+    for name, add in verbs.items():
+        if verb is None or verb not in verbs or verb == name:
+            add(sub)
+
+
+def _register_output(sub) -> None:
     from . import info_output
     info_output.register(sub)
-    _register_watch(sub)
+
+
+def _register_gc(sub) -> None:
     from . import info_gc
     info_gc.register(sub)
 

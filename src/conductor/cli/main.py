@@ -41,7 +41,10 @@ def build_parser(prog: str, verb: str | None = None) -> CliParser:
             if exc.name != f"conductor.cli.{name}":
                 raise
             continue
-        module.register(sub)
+        if name in ("runner_cmd", "info_cmd"):
+            module.register(sub, verb)  # only the named verb's parser
+        else:
+            module.register(sub)
     return parser
 
 

@@ -14,7 +14,17 @@ from .parser import CliParser, duration, utf8_arg, utf8_file_text
 from . import scope as sc
 
 
-def register(sub) -> None:
+def register(sub, verb: str | None = None) -> None:
+    """Add the runner's verbs; only ``verb``'s parser when it is one of them (a fresh
+    `run-agent job` builds one parser, not the ~110 arguments of all four)."""
+    verbs = {"job": _register_job, "task": _register_task, "stop": _register_stop,
+             "resume": _register_resume}
+    for name, add in verbs.items():
+        if verb is None or verb not in verbs or verb == name:
+            add(sub)
+
+
+def _register_job(sub) -> None:
     job = sub.add_parser("job", help="run one agent once (a run) in a task")
     _job_flags(job)
     job.set_defaults(func=cmd_job)
@@ -30,6 +40,8 @@ def register(sub) -> None:
     batch.add_argument("--continue-on-fail", action="store_true")
     batch.set_defaults(func=cmd_job_batch)
 
+
+def _register_task(sub) -> None:
     task = sub.add_parser("task", help="run a task's root agent in the Ralph loop until DONE")
     _task_flags(task)
     task.set_defaults(func=cmd_task)
@@ -75,6 +87,8 @@ def register(sub) -> None:
                         help=f"with --force: wait after SIGTERM (default {_d(df.DELETE_GRACE)})")
     delete.set_defaults(func=cmd_task_delete)
 
+
+def _register_stop(sub) -> None:
     stop = sub.add_parser("stop", help="stop a run (SIGTERM to its process group, then SIGKILL with --force)")
     for flag in ("--run-dir", "--root", "--config", "--project", "--task", "--run"):
         stop.add_argument(flag, default=None)
@@ -84,6 +98,8 @@ def register(sub) -> None:
                       help=f"wait after SIGTERM (default {_d(df.STOP_GRACE)})")
     stop.set_defaults(func=cmd_stop)
 
+
+def _register_resume(sub) -> None:
     resume_top = sub.add_parser("resume", help="clear DONE and STOP-REQUESTED; with --agent, run the loop")
     resume_top.add_argument("--task", required=True)
     for flag in ("--project", "--root", "--config", "--agent", "--prompt", "--prompt-file"):

@@ -415,7 +415,7 @@ def _wait(group: AgentGroup, paths: dict[str, str], idle_timeout: float,
                     progress = progress or now_sizes[1] != last[1]
                     last = now_sizes
                 if failure is None and usage_check is not None and watch.usage != seen_usage:
-                    seen_usage = Usage(**vars(watch.usage))
+                    seen_usage = watch.usage.copy()
                     failure = usage_check(watch.usage)
                 if failure is not None:
                     live.failure = failure

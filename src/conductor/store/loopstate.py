@@ -10,11 +10,10 @@ the task is started again. A small JSON object, read through :mod:`safefs` with 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields
-
 from ..errors import ConductorError
 from . import safefs
 from .layout import LOOP_STATE
+from ..record import Record
 
 MAX_LOOP_STATE_BYTES = 64 * 1024
 
@@ -27,14 +26,21 @@ QUESTION = "question"  # the agent asked a QUESTION and exited: waiting for the 
 STATES = (LIMIT, BUDGET, BACKOFF, STUCK, FAILED, QUESTION)
 
 
-@dataclass
-class LoopState:
-    state: str
-    reason: str = ""           # one line: the agent's words, or the budget reached
-    since: int = 0             # ns
-    until: int | None = None   # ns: when a limit resets or a backoff ends
-    failures: int = 0          # identical failures in a row
-    question: str = ""         # BUDGET: the msg_id of the QUESTION that waits for an answer
+class LoopState(Record):
+    """A plain class, not a dataclass: `list` and `status` read it, and importing
+    ``dataclasses`` (with ``inspect``) would cost them about a tenth of their start-up."""
+
+    __slots__ = ("state", "reason", "since", "until", "failures", "question")
+    _compared = __slots__
+
+    def __init__(self, state: str, reason: str = "", since: int = 0, until: int | None = None,
+                 failures: int = 0, question: str = "") -> None:
+        self.state = state
+        self.reason = reason        # one line: the agent's words, or the budget reached
+        self.since = since          # ns
+        self.until = until          # ns: when a limit resets or a backoff ends
+        self.failures = failures    # identical failures in a row
+        self.question = question    # BUDGET: the msg_id of the QUESTION that waits for an answer
 
     @property
     def ended(self) -> bool:
@@ -63,21 +69,21 @@ def read_loop_state(task_dir: str) -> LoopState | None:
     if not isinstance(raw, dict) or raw.get("state") not in STATES:
         return None
     state = LoopState(state=raw["state"])
-    for f in fields(LoopState):
-        value = raw.get(f.name)
-        if f.name == "state" or value is None:
+    for name in LoopState._compared:
+        value = raw.get(name)
+        if name == "state" or value is None:
             continue
-        if f.name in ("reason", "question") and isinstance(value, str):
-            setattr(state, f.name, value[:2000])
-        elif f.name in ("since", "until", "failures") and isinstance(value, int) \
+        if name in ("reason", "question") and isinstance(value, str):
+            setattr(state, name, value[:2000])
+        elif name in ("since", "until", "failures") and isinstance(value, int) \
                 and not isinstance(value, bool):
-            setattr(state, f.name, value)
+            setattr(state, name, value)
     return state
 
 
 def write_loop_state(task_dir: str, state: LoopState) -> None:
     import json
-    data = json.dumps(asdict(state), ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"
+    data = json.dumps({name: getattr(state, name) for name in LoopState._compared}, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"
     safefs.write_atomic(safefs.above(task_dir, 2), _path(task_dir), data, 0o644)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the record's module loads PyYAML; the runner's hot path does not need it here
@@ -10,16 +10,24 @@ if TYPE_CHECKING:  # the record's module loads PyYAML; the runner's hot path doe
     from .runinfo import RunInfo
 
 
-@dataclass
-class Usage:
+class Usage(Record):
     """Tokens and cost of one run or a sum of runs. ``cost_usd`` is None when no run of the
-    sum reported a cost (codex and gemini report tokens only)."""
+    sum reported a cost (codex and gemini report tokens only). A plain class for the start-up
+    of `list` and `status` (see :mod:`conductor.record`)."""
 
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    cost_usd: float | None = None
-    turns: int = 0
+    __slots__ = ("input_tokens", "output_tokens", "cached_tokens", "cost_usd", "turns")
+    _compared = __slots__
+
+    def __init__(self, input_tokens: int = 0, output_tokens: int = 0, cached_tokens: int = 0,
+                 cost_usd: float | None = None, turns: int = 0) -> None:
+        self.input_tokens = input_tokens
+        self.output_tokens = output_tokens
+        self.cached_tokens = cached_tokens
+        self.cost_usd = cost_usd
+        self.turns = turns
+
+    def copy(self) -> "Usage":
+        return Usage(*self._values())
 
     @property
     def tokens(self) -> int:

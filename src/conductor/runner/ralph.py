@@ -80,6 +80,10 @@ class TaskRequest:
     limit_wait_max: float = policy.DEFAULT_LIMIT_WAIT_MAX
     limit_fallback: float = policy.LIMIT_FALLBACK_WAIT
     resume_mode: str = "answers"          # when an attempt continues the agent's session
+    # where each attempt runs (conductor.executor): "" or "local" in this process, as a child
+    # process group of ours; another executor places the run and the loop watches it
+    executor: str = ""
+    placed_poll: float = 1.0              # how often a placed run is observed
 
 
 @dataclass
@@ -261,7 +265,7 @@ class RalphLoop:
             loopstate.clear_loop_state(self.task_dir)
             self.post("INFO", f"starting root agent (restart #{attempt})"
                       + (f", resuming session {resume}" if resume else ""))
-            result = run_job(JobRequest(
+            result = self._attempt(JobRequest(
                 root=req.root, project=req.project, task=req.task,
                 prompt=task_prompt(prompt, attempt=attempt, resume=req.resume), agent=req.agent,
                 cwd=req.cwd, parent_run_id=req.parent_run_id, previous_run_id=previous,
@@ -318,6 +322,16 @@ class RalphLoop:
             if req.resume_mode == "always":
                 resume = result.session_id
             self._sleep(delay)
+
+    def _attempt(self, job: JobRequest):
+        """One attempt: in this process (local), or placed by the task's executor and watched
+        through it (:func:`conductor.runner.placed.place_run`: a lost run is stopped through
+        its executor before it counts as ended, so the next attempt never runs beside it)."""
+        name = (self.req.executor or "local").strip().lower()
+        if name == "local":
+            return run_job(job)
+        from .placed import place_run
+        return place_run(name, job, poll=self.req.placed_poll)
 
     def _stuck(self, reason: str, failures: int) -> None:
         self._state(loopstate.STUCK, reason, failures=failures)

@@ -77,6 +77,7 @@ class JobRequest:
     # Set by the node runner (conductor.executor.node): the record then says pid 0, pgid 0,
     # process_ownership external, and where the agent runs on this host (host_pid...)
     placed_by: str = ""
+    heartbeat: float = 0.0  # seconds between heartbeat_time refreshes (0: none), for placed runs
 
 
 @dataclass
@@ -310,10 +311,7 @@ class _heartbeat:
     asks for (a run on another host is alive only while its heartbeat is fresh)."""
 
     def __init__(self, req: JobRequest, info_path: str) -> None:
-        self.interval = 0.0
-        if req.placed_by:
-            from ..executor.registry import executor
-            self.interval = executor(req.placed_by).heartbeat_interval
+        self.interval = req.heartbeat if req.placed_by else 0.0
         self.path = info_path
         self.done = threading.Event()
         self.thread: threading.Thread | None = None

@@ -91,7 +91,8 @@ def _spec(req: JobRequest, name: str) -> dict:
             "parent_run_id": req.parent_run_id, "previous_run_id": req.previous_run_id,
             "idle_timeout": req.idle_timeout, "conductor_url": req.conductor_url,
             "extra_env": req.extra_env, "resume_session": req.resume_session,
-            "budget_usd": req.budget_usd}
+            "budget_usd": req.budget_usd,
+            "heartbeat_interval": executor(name).heartbeat_interval}
 
 
 def _watch(found, info_path: str, run_id: str, run_dir: str, bus: MessageBus, req: JobRequest,
@@ -126,7 +127,7 @@ def _ended(info_path: str, run_id: str, run_dir: str, bus: MessageBus, req: JobR
             return old
         return replace(old, status="failed", end_time=end,
                        exit_code=exit_code if exit_code not in (0, None) else -1,
-                       error_summary=error, failure="lost")
+                       error_summary=error)  # no failure kind: the loop retries it
 
     info = update_run_info(info_path, failed)
     try:
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         idle_timeout=spec.get("idle_timeout", 0.0), conductor_url=spec.get("conductor_url", ""),
         run_dir=(os.path.basename(run_dir), run_dir), extra_env=spec.get("extra_env") or {},
         resume_session=spec.get("resume_session", ""), budget_usd=spec.get("budget_usd"),
-        placed_by=spec["executor"]))
+        placed_by=spec["executor"], heartbeat=float(spec.get("heartbeat_interval") or 0.0)))
     return 0 if result.ok else 1
 
 

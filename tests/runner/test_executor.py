@@ -11,7 +11,6 @@ import time
 import psutil
 import pytest
 
-import fake_executor
 from helpers import PROJECT, TASK, runs, wait_for
 from conductor.config.model import AgentConfig
 from conductor.executor import local, registry

@@ -141,18 +141,34 @@ class RalphLoop:
 
     def _heal_stale_runs(self) -> None:
         """Runs left ``running`` by a supervisor or job that was killed (or a reboot) are
-        finished on disk now: holding the task's lock makes this loop their owner."""
+        finished on disk now: holding the task's lock makes this loop their owner. A run of
+        another executor that it reports ended is stopped through it first (fenced), so the
+        next attempt never runs beside it."""
+        from ..executor.base import placement_of
+        from ..executor.registry import executor
         from ..store import safefs
+        from ..store.liveness import runs_alive
         runs_dir = os.path.join(self.task_dir, "runs")
         # listed through descriptors from the root: a symlinked runs dir is never entered
         names = safefs.subdirs(safefs.above(self.task_dir, 2), runs_dir)
         done = done_marker_present(self.task_dir)
+        running = []
         for name in names:
             path = os.path.join(runs_dir, name, RUN_INFO)
             try:
-                if read_run_info(path).status == "running":
-                    heal_run(path, done_exists=done)
+                info = read_run_info(path)
             except ConductorError:
+                continue
+            if info.status == "running":
+                running.append((path, info))
+        for (path, info), alive in zip(running, runs_alive([i for _p, i in running])):
+            if alive:
+                continue
+            try:
+                if info.executor not in ("", "local"):
+                    executor(info.executor).stop(placement_of(info), 10.0, True)
+                heal_run(path, done_exists=done)
+            except (ConductorError, OSError):
                 continue
 
     def _prompt(self) -> str:

@@ -1,6 +1,10 @@
 """Stopping runs and tasks (spec 4.8): SIGTERM to the process group, a grace period, SIGKILL.
 
-Beyond upstream:
+Every stop goes through the executor named in the run's record (:mod:`conductor.executor`;
+none named: local). For a local run that is the above; another executor's ``stop`` does its
+own (``scancel``), and ``task stop`` asks each executor once for all of the task's runs.
+
+Beyond upstream, for local runs:
 
 * A signal goes only to a group whose leader is the run's agent, checked against the kernel
   (:func:`conductor.runner.process.leader_problem`): pid alive, created at the run's start

@@ -44,3 +44,14 @@ def register(name: str, module: str) -> None:
     """Add an executor at run time (tests; a plug-in). The table above is for the built-in ones."""
     _MODULES[name] = module
     _LOADED.pop(name, None)
+
+
+def where(info) -> str:
+    """Where a record's run executes, in a few words, for the console and the CLI ("pid 4242",
+    "pid 4242 on build7", the executor's own words for its runs)."""
+    from .base import placement_of
+    try:
+        found = executor(getattr(info, "executor", ""))
+    except UnknownExecutor:
+        return f"{info.executor} (unknown executor)"
+    return found.where(placement_of(info))

@@ -16,7 +16,7 @@ from conductor.config.model import AgentConfig
 from conductor.executor import local, registry
 from conductor.executor.base import ALIVE, ENDED, UNKNOWN, StartSpec, placement_of
 from conductor.runner.job import JobRequest, run_job
-from conductor.runner.ralph import TaskRequest, run_task
+from conductor.runner.ralph import TaskRequest, TaskStopped, run_task
 from conductor.runner.stop import stop_run, stop_task
 from conductor.store import Layout, RunInfo, read_run_info, reconcile, write_run_info
 from conductor.store.liveness import observe_runs, run_alive, runs_alive
@@ -237,3 +237,31 @@ def test_a_lost_run_is_stopped_before_the_loop_starts_the_next(fake, root, tmp_p
     assert second.status == "completed" and second.previous_run_id == lost.run_id
     wait_for(lambda: not _alive(agent_pid))  # the stop took the orphaned agent with it
     assert time.time_ns() > lost.end_time
+
+
+def test_a_placed_runner_refreshes_its_heartbeat_while_the_agent_runs(fake, root, tmp_path,
+                                                                      subprocess_env):
+    from conductor.executor.base import heartbeat_age
+    ended = []
+
+    def task():
+        try:
+            run_task(_task(root, tmp_path, subprocess_env, "sleep"))
+        except TaskStopped as exc:
+            ended.append(str(exc))
+
+    loop = threading.Thread(target=task, daemon=True)
+    loop.start()
+    try:
+        first = wait_for(lambda: [i for i in runs(root) if i.host_pid > 0])[0]
+        later = wait_for(lambda: [i for i in runs(root)
+                                  if i.heartbeat_time > first.heartbeat_time])[0]
+        assert heartbeat_age(placement_of(later), now_ns()) < 30
+        assert heartbeat_age(placement_of(RunInfo(run_id="r")), now_ns()) is None
+    finally:
+        stop_task(Layout(root), PROJECT, TASK, grace=5)
+        loop.join(timeout=30)
+    assert not loop.is_alive() and ended == ["task stopped: STOP-REQUESTED is present"]
+    assert [e[0] for e in fake.log if e[0] != "observe"] == ["start", "stop"]
+    (info,) = runs(root)
+    assert info.status == "failed" and info.error_summary.startswith("stopped by operator")

@@ -169,3 +169,14 @@ def record_fields(placement: Placement) -> dict[str, Any]:
                host_pid_start=placement.host_pid_start, submit_time=placement.submit_time,
                heartbeat_time=placement.heartbeat_time)
     return out
+
+
+def heartbeat_age(placement: Placement, now_ns: int) -> float | None:
+    """Seconds since the run's runner last refreshed ``heartbeat_time`` (None: it never has,
+    e.g. a job still queued). An executor with a ``heartbeat_interval`` says ``alive`` only
+    while this is below its threshold (a few intervals plus the shared file system's
+    attribute-cache time): a node that stopped writing is lost even if its scheduler says
+    running."""
+    if placement.heartbeat_time is None:
+        return None
+    return max(0.0, (now_ns - placement.heartbeat_time) / 1e9)

@@ -74,7 +74,7 @@ class JobRequest:
     # Failure ends the attempt (stopped, failure kind "budget")
     usage_check: Callable[[Usage], Failure | None] | None = None
     # the executor that placed this runner where it runs ("": none, this is a local run).
-    # Set by the node runner (conductor.executor.node): the record then says pid 0, pgid 0,
+    # Set by the node runner (conductor.runner.placed): the record then says pid 0, pgid 0,
     # process_ownership external, and where the agent runs on this host (host_pid...)
     placed_by: str = ""
     heartbeat: float = 0.0  # seconds between heartbeat_time refreshes (0: none), for placed runs

@@ -13,6 +13,12 @@ failed with the executor's reason, and only then does the loop start the next at
 The node side (:func:`main`) is the same :func:`run_job` as a local run, told who placed it:
 the agent is a local process group on that host, and the run's files, run-info, bus events and
 output.md are written exactly as for a local run.
+
+What does not cross: the agent's token (never written to the shared file system; the node gets
+it from its own environment or token file), the loop's callables (the live budget check: a
+placed attempt gets what is left of the budget as its ``budget_usd`` and the loop checks the
+total between attempts), and ``should_stop`` (the node's runner reads STOP-REQUESTED itself,
+and ``stop`` reaches the run through its executor).
 """
 
 from __future__ import annotations

@@ -175,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         sys.stderr.write(f"placed run {run_dir}: read {SPEC}: {exc}\n")
         return 2
+    from .stop import marker_present
     agent = AgentConfig(**spec["agent"])
+    task_dir = Layout(spec["root"]).task_dir(spec["project"], spec["task"])
     result = run_job(JobRequest(
         root=spec["root"], project=spec["project"], task=spec["task"], prompt=spec["prompt"],
         agent=agent, cwd=spec.get("cwd"), parent_run_id=spec.get("parent_run_id", ""),
@@ -183,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         idle_timeout=spec.get("idle_timeout", 0.0), conductor_url=spec.get("conductor_url", ""),
         run_dir=(os.path.basename(run_dir), run_dir), extra_env=spec.get("extra_env") or {},
         resume_session=spec.get("resume_session", ""), budget_usd=spec.get("budget_usd"),
-        placed_by=spec["executor"], heartbeat=float(spec.get("heartbeat_interval") or 0.0)))
+        placed_by=spec["executor"], heartbeat=float(spec.get("heartbeat_interval") or 0.0),
+        should_stop=lambda: marker_present(spec["root"], task_dir)))
     return 0 if result.ok else 1
 
 

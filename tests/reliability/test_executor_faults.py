@@ -72,7 +72,7 @@ class _Broken(Executor):
 
 def test_an_executor_that_fails_reads_unknown_and_its_pid_is_never_ours_to_signal(
         root, victim, monkeypatch):
-    monkeypatch.setitem(registry._LOADED, "broken", _Broken())
+    monkeypatch.setitem(registry._LOADED, "broken", _Broken())  # for this test only
     monkeypatch.setitem(registry._MODULES, "broken", "unused")
     # a record of another executor that claims a live local pid and group
     run_dir, info = _record(root, executor="broken", executor_job_id="7", pid=victim.pid,

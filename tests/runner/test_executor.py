@@ -50,8 +50,8 @@ def root(tmp_path):
 
 
 @pytest.fixture
-def fake():
-    registry.register("fake", "fake_executor")
+def fake(monkeypatch):
+    monkeypatch.setitem(registry._MODULES, "fake", "fake_executor")  # for this test only
     found = registry.executor("fake")
     found.reset()
     yield found
@@ -59,6 +59,7 @@ def fake():
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    registry._LOADED.pop("fake", None)
 
 
 def _alive(pid):

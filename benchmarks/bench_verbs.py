@@ -10,7 +10,8 @@ The 1-minute load average is read at the start and at the end.
 
 Budgets (issue 11): ``bus post`` <= 2.5x, ``bus read --tail 20`` on 10,000 messages <= 3x,
 ``list --project`` on 10 tasks x 100 runs <= 4x, ``status --project`` on 1,000 runs <= 4x,
-``run-agent job`` with a trivial ``command`` agent <= 4x.
+``run-agent job`` with a trivial ``command`` agent <= 4x. ``list --all-runs`` (every run-info
+read, as ``list`` did before issue 11) is shown for comparison, without a budget.
 """
 
 from __future__ import annotations
@@ -108,6 +109,9 @@ def build(d: str) -> tuple[dict, dict]:
                                                        "lst"], env, d),
         "status --project, 1,000 runs": (cli + ["status", "--root", listroot, "--project",
                                                 "lst"], env, d),
+        "list --project --all-runs (full read)": (cli + ["list", "--root", listroot,
+                                                          "--project", "lst", "--all-runs"],
+                                                  env, d),
         "job, trivial command agent": (cli + ["job", "--root", jobroot, "--project", PROJECT,
                                               "--task", TASK, "--config", cfg, "--agent", "triv",
                                               "--prompt", "x"], env, d),
@@ -134,13 +138,13 @@ def main() -> None:
         load_end = load()
     base = statistics.median(times["python -c pass"])
     print(f"{rounds} rounds; load average {load_start:.2f} at the start, {load_end:.2f} at the end")
-    print(f"| {'verb':38} | {'median':>9} | {'ratio':>6} | {'budget':>6} |")
-    print(f"|{'-' * 40}|{'-' * 10}:|{'-' * 6}:|{'-' * 6}:|")
+    print(f"| {'verb':40} | {'median':>9} | {'ratio':>6} | {'budget':>6} |")
+    print(f"|{'-' * 42}|{'-' * 10}:|{'-' * 6}:|{'-' * 6}:|")
     for name, ts in times.items():
         med = statistics.median(ts)
         budget = budgets.get(name)
         mark = "" if budget is None else (" ok" if med / base <= budget else " OVER")
-        print(f"| {name:38} | {med * 1e3:6.1f} ms | {med / base:5.2f}x | "
+        print(f"| {name:40} | {med * 1e3:6.1f} ms | {med / base:5.2f}x | "
               f"{'—' if budget is None else f'{budget:g}x':>6} |{mark}")
 
 

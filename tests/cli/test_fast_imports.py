@@ -101,6 +101,31 @@ def test_list_and_status_import_no_console_agent_or_yaml(root, subprocess_env, t
                               str(tmp_path)), READ_FORBIDDEN) == []
 
 
+# `list` and `status` read the newest run of each task: no process probe (psutil) unless that
+# run is `running`, no runner (dependencies are the store's), no task-config reader without a
+# TASK-CONFIG.yaml, no bus unless a --status word of the task states asks for them (a
+# QUESTION on the bus comes before the other states)
+LIST_STATUS_FORBIDDEN = READ_FORBIDDEN + ("conductor.runner", "conductor.store.taskfiles")
+
+
+@pytest.mark.parametrize("args", [["list"], ["status"], ["status", "--task", TASK],
+                                  ["list", "--status", "running"]])
+def test_list_and_status_read_the_newest_run_only(root, subprocess_env, tmp_path, args):
+    """An older run that claims to run is not read, so nothing probes its process."""
+    from conductor.store import RunInfo, write_run_info
+    runs = root / PROJECT / TASK / "runs"
+    for i, status in enumerate(("running", "completed", "completed")):
+        run_id = f"20260220-15304{i}0000-1-0001"
+        (runs / run_id).mkdir(exist_ok=True)
+        write_run_info(str(runs / run_id / "run-info.yaml"),
+                       RunInfo(run_id=run_id, project_id=PROJECT, task_id=TASK, status=status,
+                               pid=1, pgid=1, exit_code=0,
+                               start_time=(1771601140 + i) * 10**9))
+    names = imported(subprocess_env, [*args, "--root", str(root), "--project", PROJECT],
+                     str(tmp_path))
+    assert offending(names, LIST_STATUS_FORBIDDEN) == []
+
+
 def test_the_run_info_reader_is_loaded_only_when_a_run_info_is_read(root, subprocess_env):
     """The check can fail: posting from inside a run dir, with no JRUN_* and no flags, reads
     the run-info.yaml found there for the scope, and that needs the reader."""
@@ -110,3 +135,12 @@ def test_the_run_info_reader_is_loaded_only_when_a_run_info_is_read(root, subpro
                    RunInfo(run_id=RUN, project_id=PROJECT, task_id=TASK, status="completed"))
     names = imported(subprocess_env, ["bus", "post", "--body", "x"], str(run_dir))
     assert "conductor.store.runinfo" in names
+
+
+def test_bus_post_goes_through_the_light_orchestrator_module(root, agent_env):
+    """`bus post` appends through conductor.orchestrator.post, never the verbs module (its
+    dataclasses, subprocess and the stop machinery)."""
+    cwd = str(root / PROJECT / TASK / "runs" / RUN)
+    names = imported(agent_env, ["bus", "post", "--type", "FACT", "--body", "x"], cwd)
+    assert "conductor.orchestrator.post" in names
+    assert offending(names, ("conductor.orchestrator.verbs", "subprocess")) == []

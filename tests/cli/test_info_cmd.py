@@ -221,8 +221,8 @@ def test_list_activity_columns(root, capsys, monkeypatch):
     # a live agent cannot have started 30 minutes before this test process: the record has no
     # process behind it, and the probe is told it lives (a real pid-0 record without a live
     # runner reads failed)
-    import conductor.cli.info_tasks as info_tasks
-    monkeypatch.setattr(info_tasks, "run_alive", lambda info: True)
+    import conductor.store.taskview as taskview
+    monkeypatch.setattr(taskview, "run_alive", lambda info: True)
     make_run(root, T1, RUN9, status="running", start=start, pid=0)
     bus = MessageBus(os.path.join(root, P, T1, "TASK-MESSAGE-BUS.md"))
     bus.append(Message(type="PROGRESS", project_id=P, task_id=T1, body="  step\n\tone  "))

@@ -103,10 +103,10 @@ def pretend_runs_alive(monkeypatch) -> None:
 
     A real record with pid 0 and no live runner reads failed (store.liveness.run_alive); these
     frozen scenes keep them running, as their snapshots were drawn."""
-    import conductor.console.status as status
+    import conductor.store.taskview as taskview
     from conductor.store.liveness import run_alive
 
-    monkeypatch.setattr(status, "run_alive",
+    monkeypatch.setattr(taskview, "run_alive",
                         lambda info: info.pid <= 0 and info.pgid <= 0 or run_alive(info))
 
 

@@ -15,7 +15,8 @@ from conductor.console import keymap as km
 from conductor.console.app import ConductorApp, stylesheet_path
 from conductor.console.screens import (HelpScreen, MessageScreen, NewTaskScreen,
                                        TypeFilterScreen)
-from conductor.console.status import (LOOKS, build_task_view, heartbeat, task_status)
+from conductor.console.status import LOOKS, heartbeat
+from conductor.store.taskview import build_view
 from conductor.console.widgets.run_tree import NodeRef
 from conductor.store import scan_task
 from conductor.timefmt import NS
@@ -111,11 +112,10 @@ def test_task_statuses_for_fresh_tasks(tmp_path):
     layout = Layout(str(tmp_path))
     write_task(layout, "p", T5, "x")
     snap = scan_task(layout, "p", T5)
-    assert task_status(snap, [], loop_alive=False, last_bus_type="", waiting_on=[]) == "queued"
-    assert task_status(snap, [], loop_alive=False, last_bus_type="", waiting_on=[T2]) == "waiting"
-    assert task_status(snap, [], loop_alive=False, last_bus_type="QUESTION",
-                       waiting_on=[]) == "needs-you"
-    view = build_task_view(snap, loop_alive=True, last_bus_type="", deps_done={}, now_ns=BASE_NS)
+    assert build_view(snap, now_ns=BASE_NS).status == "queued"
+    assert build_view(snap, now_ns=BASE_NS, waiting_on=[T2]).status == "waiting"
+    assert build_view(snap, now_ns=BASE_NS, last_bus_type="QUESTION").status == "needs-you"
+    view = build_view(snap, loop_alive=True, now_ns=BASE_NS)
     assert view.status == "running"  # a live loop between attempts
 
 

@@ -15,7 +15,6 @@ from conductor.agents.display import DisplayLine
 from conductor.console.app import ConductorApp
 from conductor.console.screens import NewTaskScreen
 from conductor.console.screens.new_task import NewTaskRequest, budget_args, check_request
-from conductor.console.status import build_task_view, task_status
 from conductor.console.widgets import readable_log
 from conductor.console.widgets.detail import info_rows
 from conductor.console.widgets.readable_log import ReadableLog, join_rows
@@ -23,6 +22,7 @@ from conductor.console.widgets.run_tree import NodeRef
 from conductor.store import Layout, scan_task
 from conductor.store.loopstate import LoopState, write_loop_state
 from conductor.store.loopview import loop_words
+from conductor.store.taskview import build_view
 from conductor.timefmt import NS
 
 from .fixed_root import (BASE_NS, FROZEN_NS, SPEND, U1, U1_RUN, U2, U2_RUNS, U3, U4, U5, U5_RUN,
@@ -206,8 +206,8 @@ def test_task_status_rules_for_loop_states(tmp_path):
     snap = scan_task(layout, "p", U4)
 
     def status(state, *, alive=True, bus=""):
-        return build_task_view(snap, loop_alive=alive, last_bus_type=bus, deps_done={},
-                               now_ns=BASE_NS, loop_state=state).status
+        return build_view(snap, loop_alive=alive, last_bus_type=bus, now_ns=BASE_NS,
+                          loop_state=state).status
 
     assert status(LoopState("backoff", until=BASE_NS + 40 * NS)) == "waiting"
     assert status(LoopState("backoff", until=BASE_NS + 40 * NS), alive=False) == "failed"
@@ -220,8 +220,7 @@ def test_task_status_rules_for_loop_states(tmp_path):
     open(f"{task_dir}/DONE", "w").close()
     snap = scan_task(layout, "p", U4)
     assert status(LoopState("stuck", failures=4), alive=False) == "completed"
-    assert task_status(snap, [], loop_alive=False, last_bus_type="", waiting_on=[]) == \
-        "completed"
+    assert build_view(snap, now_ns=BASE_NS).status == "completed"
 
 
 def test_loop_words(monkeypatch):

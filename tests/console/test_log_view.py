@@ -52,6 +52,12 @@ async def settle(pilot) -> None:
         await pilot.pause()
 
 
+async def press(pilot, *keys: str) -> None:
+    """Press keys, then let the line reads they start (thread workers) land."""
+    await pilot.press(*keys)
+    await settle(pilot)
+
+
 def rows(view: LogView) -> list[str]:
     return [view.render_line(y).text for y in range(view.scrollable_content_region.height)]
 
@@ -90,7 +96,7 @@ def test_opens_ten_thousand_lines_at_the_tail(tmp_path):
         assert view.line_count == 10_000 and view.index_complete
         assert "FOLLOWING" in status(pane)
         assert "of 10,000" in status(pane)
-        await pilot.press("g")
+        await press(pilot, "g")
         assert rows(view)[0].rstrip() == "line 00000 payload"
 
     run(scenario, str(path))
@@ -111,14 +117,14 @@ def test_tail_shows_first_and_background_index_keeps_the_view_in_place(tmp_path,
         assert view.line_count == 100
         assert rows(view)[-1].rstrip() == "line 09999 payload"
         assert "tail: lines" in status(pane) and "of 100" in status(pane)
-        await pilot.press("k", "k")
+        await press(pilot, "k", "k")
         before = rows(view)
         build(view, held[-1])
         await settle(pilot)
         assert view.index_complete and view.line_count == 10_000
         assert rows(view) == before
         assert "of 10,000" in status(pane) and "tail" not in status(pane)
-        await pilot.press("g")
+        await press(pilot, "g")
         assert rows(view)[0].rstrip() == "line 00000 payload"
 
     run(scenario, str(path))
@@ -159,7 +165,7 @@ def test_scrolling_up_pauses_and_G_resumes(tmp_path):
     write_lines(path, numbered(0, 200))
 
     async def scenario(pilot, view, pane):
-        await pilot.press("k", "k", "k")
+        await press(pilot, "k", "k", "k")
         await settle(pilot)
         assert not view.following
         assert "PAUSED" in status(pane)
@@ -168,12 +174,12 @@ def test_scrolling_up_pauses_and_G_resumes(tmp_path):
         assert rows(view) == before  # the view does not move while paused
         assert view.new_lines == 5
         assert "5 new lines \u2014 G/End to follow" in status(pane)
-        await pilot.press("G")
+        await press(pilot, "G")
         await settle(pilot)
         assert view.following and view.new_lines == 0
         assert rows(view)[-1].rstrip() == "late 5"
         assert "FOLLOWING" in status(pane) and "new lines" not in status(pane)
-        await pilot.press("pageup", "end")
+        await press(pilot, "pageup", "end")
         await settle(pilot)
         assert pilot.app.follow_events == [False, True, False, True]
 
@@ -203,8 +209,8 @@ def test_search_jumps_highlights_and_steps_with_n_and_N(tmp_path):
     write_lines(path, lines)
 
     async def scenario(pilot, view, pane):
-        await pilot.press("g", "slash")
-        await pilot.press(*"needle", "enter")
+        await press(pilot, "g", "slash")
+        await press(pilot, *"needle", "enter")
         await settle(pilot)
         assert view.match_line == 120
         screen = rows(view)
@@ -215,20 +221,20 @@ def test_search_jumps_highlights_and_steps_with_n_and_N(tmp_path):
                          seg.style.bgcolor == match_style.bgcolor)
         assert styled == "NEEDLE"
         assert "line 121" in status(pane)
-        await pilot.press("n")
+        await press(pilot, "n")
         await settle(pilot)
         assert view.match_line == 2_500
         assert any(r.startswith("line 02500") for r in rows(view))
-        await pilot.press("n")
+        await press(pilot, "n")
         await settle(pilot)
         assert view.match_line == 4_000
-        await pilot.press("n")
+        await press(pilot, "n")
         await settle(pilot)
         assert view.match_line == 120 and "wrapped" in status(pane)
-        await pilot.press("N")
+        await press(pilot, "N")
         await settle(pilot)
         assert view.match_line == 4_000
-        await pilot.press("N")
+        await press(pilot, "N")
         await settle(pilot)
         assert view.match_line == 2_500
         assert not view.following
@@ -241,12 +247,12 @@ def test_search_not_found_and_escape_closes_the_input(tmp_path):
     write_lines(path, numbered(0, 100))
 
     async def scenario(pilot, view, pane):
-        await pilot.press("slash")
+        await press(pilot, "slash")
         search = pane.query_one("#log-search")
         assert search.display and pilot.app.focused is search
-        await pilot.press("escape")
+        await press(pilot, "escape")
         assert not search.display and pilot.app.focused is view
-        await pilot.press("slash", *"zzz", "enter")
+        await press(pilot, "slash", *"zzz", "enter")
         await settle(pilot)
         assert view.match_line is None
         assert "\u201czzz\u201d not found" in status(pane)
@@ -265,10 +271,10 @@ def test_w_toggles_wrap_and_unwrapped_lines_scroll_horizontally(tmp_path):
     async def scenario(pilot, view, pane):
         width = view.scrollable_content_region.width
         assert [r.rstrip() for r in rows(view)[:3]] == ["short", long[:width], "after"]
-        await pilot.press("l")
+        await press(pilot, "l")
         await settle(pilot)
         assert rows(view)[1].rstrip() == long[4:4 + width]
-        await pilot.press("w")
+        await press(pilot, "w")
         await settle(pilot)
         assert view.wrap
         width = view.scrollable_content_region.width
@@ -276,7 +282,7 @@ def test_w_toggles_wrap_and_unwrapped_lines_scroll_horizontally(tmp_path):
         assert screen[:5] == ["short", long[:width], long[width:2 * width], long[2 * width:],
                               "after"]
         assert "wrap" in status(pane)
-        await pilot.press("w")
+        await press(pilot, "w")
         await settle(pilot)
         assert not view.wrap
         assert [r.rstrip() for r in rows(view)[:3]] == ["short", long[:width], "after"]
@@ -289,7 +295,7 @@ def test_wrapped_view_follows_the_last_rows(tmp_path):
     write_lines(path, [f"{n:03d} " + "x" * 150 for n in range(60)])
 
     async def scenario(pilot, view, pane):
-        await pilot.press("w")
+        await press(pilot, "w")
         await settle(pilot)
         screen = [r.rstrip() for r in rows(view)]
         assert screen[-2].startswith("059 ")
@@ -306,7 +312,7 @@ def test_three_megabyte_line_is_cut_with_a_marker(tmp_path):
     async def scenario(pilot, view, pane):
         screen = [r.rstrip() for r in rows(view)]
         assert screen[:3] == ["before", "y" * view.scrollable_content_region.width, "after"]
-        await pilot.press("w")
+        await press(pilot, "w")
         await settle(pilot)
         text = "".join(r.rstrip() for r in rows(view))
         assert f"{'y' * 100}\u2026 [+{3_000_000 - 100} chars]after" in text
@@ -346,7 +352,7 @@ def test_truncation_reloads_from_scratch(tmp_path):
     write_lines(path, numbered(0, 500))
 
     async def scenario(pilot, view, pane):
-        await pilot.press("g")
+        await press(pilot, "g")
         assert not view.following
         write_lines(path, ["rewritten 1", "rewritten 2"])
         view.refresh_file()
@@ -394,7 +400,7 @@ def test_set_path_switches_files(tmp_path):
     write_lines(two, ["from two", "second"])
 
     async def scenario(pilot, view, pane):
-        await pilot.press("k")
+        await press(pilot, "k")
         pane.set_path(str(two))
         await settle(pilot)
         assert view.path == str(two) and view.line_count == 2
@@ -409,7 +415,7 @@ def test_bindings_can_be_remapped_by_id(tmp_path):
 
     async def scenario(pilot, view, pane):
         pilot.app.set_keymap({"log.top": "t"})
-        await pilot.press("t")
+        await press(pilot, "t")
         assert rows(view)[0].rstrip() == "line 00000 payload"
 
     run(scenario, str(path))
@@ -452,6 +458,12 @@ def test_index_matches_a_plain_split(tmp_path, tiny_chunks):
             is_last_partial = n == len(expected) - 1 and not data.endswith(b"\n")
             want = line[:-1] if line.endswith(b"\r") and not is_last_partial else line
             assert index.read_line(n, 10_000).data == want
+        # the worker's batched reads give the same lines (runs split at BLOCK_BYTES)
+        wanted = sorted(rnd.sample(range(len(expected)), k=len(expected) * 2 // 3))
+        with index.reader(own_fd=True) as reader:
+            batched = reader.read_lines(wanted, 10_000)
+            assert batched == {n: index.read_line(n, 10_000) for n in wanted}
+            assert reader.read_lines(wanted, 3) == {n: index.read_line(n, 3) for n in wanted}
         for needle in (b"ab", b"zz"):
             for start in range(0, len(expected) + 1, 3):
                 forward = next((k for k in range(start, len(expected))
@@ -503,8 +515,68 @@ def test_snapshot_paused_with_new_lines(snap_compare, tmp_path):
 
     async def run_before(pilot) -> None:
         await settle(pilot)
-        await pilot.press("pageup")
+        await press(pilot, "pageup")
         view = pilot.app.query_one(LogView)
         await append(pilot, view, path, [f"appended {n}" for n in range(7)])
 
     assert snap_compare(PaneApp(str(path)), run_before=run_before, terminal_size=(80, 20))
+
+
+# -- the event loop never reads the file (design principle 6) -----------------------------
+
+
+def test_the_event_loop_never_reads_the_file(tmp_path, monkeypatch):
+    """Open, follow growth, scroll, jump, wrap and search: every read of the file (and the
+    open and the growth check) happens in a worker thread; the screen still shows it all."""
+    import threading
+
+    from conductor.store import safefs
+
+    on_loop: list[str] = []
+    reads = [0]
+    real_pread, real_open, real_lstat = os.pread, safefs.open_view, os.lstat
+    path = tmp_path / "out.txt"
+
+    def watched(name, real):
+        def call(*args):
+            if name != "lstat" or args[0] == str(path):
+                reads[0] += 1
+                if threading.current_thread() is threading.main_thread():
+                    on_loop.append(name)
+            return real(*args)
+        return call
+
+    monkeypatch.setattr(os, "pread", watched("pread", real_pread))
+    monkeypatch.setattr(safefs, "open_view", watched("open", real_open))
+    monkeypatch.setattr(line_index.os, "lstat", watched("lstat", real_lstat))
+    monkeypatch.setattr(log_view_module, "TAIL_LINES", 100)
+    write_lines(path, numbered(0, 5000))
+
+    async def scenario(pilot, view, pane):
+        assert rows(view)[-1].rstrip() == "line 04999 payload"
+        await append(pilot, view, path, ["fresh line"])
+        assert rows(view)[-1].rstrip() == "fresh line"
+        await press(pilot, "g")
+        assert rows(view)[0].rstrip() == "line 00000 payload"
+        await press(pilot, "pagedown", "j", "k", "G", "w")
+        assert rows(view)[-1].rstrip() == "fresh line"
+        view.search("line 00042")
+        await settle(pilot)
+        assert view.match_line == 42
+        assert "line 00042 payload" in [r.rstrip() for r in rows(view)]
+
+    run(scenario, str(path))
+    assert reads[0] > 10 and on_loop == []
+
+
+def test_a_huge_line_without_a_newline_opens_in_a_worker(tmp_path, monkeypatch):
+    """A 40 MB file without a newline is read backwards to its start to find the tail: that
+    happens in a worker, and the pane shows the line cut with a marker."""
+    path = tmp_path / "one-line.txt"
+    path.write_bytes(b"x" * (40 * 1024 * 1024))
+
+    async def scenario(pilot, view, pane):
+        assert view.line_count == 1
+        assert rows(view)[0].startswith("x" * 50 + "\u2026 [+")
+
+    run(scenario, str(path), max_line_length=50)

@@ -8,7 +8,7 @@ import stat
 import sys
 import time
 
-from ..errors import BusError, UsageError
+from ..errors import BusError
 from .parser import CliParser, utf8_arg
 from . import scope as sc
 
@@ -70,33 +70,8 @@ def read_stdin_body(stream=None, wait: float = STDIN_WAIT) -> str:
     return b"".join(chunks).decode("utf-8", "replace")
 
 
-def _post_path(args, environ, cwd) -> tuple[str, sc.Scope]:
-    if args.project:
-        sc.validate_scope_ids(args.project, args.task)
-        root = sc.runs_root(args.root, args.config, environ)
-        return sc.canonical_bus(root, args.project, args.task or None), \
-            sc.Scope(root, args.project, args.task)
-    env_bus = environ.get("JRUN_MESSAGE_BUS", "")
-    if env_bus:
-        return sc.checked_env_bus(env_bus), sc.Scope()
-    return _cwd_bus(args, environ, cwd)
-
-
-def _cwd_bus(args, environ, cwd) -> tuple[str, sc.Scope]:
-    found = sc.cwd_run_info(cwd)
-    if found:
-        s = found[0]
-        root = sc.runs_root(args.root, args.config, environ) if args.root else s.root
-        if root:
-            return sc.canonical_bus(root, s.project, s.task), s
-    pdir = sc.cwd_project_dir(cwd)
-    if pdir:
-        return sc.canonical_bus(pdir.root, pdir.project, None), pdir
-    return sc.discover_bus(cwd), sc.Scope()
-
-
 def cmd_post(args, environ=None, cwd=None) -> int:
-    from ..bus import Message, MessageBus
+    from ..orchestrator.post import post_to_bus
     environ = os.environ if environ is None else environ
     cwd = cwd or os.getcwd()
     utf8_arg("--type", args.type)
@@ -105,42 +80,14 @@ def cmd_post(args, environ=None, cwd=None) -> int:
         from ..ids import validate_component
         validate_component("run", args.run)  # readers build paths from it: same rule as on disk
     sc.check_env_ids(environ)  # JRUN_* ids end up in the message header: same rule as flags
-    path, _ = _post_path(args, environ, cwd)
-    from_path = sc.scope_from_bus_path(path)
-    run_folder = sc.split_run_folder(environ["JRUN_RUN_FOLDER"]) if environ.get("JRUN_RUN_FOLDER") else None
-    project = args.project or from_path.project
-    task = args.task or from_path.task
-    run = args.run or (run_folder.run if run_folder else "")
-    if run and not args.run:
-        from ..ids import validate_component
-        validate_component("run", run)
-    if not project or not run:  # walking up from the CWD reads run-info files: only when needed
-        inferred = sc.env_scope(environ, cwd)
-        project = project or inferred.project
-        task = task or (inferred.task if not from_path.project else "")
-        run = run or inferred.run
-    if not project:
-        raise BusError("cannot infer project: run from inside a task or project directory")
+    path, _ = sc.resolve_bus(args, environ, cwd)
+    head = sc.post_header(args, environ, cwd, path)
     body = args.body if args.body else read_stdin_body()
-    from ..secrets import collect, redact
-    body = redact(body, collect(None, environ))  # an agent's own token never lands on the bus
-    msg = MessageBus(path).append(Message(type=args.type, project_id=project, task_id=task,
-                                          run_id=run, body=body))
+    from ..secrets import collect
+    msg = post_to_bus(path, args.type, body, project=head.project, task=head.task, run=head.run,
+                      secrets=collect(None, environ))
     sys.stdout.write(f"msg_id: {msg.msg_id}\n")
     return 0
-
-
-def _read_path(args, environ, cwd) -> str:
-    if args.project:
-        sc.validate_scope_ids(args.project, args.task)
-        root = sc.runs_root(args.root, args.config, environ)
-        return sc.canonical_bus(root, args.project, args.task or None)
-    if args.task:
-        raise UsageError("--task requires --project")
-    env_bus = environ.get("JRUN_MESSAGE_BUS", "")
-    if env_bus:
-        return sc.checked_env_bus(env_bus)
-    return _cwd_bus(args, environ, cwd)[0]
 
 
 def format_message(msg) -> str:
@@ -151,7 +98,7 @@ def format_message(msg) -> str:
 def cmd_read(args, environ=None, cwd=None) -> int:
     from ..bus import BusReader, MessageBus
     environ = os.environ if environ is None else environ
-    path = _read_path(args, environ, cwd or os.getcwd())
+    path, _ = sc.resolve_bus(args, environ, cwd or os.getcwd(), read=True)
     bus = MessageBus(path)
     reader = BusReader(path)
     if args.tail > 0:

@@ -26,7 +26,10 @@ _CONFIG_HELP = "config file whose storage.runs_dir names the runs root"
 _ACTIVITY_HELP = ("add activity signals: latest bus message, output activity, age of the last "
                   "meaningful bus signal (FACT/DECISION/ERROR/REVIEW), analysis drift risk")
 _USAGE_HELP = ("add COST, TOKENS and LOOP columns (and usage in --json even when none was "
-               "reported); they are shown anyway when a task has usage or a loop state")
+               "reported); they are shown anyway when a task's newest run reports usage or a "
+               "task has a loop state")
+_ALL_RUNS_HELP = ("read every run of each task, not only the newest: the newest by start time "
+                  "over all runs, and a task counts as running when any run is")
 _DRIFT_HELP = ("with --activity: flag drift risk when a running task has had no meaningful bus "
                "signal for this long (default 20m)")
 
@@ -46,6 +49,14 @@ def _root_flags(p) -> None:
     p.add_argument("--config", default=None, help=_CONFIG_HELP)
 
 
+def _view_flags(p) -> None:
+    """The flags ``list`` and ``status`` share after their own."""
+    p.add_argument("--activity", action="store_true", help=_ACTIVITY_HELP)
+    p.add_argument("--drift-after", type=duration, default=DRIFT_AFTER, help=_DRIFT_HELP)
+    p.add_argument("--usage", action="store_true", help=_USAGE_HELP)
+    p.add_argument("--all-runs", action="store_true", help=_ALL_RUNS_HELP)
+
+
 def _register_list(sub) -> None:
     p = sub.add_parser(
         "list", help="list projects, the tasks of a project, or the runs of a task",
@@ -58,11 +69,10 @@ def _register_list(sub) -> None:
     p.add_argument("--status", default="",
                    help="filter tasks: running|active, done|all_finished, failed, blocked, "
                         "queued (no runs yet), cancelled, stopped, completed, unknown, "
-                        "partial_failure")
+                        "partial_failure; or a task state: needs-you, waiting, stuck, loop-dead, "
+                        "limit, budget, backoff (see docs/cli.md)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--activity", action="store_true", help=_ACTIVITY_HELP)
-    p.add_argument("--drift-after", type=duration, default=DRIFT_AFTER, help=_DRIFT_HELP)
-    p.add_argument("--usage", action="store_true", help=_USAGE_HELP)
+    _view_flags(p)
     p.set_defaults(func=cmd_list)
 
 
@@ -80,13 +90,12 @@ def _register_status(sub) -> None:
     p.add_argument("--status", default="",
                    help="filter rows: active (= running), done|all_finished (DONE exists), "
                         "pending (no runs), or a status (running, completed, failed, blocked, "
-                        "unknown)")
+                        "unknown); or a task state: needs-you, waiting, stuck, loop-dead, "
+                        "limit, budget, backoff (see docs/cli.md)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--concise", action="store_true",
                    help="tab-separated rows: task status exit_code latest_run done pid_alive")
-    p.add_argument("--activity", action="store_true", help=_ACTIVITY_HELP)
-    p.add_argument("--drift-after", type=duration, default=DRIFT_AFTER, help=_DRIFT_HELP)
-    p.add_argument("--usage", action="store_true", help=_USAGE_HELP)
+    _view_flags(p)
     p.set_defaults(func=cmd_status)
 
 
@@ -132,25 +141,11 @@ def cmd_list(args, environ=None, cwd=None) -> int:
                       getattr(args, "usage", False))
 
 
-def project_ids(root: str) -> list[str]:
-    from ..ids import validate_project_id
-    names = []
-    with os.scandir(root) as it:
-        for entry in it:
-            if not entry.is_dir(follow_symlinks=False):
-                continue
-            try:
-                validate_project_id(entry.name)
-            except ConductorError:
-                continue
-            names.append(entry.name)
-    return sorted(names)
-
-
 def _list_projects(root: str, as_json: bool) -> int:
+    from ..store.scan import project_names
     from .info_render import go_json
     try:
-        names = project_ids(root)
+        names = project_names(root)
     except (FileNotFoundError, NotADirectoryError):
         raise UsageError(f"root directory not found: {root}") from None
     except OSError as exc:
@@ -175,8 +170,9 @@ def _list_tasks(layout, project: str, args) -> int:
     project_dir = _project_dir(layout, project)
     now = _now()
     rows = []
+    newest, bus = _read_mode(args, LIST_FILTERS)
     for task in it.task_ids(project_dir):
-        view = it.view_task(layout, project, task, now)
+        view = it.view_task(layout, project, task, now, newest=newest, bus=bus)
         status = it.list_status(view)
         activity = None
         if args.activity:
@@ -185,12 +181,12 @@ def _list_tasks(layout, project: str, args) -> int:
         rows.append((view, status, activity))
     rows = _filter_list_rows(rows, args.status)
     force = getattr(args, "usage", False)
-    extended = force or any(view.usage or view.loop_state for view, _, _ in rows)
+    extended = force or any(view.reports_usage or view.loop_state for view, _, _ in rows)
     if args.json:
         tasks = []
         total = None
         for view, status, activity in rows:
-            row = {"task_id": view.id, "runs": len(view.runs), "latest_status": status,
+            row = {"task_id": view.id, "runs": view.run_count, "latest_status": status,
                    "done": view.done,
                    "last_activity": rfc3339_seconds(view.snap.mtime_ns) if view.snap.mtime_ns else ""}
             if view.cancelled:
@@ -215,7 +211,7 @@ def _list_tasks(layout, project: str, args) -> int:
         header += USAGE_COLUMNS
     table = [header]
     for view, status, activity in rows:
-        cells = [view.id, str(len(view.runs)), status, "DONE" if view.done else "-",
+        cells = [view.id, str(view.run_count), status, "DONE" if view.done else "-",
                  ",".join(view.blocked_by) or "-",
                  local_minute(view.snap.mtime_ns) if view.snap.mtime_ns else "-"]
         if args.activity:
@@ -233,12 +229,19 @@ def _list_tasks(layout, project: str, args) -> int:
 USAGE_COLUMNS = ["COST", "TOKENS", "LOOP"]
 
 
+def _read_mode(args, upstream) -> tuple[bool, bool]:
+    """(read only the newest runs of each task, read the bus's last message): all runs with
+    --all-runs; the bus only for a --status word of the task states (needs-you)."""
+    text = getattr(args, "status", "") or ""
+    return not getattr(args, "all_runs", False), _operator_filter(text, upstream) is not None
+
+
 def _add_usage(row: dict, view, now: int, force: bool, total):
     """Our JSON keys of a task row: ``usage`` (its runs summed) and ``loop_state``, each only
     when there is one (or with --usage); returns the project total so far (None: nothing)."""
     from . import info_tasks as it
-    usage = view.usage
-    if usage or force:
+    usage = view.usage if (view.reports_usage or force) else None
+    if usage is not None and (usage or force):
         row["usage"] = it.usage_json(usage)
         total = usage if total is None else total + usage
     if view.loop_state is not None:
@@ -246,10 +249,23 @@ def _add_usage(row: dict, view, now: int, force: bool, total):
     return total
 
 
+def _operator_filter(text: str, upstream) -> str | None:
+    """The filter word when it is one only the task states know (needs-you, stuck, limit...),
+    else None: upstream's words keep upstream's meaning."""
+    from ..store.taskview import filter_word
+    wanted = text.strip().lower()
+    if not wanted or wanted in upstream or filter_word(wanted) is None:
+        return None
+    return wanted
+
+
 def _filter_list_rows(rows, text: str):
+    from ..store.taskview import matches
     wanted = text.strip().lower()
     if not wanted:
         return rows
+    if _operator_filter(wanted, LIST_FILTERS) is not None:
+        return [r for r in rows if matches(r[0], wanted)]
     if wanted not in LIST_FILTERS:
         sys.stderr.write(f'warning: unknown --status filter "{text}"; showing all tasks\n')
         return rows
@@ -273,7 +289,7 @@ def _list_runs(layout, project: str, task: str, as_json: bool, force: bool = Fal
     runs_dir = layout.runs_dir(project, task)
     if not os.path.isdir(runs_dir):
         raise UsageError(f"no runs found for project {project} task {task}")
-    view = it.view_task(layout, project, task, _now())
+    view = it.view_task(layout, project, task, _now(), newest=False)
     rows = []
     usages = {}
     for run in view.runs:
@@ -351,7 +367,8 @@ def cmd_status(args, environ=None, cwd=None) -> int:
 
 def _status_row(layout, project: str, task: str, args, now: int) -> dict:
     from . import info_tasks as it
-    view = it.view_task(layout, project, task, now)
+    newest, bus = _read_mode(args, STATUS_FILTERS)
+    view = it.view_task(layout, project, task, now, newest=newest, bus=bus)
     status = it.status_status(view)
     newest = view.newest
     readable = newest is not None and newest.readable
@@ -372,10 +389,17 @@ def _status_row(layout, project: str, task: str, args, now: int) -> dict:
     return row
 
 
+STATUS_FILTERS = ("active", "done", "all_finished", "pending", "running", "completed", "failed",
+                  "blocked", "unknown", "cancelled", "-")
+
+
 def _status_matches(row: dict, text: str) -> bool:
+    from ..store.taskview import matches
     wanted = text.strip().lower()
     if not wanted:
         return True
+    if _operator_filter(wanted, STATUS_FILTERS) is not None:
+        return matches(row["_view"], wanted)
     if wanted == "active":
         return row["status"].lower() == "running"
     if wanted in ("done", "all_finished"):
@@ -400,7 +424,7 @@ def _print_status(rows: list[dict], project: str, tasks: list[str], args) -> Non
     now = _now()
     force = getattr(args, "usage", False)
     views = [r.pop("_view", None) for r in rows]
-    extended = force or any(v is not None and (v.usage or v.loop_state) for v in views)
+    extended = force or any(v is not None and (v.reports_usage or v.loop_state) for v in views)
 
     def dash(value) -> str:
         if value is None or value == "":

@@ -98,9 +98,9 @@ def _projects(layout, only: str) -> list[str]:
             raise ConductorError(f"read project directory {path}: open {path}: "
                                  "no such file or directory")
         return [only]
-    from .info_cmd import project_ids
+    from ..store.scan import project_names
     try:
-        return project_ids(layout.root)
+        return project_names(layout.root)
     except OSError as exc:
         raise ConductorError(f"read root directory {layout.root}: open {layout.root}: "
                              f"{(exc.strerror or str(exc)).lower()}") from None

@@ -1,9 +1,11 @@
-"""What ``list``, ``status`` and ``watch`` say about a task, computed from disk without writing.
+"""What ``list``, ``status`` and ``watch`` say about a task: upstream's words, mapped at the edge
+from the one task model (:mod:`conductor.store.taskview`).
 
 Upstream's views heal stale ``running`` records by rewriting run-info (spec 2.6, 9 #13). Ours
 only look: a ``running`` run whose process is gone is corrected in memory with
 :func:`conductor.store.reconcile` and shown that way; the file stays as it is for its owner.
-Runs are ordered by start time, never by id text (9 #20).
+Runs are ordered by start time, never by id text (9 #20). ``list`` and ``status`` read the
+newest runs of a task only (``--all-runs`` reads them all): see docs/cli.md.
 """
 
 from __future__ import annotations
@@ -11,13 +13,12 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from dataclasses import dataclass, field
 
 from ..errors import ConductorError
-from ..store import (CANCELLED, TASK_BUS, Layout, RunInfo, RunSnapshot, TaskSnapshot, run_alive,
-                     reconcile, scan_task)
-from ..store.loopstate import LoopState, read_loop_state
-from ..store.usage import Usage, total_usage
+from ..store import OUTPUT, RUNS, STDERR, STDOUT, TASK_BUS, Layout
+from ..store.loopstate import LoopState
+from ..store.taskview import RunView, TaskView, view_task as _view_task
+from ..store.usage import Usage
 from ..timefmt import NS, now_ns as _now_ns
 from .info_render import go_seconds, local_minute, rfc3339_seconds
 
@@ -25,137 +26,31 @@ FINISHED = ("completed", "failed")
 _WARNED: set[str] = set()  # broken run-info files already reported by this process
 
 
-@dataclass
-class RunView:
-    """One run as shown: the record after in-memory reconciliation, and whether it is alive."""
-    snap: RunSnapshot
-    info: RunInfo
-    readable: bool
-    alive: bool = False
-
-    @property
-    def run_id(self) -> str:
-        return self.snap.run_id
-
-
-@dataclass
-class TaskView:
-    snap: TaskSnapshot
-    runs: list[RunView] = field(default_factory=list)
-    blocked_by: list[str] = field(default_factory=list)
-    cancelled: bool = False
-    loop_state: LoopState | None = None  # only while it holds (store.loopview.effective)
-
-    @property
-    def usage(self) -> Usage:
-        """Every readable run's tokens and cost, summed."""
-        return total_usage(r.info for r in self.runs if r.readable)
-
-    @property
-    def id(self) -> str:
-        return self.snap.id
-
-    @property
-    def done(self) -> bool:
-        return self.snap.done
-
-    @property
-    def newest(self) -> RunView | None:
-        """The run that started last, readable or not (what ``status`` reports)."""
-        return self.runs[-1] if self.runs else None
-
-    @property
-    def latest_readable(self) -> RunView | None:
-        """The last-started run with a readable run-info (what ``list`` and ``watch`` report)."""
-        for run in reversed(self.runs):
-            if run.readable:
-                return run
-        return None
-
-    @property
-    def any_running(self) -> bool:
-        return any(r.info.status == "running" for r in self.runs)
-
-
-def view_run(snap: RunSnapshot, done: bool, now: int) -> RunView:
-    readable = not snap.orphan and snap.error is None
-    info = snap.info
-    if not readable or info.status != "running":
-        return RunView(snap, info, readable)
-    alive = run_alive(info)
-    return RunView(snap, reconcile(info, done_exists=done, now_ns=now, alive=alive), readable,
-                   alive)
-
-
-def view_task(layout: Layout, project: str, task: str, now: int | None = None) -> TaskView:
-    now = _now_ns() if now is None else now
-    snap = scan_task(layout, project, task)
-    if snap.error:
-        sys.stderr.write(f"warning: task {task}: {snap.error}\n")
-    for run in snap.runs:
+def view_task(layout: Layout, project: str, task: str, now: int | None = None, *,
+              newest: bool = True, bus: bool = False) -> TaskView:
+    """The task's view (only its newest runs unless ``newest`` is False), with a warning on
+    stderr for each broken file it met."""
+    view = _view_task(layout, project, task, now_ns=_now_ns() if now is None else now,
+                      newest=newest, bus=bus)
+    if view.error:
+        sys.stderr.write(f"warning: task {task}: {view.error}\n")
+    for run in view.runs:
         if run.error and run.error not in _WARNED:  # once per file, even when watch polls
             _WARNED.add(run.error)
             sys.stderr.write(f"warning: {run.error}\n")
-    view = TaskView(snap, [view_run(r, snap.done, now) for r in snap.runs])
-    view.cancelled = _marker_file(layout.root, os.path.join(snap.path, CANCELLED))
-    view.loop_state = _loop_state(snap.path)
-    if not snap.runs and not snap.done and snap.depends_on:
-        from ..runner.deps import blocked_by
-        view.blocked_by = blocked_by(layout.project_dir(project), snap.depends_on)
     return view
 
 
-def _loop_state(task_dir: str) -> LoopState | None:
-    from ..store.loopview import effective
-    state = read_loop_state(task_dir)
-    if state is None or state.ended:
-        return state
-    from ..store.supervision import loop_alive
-    try:
-        alive = loop_alive(task_dir)
-    except OSError:
-        alive = False
-    return effective(state, alive)
-
-
-def _marker_file(root: str, path: str) -> bool:
-    """Is there a regular file (not a link to one, nothing odd above it) at ``path``?"""
-    from ..store import safefs
-    return safefs.is_file(root, path)
-
-
-def _looks_like_task(name: str) -> bool:
-    from ..ids import validate_task_id
-    try:
-        validate_task_id(name)
-    except ConductorError:
-        return False
-    return True
-
-
 def task_ids(project_dir: str) -> list[str]:
-    """Task dirs of a project (real directories with valid task names), sorted."""
-    from ..ids import validate_component
+    """Task dirs of a project (real directories with valid task names), sorted; a task-named
+    link or FIFO is named on stderr and skipped."""
     from ..store import safefs
-    names = []
-    # listed through the project dir's descriptor, reached from the root without following a
-    # link: a link at a task name is skipped, never entered
-    for name, kind in safefs.entries(safefs.above(project_dir, 1), project_dir).items():
-        if kind != safefs.DIR:
-            if kind != safefs.FILE and _looks_like_task(name):  # a link or FIFO, say
-                path = os.path.join(project_dir, name)
-                try:
-                    what = safefs.describe(os.lstat(path).st_mode)
-                except OSError:
-                    continue  # gone meanwhile
-                sys.stderr.write(f"warning: skip {path}: is {what}\n")
-            continue
-        try:
-            validate_component("task", name)
-        except ConductorError:
-            continue
-        names.append(name)
-    return sorted(names)
+    from ..store.scan import task_names
+
+    def warn(path: str, what: str) -> None:
+        sys.stderr.write(f"warning: skip {path}: is {what}\n")
+
+    return task_names(safefs.above(project_dir, 1), project_dir, warn)
 
 
 # ---- status words ----------------------------------------------------------------------------
@@ -164,7 +59,7 @@ def list_status(view: TaskView) -> str:
     """LATEST_STATUS of ``list``: the newest readable run's status, ``done``/``blocked``/``-``
     without runs; ``cancelled`` and ``stopped`` when nothing runs (upstream never shows
     ``cancelled``: 9 #32)."""
-    if not view.runs:
+    if not view.run_count:
         base = "done" if view.done else ("blocked" if view.blocked_by else "-")
     else:
         latest = view.latest_readable
@@ -191,16 +86,16 @@ def status_status(view: TaskView) -> str:
     return newest.info.status.strip() or "unknown"
 
 
-@dataclass
 class WatchState:
-    status: str
-    elapsed: float
-    done: bool
+    __slots__ = ("status", "elapsed", "done")
+
+    def __init__(self, status: str, elapsed: float, done: bool) -> None:
+        self.status, self.elapsed, self.done = status, elapsed, done
 
 
 def watch_state(view: TaskView, now: int) -> WatchState:
     """A task is done when its newest readable run finished, or by DONE without such a run."""
-    if not view.runs:
+    if not view.run_count:
         if view.done:
             return WatchState("done", 0.0, True)
         return WatchState("blocked" if view.blocked_by else "unknown", 0.0, False)
@@ -250,12 +145,11 @@ def _bus_signals(task_dir: str):
 def _output_mtime(task_dir: str, run: RunView | None) -> int | None:
     if run is None:
         return None
-    run_dir = os.path.join(task_dir, "runs", run.run_id)
+    run_dir = os.path.join(task_dir, RUNS, run.run_id)
     info = run.info
     candidates = [p.strip() for p in (info.output_path, info.stdout_path, info.stderr_path)]
     candidates = [p if os.path.isabs(p) else os.path.join(run_dir, p) for p in candidates if p]
-    candidates += [os.path.join(run_dir, n) for n in ("output.md", "agent-stdout.txt",
-                                                       "agent-stderr.txt")]
+    candidates += [os.path.join(run_dir, n) for n in (OUTPUT, STDOUT, STDERR)]
     from ..store import safefs
     root = safefs.above(task_dir, 2)
     latest = None

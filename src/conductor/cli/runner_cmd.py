@@ -7,11 +7,11 @@ import os
 import sys
 import threading
 
-from ..errors import ConductorError, LayoutError, UsageError
-from ..ids import new_task_id, validate_component, validate_project_id, validate_task_id
+from .. import defaults as df
+from ..errors import ConductorError, UsageError
+from ..ids import new_task_id, validate_component, validate_task_id
 from .parser import CliParser, duration, utf8_arg, utf8_file_text
 from . import scope as sc
-from ..store.layout import RUN_INFO
 
 
 def register(sub) -> None:
@@ -38,10 +38,12 @@ def register(sub) -> None:
     resume.add_argument("--task", required=True)
     for flag in ("--project", "--root", "--config", "--agent", "--cwd"):
         resume.add_argument(flag, default=None)
-    resume.add_argument("--max-restarts", type=int, default=3)
+    resume.add_argument("--max-restarts", type=int, default=df.RESUME_MAX_ATTEMPTS,
+                        help=f"attempts in all (default {df.RESUME_MAX_ATTEMPTS})")
     resume.add_argument("--child-wait-timeout", type=duration, default=0.0)
     resume.add_argument("--child-poll-interval", type=duration, default=0.0)
-    resume.add_argument("--restart-delay", type=duration, default=1.0)
+    resume.add_argument("--restart-delay", type=duration, default=df.RESTART_DELAY,
+                        help=f"default {_d(df.RESTART_DELAY)}; 0 means none")
     resume.add_argument("--timeout", type=duration, default=0.0)
     _budget_flags(resume)
     resume.set_defaults(func=cmd_task_resume)
@@ -51,7 +53,8 @@ def register(sub) -> None:
     tstop.add_argument("--root", default=None)
     tstop.add_argument("--config", default=None)
     tstop.add_argument("--force", action="store_true", help="SIGKILL what does not stop in time")
-    tstop.add_argument("--grace", type=duration, default=30.0, help="wait after SIGTERM (default 30s)")
+    tstop.add_argument("--grace", type=duration, default=df.STOP_GRACE,
+                       help=f"wait after SIGTERM (default {_d(df.STOP_GRACE)})")
     tstop.add_argument("--no-restart", action="store_true", help="write STOP-REQUESTED as permanent")
     tstop.set_defaults(func=cmd_task_stop)
     cancel = verbs.add_parser("cancel", help="mark a task cancelled (CANCELLED): its loop starts "
@@ -68,8 +71,8 @@ def register(sub) -> None:
     delete.add_argument("--config", default=None)
     delete.add_argument("--force", action="store_true",
                         help="stop a running task (loop and runs, SIGKILL after --grace) first")
-    delete.add_argument("--grace", type=duration, default=5.0,
-                        help="with --force: wait after SIGTERM (default 5s)")
+    delete.add_argument("--grace", type=duration, default=df.DELETE_GRACE,
+                        help=f"with --force: wait after SIGTERM (default {_d(df.DELETE_GRACE)})")
     delete.set_defaults(func=cmd_task_delete)
 
     stop = sub.add_parser("stop", help="stop a run (SIGTERM to its process group, then SIGKILL with --force)")
@@ -77,7 +80,8 @@ def register(sub) -> None:
         stop.add_argument(flag, default=None)
     stop.add_argument("--force", action="store_true")
     stop.add_argument("--no-restart", action="store_true")
-    stop.add_argument("--grace", type=duration, default=30.0)
+    stop.add_argument("--grace", type=duration, default=df.STOP_GRACE,
+                      help=f"wait after SIGTERM (default {_d(df.STOP_GRACE)})")
     stop.set_defaults(func=cmd_stop)
 
     resume_top = sub.add_parser("resume", help="clear DONE and STOP-REQUESTED; with --agent, run the loop")
@@ -85,6 +89,9 @@ def register(sub) -> None:
     for flag in ("--project", "--root", "--config", "--agent", "--prompt", "--prompt-file"):
         resume_top.add_argument(flag, default=None)
     resume_top.set_defaults(func=cmd_resume)
+
+
+_d = df.short_duration
 
 
 def _job_flags(p) -> None:
@@ -102,10 +109,10 @@ def _task_flags(p) -> None:
     p.add_argument("--depends-on", action="append", default=None)
     p.add_argument("--dependency-poll-interval", type=duration, default=0.0)
     p.add_argument("--dependency-timeout", type=duration, default=0.0)
-    p.add_argument("--max-restarts", type=int, default=None, help="attempts in all (default 100)")
+    p.add_argument("--max-restarts", type=int, default=None, help=f"attempts in all (default {df.MAX_ATTEMPTS})")
     p.add_argument("--child-wait-timeout", type=duration, default=0.0)
     p.add_argument("--child-poll-interval", type=duration, default=0.0)
-    p.add_argument("--restart-delay", type=duration, default=None, help="default 1s; 0 means none")
+    p.add_argument("--restart-delay", type=duration, default=None, help=f"default {_d(df.RESTART_DELAY)}; 0 means none")
     p.add_argument("--timeout", type=duration, default=0.0, help="idle-output timeout per attempt")
     p.add_argument("--resume", action="store_true", help="prefix the first attempt as a restart")
     _budget_flags(p)
@@ -139,16 +146,15 @@ def _budget_flags(p) -> None:
     p.add_argument("--max-tokens", type=_positive_int, default=None,
                    help="ask the operator when the task has used this many tokens")
     p.add_argument("--failure-limit", type=_positive_int, default=None,
-                   help="identical failures in a row before the task is stuck (default 5)")
+                   help=f"identical failures in a row before the task is stuck (default {df.FAILURE_LIMIT})")
     p.add_argument("--limit-wait-max", type=duration, default=None,
-                   help="the longest wait for a usage limit to reset (default 6h)")
-    p.add_argument("--resume-mode", choices=("answers", "always", "never"), default=None,
-                   help="when an attempt continues the agent's session (default answers)")
+                   help=f"the longest wait for a usage limit to reset (default {_d(df.LIMIT_WAIT_MAX)})")
+    p.add_argument("--resume-mode", choices=df.RESUME_MODES, default=None,
+                   help=f"when an attempt continues the agent's session (default {df.RESUME_MODE})")
 
 
 def loop_options(args, config) -> dict:
     """TaskRequest fields from the flags, else the config's `defaults:`, else ours."""
-    from ..runner import policy
     defaults = config.defaults if config is not None else None
 
     def pick(flag, key, fallback):
@@ -163,9 +169,9 @@ def loop_options(args, config) -> dict:
     return {
         "max_cost_usd": pick("max_cost_usd", "max_cost_usd", None),
         "max_tokens": pick("max_tokens", "max_tokens", None),
-        "failure_limit": pick("failure_limit", "failure_limit", policy.DEFAULT_FAILURE_LIMIT),
-        "limit_wait_max": limit_wait if limit_wait else policy.DEFAULT_LIMIT_WAIT_MAX,
-        "resume_mode": pick("resume_mode", "resume", "answers"),
+        "failure_limit": pick("failure_limit", "failure_limit", df.FAILURE_LIMIT),
+        "limit_wait_max": limit_wait if limit_wait else df.LIMIT_WAIT_MAX,
+        "resume_mode": pick("resume_mode", "resume", df.RESUME_MODE),
     }
 
 
@@ -225,35 +231,8 @@ def collect_secrets(config, environ) -> tuple[str, ...]:
 
 
 def resolve_job_scope(args, environ, cwd) -> sc.Scope:
-    """Spec 4.1 step 1: flags, then JRUN_* and the CWD; ``--project/--task`` accepted (9 #24).
-    JRUN_* ids are checked like the flags, and JRUN_TASK_FOLDER/JRUN_RUN_FOLDER must lie in the
-    resolved runs root: they never choose the root themselves."""
-    sc.check_env_ids(environ)
-    inferred = sc.env_scope(environ, cwd)
-    s = sc.Scope()
-    s.project = args.project or inferred.project
-    if not s.project:
-        pdir = sc.cwd_project_dir(cwd)
-        if pdir:
-            s.project, s.root = pdir.project, pdir.root
-    if not s.project:
-        raise UsageError("cannot infer project: run from inside a task or project directory")
-    validate_project_id(s.project)
-    s.task = args.task or inferred.task
-    if s.task:
-        validate_task_id(s.task)
-    else:
-        s.task = new_task_id()
-        sys.stderr.write(f"task: {s.task}\n")
-    if args.root:
-        s.root = sc.runs_root(args.root, args.config, environ)
-    elif environ.get("JRUN_TASK_FOLDER") or environ.get("JRUN_RUN_FOLDER"):
-        s.root = sc.runs_root(None, args.config, environ)
-        sc.check_env_folders(environ, s.root)
-    else:
-        s.root = (inferred.root or s.root) or sc.runs_root(None, args.config, environ)
-    s.run = inferred.run
-    return s
+    """Spec 4.1 step 1, by the one resolver (cli/scope.py): ``--project/--task`` accepted (9 #24)."""
+    return sc.resolve(args, environ, cwd, task="infer")
 
 
 class _Follower:
@@ -370,34 +349,12 @@ class _Namespace:
         self.__dict__.update(kw)
 
 
-def _task_scope(args, environ, cwd) -> sc.Scope:
-    sc.check_env_ids(environ)
-    inferred = sc.env_scope(environ, cwd)
-    s = sc.Scope()
-    s.project = args.project or environ.get("JRUN_PROJECT_ID", "") or inferred.project
-    if not s.project:
-        pdir = sc.cwd_project_dir(cwd)
-        if pdir:
-            s.project, s.root = pdir.project, pdir.root
-    if not s.project:
-        raise UsageError("cannot infer project: run from inside a task or project directory")
-    validate_project_id(s.project)
-    if args.task:
-        validate_task_id(args.task)
-        s.task = args.task
-    else:
-        s.task = new_task_id()
-        sys.stderr.write(f"task: {s.task}\n")
-    s.root = sc.runs_root(args.root, args.config, environ) if (args.root or not s.root) else s.root
-    return s
-
-
 def cmd_task(args, environ=None, cwd=None) -> int:
     from ..runner.ralph import TaskRequest, run_task
     environ = dict(os.environ if environ is None else environ)
     check_written_text(args)
     prompt = read_prompt(args.prompt, args.prompt_file)  # before a new task id is announced
-    s = _task_scope(args, environ, cwd or os.getcwd())
+    s = sc.resolve(args, environ, cwd or os.getcwd(), task="new")
     utf8_arg("runs root", s.root)
     agent, config = load_agent(args.config, args.agent)
     depends = None
@@ -408,86 +365,27 @@ def cmd_task(args, environ=None, cwd=None) -> int:
         max_restarts = config.defaults.max_restarts
     run_task(TaskRequest(
         root=s.root, project=s.project, task=s.task, agent=agent, prompt=prompt, cwd=args.cwd,
-        depends_on=depends, dependency_poll=args.dependency_poll_interval or 2.0,
+        depends_on=depends, dependency_poll=args.dependency_poll_interval or df.DEP_POLL,
         dependency_timeout=args.dependency_timeout or None, conductor_url=args.conductor_url or "",
-        max_attempts=100 if max_restarts is None else max_restarts, **loop_options(args, config),
-        restart_delay=1.0 if args.restart_delay is None else args.restart_delay,
-        child_wait_timeout=args.child_wait_timeout or 300.0,
-        child_poll_interval=args.child_poll_interval or 1.0, idle_timeout=args.timeout,
+        max_attempts=df.MAX_ATTEMPTS if max_restarts is None else max_restarts,
+        **loop_options(args, config),
+        restart_delay=df.RESTART_DELAY if args.restart_delay is None else args.restart_delay,
+        child_wait_timeout=args.child_wait_timeout or df.CHILD_WAIT,
+        child_poll_interval=args.child_poll_interval or df.CHILD_POLL, idle_timeout=args.timeout,
         resume=args.resume, environ=environ, secrets=collect_secrets(config, environ)))
     return 0
 
 
-def _existing_task(args, environ, cwd) -> sc.Scope:
-    project = args.project or environ.get("JRUN_PROJECT_ID", "") or sc.env_scope(environ, cwd).project
-    if not project:
-        raise UsageError("cannot infer project: run from inside a task or project directory")
-    validate_project_id(project)
-    validate_component("task", args.task)
-    root = sc.runs_root(args.root, args.config, environ)
-    return sc.Scope(root, project, args.task)
 
-
-def cmd_task_resume(args, environ=None, cwd=None) -> int:
-    from ..runner.ralph import TaskRequest, run_task
-    from ..store import Layout, clear_cancelled, clear_done, clear_stop_requested
-    environ = dict(os.environ if environ is None else environ)
-    s = _existing_task(args, environ, cwd or os.getcwd())
-    from ..store import safefs
-    layout = Layout(s.root)
-    task_dir = layout.task_dir(s.project, s.task)
-    if not safefs.is_dir(layout.root, task_dir):
-        raise UsageError(f"task directory not found: {task_dir}")
-    if not safefs.is_file(layout.root, os.path.join(task_dir, "TASK.md")):
-        raise UsageError(f"TASK.md not found in task directory {task_dir}")
-    check_written_text(args, s.root)
-    sys.stderr.write(f"Resuming task: {s.task}\n")
-    clear_done(task_dir)
-    clear_stop_requested(task_dir)
-    clear_cancelled(task_dir)
-    agent, config = load_agent(args.config, args.agent)
-    run_task(TaskRequest(root=s.root, project=s.project, task=s.task, agent=agent, cwd=args.cwd,
-                         secrets=collect_secrets(config, environ),
-                         max_attempts=args.max_restarts, restart_delay=args.restart_delay,
-                         child_wait_timeout=args.child_wait_timeout or 300.0,
-                         child_poll_interval=args.child_poll_interval or 1.0,
-                         idle_timeout=args.timeout, resume=True, environ=environ,
-                         **loop_options(args, config)))
-    return 0
-
-
-def cmd_resume(args, environ=None, cwd=None) -> int:
-    from ..store import Layout, clear_cancelled, clear_done, clear_stop_requested
-    environ = dict(os.environ if environ is None else environ)
-    s = _existing_task(args, environ, cwd or os.getcwd())
-    task_dir = Layout(s.root).task_dir(s.project, s.task)
-    if not os.path.isdir(task_dir):
-        raise UsageError(f"task directory not found: {task_dir}")
-    if args.agent:
-        check_written_text(args, s.root)
-        read_prompt(args.prompt, args.prompt_file)  # refused before the task is touched
-    clear_done(task_dir)
-    clear_stop_requested(task_dir)
-    clear_cancelled(task_dir)
-    sys.stdout.write(f"Resumed task {s.task} (restart counter reset)\n")
-    sys.stdout.flush()
-    if not args.agent:
-        return 0
-    from ..runner.ralph import TaskRequest, run_task
-    agent, config = load_agent(args.config, args.agent)
-    run_task(TaskRequest(root=s.root, project=s.project, task=s.task, agent=agent,
-                         secrets=collect_secrets(config, environ),
-                         prompt=read_prompt(args.prompt, args.prompt_file), max_attempts=3,
-                         restart_delay=1.0, resume=True, environ=environ))
-    return 0
-
-
-def _task_layout(args, environ):
-    """The checked project/task ids of ``args`` and the layout of the resolved runs root."""
-    from ..store import Layout
-    validate_project_id(args.project)
-    validate_component("task", args.task)
-    return Layout(sc.runs_root(args.root, args.config, environ))
+def _partial(exc: ConductorError) -> None:
+    """Print what a verb did before it failed (``exc.partial``), as it would have on success."""
+    done = getattr(exc, "partial", None)
+    if done is None:
+        return
+    for outcome in getattr(done, "stopped", ()):
+        _print_outcome(outcome)
+    if getattr(done, "marker_notice", ""):
+        sys.stderr.write(done.marker_notice + "\n")
 
 
 def _print_outcome(outcome) -> None:
@@ -497,108 +395,110 @@ def _print_outcome(outcome) -> None:
         sys.stdout.write(outcome.message + "\n")
 
 
-def cmd_task_stop(args, environ=None, cwd=None) -> int:
-    from ..runner.stop import MARKER_WARNING, stop_task
+def _existing(args, environ, cwd) -> sc.Scope:
+    return sc.resolve(args, environ, cwd or os.getcwd(), task="given")
+
+
+def cmd_task_resume(args, environ=None, cwd=None) -> int:
+    from ..orchestrator import clear_stop_markers, resumable_task_dir
+    from ..runner.ralph import TaskRequest, run_task
     environ = dict(os.environ if environ is None else environ)
-    layout = _task_layout(args, environ)
-    outcomes = stop_task(layout, args.project, args.task, grace=args.grace, force=args.force,
-                         permanent=args.no_restart)
-    for o in outcomes:
-        _print_outcome(o)
-    if any(o.notice.startswith(MARKER_WARNING) for o in outcomes):
-        sys.stdout.write(f"Stopped task {args.project}/{args.task} (STOP-REQUESTED not written; "
-                         "the loop, if any, was told directly not to restart it)\n")
-    else:
-        sys.stdout.write(f"Stopped task {args.project}/{args.task} (STOP-REQUESTED written; "
-                         "the loop will not restart it)\n")
-    return 1 if any(o.refused for o in outcomes) else 0
+    s = _existing(args, environ, cwd)
+    task_dir = resumable_task_dir(s.root, s.project, s.task)
+    check_written_text(args, s.root)
+    sys.stderr.write(f"Resuming task: {s.task}\n")
+    clear_stop_markers(task_dir)
+    agent, config = load_agent(args.config, args.agent)
+    run_task(TaskRequest(root=s.root, project=s.project, task=s.task, agent=agent, cwd=args.cwd,
+                         secrets=collect_secrets(config, environ),
+                         max_attempts=args.max_restarts, restart_delay=args.restart_delay,
+                         child_wait_timeout=args.child_wait_timeout or df.CHILD_WAIT,
+                         child_poll_interval=args.child_poll_interval or df.CHILD_POLL,
+                         idle_timeout=args.timeout, resume=True, environ=environ,
+                         **loop_options(args, config)))
+    return 0
+
+
+def cmd_resume(args, environ=None, cwd=None) -> int:
+    from ..orchestrator import clear_stop_markers, resumable_task_dir
+    environ = dict(os.environ if environ is None else environ)
+    s = _existing(args, environ, cwd)
+    task_dir = resumable_task_dir(s.root, s.project, s.task, need_task_md=False)
+    if args.agent:
+        check_written_text(args, s.root)
+        read_prompt(args.prompt, args.prompt_file)  # refused before the task is touched
+    clear_stop_markers(task_dir)
+    sys.stdout.write(f"Resumed task {s.task} (restart counter reset)\n")
+    sys.stdout.flush()
+    if not args.agent:
+        return 0
+    from ..runner.ralph import TaskRequest, run_task
+    agent, config = load_agent(args.config, args.agent)
+    run_task(TaskRequest(root=s.root, project=s.project, task=s.task, agent=agent,
+                         secrets=collect_secrets(config, environ),
+                         prompt=read_prompt(args.prompt, args.prompt_file),
+                         max_attempts=df.RESUME_MAX_ATTEMPTS,
+                         restart_delay=df.RESTART_DELAY, resume=True, environ=environ))
+    return 0
+
+
+def cmd_task_stop(args, environ=None, cwd=None) -> int:
+    from ..orchestrator import stop_task
+    environ = dict(os.environ if environ is None else environ)
+    s = _existing(args, environ, cwd)
+    result = stop_task(s.root, s.project, s.task, grace=args.grace, force=args.force,
+                       permanent=args.no_restart)
+    for outcome in result.outcomes:
+        _print_outcome(outcome)
+    sys.stdout.write(result.summary + "\n")
+    return 1 if result.refused else 0
 
 
 def cmd_stop(args, environ=None, cwd=None) -> int:
-    from ..runner.stop import latest_running_run, stop_run, tell_supervisor, write_marker
-    from ..store import Layout, read_run_info
+    from ..orchestrator import stop_run, stop_run_dir
     environ = dict(os.environ if environ is None else environ)
-    if args.run_dir:
-        run_dir = os.path.abspath(args.run_dir)
-        root = sc.runs_root(args.root, args.config, environ)
-        sc.check_in_root("--run-dir", args.run_dir, root, 4, runs=True)
-    else:
-        if not (args.project and args.task):
-            raise UsageError("--run-dir, or --project and --task, are required")
-        if args.run:
-            validate_component("run", args.run)
-        layout = _task_layout(args, environ)
-        run_dir = latest_running_run(layout, args.project, args.task, args.run)
-    task_dir = os.path.dirname(os.path.dirname(run_dir))
-    marker = bool(args.project and args.task)
-    if not marker:
-        try:
-            marker = not read_run_info(os.path.join(run_dir, RUN_INFO)).parent_run_id
-        except ConductorError:
-            marker = False
-    marker = marker and os.path.isdir(task_dir)
-    if marker:
-        tell_supervisor(task_dir)  # a signal to the verified loop: it will not restart the task
     try:
-        outcome = stop_run(run_dir, grace=args.grace, force=args.force)
-    finally:
-        if marker:  # after the signals: a marker that cannot be written only gets a warning
-            root = os.path.dirname(os.path.dirname(task_dir))
-            notice = write_marker(Layout(root), task_dir, args.no_restart)
-            if notice:
-                sys.stderr.write(notice + "\n")
-    _print_outcome(outcome)
+        if args.run_dir:
+            root = sc.runs_root(args.root, args.config, environ)
+            sc.check_in_root("--run-dir", args.run_dir, root, 4, runs=True)
+            result = stop_run_dir(os.path.abspath(args.run_dir), grace=args.grace,
+                                  task_named=bool(args.project and args.task),
+                                  force=args.force, permanent=args.no_restart)
+        else:
+            if not (args.project and args.task):
+                raise UsageError("--run-dir, or --project and --task, are required")
+            s = _existing(args, environ, cwd)
+            result = stop_run(s.root, s.project, s.task, args.run or "", grace=args.grace,
+                              force=args.force, only=False, must_be_running=True,
+                              permanent=args.no_restart)
+    except ConductorError as exc:
+        _partial(exc)
+        raise
+    if result.marker_notice:
+        sys.stderr.write(result.marker_notice + "\n")
+    _print_outcome(result.outcome)
     return 0
 
 
 def cmd_task_cancel(args, environ=None, cwd=None) -> int:
     from ..orchestrator import cancel_task
     environ = dict(os.environ if environ is None else environ)
-    layout = _task_layout(args, environ)
-    marker = cancel_task(layout.root, args.project, args.task, args.reason)
-    sys.stdout.write(f"task {args.project}/{args.task} marked as cancelled\nreason: {marker.reason}\n")
+    s = _existing(args, environ, cwd)
+    marker = cancel_task(s.root, s.project, s.task, args.reason)
+    sys.stdout.write(f"task {s.project}/{s.task} marked as cancelled\nreason: {marker.reason}\n")
     return 0
 
 
-def _task_liveness(layout, project: str, task: str, task_dir: str) -> str:
-    """What still runs in the task ("" when nothing): its loop, its live runs."""
-    from ..runner.stop import live_runs
-    from ..store.supervision import loop_alive
-    parts = []
-    if loop_alive(task_dir):
-        parts.append("its loop is alive")
-    try:
-        runs = live_runs(layout, project, task)
-    except LayoutError:
-        runs = []  # a runs dir that is a link (or not a dir) holds no run of ours to stop
-    if runs:
-        parts.append(f"run {runs[-1][1].run_id} is alive")
-    return "; ".join(parts)
-
-
 def cmd_task_delete(args, environ=None, cwd=None) -> int:
-    from ..orchestrator.verbs import wait_loop_gone
-    from ..runner.stop import stop_task
+    from ..orchestrator import delete_task
     environ = dict(os.environ if environ is None else environ)
-    layout = _task_layout(args, environ)
-    task_dir = layout.task_dir(args.project, args.task)
-    if not os.path.isdir(task_dir) or os.path.islink(task_dir):
-        raise UsageError(f"task not found: {args.project}/{args.task}")
-    live = _task_liveness(layout, args.project, args.task, task_dir)
-    if live and not args.force:
-        raise UsageError(f"task {args.task} is running ({live}); stop it first "
-                         "(run-agent task stop) or use --force to stop and delete it")
-    if live:  # --force: stop the loop and every run first, so nothing is left running unlisted
-        for outcome in stop_task(layout, args.project, args.task, grace=args.grace, force=True):
-            _print_outcome(outcome)
-        wait_loop_gone(task_dir, timeout=args.grace + 10.0)
-        live = _task_liveness(layout, args.project, args.task, task_dir)
-        if live:
-            raise ConductorError(f"task {args.task} is still running after the stop ({live}); "
-                                 "not deleting it")
-    from ..store import safefs
-    # through descriptors walked from the root: links inside the task are removed, never
-    # followed, and a task dir swapped for a link meanwhile is refused
-    safefs.rmtree(layout.root, task_dir)
-    sys.stdout.write(f"Deleted task: {args.task}\n")
+    s = _existing(args, environ, cwd)
+    try:
+        result = delete_task(s.root, s.project, s.task, force=args.force, grace=args.grace)
+    except ConductorError as exc:
+        _partial(exc)
+        raise
+    for outcome in result.stopped:
+        _print_outcome(outcome)
+    sys.stdout.write(f"Deleted task: {s.task}\n")
     return 0

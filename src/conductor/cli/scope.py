@@ -1,8 +1,10 @@
 """Where a command acts: runs root, project, task, run and bus, from flags, JRUN_* and the CWD.
 
-One resolution for every command (fixes upstream's per-command differences, spec 9 #25):
-``--root``, then ``$CONDUCTOR_ROOT``, then ``storage.runs_dir`` of the config, then
-``~/.run-agent/runs``.
+The one scope resolver of the CLI (:func:`resolve` for a task, :func:`resolve_bus` for a bus,
+:func:`runs_root` for the root alone), by one precedence: the flags, then the JRUN_*
+environment (an agent's run), then the CWD (a run-info above it, a project dir), then the
+config. The runs root without a flag or a run: ``$CONDUCTOR_ROOT``, then ``storage.runs_dir``
+of the config, then ``~/.run-agent/runs`` (fixes upstream's per-command differences, 9 #25).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from ..record import Record
 from ..errors import BusError, ConductorError, IdError, UsageError
 from ..store.layout import PROJECT_BUS, RUN_INFO, TASK_BUS
 
-BUS_NAMES = (TASK_BUS, PROJECT_BUS, "MESSAGE-BUS.md")
+GENERIC_BUS = "MESSAGE-BUS.md"  # upstream's bus of any directory, found by walking up
+BUS_NAMES = (TASK_BUS, PROJECT_BUS, GENERIC_BUS)
 _TASK_DIR_RE = lazyre.Pattern(r"^task-[0-9]{8}-[0-9]{6}-[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$",
                               re.ASCII)
 
@@ -148,33 +151,6 @@ def scope_from_bus_path(path: str) -> Scope:
     return Scope()
 
 
-def env_scope(environ: dict, cwd: str) -> Scope:
-    """Scope from JRUN_RUN_FOLDER, JRUN_TASK_FOLDER, the CWD run-info, then the JRUN_* ids."""
-    s = Scope()
-    run_folder = environ.get("JRUN_RUN_FOLDER", "")
-    rf = split_run_folder(run_folder) if run_folder else None
-    if rf:
-        s.root, s.project, s.task, s.run = rf.root, rf.project, rf.task, rf.run
-    task_folder = environ.get("JRUN_TASK_FOLDER", "")
-    if task_folder:
-        tf = split_task_folder(task_folder)
-        s.root = s.root or tf.root
-        s.project = s.project or tf.project
-        s.task = s.task or tf.task
-    if not (s.project and s.task):
-        found = cwd_run_info(cwd)
-        if found:
-            cs = found[0]
-            s.root = s.root or cs.root
-            s.project = s.project or cs.project
-            s.task = s.task or cs.task
-            s.run = s.run or cs.run
-    s.project = s.project or environ.get("JRUN_PROJECT_ID", "")
-    s.task = s.task or environ.get("JRUN_TASK_ID", "")
-    s.run = s.run or environ.get("JRUN_ID", "")
-    return s
-
-
 def _shown(value: str) -> str:
     from ..ids import _printable
     return _printable(value)
@@ -247,6 +223,141 @@ def validate_scope_ids(project: str | None, task: str | None) -> None:
         validate_component("task", task)
 
 
-__all__ = ["BUS_NAMES", "Scope", "runs_root", "discover_bus", "env_scope", "canonical_bus",
-           "checked_env_bus", "scope_from_bus_path", "cwd_run_info", "cwd_project_dir",
+__all__ = ["BUS_NAMES", "Scope", "runs_root", "resolve", "resolve_bus", "post_header", "discover_bus",
+           "canonical_bus", "checked_env_bus", "scope_from_bus_path", "cwd_run_info", "cwd_project_dir",
            "split_run_folder", "split_task_folder", "IdError", "UsageError"]
+
+
+# ---------------------------------------------------------------- the resolver
+
+def _env_layer(environ: dict) -> Scope:
+    """What the JRUN_* environment says: its run folder, task folder, then its ids."""
+    s = Scope()
+    run_folder = environ.get("JRUN_RUN_FOLDER", "")
+    rf = split_run_folder(run_folder) if run_folder else None
+    if rf:
+        s.root, s.project, s.task, s.run = rf.root, rf.project, rf.task, rf.run
+    task_folder = environ.get("JRUN_TASK_FOLDER", "")
+    if task_folder:
+        tf = split_task_folder(task_folder)
+        s.root = s.root or tf.root
+        s.project = s.project or tf.project
+        s.task = s.task or tf.task
+    s.project = s.project or environ.get("JRUN_PROJECT_ID", "")
+    s.task = s.task or environ.get("JRUN_TASK_ID", "")
+    s.run = s.run or environ.get("JRUN_ID", "")
+    return s
+
+
+def resolve(args, environ: dict, cwd: str, *, task: str = "infer") -> Scope:
+    """Where ``job``, ``task``, ``resume``, ``stop``, ``cancel`` and ``delete`` act.
+
+    Each part comes from the first of: the flags (``--root``, ``--project``, ``--task``), the
+    JRUN_* environment, the CWD (a run-info above it; a project dir: one holding task dirs),
+    the config (the root only). A later layer adds a task or run only when it names the same
+    project. JRUN_* ids are checked like the flags, and JRUN_TASK_FOLDER/JRUN_RUN_FOLDER must
+    lie in the resolved runs root: they never choose the root themselves.
+
+    ``task``: ``"infer"`` (``job``): the flag, JRUN_*, the CWD, else a new id announced on
+    stderr; ``"new"`` (``task``): the flag, else a new id (an agent's ``run-agent task``
+    starts a task, never reruns its own); ``"given"``: the flag only (any existing task id).
+    """
+    from ..ids import new_task_id, validate_component, validate_project_id, validate_task_id
+    check_env_ids(environ)
+    s = Scope(None, getattr(args, "project", None) or "",
+              getattr(args, "task", None) or "", "")
+    cwd_root = None
+    layers = [_env_layer(environ)]
+    env = layers[0]
+    env_folders = bool(environ.get("JRUN_TASK_FOLDER") or environ.get("JRUN_RUN_FOLDER"))
+    if not (s.project or env.project) or (task == "infer" and not (s.task or env.task and env.run)) \
+            or not (getattr(args, "root", None) or env_folders):
+        found = cwd_run_info(cwd)  # reads a run-info file: only when something is missing
+        if found:
+            layers.append(found[0])
+            cwd_root = found[0].root
+    for layer in layers:
+        if not s.project:
+            s.project = layer.project
+        if task == "infer" and not s.task and layer.project == s.project:
+            s.task = layer.task  # a task only with its own project
+        s.run = s.run or layer.run  # the run we are called from, whatever its task
+    if not s.project:
+        pdir = cwd_project_dir(cwd)
+        if pdir:
+            s.project, cwd_root = pdir.project, pdir.root
+    if not s.project:
+        raise UsageError("cannot infer project: run from inside a task or project directory")
+    validate_project_id(s.project)
+    if s.task:
+        (validate_component if task == "given" else
+         lambda _what, value: validate_task_id(value))("task", s.task)
+    elif task == "given":
+        raise UsageError('required flag(s) "task" not set')
+    else:
+        s.task = new_task_id()
+        import sys
+        sys.stderr.write(f"task: {s.task}\n")
+    config = getattr(args, "config", None)
+    if getattr(args, "root", None):
+        s.root = runs_root(args.root, config, environ)
+    elif env_folders:
+        s.root = runs_root(None, config, environ)
+        check_env_folders(environ, s.root)
+    else:
+        s.root = cwd_root or runs_root(None, config, environ)
+    return s
+
+
+def resolve_bus(args, environ: dict, cwd: str, *, read: bool = False) -> tuple[str, Scope]:
+    """The bus file ``bus post`` (``bus read`` with ``read``) acts on, and the scope it gave:
+    ``--project`` (and ``--task``) under the runs root, then ``JRUN_MESSAGE_BUS``, then the CWD
+    (a run-info above it: its task's bus; a project dir: its project's bus; else the first bus
+    file walking up)."""
+    if args.project:
+        validate_scope_ids(args.project, args.task)
+        root = runs_root(args.root, args.config, environ)
+        return canonical_bus(root, args.project, args.task or None), \
+            Scope(root, args.project, args.task)
+    if read and args.task:
+        raise UsageError("--task requires --project")
+    env_bus = environ.get("JRUN_MESSAGE_BUS", "")
+    if env_bus:
+        return checked_env_bus(env_bus), Scope()
+    found = cwd_run_info(cwd)
+    if found:
+        s = found[0]
+        root = runs_root(args.root, args.config, environ) if args.root else s.root
+        if root:
+            return canonical_bus(root, s.project, s.task), s
+    pdir = cwd_project_dir(cwd)
+    if pdir:
+        return canonical_bus(pdir.root, pdir.project, None), pdir
+    return discover_bus(cwd), Scope()
+
+
+def post_header(args, environ: dict, cwd: str, path: str) -> Scope:
+    """The project, task and run a message posted to ``path`` names, by the same layers as
+    :func:`resolve`: the flags, then the bus file's place, then the JRUN_* environment, then
+    the run-info above the CWD. A message to a project's bus names no task; a task comes from a
+    later layer only with that layer's project."""
+    from ..errors import BusError
+    from ..ids import validate_component
+    from_path = scope_from_bus_path(path)
+    s = Scope(None, args.project or from_path.project, args.task or from_path.task, args.run)
+    env = _env_layer(environ)
+    layers = [env]
+    if not (s.project or env.project) or not (s.run or env.run):
+        found = cwd_run_info(cwd)  # reads a run-info file: only when something is missing
+        if found:
+            layers.append(found[0])
+    for layer in layers:
+        s.project = s.project or layer.project
+        if not s.task and not from_path.project and layer.project == s.project:
+            s.task = layer.task
+        s.run = s.run or layer.run
+    if s.run and not args.run:
+        validate_component("run", s.run)
+    if not s.project:
+        raise BusError("cannot infer project: run from inside a task or project directory")
+    return s

@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from .. import defaults as _defaults
 from ..agents.registry import types as _agent_types
 
 AGENT_TYPES: tuple[str, ...] = _agent_types()  # the backends' table (conductor.agents.registry)
 DIVERSIFICATION_STRATEGIES: tuple[str, ...] = ("round-robin", "weighted")
 # when the next attempt continues the agent's session: after an answered QUESTION or a limit
 # wait (answers), on every restart (always), or never
-RESUME_MODES: tuple[str, ...] = ("answers", "always", "never")
+RESUME_MODES: tuple[str, ...] = _defaults.RESUME_MODES
 
 DEFAULT_API_HOST = "0.0.0.0"
 DEFAULT_API_PORT = 14355
@@ -110,7 +111,7 @@ class Defaults:
     # ours (issue 10): what a task may spend, and how the loop treats failures and limits
     max_cost_usd: float | None = None       # None: no cost budget
     max_tokens: int | None = None           # None: no token budget
-    max_restarts: int | None = None         # None: run-agent's default (100 attempts)
+    max_restarts: int | None = None         # None: run-agent's default (defaults.MAX_ATTEMPTS)
     failure_limit: int | None = None        # identical failures in a row before `stuck`
     limit_wait_max: str = ""                # the longest wait for a usage limit ("6h")
     resume: str = ""                        # answers (default) | always | never

@@ -25,6 +25,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Static, Tree
 from textual.worker import Worker, WorkerState
 
+from ..defaults import CONSOLE_GRACE
 from ..errors import ConductorError
 from ..timefmt import now_ns
 from . import keymap as km
@@ -83,6 +84,7 @@ class ConductorApp(App[None]):
 
     CSS_PATH = stylesheet_path()
     TITLE = "conductor"
+    BINDINGS = km.bindings()
 
     def __init__(self, root: str, *, config_path: str | None = None, config=None,
                  project: str | None = None, read_only: bool = False, view: str | None = None,
@@ -131,11 +133,7 @@ class ConductorApp(App[None]):
     # -- bindings ------------------------------------------------------------------------
 
     def _install_bindings(self) -> None:
-        """Add the table's bindings (with their ids) to the app's, then the config's keymap."""
-        from textual.binding import BindingsMap
-        table = BindingsMap(km.bindings(read_only=self.read_only))
-        for key, bindings in table.key_to_bindings.items():
-            self._bindings.key_to_bindings[key] = bindings
+        """Apply the config's keymap to the table's bindings (``BINDINGS``, widgets' too)."""
         known, unknown = km.split_keymap(self.config.keymap if self.config else {})
         self._unknown_keymap = unknown
         if known:
@@ -642,7 +640,7 @@ class ConductorApp(App[None]):
         def confirmed(yes: bool | None) -> None:
             if yes:
                 self._control("stop", task, orchestrator.stop_task, self.root, task.project,
-                              task.task, force=True, grace=5.0)
+                              task.task, force=True, grace=CONSOLE_GRACE)
         self._confirm(f"Stop task {task.task}?\nSTOP-REQUESTED is written, its runs get SIGTERM "
                       "(SIGKILL after 5 s) and the loop does not restart it.", confirmed, "Stop")
 
@@ -659,7 +657,7 @@ class ConductorApp(App[None]):
         def confirmed(yes: bool | None) -> None:
             if yes:
                 self._control("stop run", task, orchestrator.stop_run, self.root, task.project,
-                              task.task, run.run_id, force=True, grace=5.0)
+                              task.task, run.run_id, force=True, grace=CONSOLE_GRACE)
         self._confirm(f"Stop run {run.run_id} only?\nThe task's loop goes on and may start "
                       "another attempt.", confirmed, "Stop run")
 
@@ -672,7 +670,7 @@ class ConductorApp(App[None]):
         def go(yes: bool | None = True) -> None:
             if yes:
                 self._control("restart", task, orchestrator.restart_task, self.root,
-                              task.project, task.task, grace=5.0, agent=self._agent_for(task),
+                              task.project, task.task, grace=CONSOLE_GRACE, agent=self._agent_for(task),
                               config_path=self._config_file())
         if task.loop_alive or task.status in ("running", "loop-dead", "needs-you"):
             self._confirm(f"Restart task {task.task}?\nIt is running: it is stopped first, then "

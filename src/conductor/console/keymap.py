@@ -1,8 +1,15 @@
-"""Key bindings as data: one table of named actions, keys remappable from the config.
+"""Every key binding of the console as data: one table, keys remappable from the config.
 
-Every binding has an id (the action id users put in the config's ``keymap:`` section); the help
-screen, the footer and the command palette are all generated from :data:`ACTIONS`, so a key
-added here shows up everywhere and a remapped key is shown as remapped.
+Every binding has an id (what users put in the config's ``keymap:`` section). The app's own
+actions are :data:`ACTIONS`; each widget's and dialog's bindings are :data:`WIDGET_KEYS`,
+keyed by a scope (``log``, ``readable``, ``feed``, ``tree``, ``confirm``, …), and a widget's
+``BINDINGS`` is :func:`widget_bindings` of its scope: no binding is written anywhere else. So
+every id can be remapped (Textual applies the config's keymap by id to the app's and each
+widget's bindings), and the help screen, the footer and the command palette show what is in
+force. The vim-style moves (``j``/``k``/``g``/``G``/PageUp/PageDown) are written once, in
+:data:`VIM_MOVES`, and :func:`vim` maps them to each scrolling widget's own actions.
+
+This module has no state; :func:`effective_keys` gives the keys after a config's overrides.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from textual.binding import Binding
 
 @dataclass(frozen=True)
 class ActionSpec:
-    """One console action. ``control`` actions change tasks and vanish in read-only mode."""
+    """One binding. ``control`` actions change tasks and vanish in read-only mode."""
     id: str
     keys: str
     action: str
@@ -23,6 +30,11 @@ class ActionSpec:
     control: bool = False
     show: bool = True
     key_display: str | None = None
+    priority: bool = False
+
+    def binding(self) -> Binding:
+        return Binding(self.keys, self.action, self.description, show=self.show, id=self.id,
+                       key_display=self.key_display, priority=self.priority)
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -51,52 +63,126 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("help", "question_mark", "help", "Help", "App", key_display="?"),
     ActionSpec("command_palette", "colon", "command_palette", "Commands", "App",
                key_display=":"),
+    # Textual adds ctrl+p itself only when no binding runs the palette; this is that binding
+    # (same key, words and priority, so the footer's right-hand "^p palette" stays), with an id.
+    ActionSpec("palette", "ctrl+p", "command_palette", "palette", "App", show=False,
+               priority=True),
     ActionSpec("quit", "q", "quit", "Quit", "App"),
 )
 
-MOVES: tuple[tuple[str, str], ...] = (
-    ("j / down", "move down (tree, feed, logs)"),
-    ("k / up", "move up"),
-    ("g / home", "first line"),
-    ("G / end", "last line (logs: follow again)"),
-    ("l / right, h / left", "expand / collapse in the tree"),
-    ("enter", "open: expand a node, show a whole bus message"),
-    ("/  n  N  w", "in a log: search, next, previous match, wrap"),
-    ("ctrl+p", "command palette"),
+VIM_MOVES: tuple[tuple[str, str, str], ...] = (
+    ("down", "j,down", "Down"),
+    ("up", "k,up", "Up"),
+    ("top", "g,home", "Top"),
+    ("bottom", "G,end", "Bottom"),
+    ("page_down", "pagedown", "Page down"),
+    ("page_up", "pageup", "Page up"),
 )
+"""The vim-style moves, written once: (move, default keys, description)."""
+
+
+def vim(scope: str, group: str, *, actions: dict[str, str] | None = None,
+        ids: dict[str, str] | None = None, keys: dict[str, str] | None = None,
+        shown: dict[str, str] | None = None, moves: tuple[str, ...] | None = None,
+        ) -> tuple[ActionSpec, ...]:
+    """:data:`VIM_MOVES` for one widget: ``actions`` names the widget's action for a move
+    (default: the move's name), ``ids`` the id suffix (default: the move's name), ``keys``
+    narrows the keys (the tree leaves arrows to Textual's Tree), ``shown`` puts a move in the
+    footer with that description, ``moves`` picks a subset."""
+    actions, ids, keys, shown = actions or {}, ids or {}, keys or {}, shown or {}
+    return tuple(
+        ActionSpec(f"{scope}.{ids.get(move, move)}", keys.get(move, default),
+                   actions.get(move, move), shown.get(move, description), group,
+                   show=move in shown)
+        for move, default, description in VIM_MOVES if moves is None or move in moves)
+
+
+def _spec(id: str, keys: str, action: str, description: str, group: str, *,
+          show: bool = False, key_display: str | None = None) -> ActionSpec:
+    return ActionSpec(id, keys, action, description, group, show=show, key_display=key_display)
+
+
+WIDGET_KEYS: dict[str, tuple[ActionSpec, ...]] = {
+    "tree": vim("tree", "Tree",
+                actions={"down": "cursor_down", "up": "cursor_up", "top": "cursor_top",
+                         "bottom": "cursor_bottom"},
+                keys={"down": "j", "up": "k"}, moves=("down", "up", "top", "bottom")) + (
+        _spec("tree.expand", "l,right", "expand_or_down", "Expand", "Tree"),
+        _spec("tree.collapse", "h,left", "collapse_or_parent", "Collapse", "Tree"),
+    ),
+    "feed": vim("feed", "Bus feed") + (
+        _spec("feed.open", "enter", "choose", "Open message", "Bus feed", show=True),
+    ),
+    "log": vim("log", "Log (stdout, stderr)",
+               actions={"down": "line_down", "up": "line_up", "bottom": "end"},
+               ids={"down": "line_down", "up": "line_up", "bottom": "end"},
+               shown={"bottom": "End/follow"}) + (
+        _spec("log.left", "h,left", "column_left", "Left", "Log (stdout, stderr)"),
+        _spec("log.right", "l,right", "column_right", "Right", "Log (stdout, stderr)"),
+        _spec("log.search", "slash", "search", "Search", "Log (stdout, stderr)", show=True),
+        _spec("log.search_next", "n", "search_next", "Next match", "Log (stdout, stderr)"),
+        _spec("log.search_previous", "N", "search_previous", "Previous match",
+              "Log (stdout, stderr)"),
+        _spec("log.wrap", "w", "toggle_wrap", "Wrap", "Log (stdout, stderr)", show=True),
+    ),
+    "log_pane": (
+        _spec("log.close_search", "escape", "close_search", "Close search",
+              "Log (stdout, stderr)"),
+    ),
+    "readable": vim("readable", "Readable stdout", shown={"bottom": "Follow"}),
+    "help": (_spec("help.close", "escape,q,question_mark", "close", "Close", "Dialogs",
+                   show=True),),
+    "message": (_spec("message.close", "escape,q,enter", "close", "Close", "Dialogs",
+                      show=True),),
+    "confirm": (
+        _spec("confirm.yes", "y", "answer(True)", "Yes", "Dialogs", show=True),
+        _spec("confirm.no", "n,escape", "answer(False)", "No", "Dialogs", show=True),
+    ),
+    "post": (
+        _spec("post.cancel", "escape", "cancel", "Cancel", "Dialogs", show=True),
+        _spec("post.submit", "ctrl+s", "submit", "Post", "Dialogs", show=True),
+    ),
+    "new": (
+        _spec("new.cancel", "escape", "cancel", "Cancel", "Dialogs", show=True),
+        _spec("new.submit", "ctrl+s", "submit", "Create", "Dialogs", show=True),
+    ),
+    "types": (
+        _spec("types.cancel", "escape", "cancel", "Cancel", "Dialogs", show=True),
+        _spec("types.apply", "ctrl+s", "apply", "Apply", "Dialogs", show=True),
+    ),
+}
+
+ALL: tuple[ActionSpec, ...] = ACTIONS + tuple(
+    spec for specs in WIDGET_KEYS.values() for spec in specs)
+"""Every binding of the console, app first, in the help screen's order."""
 
 CONTROL_ACTIONS = frozenset(spec.action for spec in ACTIONS if spec.control)
-BY_ID = {spec.id: spec for spec in ACTIONS}
+BY_ID = {spec.id: spec for spec in ALL}
+assert len(BY_ID) == len(ALL), "binding ids must be unique"
 
 
-def bindings(*, read_only: bool = False) -> list[Binding]:
-    """The app's bindings (control keys left out in read-only mode)."""
-    return [Binding(spec.keys, spec.action, spec.description, show=spec.show, id=spec.id,
-                    key_display=spec.key_display)
-            for spec in ACTIONS if not (read_only and spec.control)]
+def bindings() -> list[Binding]:
+    """The app's bindings. Read-only mode keeps them and refuses control actions in
+    ``check_action`` (which also hides them from the footer)."""
+    return [spec.binding() for spec in ACTIONS]
+
+
+def widget_bindings(scope: str) -> list[Binding]:
+    """A widget's (or dialog's) ``BINDINGS``, from its scope in :data:`WIDGET_KEYS`."""
+    return [spec.binding() for spec in WIDGET_KEYS[scope]]
 
 
 def split_keymap(keymap: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     """The config's keymap cut into what Textual accepts and the action ids nobody knows."""
     known: dict[str, str] = {}
     unknown: list[str] = []
-    widget_ids = WIDGET_BINDING_IDS
     for action_id, keys in keymap.items():
         keys = ",".join(k.strip() for k in keys.split(",") if k.strip())
-        if action_id in BY_ID or action_id in widget_ids:
+        if action_id in BY_ID:
             known[action_id] = keys
         else:
             unknown.append(action_id)
     return known, unknown
-
-
-WIDGET_BINDING_IDS = frozenset({
-    "tree.down", "tree.up", "tree.top", "tree.bottom", "tree.expand", "tree.collapse",
-    "feed.down", "feed.up", "feed.top", "feed.bottom", "feed.open",
-    "log.line_down", "log.line_up", "log.left", "log.right", "log.top", "log.end",
-    "log.page_up", "log.page_down", "log.search", "log.search_next", "log.search_previous",
-    "log.wrap", "log.close_search",
-})
 
 
 def display_keys(keys: str) -> str:
@@ -106,5 +192,6 @@ def display_keys(keys: str) -> str:
 
 
 def effective_keys(keymap: dict[str, str]) -> dict[str, str]:
-    """Action id -> the keys in force after the config's overrides."""
-    return {spec.id: keymap.get(spec.id, spec.keys) for spec in ACTIONS}
+    """Binding id -> the keys in force after the config's overrides (every id, widgets too)."""
+    known, _ = split_keymap(keymap)
+    return {spec.id: known.get(spec.id, spec.keys) for spec in ALL}

@@ -251,6 +251,14 @@ class LineIndex:
             self._fd = -1
         self._chunk_cache.clear()
 
+    def __del__(self) -> None:
+        # An index opened by a worker whose answer was never handled (the pane went away
+        # between the open and the message) still closes its descriptor.
+        try:
+            self.close()
+        except (AttributeError, OSError):
+            pass
+
     def dup_fd(self) -> int:
         """A descriptor of the same open file for a worker thread (the worker closes it)."""
         return os.dup(self._fd)
@@ -335,29 +343,114 @@ class LineIndex:
 
     # -- lines -----------------------------------------------------------------------------
 
+    def reader(self, *, own_fd: bool = False,
+               cache: OrderedDict[tuple[int, int], array] | None = None) -> LineReader:
+        """A :class:`LineReader` over what the index knows now. ``own_fd``: on a duplicate
+        descriptor, for a worker thread (the reader closes it), with ``cache`` as its chunk
+        cache (one thread at a time); otherwise on the index's own descriptor and cache."""
+        if own_fd:
+            return LineReader(self.dup_fd(), self.offsets, self.first_lines, self.state,
+                              self.origin, owns_fd=True, cache=cache)
+        return LineReader(self._fd, self.offsets, self.first_lines, self.state, self.origin,
+                          cache=self._chunk_cache)
+
+    def reader_after(self, delta: IndexDelta, fd: int) -> LineReader:
+        """A reader of the lines a :meth:`scan_growth` result adds (from the start of the
+        index's last chunk on), before the owner applies it: for the thread that scanned.
+        Does not own ``fd``."""
+        offsets = array("q", self.offsets[-1:])
+        offsets.extend(delta.offsets)
+        first_lines = array("q", self.first_lines[-1:])
+        first_lines.extend(delta.first_lines)
+        return LineReader(fd, offsets, first_lines, delta.state, self.origin)
+
+    def line_start(self, line: int) -> int:
+        return self.reader().line_start(line)
+
+    def line_span(self, line: int) -> tuple[int, int, bool]:
+        return self.reader().line_span(line)
+
+    def read_line(self, line: int, max_bytes: int) -> LineBytes:
+        return self.reader().read_line(line, max_bytes)
+
+    def line_of_offset(self, offset: int) -> int:
+        return self.reader().line_of_offset(offset)
+
     def _chunk_line_count(self, chunk: int) -> int:
         upper = self.first_lines[chunk + 1] if chunk + 1 < len(self.first_lines) else self.state.lines
         return upper - self.first_lines[chunk]
 
+
+class LineReader:
+    """Reads lines through a frozen view of a :class:`LineIndex`: safe in a worker thread.
+
+    It keeps the index's chunk arrays and the count of chunks at creation: the index only ever
+    *extends* those arrays (growth) or replaces them (a merged prefix), so the first ``chunks``
+    entries never change under it. Line numbers are those of the index's ``origin`` then; a
+    reader made before a prefix merge numbers lines from the tail.
+    """
+
+    def __init__(self, fd: int, offsets: array, first_lines: array, state: ScanState,
+                 origin: int, *, owns_fd: bool = False,
+                 cache: OrderedDict[tuple[int, int], array] | None = None) -> None:
+        self._fd = fd
+        self._owns_fd = owns_fd
+        self.offsets = offsets
+        self.first_lines = first_lines
+        self.chunks = len(offsets)
+        self.state = state
+        self.origin = origin
+        self._cache: OrderedDict[tuple[int, int], array] = \
+            OrderedDict() if cache is None else cache
+
+    @property
+    def line_count(self) -> int:
+        return self.state.lines + (1 if self.state.scanned_to > self.state.line_end else 0)
+
+    @property
+    def first_line(self) -> int:
+        """The first line this reader can read (a reader made by ``reader_after`` starts at
+        the index's last chunk)."""
+        return self.first_lines[0]
+
+    @property
+    def fd(self) -> int:
+        return self._fd
+
+    def close(self) -> None:
+        if self._owns_fd and self._fd >= 0:
+            os.close(self._fd)
+        self._fd = -1
+
+    def __enter__(self) -> LineReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _chunk_line_count(self, chunk: int) -> int:
+        upper = self.first_lines[chunk + 1] if chunk + 1 < self.chunks else self.state.lines
+        return upper - self.first_lines[chunk]
+
     def _chunk_of_line(self, line: int) -> int:
-        return bisect.bisect_right(self.first_lines, line) - 1
+        return bisect.bisect_right(self.first_lines, line, 0, self.chunks) - 1
 
     def _chunk_starts(self, chunk: int) -> array:
         start = self.offsets[chunk]
         count = self._chunk_line_count(chunk)
         key = (start, count)
-        cached = self._chunk_cache.get(key)
+        cached = self._cache.get(key)
         if cached is not None:
-            self._chunk_cache.move_to_end(key)
+            self._cache.move_to_end(key)
             return cached
         if count <= 1:
             starts = array("q", [start] * count)
         else:
-            end = self.offsets[chunk + 1] if chunk + 1 < len(self.offsets) else self.state.line_end
+            end = self.offsets[chunk + 1] if chunk + 1 < self.chunks else self.state.line_end
             starts = _line_starts(os.pread(self._fd, end - start, start), start)
-        self._chunk_cache[key] = starts
-        if len(self._chunk_cache) > CHUNK_CACHE_SIZE:
-            self._chunk_cache.popitem(last=False)
+        self._cache[key] = starts
+        if len(self._cache) > CHUNK_CACHE_SIZE:
+            self._cache.popitem(last=False)
         return starts
 
     def line_start(self, line: int) -> int:
@@ -386,9 +479,41 @@ class LineIndex:
             length -= 1
         return LineBytes(data, length, complete)
 
+    def read_lines(self, lines: list[int], max_bytes: int) -> dict[int, LineBytes]:
+        """:meth:`read_line` for each of ``lines`` (sorted), with one read per run of
+        consecutive lines whose bytes fit in :data:`BLOCK_BYTES` (a screen is one read)."""
+        out: dict[int, LineBytes] = {}
+        i = 0
+        while i < len(lines):
+            j = i + 1
+            first = self.line_span(lines[i])
+            last = first
+            while j < len(lines) and lines[j] == lines[j - 1] + 1:
+                span = self.line_span(lines[j])
+                if span[1] - first[0] > BLOCK_BYTES:
+                    break
+                last = span
+                j += 1
+            if j - i == 1:
+                out[lines[i]] = self.read_line(lines[i], max_bytes)
+                i = j
+                continue
+            base = first[0]
+            block = os.pread(self._fd, last[1] + 1 - base, base)
+            for line in lines[i:j]:
+                start, end, complete = self.line_span(line)
+                length = end - start
+                data = block[start - base:start - base + min(length, max_bytes)]
+                if complete and len(data) == length and data.endswith(b"\r"):
+                    data = data[:-1]
+                    length -= 1
+                out[line] = LineBytes(data, length, complete)
+            i = j
+        return out
+
     def line_of_offset(self, offset: int) -> int:
         """Number of the line containing byte ``offset`` (must be within the index)."""
-        chunk = bisect.bisect_right(self.offsets, offset) - 1
+        chunk = bisect.bisect_right(self.offsets, offset, 0, self.chunks) - 1
         starts = self._chunk_starts(chunk)
         return self.first_lines[chunk] + max(bisect.bisect_right(starts, offset) - 1, 0)
 
@@ -421,6 +546,17 @@ def display_line(raw: LineBytes, max_chars: int) -> DisplayLine:
     hidden = max(len(text) - max_chars, 0) + unread
     shown = text[:max_chars]
     return DisplayLine(f"{shown}{MARKER_PREFIX}{hidden} chars]", cut_at=len(shown))
+
+
+def read_display_lines(reader: LineReader, lines, max_chars: int,
+                       cancelled: Callable[[], bool] | None = None) -> dict[int, DisplayLine]:
+    """``lines`` ready to draw (at most ``4 * max_chars`` bytes read from each); the ones the
+    reader does not hold are skipped. Meant for a worker thread: this is the pane's disk I/O."""
+    wanted = sorted(line for line in lines if reader.first_line <= line < reader.line_count)
+    if cancelled is not None and cancelled():
+        return {}
+    raw = reader.read_lines(wanted, max_chars * 4)
+    return {line: display_line(data, max_chars) for line, data in raw.items()}
 
 
 def find_forward(fd: int, start: int, stop: int, first_line: int, needle: bytes,

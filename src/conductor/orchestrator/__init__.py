@@ -1,12 +1,23 @@
-"""The operator's verbs, shared by the console and the CLI: start, stop, restart, resume, post.
+"""The operator's verbs, shared by the console and the CLI: start, stop (a task, a run),
+resume, restart, cancel, delete, post.
 
-Each is a thin function over runner, store and bus. Tasks are started as *detached supervisors*:
-``run-agent task`` in a new session, with no terminal and its own log file, so closing the
-console or losing an SSH link stops nothing.
+Each is a thin function over runner, store and bus that returns a small typed result (or
+raises a one-line ConductorError) for its front end to print or show. Tasks are started as
+*detached supervisors*: ``run-agent task`` in a new session, with no terminal and its own log
+file, so closing the console or losing an SSH link stops nothing.
+
+Names load on first use (PEP 562): ``post`` is on ``run-agent bus post``'s path and must not
+bring ``verbs``' imports (dataclasses, subprocess) with it.
 """
 
-from .verbs import (LOOP_LOG, StartResult, cancel_task, loop_alive, new_task, post_message, restart_task,
-                    resume_task, start_task, stop_run, stop_task)
+from conductor.lazymod import lazy_names
 
-__all__ = ["LOOP_LOG", "StartResult", "cancel_task", "loop_alive", "new_task", "post_message", "restart_task",
-           "resume_task", "start_task", "stop_run", "stop_task"]
+_VERBS = ("LOOP_LOG", "DeleteResult", "StartResult", "StopRunResult", "StopTaskResult",
+          "cancel_task", "clear_stop_markers", "delete_task", "loop_alive", "new_task",
+          "restart_task", "resumable_task_dir", "resume_task", "start_task", "stop_marks_task",
+          "stop_run", "stop_run_dir", "stop_task", "task_liveness", "wait_loop_gone")
+_WHERE = dict.fromkeys(_VERBS, "verbs")
+_WHERE.update(post_message="post", post_to_bus="post")
+
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, globals())
+__all__ = sorted(_WHERE)

@@ -16,14 +16,15 @@ import re
 import time
 from dataclasses import dataclass
 
+from .. import defaults
 from ..agents.backend import Failure
 from ..store.usage import Usage, format_cost
 
-DEFAULT_FAILURE_LIMIT = 5
-DEFAULT_BACKOFF_MAX = 300.0        # the longest pause between identical failures
-DEFAULT_LIMIT_WAIT_MAX = 6 * 3600.0  # the longest wait for a usage limit to reset
-LIMIT_FALLBACK_WAIT = 300.0        # a limit without a reset time: wait this long, then try
-RESUME_MODES = ("answers", "always", "never")
+DEFAULT_FAILURE_LIMIT = defaults.FAILURE_LIMIT
+DEFAULT_BACKOFF_MAX = defaults.BACKOFF_MAX        # the longest pause between identical failures
+DEFAULT_LIMIT_WAIT_MAX = defaults.LIMIT_WAIT_MAX  # the longest wait for a usage limit to reset
+LIMIT_FALLBACK_WAIT = defaults.LIMIT_FALLBACK_WAIT  # a limit without a reset time: wait, then try
+RESUME_MODES = defaults.RESUME_MODES
 
 
 @dataclass

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import defaults
 from ..agents.backend import BUDGET, LIMIT, Failure, Launch
 from ..bus import Message, MessageBus
 from ..errors import ConductorError
@@ -34,11 +35,11 @@ from .prompt import task_prompt
 from .stop import STOP_SIGNAL, marker_present
 from .supervisor import SupervisorLock
 
-DEFAULT_MAX_ATTEMPTS = 100
-DEFAULT_RESTART_DELAY = 1.0
-DEFAULT_CHILD_WAIT = 300.0
-DEFAULT_CHILD_POLL = 1.0
-DEFAULT_DEP_POLL = 2.0
+DEFAULT_MAX_ATTEMPTS = defaults.MAX_ATTEMPTS
+DEFAULT_RESTART_DELAY = defaults.RESTART_DELAY
+DEFAULT_CHILD_WAIT = defaults.CHILD_WAIT
+DEFAULT_CHILD_POLL = defaults.CHILD_POLL
+DEFAULT_DEP_POLL = defaults.DEP_POLL
 SETTLE_TIME = 2.0
 ANSWER_POLL = 0.5  # how often a QUESTION's answer is looked for
 
@@ -79,7 +80,7 @@ class TaskRequest:
     backoff_max: float = policy.DEFAULT_BACKOFF_MAX
     limit_wait_max: float = policy.DEFAULT_LIMIT_WAIT_MAX
     limit_fallback: float = policy.LIMIT_FALLBACK_WAIT
-    resume_mode: str = "answers"          # when an attempt continues the agent's session
+    resume_mode: str = defaults.RESUME_MODE         # when an attempt continues the agent's session
     # where each attempt runs (conductor.executor): "" or "local" in this process, as a child
     # process group of ours; another executor places the run and the loop watches it
     executor: str = ""

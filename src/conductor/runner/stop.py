@@ -25,6 +25,7 @@ import stat
 import time
 from dataclasses import dataclass, replace
 
+from .. import defaults
 from ..errors import ConductorError
 from ..ids import run_sort_key
 from ..executor.base import LOCAL, placement_of
@@ -38,7 +39,7 @@ from ..timefmt import NS, format_duration, format_rfc3339nano, now_ns
 from .process import leader_problem, signal_group
 from ..store.supervision import lock_path
 
-DEFAULT_GRACE = 30.0
+DEFAULT_GRACE = defaults.STOP_GRACE
 POLL = 0.5
 MARKER_WARNING = "warning: stop marker not written: "
 STOP_SIGNAL = signal.SIGUSR1  # to a supervisor: the operator stopped the task, do not restart

@@ -9,18 +9,31 @@ views share: ``waiting`` / ``limit until 14:05``, ``needs-you`` / the budget lin
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-
 from ..timefmt import NS
 from .loopstate import BACKOFF, BUDGET, FAILED, LIMIT, QUESTION, STUCK, LoopState
 
 MAX_DETAIL = 120
 
 
-@dataclass(frozen=True)
 class LoopWords:
-    status: str  # the task status the state stands for: waiting, needs-you, stuck, failed
-    detail: str  # one short line: "limit until 14:05", "retry in 40s", "5 identical failures"
+    """``status``: the task status the state stands for (waiting, needs-you, stuck, failed);
+    ``detail``: one short line ("limit until 14:05", "retry in 40s", "5 identical failures").
+    A plain class: ``list`` and ``status`` import this module, and a dataclass costs its
+    generated methods at import time."""
+    __slots__ = ("status", "detail")
+
+    def __init__(self, status: str, detail: str) -> None:
+        self.status, self.detail = status, detail
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LoopWords) and (self.status, self.detail) == \
+            (other.status, other.detail)
+
+    def __hash__(self) -> int:
+        return hash((self.status, self.detail))
+
+    def __repr__(self) -> str:
+        return f"LoopWords({self.status!r}, {self.detail!r})"
 
     @property
     def text(self) -> str:

@@ -1,16 +1,16 @@
-"""Every key, generated from the binding table (so remapped keys show as remapped)."""
+"""Every key (the app's, each pane's and each dialog's), generated from the one binding table
+in :mod:`..keymap`, so remapped keys show as remapped."""
 
 from __future__ import annotations
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ..keymap import ACTIONS, MOVES, display_keys
+from ..keymap import ALL, display_keys, widget_bindings
 from ..status import HEARTBEAT_LOOKS, LOOKS
 
 
@@ -20,16 +20,13 @@ def help_table(keys: dict[str, str], *, read_only: bool) -> Table:
     table.add_column()
     table.add_column(style="bright_black")
     group = None
-    for spec in ACTIONS:
+    for spec in ALL:
         if read_only and spec.control:
             continue
         if spec.group != group:
             group = spec.group
             table.add_row(Text(group, style="bold underline"), "", "")
         table.add_row(display_keys(keys.get(spec.id, spec.keys)), spec.description, spec.id)
-    table.add_row(Text("Moving", style="bold underline"), "", "")
-    for key, what in MOVES:
-        table.add_row(key, what, "")
     table.add_row(Text("Statuses", style="bold underline"), "", "")
     for name, st in LOOKS.items():
         table.add_row(Text(st.glyph, style=st.style), st.label, "")
@@ -39,7 +36,7 @@ def help_table(keys: dict[str, str], *, read_only: bool) -> Table:
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help.close")]
+    BINDINGS = widget_bindings("help")
 
     def __init__(self, keys: dict[str, str], *, read_only: bool) -> None:
         super().__init__()
@@ -52,7 +49,8 @@ class HelpScreen(ModalScreen[None]):
                          "keymap: section)", classes="dialog-title", markup=False)
             with VerticalScroll(id="help-scroll"):
                 yield Static(help_table(self.keys, read_only=self.read_only), id="help-table")
-            yield Static("esc / q / ? close", classes="dialog-hint", markup=False)
+            close = display_keys(self.keys.get("help.close", "escape,q,question_mark"))
+            yield Static(f"{close} close", classes="dialog-hint", markup=False)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from ...bus import Message as BusMessage
 from ...timefmt import format_rfc3339nano
+from ..keymap import widget_bindings
 from ..text import safe_text
 from ..widgets.bus_feed import TYPE_STYLES
 
@@ -36,7 +36,7 @@ def message_table(msg: BusMessage) -> Table:
 
 
 class MessageScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,enter", "close", "Close", id="message.close")]
+    BINDINGS = widget_bindings("message")
 
     def __init__(self, msg: BusMessage) -> None:
         super().__init__()

@@ -11,7 +11,6 @@ from typing import Callable
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
@@ -20,6 +19,7 @@ from textual.worker import get_current_worker
 
 from ... import ids
 from ...errors import ConductorError
+from ..keymap import widget_bindings
 
 
 @dataclass
@@ -124,8 +124,7 @@ def load_prompt_file(req: NewTaskRequest) -> NewTaskRequest:
 class NewTaskScreen(ModalScreen[str | None]):
     """Returns the success text (the dialog closes) or None when cancelled."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="new.cancel"),
-                Binding("ctrl+s", "submit", "Create", id="new.submit")]
+    BINDINGS = widget_bindings("new")
 
     def __init__(self, *, projects: list[str], project: str, agents: list[str],
                  agent: str, create: Callable[[NewTaskRequest], str],

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select, Static, TextArea
 
 from ...bus import OPERATOR_TYPES
+from ..keymap import widget_bindings
 
 
 @dataclass
@@ -22,8 +22,7 @@ class PostRequest:
 
 
 class PostMessageScreen(ModalScreen[PostRequest | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="post.cancel"),
-                Binding("ctrl+s", "submit", "Post", id="post.submit")]
+    BINDINGS = widget_bindings("post")
 
     def __init__(self, project: str, task: str | None, *, msg_type: str = "USER") -> None:
         super().__init__()

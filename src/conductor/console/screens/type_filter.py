@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, SelectionList, Static
 
+from ..keymap import widget_bindings
 from ..widgets.bus_feed import ALL_TYPES
 
 
 class TypeFilterScreen(ModalScreen[frozenset | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="types.cancel"),
-                Binding("ctrl+s", "apply", "Apply", id="types.apply")]
+    BINDINGS = widget_bindings("types")
 
     def __init__(self, current: frozenset[str]) -> None:
         super().__init__()

@@ -13,7 +13,6 @@ from collections import deque
 
 from rich.text import Text
 from textual import work
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 from textual.worker import get_current_worker
@@ -23,6 +22,7 @@ from ...bus import Message as BusMessage
 from ..messages import BusGrew, BusLoaded, PaneError, ReportsWorkerErrors
 from ..text import neutralise
 from .line_list import LineList
+from .scrolling import VimKeys
 
 MAX_MESSAGES = 5000
 TYPE_STYLES = {
@@ -66,16 +66,8 @@ def message_row(msg: BusMessage) -> Text:
     return text
 
 
-class FeedList(LineList):
-    BINDINGS = [
-        Binding("j,down", "down", "Down", show=False, id="feed.down"),
-        Binding("k,up", "up", "Up", show=False, id="feed.up"),
-        Binding("g,home", "top", "Top", show=False, id="feed.top"),
-        Binding("G,end", "bottom", "Bottom", show=False, id="feed.bottom"),
-        Binding("pagedown", "page_down", show=False),
-        Binding("pageup", "page_up", show=False),
-        Binding("enter", "choose", "Open message", id="feed.open"),
-    ]
+class FeedList(VimKeys, LineList, keys="feed"):
+    """The feed's rows: vim moves, enter opens a message."""
 
 
 class BusFeed(ReportsWorkerErrors, Vertical):

@@ -1,10 +1,14 @@
 """The log pane: a file-backed, line-API view of an agent's stdout/stderr that follows the tail.
 
 Modelled on Toolong. The widget never holds the file: :class:`~conductor.console.line_index.LineIndex` keeps a
-sparse byte-offset index, lines are read from disk only when they are drawn (``render_line``),
-and decoded/rendered lines live in small LRU caches. Opening a file reads its tail backwards, so
-the last screen shows at once; the rest is indexed by a cancellable thread worker and merged
-without moving the view. Growth is read from the last offset only.
+sparse byte-offset index and decoded lines live in small LRU caches. The event loop never reads
+the file (design principle 6): opening (the tail, read backwards), checking for growth and
+scanning it, reading the lines to draw and searching all run in thread workers, which hand back
+plain data. ``render_line`` only draws from the line cache; a line not read yet is drawn blank
+and asked for, together with a page above and below the view, and drawn when it arrives (a
+frame later). Opening and growth also read the last page, so the tail and new lines appear
+with the message that announces them. The part of the file before the tail is indexed by a
+cancellable worker and merged without moving the view. Growth is read from the last offset only.
 
 Wrapping (``w``) works on the visible window only: the scroll position stays in *file lines*
 (one scroll step = one file line, the scrollbar maps file lines) and each visible line is folded
@@ -20,13 +24,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
 from rich.style import Style
 from rich.text import Text
 from textual import work
-from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.containers import Vertical
 from textual.css.query import NoMatches
@@ -43,21 +47,25 @@ from conductor.console.line_index import (
     DisplayLine,
     IndexDelta,
     LineIndex,
+    LineReader,
     PrefixIndex,
-    display_line,
     find_backward,
     find_forward,
+    read_display_lines,
 )
-from conductor.console.widgets.scrolling import set_virtual_size
+from conductor.console.keymap import widget_bindings
+from conductor.console.widgets.scrolling import VimKeys, set_virtual_size
 from conductor.errors import ConductorError
 
-INLINE_GROWTH_BYTES = 1024 * 1024
-"""Growth up to this size is scanned on the event loop (about 1 ms); more goes to a worker."""
 POLL_SECONDS = 0.5
 TAIL_LINES = 1000
 LINE_CACHE_SIZE = 1024
 _PLACEHOLDER = re.compile("[" + "".join(sorted(PLACEHOLDER_CHARS)) + "]")
 STRIP_CACHE_SIZE = 256
+LONG_WORKERS = frozenset({"log-view-index", "log-view-search"})
+"""Worker groups that may scan the whole file: cancelled when the pane shows another file."""
+MAX_FETCH_LINES = 512
+"""Lines one read worker reads (the view and a page either side fit in it many times)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,23 +77,9 @@ class _Window:
     top_line: int
 
 
-class LogView(ScrollView, can_focus=True):
+class LogView(VimKeys, ScrollView, can_focus=True, keys="log"):
     """Shows a text file that may grow, following its end until the user scrolls up."""
 
-    BINDINGS = [
-        Binding("j,down", "line_down", "Down", show=False, id="log.line_down"),
-        Binding("k,up", "line_up", "Up", show=False, id="log.line_up"),
-        Binding("h,left", "column_left", "Left", show=False, id="log.left"),
-        Binding("l,right", "column_right", "Right", show=False, id="log.right"),
-        Binding("g,home", "top", "Top", show=False, id="log.top"),
-        Binding("G,end", "end", "End/follow", id="log.end"),
-        Binding("pageup", "page_up", "Page up", show=False, id="log.page_up"),
-        Binding("pagedown", "page_down", "Page down", show=False, id="log.page_down"),
-        Binding("slash", "search", "Search", id="log.search"),
-        Binding("n", "search_next", "Next match", show=False, id="log.search_next"),
-        Binding("N", "search_previous", "Previous match", show=False, id="log.search_previous"),
-        Binding("w", "toggle_wrap", "Wrap", id="log.wrap"),
-    ]
 
     COMPONENT_CLASSES = {
         "log-view--control",
@@ -152,11 +146,32 @@ class LogView(ScrollView, can_focus=True):
             self.generation = generation
             self.percent = percent
 
-    class _GrowthScanned(Message):
-        def __init__(self, generation: int, delta: IndexDelta) -> None:
+    class _Opened(Message):
+        def __init__(self, generation: int, index: LineIndex | None, problem: str,
+                     lines: dict[int, DisplayLine]) -> None:
             super().__init__()
             self.generation = generation
+            self.index = index
+            self.problem = problem
+            self.lines = lines
+
+    class _Checked(Message):
+        def __init__(self, generation: int, change: Change, delta: IndexDelta | None,
+                     lines: dict[int, DisplayLine]) -> None:
+            super().__init__()
+            self.generation = generation
+            self.change = change
             self.delta = delta
+            self.lines = lines
+
+    class _LinesRead(Message):
+        def __init__(self, generation: int, origin: int, state, lines: dict[int, DisplayLine],
+                     ) -> None:
+            super().__init__()
+            self.generation = generation
+            self.origin = origin
+            self.state = state
+            self.lines = lines
 
     class _SearchDone(Message):
         def __init__(self, generation: int, origin: int, query: str, line: int | None,
@@ -189,6 +204,12 @@ class LogView(ScrollView, can_focus=True):
         self._search_note = ""
         self._index_percent: int | None = None
         self._growth_pending = False
+        self._check_again = False
+        self._opening = False
+        self._fetching = False
+        self._fetch_scheduled = False
+        self._wanted: set[int] = set()
+        self._fetch_cache: OrderedDict = OrderedDict()
         self._prefix_lines = 0
         self._problem = ""
         self._last_status = ""
@@ -199,7 +220,7 @@ class LogView(ScrollView, can_focus=True):
         self._width_update_scheduled = False
         self._frame_style: Style | None = None
         if path is not None:
-            self._open(path)
+            self._path = path  # opened by a worker once mounted
 
     # -- public state ----------------------------------------------------------------------
 
@@ -286,26 +307,83 @@ class LogView(ScrollView, can_focus=True):
     def _open(self, path: str) -> None:
         self._path = path
         self._problem = ""
-        try:
-            self._index = LineIndex.open_tail(path, TAIL_LINES)
-        except FileNotFoundError:
-            self._problem = "waiting for file"
-        except OSError as error:
-            self._problem = f"cannot read: {error.strerror or error}"
-        except ConductorError as error:  # a link, FIFO or device at the name: one line, no content
-            self._problem = f"cannot read: {error}"
-        if self._index is not None and not self._index.complete and self.is_mounted:
-            self.call_after_refresh(self._start_index_build, self._generation)
+        if self.is_mounted:
+            self._start_open()
 
-    def _close(self) -> None:
+    def _start_open(self) -> None:
+        if self._path is not None and not self._opening:
+            self._opening = True
+            self._open_file(self._generation, self._path, self._following, self._read_ahead())
+
+    def _read_ahead(self) -> int:
+        """Lines to read with an open or a growth: two screens (100 before the first layout)."""
+        height = self.scrollable_content_region.height
+        return 2 * height if height else 100
+
+    @work(thread=True, group="log-view-open", exit_on_error=False)
+    def _open_file(self, generation: int, path: str, at_end: bool, lines: int) -> None:
+        worker = get_current_worker()
+        index: LineIndex | None = None
+        problem = ""
+        shown: dict[int, DisplayLine] = {}
+        try:
+            index = LineIndex.open_tail(path, TAIL_LINES)
+            # The index is this thread's until the message hands it over.
+            count = index.line_count
+            wanted = range(max(count - lines, 0), count) if at_end else range(min(lines, count))
+            shown = read_display_lines(index.reader(), wanted, self._max_line_length)
+        except FileNotFoundError:
+            problem = "waiting for file"
+        except OSError as error:
+            problem = f"cannot read: {error.strerror or error}"
+        except ConductorError as error:  # a link, FIFO or device at the name: one line, no content
+            problem = f"cannot read: {error}"
+        if worker.is_cancelled:
+            if index is not None:
+                index.close()
+            return
+        self.post_message(self._Opened(generation, index, problem, shown))
+
+    def on_log_view__opened(self, message: _Opened) -> None:
+        message.stop()
+        if message.generation != self._generation or not self.is_mounted:
+            if message.index is not None:
+                message.index.close()
+            return
+        self._opening = False
+        self._index = message.index
+        self._problem = message.problem
+        if self._index is not None:
+            self._store_lines(message.lines)
+            if not self._index.complete:
+                # After the first frame: the scan holds the GIL in bursts and would delay it.
+                self.call_after_refresh(self._start_index_build, self._generation)
+        self._update_virtual_size()
+        if self._following:
+            self._scroll_end()
+        self.refresh()
+        self._post_status()
+        if self._check_again and self._index is not None:
+            self.refresh_file()
+
+    def _close(self, *, unmounting: bool = False) -> None:
         self._generation += 1
         if self.is_mounted:
-            self.workers.cancel_node(self)
+            # The long scans stop; the short reads finish and their answers are dropped (by
+            # generation), except when the pane goes away: then the open closes what it opened.
+            for worker in list(self.workers):
+                if worker.node is self and (unmounting or worker.group in LONG_WORKERS):
+                    worker.cancel()
         if self._index is not None:
             self._index.close()
         self._index = None
         self._path = None
         self._growth_pending = False
+        self._check_again = False
+        self._opening = False
+        self._fetching = False
+        self._wanted = set()
+        self._fetch_cache = OrderedDict()
         self._index_percent = None
         self._new_lines = 0
         self._match_line = None
@@ -336,9 +414,8 @@ class LogView(ScrollView, can_focus=True):
     def on_mount(self) -> None:
         super().on_mount()
         self.set_interval(POLL_SECONDS, self._poll)
-        if self._index is not None and not self._index.complete:
-            # After the first frame: the scan holds the GIL in bursts and would delay it.
-            self.call_after_refresh(self._start_index_build, self._generation)
+        if self._index is None:
+            self._start_open()
         self._update_virtual_size()
         self.call_after_refresh(self._settle_initial_scroll)
 
@@ -347,7 +424,7 @@ class LogView(ScrollView, can_focus=True):
         self._post_status()
 
     def on_unmount(self) -> None:
-        self._close()
+        self._close(unmounting=True)
 
     # -- growth ----------------------------------------------------------------------------
 
@@ -356,31 +433,67 @@ class LogView(ScrollView, can_focus=True):
             self.refresh_file()
 
     def refresh_file(self) -> None:
-        """Read what was appended since the last call (or reload after truncation/replacement)."""
-        if self._path is None or self._growth_pending:
+        """Read what was appended since the last call (or reload after truncation/replacement).
+        The check and the read run in a worker; a call while one runs checks again after it."""
+        if self._path is None:
+            return
+        if self._growth_pending or self._opening:
+            self._check_again = True
             return
         if self._index is None:
             self._open(self._path)
-            if self._index is not None:
-                self._after_reset(self._following)
             return
-        change, size = self._index.check()
-        if change is Change.RESET:
-            self._reload()
-        elif change is Change.GROWN:
-            if size - self._index.state.scanned_to <= INLINE_GROWTH_BYTES:
-                self._apply_growth(self._index.scan_growth(size))
-            else:
-                self._growth_pending = True
-                self._scan_growth(self._index, self._generation, self._index.dup_fd(), size)
+        self._growth_pending = True
+        self._check_again = False
+        index = self._index
+        self._check_file(index, self._generation, index.dup_fd(),
+                         self._read_ahead() if self._following else 0)
 
-    def _apply_growth(self, delta: IndexDelta) -> None:
+    @work(thread=True, group="log-view-growth", exit_on_error=False)
+    def _check_file(self, index: LineIndex, generation: int, fd: int, tail: int) -> None:
+        worker = get_current_worker()
+        delta: IndexDelta | None = None
+        shown: dict[int, DisplayLine] = {}
+        try:
+            change, size = index.check()
+            if change is Change.GROWN:
+                delta = index.scan_growth(size, fd=fd, cancelled=lambda: worker.is_cancelled)
+                if tail and not worker.is_cancelled:
+                    reader = index.reader_after(delta, fd)
+                    count = reader.line_count
+                    wanted = range(max(count - tail, reader.first_line), count)
+                    shown = read_display_lines(reader, wanted, self._max_line_length,
+                                               cancelled=lambda: worker.is_cancelled)
+        finally:
+            os.close(fd)
+        if not worker.is_cancelled:
+            self.post_message(self._Checked(generation, change, delta, shown))
+
+    def on_log_view__checked(self, message: _Checked) -> None:
+        message.stop()
+        if message.generation != self._generation or self._index is None:
+            return
+        self._growth_pending = False
+        if message.change is Change.RESET:
+            self._reload()
+            return
+        if message.delta is not None:
+            self._apply_growth(message.delta, message.lines)
+        if self._check_again:
+            self.refresh_file()
+
+    def _apply_growth(self, delta: IndexDelta, lines: dict[int, DisplayLine]) -> None:
         index = self._index
         assert index is not None
         partial_line = index.complete_lines  # drawn before its newline arrived: redraw it
+        before = index.state
         added = index.apply(delta)
+        if index.state is before:  # stale: the prefix was merged meanwhile; check again
+            self._check_again = True
+            return
         self._lines.discard(partial_line)
         self._strips.discard(partial_line)
+        self._store_lines(lines)
         self._window = None
         self._update_virtual_size()
         if self._following:
@@ -390,23 +503,75 @@ class LogView(ScrollView, can_focus=True):
         self.refresh()
         self._post_status()
 
-    @work(thread=True, exclusive=True, group="log-view-growth", exit_on_error=False)
-    def _scan_growth(self, index: LineIndex, generation: int, fd: int, stop: int) -> None:
-        worker = get_current_worker()
-        try:
-            delta = index.scan_growth(stop, fd=fd, cancelled=lambda: worker.is_cancelled)
-        finally:
-            os.close(fd)
-        if not worker.is_cancelled:
-            self.post_message(self._GrowthScanned(generation, delta))
+    # -- reading the lines to draw ---------------------------------------------------------
 
-    def on_log_view__growth_scanned(self, message: _GrowthScanned) -> None:
+    def _store_lines(self, lines: dict[int, DisplayLine]) -> None:
+        for line, shown in lines.items():
+            self._lines[line] = shown
+            self._strips.discard(line)
+
+    def _want(self, line: int) -> None:
+        """``render_line`` met a line not read yet: read it (and the view's surroundings)."""
+        self._wanted.add(line)
+        if not self._fetch_scheduled:
+            self._fetch_scheduled = True
+            self.call_later(self._fetch_lines)
+
+    def _around_view(self) -> range:
+        height = max(self.scrollable_content_region.height, 1)
+        top = self.top_line
+        return range(max(top - height, 0), min(top + 2 * height, self.line_count))
+
+    def _prefetch(self) -> None:
+        """After a scroll: make sure the lines a page either side of the view are read."""
+        if self._index is None or self._fetching:
+            return
+        lines = self._lines
+        if any(line not in lines for line in self._around_view()):
+            self._want(self.top_line)
+
+    def _fetch_lines(self) -> None:
+        self._fetch_scheduled = False
+        index = self._index
+        if index is None or self._fetching or not self.is_mounted:
+            return
+        count = index.line_count
+        wanted = {line for line in self._wanted if line < count}
+        wanted.update(self._around_view())
+        self._wanted = set()
+        lines = sorted(line for line in wanted if line not in self._lines)[:MAX_FETCH_LINES]
+        if not lines:
+            return
+        self._fetching = True
+        self._read_lines(self._generation, index.reader(own_fd=True, cache=self._fetch_cache),
+                         lines)
+
+    @work(thread=True, group="log-view-lines", exit_on_error=False)
+    def _read_lines(self, generation: int, reader: LineReader, lines: list[int]) -> None:
+        worker = get_current_worker()
+        with reader:
+            shown = read_display_lines(reader, lines, self._max_line_length,
+                                       cancelled=lambda: worker.is_cancelled)
+        if not worker.is_cancelled:
+            self.post_message(self._LinesRead(generation, reader.origin, reader.state, shown))
+
+    def on_log_view__lines_read(self, message: _LinesRead) -> None:
         message.stop()
         if message.generation != self._generation or self._index is None:
             return
-        self._growth_pending = False
-        self._apply_growth(message.delta)
-        self.refresh_file()
+        self._fetching = False
+        index = self._index
+        if message.origin == index.origin:  # else numbered before the prefix merge: drop
+            lines = message.lines
+            if message.state != index.state:  # the last line may have grown since
+                lines = {n: v for n, v in lines.items() if n < message.state.lines}
+            self._store_lines(lines)
+            self._window = None
+            if self._wrap:
+                self._update_virtual_size()
+            self.refresh()
+        if self._wanted:
+            self._want(min(self._wanted))
 
     # -- background index ------------------------------------------------------------------
 
@@ -473,8 +638,13 @@ class LogView(ScrollView, can_focus=True):
         if event.state is WorkerState.ERROR and event.worker.node is self:
             event.stop()
             error = event.worker.error
-            if event.worker.group == "log-view-growth":
+            group = event.worker.group
+            if group == "log-view-growth":
                 self._growth_pending = False
+            elif group == "log-view-open":
+                self._opening = False
+            elif group == "log-view-lines":
+                self._fetching = False
             self._problem = f"error: {error}"
             self._post_status()
 
@@ -499,6 +669,7 @@ class LogView(ScrollView, can_focus=True):
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         self._window = None
+        self._prefetch()
         if not self._adjusting:
             if new_value < old_value and new_value < self.max_scroll_y:
                 self._set_following(False)
@@ -599,19 +770,19 @@ class LogView(ScrollView, can_focus=True):
         line = min(max(line, 0), index.line_count)
         self._search_note = f"searching \u201c{query}\u201d\u2026"
         self._post_status()
-        bounds = (index.origin, index.line_start(line), index.state.scanned_to,
-                  min(line, index.complete_lines), index.complete_lines)
-        self._search_file(self._generation, index.dup_fd(), query, forward, bounds)
+        self._search_file(self._generation, index.reader(own_fd=True), query, forward, line)
 
     @work(thread=True, exclusive=True, group="log-view-search", exit_on_error=False)
-    def _search_file(self, generation: int, fd: int, query: str, forward: bool,
-                     bounds: tuple[int, int, int, int, int]) -> None:
+    def _search_file(self, generation: int, reader: LineReader, query: str, forward: bool,
+                     line: int) -> None:
         worker = get_current_worker()
-        origin, split, end, split_line, end_line = bounds
         needle = query.encode("utf-8")
         ignore_case = query == query.lower()
         cancelled = lambda: worker.is_cancelled  # noqa: E731
-        try:
+        with reader:
+            fd, origin, end = reader.fd, reader.origin, reader.state.scanned_to
+            split, split_line = reader.line_start(line), min(line, reader.state.lines)
+            end_line = reader.state.lines
             if forward:
                 found = find_forward(fd, split, end, split_line, needle, ignore_case, cancelled)
                 wrapped = found is None
@@ -624,8 +795,6 @@ class LogView(ScrollView, can_focus=True):
                 if wrapped:
                     found = find_backward(fd, split, end, end_line, needle, ignore_case,
                                           cancelled)
-        finally:
-            os.close(fd)
         if not worker.is_cancelled:
             self.post_message(self._SearchDone(generation, origin, query, found, wrapped))
 
@@ -684,21 +853,15 @@ class LogView(ScrollView, can_focus=True):
                 self.status_sink(text)
             self.post_message(self.StatusChanged(self, text))
 
-    def _display_line(self, line: int) -> DisplayLine:
-        cached = self._lines.get(line)
-        if cached is None:
-            assert self._index is not None
-            raw = self._index.read_line(line, self._max_line_length * 4)
-            cached = display_line(raw, self._max_line_length)
-            self._lines[line] = cached
-        return cached
-
     def _line_strip(self, line: int) -> Strip:
-        """The whole line, styled, uncropped."""
+        """The whole line, styled, uncropped; blank while a worker reads it (never read here)."""
         cached = self._strips.get(line)
         if cached is not None:
             return cached
-        shown = self._display_line(line)
+        shown = self._lines.get(line)
+        if shown is None:
+            self._want(line)
+            return Strip([], 0)
         text = Text(shown.text, no_wrap=True, end="")
         self._style_text(text, shown, line)
         strip = Strip(text.render(self.app.console), text.cell_len)
@@ -816,9 +979,7 @@ class LogView(ScrollView, can_focus=True):
 class LogPane(Vertical):
     """A :class:`LogView` with its status bar and search input, as one pane."""
 
-    BINDINGS = [
-        Binding("escape", "close_search", "Close search", show=False, id="log.close_search"),
-    ]
+    BINDINGS = widget_bindings("log_pane")
 
     DEFAULT_CSS = """
     LogPane {

@@ -12,7 +12,6 @@ import os
 
 from rich.text import Text
 from textual import work
-from textual.binding import Binding
 from textual.message import Message
 from textual.worker import WorkerState, get_current_worker
 
@@ -22,6 +21,7 @@ from ...store import safefs
 from ..messages import ReportsWorkerErrors
 from ..text import neutralise
 from .line_list import LineList
+from .scrolling import VimKeys
 
 TAIL_BYTES = 2 * 1024 * 1024
 MAX_READ = 8 * 1024 * 1024
@@ -122,17 +122,8 @@ def read_chunk(path: str, offset: int, ident: tuple | None) -> tuple[int, int, t
     return offset, offset + len(data), current, data, reset
 
 
-class ReadableLog(ReportsWorkerErrors, LineList):
+class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="readable"):
     """The readable view of an agent's stdout."""
-
-    BINDINGS = [
-        Binding("j,down", "down", "Down", show=False, id="readable.down"),
-        Binding("k,up", "up", "Up", show=False, id="readable.up"),
-        Binding("g,home", "top", "Top", show=False, id="readable.top"),
-        Binding("G,end", "bottom", "Follow", id="readable.bottom"),
-        Binding("pagedown", "page_down", show=False),
-        Binding("pageup", "page_up", show=False),
-    ]
 
     PANE_LABEL = "stdout"
 

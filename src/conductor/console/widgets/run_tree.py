@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 from rich.text import Text
-from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -20,6 +19,7 @@ from ...store.usage import Usage, format_usage
 from ...timefmt import NS
 from ..status import HEARTBEAT_LOOKS, ProjectView, RunView, TaskView, heartbeat, look
 from ..text import neutralise
+from .scrolling import VimKeys
 
 
 @dataclass(frozen=True)
@@ -137,8 +137,12 @@ def _run_text(run: RunView, task: TaskView) -> str:
 
 
 def _task_text(task: TaskView) -> str:
+    """What the filter matches: the id, the agents, and the status in both vocabularies
+    (``done`` finds ``completed``, ``blocked`` finds ``waiting``) with the loop state's word."""
+    from ...store.taskview import words
     agents = {r.info.agent for r in task.runs}
-    return " ".join((task.task, task.status, *sorted(agents))).lower()
+    loop = (task.loop_state.state,) if task.loop_state is not None else ()
+    return " ".join((task.task, *words(task.status), *loop, *sorted(agents))).lower()
 
 
 def _relabel(node: TreeNode[NodeRef], label: Text) -> None:
@@ -154,17 +158,8 @@ def matches(text: str, terms: list[str]) -> bool:
     return all(term in text for term in terms)
 
 
-class RunTree(Tree[NodeRef]):
+class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
     """Projects > tasks > runs, built lazily; updated one node at a time."""
-
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="tree.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="tree.up"),
-        Binding("g,home", "cursor_top", "Top", show=False, id="tree.top"),
-        Binding("G,end", "cursor_bottom", "Bottom", show=False, id="tree.bottom"),
-        Binding("l,right", "expand_or_down", "Expand", show=False, id="tree.expand"),
-        Binding("h,left", "collapse_or_parent", "Collapse", show=False, id="tree.collapse"),
-    ]
 
     def __init__(self, *, clock: Callable[[], int], id: str | None = None) -> None:
         super().__init__("runs", id=id)

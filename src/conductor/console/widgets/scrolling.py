@@ -1,9 +1,24 @@
-"""Changing a scroll view's content size without a layout of the whole screen."""
+"""What the scrolling widgets share: their keys (:class:`VimKeys`) and a cheap content resize."""
 
 from __future__ import annotations
 
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
+
+from ..keymap import widget_bindings
+
+
+class VimKeys:
+    """A widget whose ``BINDINGS`` are its scope's in the keymap: the vim moves (``j``/``k``,
+    ``g``/``G``, PageUp/PageDown, written once in :data:`~conductor.console.keymap.VIM_MOVES`)
+    mapped to the widget's own actions, plus the widget's other keys. Used as
+    ``class LogView(VimKeys, ScrollView, keys="log")``; every binding has an id, so the
+    config's ``keymap:`` remaps it and the help screen lists it."""
+
+    def __init_subclass__(cls, keys: str | None = None, **kwargs) -> None:
+        if keys is not None:  # before Textual's __init_subclass__, which merges BINDINGS
+            cls.BINDINGS = widget_bindings(keys)
+        super().__init_subclass__(**kwargs)
 
 
 def set_virtual_size(view: ScrollView, size: Size) -> None:
@@ -21,5 +36,9 @@ def set_virtual_size(view: ScrollView, size: Size) -> None:
         view.virtual_size = size
         return
     view.set_reactive(type(view).virtual_size, size)
-    view._scroll_update(size)  # what the reactive's watcher does, minus the layout
+    # Private Textual API, on purpose: ``Widget._scroll_update`` is what the virtual_size
+    # watcher runs (scrollbar sizes, scroll clamping) minus the layout, and Textual has no
+    # public way to update the scrollbars alone. Pinned by
+    # tests/console/test_keys_and_textual_api.py (it must exist and keep the scrollbar right).
+    view._scroll_update(size)
     view.refresh()

@@ -252,7 +252,10 @@ def run_infos(draw):
         start_time=draw(TIMES), end_time=draw(TIMES), exit_code=draw(INT64),
         status=draw(ANY_TEXT.filter(bool)), cwd=draw(PATH_TEXT), prompt_path=draw(PATH_TEXT),
         output_path=draw(PATH_TEXT), stdout_path=draw(PATH_TEXT), stderr_path=draw(PATH_TEXT),
-        commandline=draw(ANY_TEXT), error_summary=draw(ANY_TEXT), agent_version=draw(ANY_TEXT))
+        commandline=draw(ANY_TEXT), error_summary=draw(ANY_TEXT), agent_version=draw(ANY_TEXT),
+        executor=draw(ANY_TEXT), host=draw(ANY_TEXT), host_boot_id=draw(ANY_TEXT),
+        executor_job_id=draw(ANY_TEXT), executor_cluster=draw(ANY_TEXT), host_pid=draw(PIDS),
+        host_pid_start=draw(TIMES), submit_time=draw(TIMES), heartbeat_time=draw(TIMES))
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -301,3 +304,45 @@ def test_dataclass_field_order_is_the_file_order():
     names = [f.name for f in dataclasses.fields(RunInfo)]
     text = dump_run_info(RunInfo(**{n: ("x" if isinstance(getattr(RunInfo(), n), str) else getattr(RunInfo(), n) or 1) for n in names}))
     assert [line.split(":")[0] for line in text.splitlines()] == names
+
+
+PLACED = """\
+version: 1
+run_id: 20260220-1530450000-12345-1
+project_id: my-project
+task_id: task-20260220-153045-my-feature
+agent: claude
+process_ownership: external
+pid: 0
+pgid: 0
+start_time: 2026-02-20T15:30:45.123456789Z
+end_time: 0001-01-01T00:00:00Z
+exit_code: -1
+status: running
+agent_version: 2.1.3 (Claude Code)
+executor: slurm
+host: node7
+host_boot_id: 0b6e2f4a-1c3d-4e5f-8a9b-0c1d2e3f4a5b
+executor_job_id: "1234"
+executor_cluster: hpc
+host_pid: 5120
+host_pid_start: 2026-02-20T15:30:46.2Z
+submit_time: 2026-02-20T15:30:44.9Z
+heartbeat_time: 2026-02-20T15:31:16.3Z
+"""
+
+
+def test_the_executor_keys_follow_upstreams_and_read_back_byte_for_byte():
+    """Issue 11's keys: after every upstream key (which upstream reads, ignoring ours), each
+    written only when set; a run of another executor says pid 0, pgid 0 and external."""
+    info = parse_run_info(PLACED, "/r/my-project/t/runs/x/run-info.yaml")
+    assert (info.executor, info.host, info.executor_job_id, info.host_pid) == (
+        "slurm", "node7", "1234", 5120)
+    assert info.heartbeat_time == parse_timestamp("2026-02-20T15:31:16.3Z")
+    assert dump_run_info(info) == PLACED
+    assert runinfo_mod._fast_values(PLACED) == runinfo_mod._generic_values(PLACED, "/x")
+    local = dataclasses.replace(info, executor="local", host="build7", host_boot_id="",
+                                executor_job_id="", executor_cluster="", host_pid=0,
+                                host_pid_start=None, submit_time=None, heartbeat_time=None)
+    assert dump_run_info(local).endswith('agent_version: 2.1.3 (Claude Code)\n'
+                                         'executor: local\nhost: build7\n')

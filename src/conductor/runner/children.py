@@ -7,8 +7,8 @@ import time
 from dataclasses import dataclass, replace
 
 from ..errors import ConductorError
-from ..store import RUN_INFO, RunInfo, read_run_info, run_alive, update_run_info
-from ..store.liveness import STALE_NOT_ALIVE
+from ..store import RUN_INFO, RunInfo, read_run_info, update_run_info
+from ..store.liveness import STALE_NOT_ALIVE, runs_alive
 from ..timefmt import now_ns
 
 
@@ -73,14 +73,14 @@ def find_active_children(task_dir: str, roots: set[str] | None) -> list[Child]:
     """
     runs = read_runs(os.path.join(task_dir, "runs"))
     wanted = descendants(runs, roots) if roots is not None else None
+    candidates = [(run_dir, info) for run_dir, info in runs
+                  if info.end_time is None and info.parent_run_id and info.status == "running"
+                  and (wanted is None or info.run_id in wanted)]
     active = []
-    for run_dir, info in runs:
-        if info.end_time is not None or not info.parent_run_id or info.status != "running":
-            continue
-        if wanted is not None and info.run_id not in wanted:
-            continue
+    # every executor is asked once for all of them (one squeue per poll, never one per run)
+    for (run_dir, info), alive in zip(candidates, runs_alive([i for _d, i in candidates])):
         path = os.path.join(run_dir, RUN_INFO)
-        if run_alive(info):
+        if alive:
             active.append(Child(info.run_id, path, info))
         else:
             _mark_dead(path)

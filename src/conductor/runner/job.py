@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import stat
-import subprocess
 import sys
 import threading
 import time
@@ -76,6 +75,11 @@ class JobRequest:
     # the supervisor's budget, checked with the usage seen so far while the agent runs: a
     # Failure ends the attempt (stopped, failure kind "budget")
     usage_check: Callable[[Usage], Failure | None] | None = None
+    # the executor that placed this runner where it runs ("": none, this is a local run).
+    # Set by the node runner (conductor.runner.placed): the record then says pid 0, pgid 0,
+    # process_ownership external, and where the agent runs on this host (host_pid...)
+    placed_by: str = ""
+    heartbeat: float = 0.0  # seconds between heartbeat_time refreshes (0: none), for placed runs
 
 
 @dataclass
@@ -168,10 +172,16 @@ def run_job(req: JobRequest) -> JobResult:
         agent=agent_type, process_ownership="managed", pid=0, pgid=0,
         start_time=now_ns(), end_time=None, exit_code=-1, status="running", cwd=workdir,
         prompt_path=paths[PROMPT], output_path=paths[OUTPUT], stdout_path=paths[STDOUT],
-        stderr_path=paths[STDERR], agent_version="", runner_pid=os.getpid())
+        stderr_path=paths[STDERR], agent_version="", runner_pid=os.getpid(),
+        **_local_host())
     info_path = paths[RUN_INFO]
+    if req.placed_by:
+        info = _placed_record(req, info)
     try:
-        write_run_info(info_path, info)  # visible at once, root and child runs alike
+        if req.placed_by and os.path.lexists(info_path):  # the placing side wrote it first
+            info = update_run_info(info_path, lambda old: _keep_placement(old, info))
+        else:
+            write_run_info(info_path, info)  # visible at once, root and child runs alike
     except ConductorError:
         _remove_empty_dir(run_dir)  # a full disk must not leave an orphan run dir behind
         raise
@@ -216,20 +226,20 @@ def run_job(req: JobRequest) -> JobResult:
             agent_name=getattr(req.agent, "name", "") or "", secrets=req.secrets,
             backend_env=found.environment(launch))
         try:
-            proc, started = _spawn(layout.root, argv, paths, workdir, env)
+            placement = _spawn(layout.root, argv, paths, workdir, env, run_id)
         except ConductorError as exc:
             return _spawn_failed(ctx, info, f"spawn agent: {exc}")
         except OSError as exc:
             return _spawn_failed(ctx, info, f"spawn agent: start process: {exc.strerror or exc}")
-        group = fwd.group = AgentGroup(proc)
+        group = fwd.group = placement.handle
         if fwd.signalled or _stop_asked(req):  # a stop that came while we spawned
             group.terminate(grace=1.0)
-        # the configured model until the agent names the one it ran (codex never does)
-        info = replace(info, pid=proc.pid, pgid=proc.pid, start_time=started,
+        # the configured model until the agent names one (codex never does); where it runs
+        info = replace(info, **_placed(req, placement),
                        commandline=commandline(argv, paths[PROMPT]), agent_version=version,
                        model=found.model(launch))
         try:
-            update_run_info(info_path, lambda _old: info)
+            update_run_info(info_path, lambda old: _keep_placement(old, info))
         except ConductorError as exc:
             # without a record naming it, nobody could stop the agent: do not let it run
             group.terminate()
@@ -250,14 +260,89 @@ def run_job(req: JobRequest) -> JobResult:
                 and req.session_usage is not None:
             earlier, check = req.session_usage, usage_check
             usage_check = lambda usage: check(usage.minus(earlier))  # noqa: E731
-        timed_out, live = _wait(group, paths, req.idle_timeout, watch, usage_check,
-                                found.stderr_is_progress)
+        with _heartbeat(req, info_path):
+            timed_out, live = _wait(group, paths, req.idle_timeout, watch, usage_check,
+                                    found.stderr_is_progress)
         if fwd.signalled:
             group.terminate(grace=1.0)  # what the agent left in its group, still ours
         returncode = group.reap()
         fwd.group = None
     return _finish(req, info_path, info, bus, paths, run_dir, task_dir, returncode, timed_out,
                    ctx, found, live)
+
+
+def _placed(req: JobRequest, placement) -> dict:
+    """The record's fields for the agent just started (``placement``, by the local executor).
+
+    A local run records the agent's pid/pgid; a run placed by another executor records them as
+    ``host_pid``/``host_pid_start`` on this host and keeps pid 0, pgid 0 and external."""
+    from ..executor.base import record_fields
+    if not req.placed_by:
+        return record_fields(placement)
+    return dict(pid=0, pgid=0, process_ownership="external", executor=req.placed_by,
+                host=placement.host, host_boot_id=placement.host_boot_id,
+                host_pid=placement.pid, host_pid_start=placement.start_time)
+
+
+def _local_host() -> dict:
+    from ..executor.local import LOCAL, host_identity
+    host, boot = host_identity()
+    return dict(executor=LOCAL, host=host, host_boot_id=boot)
+
+
+def _placed_record(req: JobRequest, info: RunInfo) -> RunInfo:
+    """The first record of a run placed by another executor: nothing upstream may signal."""
+    from ..executor.local import host_identity
+    host, boot = host_identity()
+    return replace(info, process_ownership="external", runner_pid=0, executor=req.placed_by,
+                   host=host, host_boot_id=boot, heartbeat_time=now_ns())
+
+
+_PLACING_KEYS = ("executor_job_id", "executor_cluster", "submit_time")
+
+
+def _keep_placement(old: RunInfo, new: RunInfo) -> RunInfo:
+    """``new`` with what the placing side recorded (job id, cluster, submit time), which it
+    may write while this runner starts: both updates hold the run-info lock, neither is lost."""
+    keep = {key: getattr(old, key) for key in _PLACING_KEYS
+            if getattr(old, key) and not getattr(new, key)}
+    return replace(new, **keep) if keep else new
+
+
+class _heartbeat:
+    """While the agent runs, refresh ``heartbeat_time`` every interval the placing executor
+    asks for (a run on another host is alive only while its heartbeat is fresh)."""
+
+    def __init__(self, req: JobRequest, info_path: str) -> None:
+        self.interval = req.heartbeat if req.placed_by else 0.0
+        self.path = info_path
+        self.done = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> "_heartbeat":
+        if self.interval > 0:
+            self.thread = threading.Thread(target=self._beat, daemon=True)
+            self.thread.start()
+        return self
+
+    def _beat(self) -> None:
+        while not self.done.wait(self.interval):
+            try:
+                update_run_info(self.path, _beat_once)
+            except ConductorError:
+                continue
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        if self.thread is not None:
+            self.thread.join()
+
+
+def _beat_once(old: RunInfo) -> RunInfo | None:
+    if old.status != "running":
+        return None
+    old.heartbeat_time = now_ns()
+    return None
 
 
 def _stop_asked(req: JobRequest) -> bool:
@@ -289,22 +374,16 @@ def _remove_empty_dir(path: str) -> None:
 
 
 def _spawn(root: str, argv: list[str], paths: dict[str, str], workdir: str,
-           env: dict[str, str]) -> tuple[subprocess.Popen, int]:
-    out = safefs.open_append(root, paths[STDOUT])
-    fds = [out]
-    try:
-        fds.append(safefs.open_append(root, paths[STDERR]))
-        stdin = safefs.open_file(root, paths[PROMPT])
-        if stdin is None:
-            raise safefs.UnsafeFileError(f"{paths[PROMPT]}: open: no such file or directory")
-        fds.append(stdin)
-        started = now_ns()
-        proc = subprocess.Popen(argv, stdin=fds[2], stdout=fds[0], stderr=fds[1], cwd=workdir,
-                                env=env, start_new_session=True, close_fds=True)
-        return proc, started
-    finally:
-        for fd in fds:
-            os.close(fd)
+           env: dict[str, str], run_id: str = ""):
+    """The agent, started by the local executor: a new session on this host, stdin from
+    prompt.md, stdout/stderr appended to the run's files. Its placement's ``handle`` is the
+    :class:`AgentGroup` we hold unreaped."""
+    from ..executor.base import StartSpec
+    from ..executor.registry import executor
+    return executor().start(StartSpec(
+        argv=argv, cwd=workdir, env=env, root=root, run_dir=os.path.dirname(paths[PROMPT]),
+        stdin_path=paths[PROMPT], stdout_path=paths[STDOUT], stderr_path=paths[STDERR],
+        run_id=run_id))
 
 
 def _start_body(run_dir: str, paths: dict[str, str]) -> str:

@@ -81,6 +81,10 @@ class TaskRequest:
     limit_wait_max: float = policy.DEFAULT_LIMIT_WAIT_MAX
     limit_fallback: float = policy.LIMIT_FALLBACK_WAIT
     resume_mode: str = defaults.RESUME_MODE         # when an attempt continues the agent's session
+    # where each attempt runs (conductor.executor): "" or "local" in this process, as a child
+    # process group of ours; another executor places the run and the loop watches it
+    executor: str = ""
+    placed_poll: float = 1.0              # how often a placed run is observed
 
 
 @dataclass
@@ -138,18 +142,34 @@ class RalphLoop:
 
     def _heal_stale_runs(self) -> None:
         """Runs left ``running`` by a supervisor or job that was killed (or a reboot) are
-        finished on disk now: holding the task's lock makes this loop their owner."""
+        finished on disk now: holding the task's lock makes this loop their owner. A run of
+        another executor that it reports ended is stopped through it first (fenced), so the
+        next attempt never runs beside it."""
+        from ..executor.base import placement_of
+        from ..executor.registry import executor
         from ..store import safefs
+        from ..store.liveness import runs_alive
         runs_dir = os.path.join(self.task_dir, "runs")
         # listed through descriptors from the root: a symlinked runs dir is never entered
         names = safefs.subdirs(safefs.above(self.task_dir, 2), runs_dir)
         done = done_marker_present(self.task_dir)
+        running = []
         for name in names:
             path = os.path.join(runs_dir, name, RUN_INFO)
             try:
-                if read_run_info(path).status == "running":
-                    heal_run(path, done_exists=done)
+                info = read_run_info(path)
             except ConductorError:
+                continue
+            if info.status == "running":
+                running.append((path, info))
+        for (path, info), alive in zip(running, runs_alive([i for _p, i in running])):
+            if alive:
+                continue
+            try:
+                if info.executor not in ("", "local"):
+                    executor(info.executor).stop(placement_of(info), 10.0, True)
+                heal_run(path, done_exists=done)
+            except (ConductorError, OSError):
                 continue
 
     def _prompt(self) -> str:
@@ -262,7 +282,7 @@ class RalphLoop:
             loopstate.clear_loop_state(self.task_dir)
             self.post("INFO", f"starting root agent (restart #{attempt})"
                       + (f", resuming session {resume}" if resume else ""))
-            result = run_job(JobRequest(
+            result = self._attempt(JobRequest(
                 root=req.root, project=req.project, task=req.task,
                 prompt=task_prompt(prompt, attempt=attempt, resume=req.resume), agent=req.agent,
                 cwd=req.cwd, parent_run_id=req.parent_run_id, previous_run_id=previous,
@@ -319,6 +339,16 @@ class RalphLoop:
             if req.resume_mode == "always":
                 resume = result.session_id
             self._sleep(delay)
+
+    def _attempt(self, job: JobRequest):
+        """One attempt: in this process (local), or placed by the task's executor and watched
+        through it (:func:`conductor.runner.placed.place_run`: a lost run is stopped through
+        its executor before it counts as ended, so the next attempt never runs beside it)."""
+        name = (self.req.executor or "local").strip().lower()
+        if name == "local":
+            return run_job(job)
+        from .placed import place_run
+        return place_run(name, job, poll=self.req.placed_poll)
 
     def _stuck(self, reason: str, failures: int) -> None:
         self._state(loopstate.STUCK, reason, failures=failures)

@@ -1,6 +1,10 @@
 """Stopping runs and tasks (spec 4.8): SIGTERM to the process group, a grace period, SIGKILL.
 
-Beyond upstream:
+Every stop goes through the executor named in the run's record (:mod:`conductor.executor`;
+none named: local). For a local run that is the above; another executor's ``stop`` does its
+own (``scancel``), and ``task stop`` asks each executor once for all of the task's runs.
+
+Beyond upstream, for local runs:
 
 * A signal goes only to a group whose leader is the run's agent, checked against the kernel
   (:func:`conductor.runner.process.leader_problem`): pid alive, created at the run's start
@@ -19,17 +23,20 @@ import os
 import signal
 import stat
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .. import defaults
 from ..errors import ConductorError
 from ..ids import run_sort_key
+from ..executor.base import LOCAL, placement_of
+from ..executor.registry import UnknownExecutor, executor
 from ..store import (RUN_INFO, STOP_REQUESTED, Layout, RunInfo, read_run_info, run_alive,
                      stop_requested)
+from ..store.liveness import runs_alive
 from ..store import safefs
 from ..store.taskfiles import PERMANENT
 from ..timefmt import NS, format_duration, format_rfc3339nano, now_ns
-from .process import group_alive, leader_problem, signal_group
+from .process import leader_problem, signal_group
 from ..store.supervision import lock_path
 
 DEFAULT_GRACE = defaults.STOP_GRACE
@@ -63,70 +70,78 @@ def _read(run_dir: str) -> RunInfo | None:
 
 
 def _await_agent(run_dir: str, info: RunInfo, timeout: float, poll: float) -> RunInfo:
-    """A record from before the agent was spawned (pid 0) while its runner lives: wait up to
-    ``timeout`` for the runner to record the agent (or to give up on it)."""
+    """A local record from before the agent was spawned (pid 0) while its runner lives: wait up
+    to ``timeout`` for the runner to record the agent (or to give up on it)."""
     deadline = time.monotonic() + timeout
-    while (info.status == "running" and info.pid <= 0 and info.pgid <= 0 and info.runner_pid > 0
-           and run_alive(info) and time.monotonic() < deadline):
+    while (info.status == "running" and _local(info) and info.pid <= 0 and info.pgid <= 0
+           and info.runner_pid > 0 and run_alive(info) and time.monotonic() < deadline):
         time.sleep(min(poll, 0.05, max(0.0, deadline - time.monotonic())))
         info = _read(run_dir) or info
     return info
 
 
-def stop_run(run_dir: str, *, grace: float = DEFAULT_GRACE, force: bool = False,
-             poll: float = POLL, signalled: int = 0) -> StopOutcome:
-    """SIGTERM the run's group, wait ``grace``, SIGKILL with ``force``.
+def _local(info: RunInfo) -> bool:
+    return (info.executor or LOCAL) == LOCAL
 
-    ``signalled``: the group the caller already verified and sent SIGTERM (stop_task signals
-    every run first), so a run that is gone by now was stopped by us, not found dead. Only that
-    group is signalled again, whatever the record says by now.
+
+def _executor(info: RunInfo):
+    try:
+        return executor(info.executor)
+    except UnknownExecutor as exc:
+        raise StopError(f"run {info.run_id}: {exc}; not stopping") from None
+
+
+def _label(info: RunInfo, found, placement) -> str:
+    """"PID 4242" for a local run (upstream's words), the executor's where() otherwise."""
+    return f"PID {info.pid}" if _local(info) else found.where(placement)
+
+
+def stop_run(run_dir: str, *, grace: float = DEFAULT_GRACE, force: bool = False,
+             poll: float = POLL, signalled: int = 0, sent: bool = False) -> StopOutcome:
+    """Stop the run through its executor: SIGTERM the run's group, wait ``grace``, SIGKILL
+    with ``force`` (a local run); the executor's own stop otherwise.
+
+    ``signalled``: the local group the caller already verified and sent SIGTERM (stop_task
+    signals every run first), so a run that is gone by now was stopped by us, not found dead.
+    Only that group is signalled again, whatever the record says by now. ``sent``: the same for
+    a run of another executor (its :meth:`send_stop` was called).
     """
     run_id = os.path.basename(run_dir.rstrip("/"))
     info = _read(run_dir)
     if info is None:
         return StopOutcome(run_id, False, "",
                            f"run-info.yaml missing for run {run_id}; status is unknown — nothing to stop")
-    if not signalled:
+    sent = sent or bool(signalled)
+    if not sent:
         info = _await_agent(run_dir, info, grace, poll)
     elif info.status != "running":  # it ended after our SIGTERM and its runner recorded that
-        return StopOutcome(info.run_id, True, f"Stopped run {info.run_id} (PID {info.pid})")
+        return StopOutcome(info.run_id, True, f"Stopped run {info.run_id} "
+                                              f"({_label(info, _executor(info), placement_of(info))})")
     if info.status != "running":
         return StopOutcome(info.run_id, False, "", f"run {info.run_id} is not running (status: {info.status})")
-    if info.process_ownership == "external":
+    if _local(info) and info.process_ownership == "external":
         raise StopError(f"run {info.run_id} is owned by an external process; stop it where it runs")
-    pgid = signalled or info.pgid
-    if not signalled:
-        if not run_alive(info):
-            return StopOutcome(info.run_id, False, "",
-                               f"run {info.run_id} (PID {info.pid}) is no longer alive")
-        if info.pid <= 0 and info.pgid <= 0 and info.runner_pid > 0:
-            raise StopError(f"run {info.run_id}: its agent has not been started yet (runner pid "
-                            f"{info.runner_pid}); not signalling")
-        problem = leader_problem(info.run_id, info.pid, info.pgid, info.start_time)
-        if problem:
-            raise StopError(problem)
-        signal_group(pgid, signal.SIGTERM)
-    if _wait_dead(pgid, grace, poll):
-        return StopOutcome(info.run_id, True, f"Stopped run {info.run_id} (PID {info.pid})")
-    if not force:
-        raise StopError(f"run {info.run_id} (PID {info.pid}) did not stop within "
+    found = _executor(info)
+    placement = placement_of(info)
+    if signalled:
+        placement = replace(placement, pgid=signalled)
+    if _local(info):
+        result = found.stop(placement, grace, force, sent=sent, poll=poll)
+    else:
+        result = found.stop(placement, grace, force, sent=sent)
+    label = _label(info, found, placement)
+    if result.code == "gone":
+        return StopOutcome(info.run_id, False, "", f"run {info.run_id} ({label}) is no longer alive")
+    if result.code in ("not-started", "refused"):
+        raise StopError(result.detail or f"run {info.run_id}: not stopping")
+    if result.code == "timeout":
+        raise StopError(f"run {info.run_id} ({label}) did not stop within "
                         f"{format_duration(grace)}; use --force to send SIGKILL")
-    # the group was verified before SIGTERM and has had members ever since, so its id was
-    # never free to be reused: it is still the agent's
-    signal_group(pgid, signal.SIGKILL)
-    _wait_dead(pgid, 5.0, 0.05)
-    return StopOutcome(info.run_id, True, f"Stopped run {info.run_id} (PID {info.pid})",
-                       f"run {info.run_id} did not stop within {format_duration(grace)}; sent SIGKILL")
-
-
-def _wait_dead(pgid: int, timeout: float, poll: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        if not group_alive(pgid):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(min(poll, max(0.01, deadline - time.monotonic())))
+    if result.code == "killed":
+        return StopOutcome(info.run_id, True, f"Stopped run {info.run_id} ({label})",
+                           f"run {info.run_id} did not stop within {format_duration(grace)}; "
+                           "sent SIGKILL")
+    return StopOutcome(info.run_id, True, f"Stopped run {info.run_id} ({label})")
 
 
 def running_runs(layout: Layout, project: str, task: str) -> list[tuple[str, RunInfo]]:
@@ -139,8 +154,11 @@ def running_runs(layout: Layout, project: str, task: str) -> list[tuple[str, Run
 
 
 def live_runs(layout: Layout, project: str, task: str) -> list[tuple[str, RunInfo]]:
-    """The running runs whose process (or, before the spawn, runner) is alive."""
-    return [(path, info) for path, info in running_runs(layout, project, task) if run_alive(info)]
+    """The running runs whose process (or, before the spawn, runner) is alive; each executor
+    is asked once for all of the task's runs."""
+    running = running_runs(layout, project, task)
+    alive = runs_alive([info for _path, info in running])
+    return [item for item, ok in zip(running, alive) if ok]
 
 
 def latest_running_run(layout: Layout, project: str, task: str, run: str | None = None) -> str:
@@ -299,27 +317,49 @@ def stop_task(layout: Layout, project: str, task: str, *, grace: float = DEFAULT
     # the supervisor first (a signal too): the runs it finishes then say "stopped by operator"
     supervisor = tell_supervisor(task_dir)
     outcomes: list[StopOutcome] = []
-    signalled: list[tuple[str, RunInfo]] = []
+    signalled: list[tuple[str, RunInfo, bool]] = []  # (run dir, record, stop already sent)
     waiting: list[tuple[str, RunInfo]] = []
     for path, info in live_runs(layout, project, task):
-        if info.process_ownership == "external":
+        if _local(info) and info.process_ownership == "external":
             outcomes.append(StopOutcome(info.run_id, False, "", f"run {info.run_id} is owned by "
                                         "an external process; stop it where it runs"))
             continue
-        if info.pid <= 0 and info.pgid <= 0:
+        if _local(info) and info.pid <= 0 and info.pgid <= 0:
             waiting.append((path, info))  # being set up: its runner is told, or we wait for it
             continue
-        problem = leader_problem(info.run_id, info.pid, info.pgid, info.start_time)
-        if problem:
-            outcomes.append(StopOutcome(info.run_id, False, "", problem, refused=True))
+        try:
+            found = _executor(info)
+        except StopError as exc:
+            outcomes.append(StopOutcome(info.run_id, False, "", str(exc), refused=True))
             continue
-        signal_group(info.pgid, signal.SIGTERM)
-        signalled.append((path, info))
+        placement = placement_of(info)
+        if _local(info):  # the kernel's check first: a refused record is never signalled
+            problem = leader_problem(info.run_id, info.pid, info.pgid, info.start_time)
+            if problem:
+                outcomes.append(StopOutcome(info.run_id, False, "", problem, refused=True))
+                continue
+            signal_group(info.pgid, signal.SIGTERM)
+            signalled.append((path, info, True))
+            continue
+        begun = found.send_stop(placement)
+        if begun is not None and begun.code == "refused":
+            outcomes.append(StopOutcome(info.run_id, False, "", begun.detail, refused=True))
+            continue
+        signalled.append((path, info, begun is not None and begun.code == "stopped"))
     notice = write_marker(layout, task_dir, permanent)
     if notice:
         outcomes.append(StopOutcome("", False, "", notice))
-    for path, done in signalled:
-        outcomes.append(stop_run(path, grace=grace, force=force, signalled=done.pgid))
+    for path, done, sent in signalled:
+        try:
+            if _local(done):
+                outcome = stop_run(path, grace=grace, force=force, signalled=done.pgid)
+            else:
+                outcome = stop_run(path, grace=grace, force=force, sent=sent)
+        except StopError as exc:
+            if _local(done):
+                raise
+            outcome = StopOutcome(done.run_id, False, "", str(exc), refused=True)
+        outcomes.append(outcome)
     for path, info in waiting:
         if supervisor is not None and info.runner_pid == supervisor:
             outcomes.append(StopOutcome(info.run_id, True, "", f"run {info.run_id}: its agent has "

@@ -1,47 +1,55 @@
-"""Is a run's process still alive, and what should a dead ``running`` run say? (spec 2.6)
+"""Is a run still alive, and what should a dead ``running`` run say? (spec 2.6)
 
-Upstream asks ``kill(pid, 0)`` only, so a zombie looks alive and so does an unrelated process
-that got the same pid later (spec 9 #14). We also compare the process's creation time with the
-run's ``start_time``: the runner records ``start_time`` just before it spawns the agent, so the
-agent was created at most a moment after it. A process created more than
-:data:`START_TOLERANCE_NS` after the run started is some other process that reused the pid.
-
-The tolerance covers the clock granularity of process creation times (Linux derives them from
-the boot time, which is known to the second, plus clock ticks) and a slow spawn. It is not
-bigger, so a pid reused a few seconds later is caught. A run with no ``start_time`` cannot be
-checked this way and falls back to existence alone.
+The executor named in the record answers (:mod:`conductor.executor`; a record without
+``executor`` ran locally): :func:`observe_runs` asks each executor once for all of its runs,
+and :func:`run_alive` is that for one run. The local executor's rules (pid reuse, zombies, the
+pre-spawn window, other hosts) are in :mod:`conductor.executor.local`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import errno
-import os
+from typing import Sequence
 
-
-from ..timefmt import NS
+from ..executor.local import (START_TOLERANCE_NS, group_exists, group_members,  # noqa: F401
+                              process_alive)
 from ..timefmt import now_ns as _clock
 from .runinfo import RunInfo, update_run_info
-
-START_TOLERANCE_NS = 2 * NS
 
 STALE_NOT_ALIVE = "reconciled stale running status: process is not alive"
 STALE_DONE = "reconciled stale running status: task DONE marker is present"
 
 
-def process_alive(pid: int, pgid: int, start_ns: int | None) -> bool:
-    """The run's leader ``pid`` is alive, or failing that some original member of group ``pgid``.
+def observe_runs(infos: Sequence[RunInfo]):
+    """One :class:`conductor.executor.base.Observation` per record, in order: every executor
+    is asked once, for all of its runs (one ``squeue`` per poll, never one per run)."""
+    from ..executor.base import UNKNOWN, Observation, placement_of
+    from ..executor.registry import UnknownExecutor, executor
+    out: list = [None] * len(infos)
+    groups: dict[str, list[int]] = {}
+    for i, info in enumerate(infos):
+        groups.setdefault(info.executor or "local", []).append(i)
+    for name, indexes in groups.items():
+        try:
+            found = executor(name)
+        except UnknownExecutor as exc:
+            for i in indexes:
+                out[i] = Observation(UNKNOWN, reason=str(exc))
+            continue
+        try:
+            seen = found.observe([placement_of(infos[i]) for i in indexes])
+        except Exception as exc:  # noqa: BLE001 - a broken executor must not break `list`
+            seen = [Observation(UNKNOWN, reason=f"{name}: {exc}")] * len(indexes)
+        for i, obs in zip(indexes, seen):
+            out[i] = obs
+    return out
 
-    A member counts only when it is not a zombie and was created no later than ``start_ns`` +
-    :data:`START_TOLERANCE_NS`. So a reused pid or pgid never looks alive, and neither does a
-    group kept only by processes the agent started later (its grandchildren outliving it): the
-    run is the agent, and the agent is gone.
-    """
-    if pid > 0 and _original_process(pid, start_ns):
-        return True
-    if pgid > 0 and group_exists(pgid):
-        return any(_original_process(member, start_ns) for member in group_members(pgid))
-    return False
+
+def runs_alive(infos: Sequence[RunInfo]) -> list[bool]:
+    """:func:`run_alive` for many records with one executor call each. A run its executor
+    cannot see from here (``unknown``: another host, no answer) counts as alive: it is shown as
+    running and never healed on a guess."""
+    return [obs.state != "ended" for obs in observe_runs(infos)]
 
 
 def run_alive(info: RunInfo) -> bool:
@@ -51,60 +59,10 @@ def run_alive(info: RunInfo) -> bool:
     spawned, so the record never names a process group that is not the agent's. Such a record
     is alive while that runner is (it is being set up); with no live runner (it died before
     spawning) or no runner recorded at all, it is dead. Unlike upstream, which never checks
-    records with pid and pgid <= 0, these are healed like any dead run.
+    records with pid and pgid <= 0, these are healed like any dead run. A run of another
+    executor is alive while that executor says so.
     """
-    try:
-        if info.pid > 0 or info.pgid > 0:
-            return process_alive(info.pid, info.pgid, info.start_time)
-        if info.runner_pid > 0:
-            return _original_process(info.runner_pid, info.start_time)
-    except (OverflowError, ValueError):  # a pid no process call accepts: no such process
-        pass  # (the reader refuses such records; this covers records built in memory)
-    return False
-
-
-def _original_process(pid: int, start_ns: int | None) -> bool:
-    import psutil  # imported here: it costs ~15 ms at start-up
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        if start_ns is None:
-            return True
-        return int(proc.create_time() * NS) <= start_ns + START_TOLERANCE_NS
-    except (psutil.NoSuchProcess, psutil.ZombieProcess):
-        return False
-    except psutil.AccessDenied:
-        return True  # it exists; we cannot see more of it
-
-
-def group_exists(pgid: int) -> bool:
-    """Some process (maybe only zombies) is in group ``pgid``."""
-    if pgid <= 0:
-        return False  # killpg(0) would probe our own group, killpg(-n) is an error
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError as exc:
-        return exc.errno == errno.EPERM
-    return True
-
-
-def group_members(pgid: int) -> list[int]:
-    """Pids whose process group is ``pgid``; a full process scan, done only when the leader is
-    gone but the group is not, which is rare."""
-    import psutil  # imported here: it costs ~15 ms at start-up
-    members = []
-    for proc in psutil.process_iter():
-        try:
-            if os.getpgid(proc.pid) == pgid:
-                members.append(proc.pid)
-        except OSError:
-            continue
-    return members
+    return runs_alive([info])[0]
 
 
 def reconcile(info: RunInfo, *, done_exists: bool, now_ns: int,

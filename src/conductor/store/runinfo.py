@@ -92,6 +92,21 @@ class RunInfo:
     turns: int = 0
     failure: str = ""
     limit_reset: int | None = None
+    # Also ours, each omitted when empty: where the run executes (conductor.executor; issue
+    # 11). ``executor`` names it (absent: local); ``host`` and ``host_boot_id`` the machine
+    # (a pid means nothing on another one, or after a reboot). A run that is not a local
+    # process records pid 0, pgid 0 and process_ownership external, so upstream never signals
+    # it, and instead: the executor's job id and cluster, the agent's pid and its start time
+    # on that host, when it was submitted, and the heartbeat its runner refreshes.
+    executor: str = ""
+    host: str = ""
+    host_boot_id: str = ""
+    executor_job_id: str = ""
+    executor_cluster: str = ""
+    host_pid: int = 0
+    host_pid_start: int | None = None
+    submit_time: int | None = None
+    heartbeat_time: int | None = None
 
 
 _INT, _STR, _TIME, _FLOAT = "int", "str", "time", "float"
@@ -108,6 +123,10 @@ _FIELDS: tuple[tuple[str, str, bool], ...] = (
     ("model", _STR, True), ("session_id", _STR, True), ("input_tokens", _INT, True),
     ("output_tokens", _INT, True), ("cached_tokens", _INT, True), ("cost_usd", _FLOAT, True),
     ("turns", _INT, True), ("failure", _STR, True), ("limit_reset", _TIME, True),
+    ("executor", _STR, True), ("host", _STR, True), ("host_boot_id", _STR, True),
+    ("executor_job_id", _STR, True), ("executor_cluster", _STR, True), ("host_pid", _INT, True),
+    ("host_pid_start", _TIME, True), ("submit_time", _TIME, True),
+    ("heartbeat_time", _TIME, True),
 )
 _KIND = {name: kind for name, kind, _ in _FIELDS}
 # What Go's decoder leaves in a field the file does not set.
@@ -506,7 +525,7 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 
 
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
-_PIDS = frozenset({"pid", "pgid"})
+_PIDS = frozenset({"pid", "pgid", "host_pid"})
 _PATHS = frozenset({"cwd", "prompt_path", "output_path", "stdout_path", "stderr_path"})
 
 

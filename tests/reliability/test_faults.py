@@ -18,7 +18,6 @@ loses only itself; acknowledged messages survive random kills); here readers are
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import os
 import random
@@ -329,7 +328,7 @@ def test_full_disk_run_info_write_is_a_clear_error_and_keeps_the_old_file(tiny_d
     before = open(path, "rb").read()
     _fill(tiny_disk)
     with pytest.raises(RunInfoError) as caught:
-        write_run_info(path, dataclasses.replace(read_run_info(path), error_summary="y" * 8000))
+        write_run_info(path, read_run_info(path).replace(error_summary="y" * 8000))
     assert str(caught.value) == f"{path}: write: no space left on device"
     assert open(path, "rb").read() == before
     assert os.listdir(os.path.dirname(path)) == ["run-info.yaml"]  # no temp file left

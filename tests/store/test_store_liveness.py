@@ -1,6 +1,5 @@
 """Liveness with pid reuse and zombies (spec 2.6, 9 #13 and #14)."""
 
-import dataclasses
 import os
 import signal
 import subprocess
@@ -137,14 +136,14 @@ def test_a_pidless_running_record_is_healed_unless_its_runner_lives(pid, pgid):
     assert (healed.status, healed.exit_code, healed.end_time, healed.error_summary) == (
         "failed", -1, NOW, STALE_NOT_ALIVE)
     # the pre-spawn window: the runner that wrote it lives, so it is being set up
-    setting_up = dataclasses.replace(pidless, runner_pid=os.getpid())
+    setting_up = pidless.replace(runner_pid=os.getpid())
     assert reconcile(setting_up, done_exists=False, now_ns=NOW) == setting_up
     # that runner died before spawning the agent (a reused pid started later does not count)
     proc = subprocess.Popen(["true"])
     proc.wait()
-    gone = dataclasses.replace(pidless, runner_pid=proc.pid)
+    gone = pidless.replace(runner_pid=proc.pid)
     assert reconcile(gone, done_exists=False, now_ns=NOW).status == "failed"
-    reused = dataclasses.replace(pidless, runner_pid=os.getpid(), start_time=now_ns() - 3600 * NS)
+    reused = pidless.replace(runner_pid=os.getpid(), start_time=now_ns() - 3600 * NS)
     healed = reconcile(reused, done_exists=True, now_ns=NOW)
     assert (healed.status, healed.error_summary) == ("completed", STALE_DONE)
 
@@ -152,7 +151,7 @@ def test_a_pidless_running_record_is_healed_unless_its_runner_lives(pid, pgid):
 def test_reconcile_probes_liveness_itself(sleeper):
     alive = _running(pid=sleeper.pid, pgid=sleeper.pid, start_time=now_ns())
     assert reconcile(alive, done_exists=False, now_ns=NOW) == alive
-    reused = dataclasses.replace(alive, start_time=now_ns() - 60 * NS)
+    reused = alive.replace(start_time=now_ns() - 60 * NS)
     assert reconcile(reused, done_exists=False, now_ns=NOW).status == "failed"
 
 

@@ -19,8 +19,11 @@ anything with the run-info's attribute names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from ..record import Fields
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Sequence
 
 LOCAL = "local"
 
@@ -29,8 +32,7 @@ ENDED = "ended"      # it is gone (exit code when the executor knows it)
 UNKNOWN = "unknown"  # cannot tell from here (another host, the executor did not answer)
 
 
-@dataclass(frozen=True)
-class Placement:
+class Placement(Fields):
     """Where one run executes, as its run-info records it.
 
     Local runs: ``pid``/``pgid`` (the agent, leader of its own group), ``start_time`` (recorded
@@ -54,39 +56,46 @@ class Placement:
     submit_time: int | None = None
     heartbeat_time: int | None = None
     # what the process that started the run holds while it waits (local: the unreaped child);
-    # never recorded, never compared
-    handle: Any = field(default=None, compare=False, repr=False)
+    # never recorded, never compared (not in _compared), set by keyword only
+    handle: Any = None
+    _compared = ("executor", "run_id", "pid", "pgid", "start_time", "runner_pid", "host",
+                 "host_boot_id", "job_id", "cluster", "host_pid", "host_pid_start",
+                 "submit_time", "heartbeat_time")
+
+    def __init__(self, *args, handle: Any = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if handle is not None:
+            self.handle = handle
 
 
-@dataclass(frozen=True)
-class Observation:
+class Observation(Fields):
     """What an executor says about one placement."""
     state: str                    # ALIVE, ENDED or UNKNOWN
     exit_code: int | None = None  # when the executor knows it (the runner may not have said)
     host: str = ""
     reason: str = ""              # one line, e.g. "NODE_FAIL", "not this host"
+    _compared = ("state", "exit_code", "host", "reason")
 
     @property
     def alive(self) -> bool:
         return self.state == ALIVE
 
 
-@dataclass(frozen=True)
-class StopResult:
+class StopResult(Fields):
     """What :meth:`Executor.stop` did. ``code``: ``stopped`` (ended within the grace),
     ``killed`` (ended after the forced stop), ``gone`` (had ended before we asked), ``timeout``
     (still running after the grace, no force), ``refused`` (the placement names nothing we may
     stop; ``detail`` says why), ``not-started`` (no process yet: the runner is setting it up)."""
     code: str
     detail: str = ""
+    _compared = ("code", "detail")
 
     @property
     def ended(self) -> bool:
         return self.code in ("stopped", "killed")
 
 
-@dataclass
-class StartSpec:
+class StartSpec(Fields):
     """A command to run at a placement, with the run's files. For a local agent it is the
     agent's command line; for a remote executor it is the runner (``python -m
     conductor.executor.node <run_dir>``), which runs the agent there."""
@@ -102,7 +111,14 @@ class StartSpec:
     task: str = ""
     run_id: str = ""
     grace: float = 30.0    # what a stop's grace will be (Slurm: --signal / KillWait)
-    options: dict[str, Any] = field(default_factory=dict)  # the executor's own config
+    options: dict[str, Any]  # the executor's own config ({} when not given)
+    _compared = ("argv", "cwd", "env", "root", "run_dir", "stdin_path", "stdout_path",
+                 "stderr_path", "project", "task", "run_id", "grace", "options")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "options" not in self.__dict__:
+            self.options = {}
 
 
 class Executor:
@@ -153,7 +169,7 @@ def placement_of(info: Any) -> Placement:
 
 
 def record_fields(placement: Placement) -> dict[str, Any]:
-    """The run-info fields of a placement (``dataclasses.replace(info, **record_fields(p))``).
+    """The run-info fields of a placement (``info.replace(**record_fields(p))``).
 
     A run that is not a local process records pid 0, pgid 0 and ``process_ownership:
     external``: upstream then never signals it, or heals it from another host."""

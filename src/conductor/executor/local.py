@@ -32,7 +32,9 @@ import errno
 import os
 import signal
 import time
-from typing import Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Sequence
 
 from .base import ALIVE, ENDED, LOCAL, UNKNOWN, Executor, Observation, Placement, StartSpec, \
     StopResult

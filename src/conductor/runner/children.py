@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+
+from ..record import replace
 
 from ..errors import ConductorError
 from ..store import RUN_INFO, RunInfo, read_run_info, update_run_info

@@ -15,7 +15,9 @@ import stat
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+
+from ..record import replace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: `run-agent job` does not import typing

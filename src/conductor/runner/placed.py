@@ -27,8 +27,12 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict, replace
-from typing import Callable
+from dataclasses import asdict
+
+from ..record import replace
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
 
 from ..agents.backend import Failure, Usage
 from ..bus import Message, MessageBus

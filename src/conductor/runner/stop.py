@@ -23,7 +23,9 @@ import os
 import signal
 import stat
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+
+from ..record import replace
 
 from .. import defaults
 from ..errors import ConductorError

@@ -8,8 +8,9 @@ pre-spawn window, other hosts) are in :mod:`conductor.executor.local`.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Sequence
 
 from ..executor.local import (START_TOLERANCE_NS, group_exists, group_members,  # noqa: F401
                               process_alive)
@@ -79,7 +80,7 @@ def reconcile(info: RunInfo, *, done_exists: bool, now_ns: int,
         alive = run_alive(info)
     if alive:
         return info
-    fixed = dataclasses.replace(info)
+    fixed = info.replace()
     if fixed.end_time is None:
         fixed.end_time = now_ns
     if done_exists:

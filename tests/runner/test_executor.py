@@ -11,7 +11,7 @@ import time
 import psutil
 import pytest
 
-from helpers import PROJECT, TASK, runs, wait_for
+from .helpers import PROJECT, TASK, runs, wait_for
 from conductor.config.model import AgentConfig
 from conductor.executor import local, registry
 from conductor.executor.base import ALIVE, ENDED, UNKNOWN, StartSpec, placement_of
@@ -51,7 +51,7 @@ def root(tmp_path):
 
 @pytest.fixture
 def fake(monkeypatch):
-    monkeypatch.setitem(registry._MODULES, "fake", "fake_executor")  # for this test only
+    monkeypatch.setitem(registry._MODULES, "fake", f"{__package__}.fake_executor")  # for this test only
     found = registry.executor("fake")
     found.reset()
     yield found

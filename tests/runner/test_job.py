@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from helpers import PROJECT, TASK, bus, runs, task_dir, wait_for
+from .helpers import PROJECT, TASK, bus, runs, task_dir, wait_for
 
 from conductor.runner.prompt import PreambleInfo, build_prompt
 

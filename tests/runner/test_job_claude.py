@@ -4,7 +4,7 @@ run's failure in claude's own words, never its answer; usage, cost and session a
 import os
 
 import pytest
-from helpers import PROJECT, TASK, bus, runs
+from .helpers import PROJECT, TASK, bus, runs
 
 SESSION = "5e01c40c-bf4d-4994-8a7e-93074b39b9bd"
 

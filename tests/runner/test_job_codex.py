@@ -1,7 +1,7 @@
 """`run-agent job` with the codex stub (codex-cli 0.171.0 shapes): what a user finds in output.md,
 run-info and on the bus when codex answers, fails, or hangs without network."""
 
-from helpers import PROJECT, TASK, bus, runs
+from .helpers import PROJECT, TASK, bus, runs
 
 WAITING = "Reconnecting... waiting for network (Connection failed: error sending request)"
 THREAD = "01a22c00-0000-7000-8000-00000000c0de"

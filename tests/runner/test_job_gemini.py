@@ -2,7 +2,7 @@
 
 import os
 
-from helpers import PROJECT, TASK, bus, runs
+from .helpers import PROJECT, TASK, bus, runs
 
 UNTRUSTED = ("Gemini CLI is not running in a trusted directory. To proceed, either use "
              "`--skip-trust`, set the `GEMINI_CLI_TRUST_WORKSPACE=true` environment variable, or "

@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from helpers import PROJECT, TASK, bus, runs, task_dir, wait_for
+from .helpers import PROJECT, TASK, bus, runs, task_dir, wait_for
 
 from conductor.agents import registry
 from conductor.bus import Message, MessageBus
@@ -24,7 +24,7 @@ FAKE_AGENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_agen
 
 @pytest.fixture(autouse=True)
 def fake_type(monkeypatch):
-    monkeypatch.setitem(registry._MODULES, "fake", "fake_backend")
+    monkeypatch.setitem(registry._MODULES, "fake", f"{__package__}.fake_backend")
     yield
     registry._LOADED.pop("fake", None)
 
@@ -234,7 +234,7 @@ def test_budget_flags_are_checked(stubs, flag, value, why):
 
 
 def test_a_resumed_session_reporting_running_totals_is_not_counted_twice(plan, monkeypatch):
-    import fake_backend
+    from . import fake_backend
     monkeypatch.setattr(fake_backend.BACKEND, "cumulative_session_usage", True)
     run_task(plan([["session", "s-7"], ["usage", 100, 10, None], ["limit", 0.1, "429"]],
                   [["session", "s-7"], ["usage", 160, 25, None], ["done"]]))
@@ -246,7 +246,7 @@ def test_a_resumed_session_reporting_running_totals_is_not_counted_twice(plan, m
 
 @pytest.mark.parametrize("counts", [True, False])
 def test_stderr_growth_is_progress_unless_the_backend_says_not(plan, monkeypatch, counts):
-    import fake_backend
+    from . import fake_backend
     monkeypatch.setattr(fake_backend.BACKEND, "stderr_is_progress", counts)
     req = plan([["stderr-ticks", 12, 0.1], ["answer", "ok"], ["done"]], idle_timeout=0.6,
                max_attempts=1)

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from helpers import PROJECT, TASK, bus, runs, task_dir, wait_for
+from .helpers import PROJECT, TASK, bus, runs, task_dir, wait_for
 
 from conductor import orchestrator
 from conductor.store.supervision import loop_alive

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import time
 
-from helpers import PROJECT, TASK, bus, runs, task_dir, wait_for
+from .helpers import PROJECT, TASK, bus, runs, task_dir, wait_for
 
 
 def task(stubs, prompt=None, *extra, task_id=TASK, agent="codex"):

@@ -6,12 +6,10 @@ import os
 import sys
 from datetime import datetime, timezone
 
-from helpers import PROJECT, TASK, bus, runs
+from .helpers import PROJECT, TASK, bus, runs
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from agents.responses_server import (frames_reply, perplexity_failed, perplexity_stream,  # noqa: E402
-                                     xai_stream)
-from agents.sse_server import ScriptedServer, status_reply  # noqa: E402
+from agents.responses_server import frames_reply, perplexity_failed, perplexity_stream, xai_stream
+from agents.sse_server import ScriptedServer, status_reply
 
 
 def job(stubs, tmp_path, agent_yaml, prompt="what is up"):

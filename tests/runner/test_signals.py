@@ -15,7 +15,7 @@ import pytest
 
 from conductor.store import RunInfo, write_run_info
 from conductor.timefmt import NS, now_ns
-from helpers import PROJECT, TASK, runs, task_dir, wait_for
+from .helpers import PROJECT, TASK, runs, task_dir, wait_for
 
 SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
 

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from helpers import PROJECT, TASK, runs, task_dir, wait_for
+from .helpers import PROJECT, TASK, runs, task_dir, wait_for
 
 
 def _alive(pid):

@@ -302,8 +302,9 @@ def go_key_less(a: str, b: str) -> bool:
 
 
 def sorted_keys(keys: Iterable[str]) -> list[str]:
-    return sorted(keys, key=functools.cmp_to_key(
-        lambda x, y: -1 if go_key_less(x, y) else (1 if go_key_less(y, x) else 0)))
+    def order(x: str, y: str) -> int:
+        return -1 if go_key_less(x, y) else (1 if go_key_less(y, x) else 0)
+    return sorted(keys, key=functools.cmp_to_key(order))
 
 
 def _value(value: Any, indent: int) -> str:

@@ -570,8 +570,8 @@ def _parse(data: bytes, base_offset: int, final: bool, first_line_no: int) -> Pa
             if not delim:
                 header.append(_text(line))
             else:
-                msg = decode_header(header, refusals)
-                if msg is None:
+                decoded = decode_header(header, refusals)
+                if decoded is None:
                     if refusals:
                         at = i - len(header) + refusals[0][0] - 1
                         refused.append((at, base_offset + starts[at], refusals.pop()[1]))
@@ -583,7 +583,7 @@ def _parse(data: bytes, base_offset: int, final: bool, first_line_no: int) -> Pa
                     if verdict:
                         header, entry_start = [], starts[i]
                     else:
-                        current, body, state = msg, [], _BODY
+                        current, body, state = decoded, [], _BODY
                         current.offset = base_offset + entry_start
         else:  # _BODY
             if delim:

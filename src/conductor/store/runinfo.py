@@ -259,6 +259,7 @@ class _run_info_lock:
             raise RunInfoError(self.lock_path, f"lock: {_strip(exc, self.lock_path)}") from None
         except OSError as exc:
             raise RunInfoError(self.lock_path, f"lock: {safefs.reason(exc)}") from None
+        assert fd is not None  # O_CREAT: opened, or an error above
         try:
             locking.acquire(fd, self.timeout)
         except BaseException as exc:
@@ -365,7 +366,8 @@ def parse_run_info(text: str, path: str) -> RunInfo:
     values = _fast_values(text)
     if values is None:
         values = _generic_values(text, path)
-    if not 0 <= values["version"] <= SUPPORTED_VERSION:
+    version = values["version"]
+    if not isinstance(version, int) or not 0 <= version <= SUPPORTED_VERSION:
         raise RunInfoError(path, f"version: unsupported version {values['version']} "
                                  f"(this tool reads version {SUPPORTED_VERSION})")
     return _hydrate(RunInfo(**values), path)
@@ -373,7 +375,7 @@ def parse_run_info(text: str, path: str) -> RunInfo:
 
 def _generic_values(text: str, path: str) -> dict[str, object]:
     """The reference decoder: YAML nodes, converted field by field with Go's rules."""
-    values = dict(_GO_ZERO)
+    values: dict[str, object] = dict(_GO_ZERO)
     for name, scalar in _yaml_entries(text, path).items():
         values[name] = _convert(path, name, scalar)
     return values
@@ -411,7 +413,7 @@ def _fast_values(text: str) -> dict[str, object] | None:
         return None
     if len({row[0] for row in rows}) != len(rows):
         return None  # a duplicate key: the generic decoder reports it
-    values = dict(_GO_ZERO)
+    values: dict[str, object] = dict(_GO_ZERO)
     for key, plain, double, single in rows:
         kind = _KIND.get(key)
         if kind is None:
@@ -589,10 +591,10 @@ def _parse_float(text: str) -> float | None:
     if not re.fullmatch(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?", body):
         return None
     try:
-        value = float(body)
+        number = float(body)
     except ValueError:
         return None
-    return value if value == value and abs(value) != float("inf") else None
+    return number if number == number and abs(number) != float("inf") else None
 
 
 def _parse_go_int(text: str) -> int | None:

@@ -246,7 +246,8 @@ def read_fd(fd: int, path: str, limit: int) -> bytes:
     size = os.fstat(fd).st_size
     if size > limit:
         raise too_large(path, limit)
-    chunks, total = [], 0
+    chunks: list[bytes] = []
+    total = 0
     while True:
         try:
             chunk = os.read(fd, min(_CHUNK, limit + 1 - total) or 1)

@@ -30,3 +30,16 @@ def lazy_names(package: str, where: dict[str, str],
         return sorted(set(namespace) | set(where))
 
     return __getattr__, __dir__
+
+
+def load_entry(table: dict[str, str], loaded: dict[str, Any], key: str, attr: str) -> Any:
+    """The ``attr`` of the module ``table[key]`` names, imported on first use and kept in
+    ``loaded``; None when ``key`` is not in the table. The one loader of the registries (agent
+    backends, executors): a verb imports only the entries it uses."""
+    found = loaded.get(key)
+    if found is None:
+        module = table.get(key)
+        if module is None:
+            return None
+        found = loaded[key] = getattr(importlib.import_module(module), attr)
+    return found

@@ -8,7 +8,7 @@ imports its own backend only.
 
 from __future__ import annotations
 
-import importlib
+from ..lazymod import load_entry
 
 from .base import AgentError, normalize_type
 
@@ -51,13 +51,9 @@ def backend(agent_type: str) -> Backend:
     """The backend of a type (compared lower-cased and trimmed, as upstream does); unknown
     types fail with upstream's `unsupported agent type "<t>"`."""
     kind = normalize_type(agent_type)
-    found = _LOADED.get(kind)
-    if found is not None:
-        return found
-    module = _MODULES.get(kind)
-    if module is None:
+    found = load_entry(_MODULES, _LOADED, kind, "BACKEND")
+    if found is None:
         raise AgentError(f'unsupported agent type "{agent_type}"')
-    found = _LOADED[kind] = importlib.import_module(module).BACKEND
     return found
 
 

@@ -7,7 +7,7 @@ and ``EXECUTOR = ThatClass()``) and one line here. Modules are imported on first
 
 from __future__ import annotations
 
-import importlib
+from ..lazymod import load_entry
 
 from ..errors import ConductorError
 from .base import LOCAL, Executor
@@ -30,13 +30,9 @@ def names() -> tuple[str, ...]:
 def executor(name: str = "") -> Executor:
     """The executor called ``name`` ("" is local: what a record without ``executor`` ran on)."""
     key = (name or LOCAL).strip().lower()
-    found = _LOADED.get(key)
-    if found is not None:
-        return found
-    module = _MODULES.get(key)
-    if module is None:
+    found = load_entry(_MODULES, _LOADED, key, "EXECUTOR")
+    if found is None:
         raise UnknownExecutor(f'unknown executor "{name}" (known: {", ".join(_MODULES)})')
-    found = _LOADED[key] = importlib.import_module(module).EXECUTOR
     return found
 
 

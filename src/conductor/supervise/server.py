@@ -27,7 +27,11 @@ from . import client as proto
 IDLE = 120.0
 MAX_REQUEST = 16 << 20
 READ_TIMEOUT = 5.0  # a client sends its request at once; one that does not is dropped
-NOT_PRELOADED = ("conductor.console", "conductor.demo", "conductor.watch", "conductor.supervise")
+PRELOAD = ("conductor.cli.main", "conductor.cli.runner_cmd", "conductor.runner", "conductor.agents",
+           "conductor.config", "conductor.store", "conductor.bus", "conductor.formats",
+           "conductor.secrets", "conductor.orchestrator")
+NOT_PRELOADED = ("conductor.agents.rest", "conductor.agents.sse")  # the REST child's own modules
+PARSERS: dict = {}  # the `task` verb's parser for each program name, built once by the server
 
 
 def main(args: list[str]) -> None:
@@ -47,21 +51,23 @@ def main(args: list[str]) -> None:
 
 
 def preload() -> None:
-    """Import what a supervisor runs, so that a forked one imports (almost) nothing."""
+    """Import what a supervisor runs, so that a forked one imports (almost) nothing: the task
+    verb's CLI and every module of the packages below it (not the console, not Textual)."""
     import importlib
     import pkgutil
 
-    import conductor
-    for info in pkgutil.walk_packages(conductor.__path__, "conductor."):
-        name = info.name
-        if name.startswith(NOT_PRELOADED) or name.endswith("__main__"):
-            continue
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - an optional dependency missing: imported later, if ever
-            continue
+    for name in PRELOAD:
+        module = importlib.import_module(name)
+        for info in pkgutil.iter_modules(getattr(module, "__path__", ())):
+            if info.ispkg or info.name == "__main__" or f"{name}.{info.name}" in NOT_PRELOADED:
+                continue
+            try:
+                importlib.import_module(f"{name}.{info.name}")
+            except Exception:  # noqa: BLE001 - a missing optional dependency: imported later, if ever
+                continue
     from ..cli.main import build_parser
-    build_parser("run-agent", "task")
+    for prog in ("run-agent", "conductor"):
+        PARSERS[prog] = build_parser(prog, "task")
 
 
 def module_files() -> dict[str, tuple[int, int, int]]:
@@ -346,8 +352,13 @@ def child(conn, umask: int, argv: list[bytes], env: list[bytes], fds: list[int],
         sys.argv = [os.fsdecode(a) for a in argv]
         _reopen_stdio()
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)  # a forwarded signal lands now
-        from ..cli.main import main
-        code = main(sys.argv[1:])
+        from ..cli import main as cli
+        build = cli.build_parser
+        # the parser the server built (argparse's parse_args leaves it as it was): the child
+        # runs main once and exits, so the swap lasts exactly as long as this command
+        cli.build_parser = lambda prog, verb=None: PARSERS.get(prog) if verb == "task" and \
+            prog in PARSERS else build(prog, verb)
+        code = cli.main(sys.argv[1:])
     except SystemExit as exc:
         code = _exit_code(exc.code)
     except KeyboardInterrupt:

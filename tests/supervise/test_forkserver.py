@@ -315,3 +315,34 @@ def test_a_server_whose_code_changed_on_disk_refuses_and_the_client_runs_itself(
         wait_for(lambda: not _alive(server), what="the stale server to exit")
     finally:
         os.utime(srv.__file__, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_what_a_process_inherits_keys_the_server(monkeypatch, tmp_path):
+    """Resource limits (and groups, priority, cgroup, namespaces) come from the server's world
+    to its supervisors: a client in another world never uses that server."""
+    import resource
+    monkeypatch.setenv(client.DIR_ENV, str(tmp_path / "fs"))
+    first = client.socket_path()
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0 if soft else min(hard, 1024), hard))
+        assert client.socket_path() != first
+    finally:
+        resource.setrlimit(resource.RLIMIT_CORE, (soft, hard))
+    assert client.socket_path() == first
+
+
+def test_the_server_holds_none_of_the_first_clients_other_descriptors(rig):
+    """A pipe the first client inherited (beyond stdin/stdout/stderr) is not kept open by the
+    server it starts: whoever reads that pipe to its end is not kept waiting."""
+    cfg = rig.agent("triv", 'touch "$JRUN_TASK_FOLDER/DONE"\n')
+    r, w = os.pipe()
+    proc = subprocess.Popen(rig.argv(cfg, "triv"), env=rig.env_for(True), pass_fds=(w,),
+                            cwd=str(rig.base))
+    os.close(w)
+    assert proc.wait(timeout=120) == 0
+    assert rig.server_pid() is not None
+    import select
+    readable, _, _ = select.select([r], [], [], 30)
+    assert readable and os.read(r, 1) == b""  # EOF: nobody holds the write end any more
+    os.close(r)

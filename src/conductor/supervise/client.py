@@ -97,16 +97,41 @@ def runtime_dir() -> str | None:
 
 
 def code_key() -> str:
-    """Names the code a server runs: our version, the package's directory, the interpreter and
-    the environment that changes imports (KEY_ENV). A server for other code is never used."""
+    """Names the code a server runs and the world its supervisors would run in: our version,
+    the package's directory, the interpreter, the environment that changes imports (KEY_ENV),
+    and what a process inherits besides its environment (resource limits, groups, priority,
+    cgroup, namespaces). A server for other code, or started from another world, is never
+    used: its supervisors would not be what this process would have run."""
     import conductor
     parts = [conductor.__version__, os.path.dirname(os.path.abspath(conductor.__file__)),
              sys.executable, sys.version, str(sys.flags.optimize),
-             *(k + "=" + os.environ.get(k, "") for k in KEY_ENV)]
+             *(k + "=" + os.environ.get(k, "") for k in KEY_ENV), *inherited()]
     h = 0xCBF29CE484222325  # FNV-1a, 64 bits: no hashlib import on this path
     for byte in "\0".join(parts).encode("utf-8", "surrogateescape"):
         h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
     return f"{conductor.__version__}-{h:016x}"
+
+
+def inherited() -> list[str]:
+    """What a forked supervisor would get from the server instead of from us."""
+    import resource
+    out = [str(os.getgid()), str(os.getgroups()), str(os.getpriority(os.PRIO_PROCESS, 0))]
+    out += [f"{name}={resource.getrlimit(getattr(resource, name))}" for name in sorted(dir(resource))
+            if name.startswith("RLIMIT_")]
+    for ns in ("cgroup", "ipc", "mnt", "net", "pid", "user", "uts"):
+        try:
+            out.append(os.readlink(f"/proc/self/ns/{ns}"))
+        except OSError:
+            out.append("")
+    try:
+        fd = os.open("/proc/self/cgroup", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            out.append(os.read(fd, 65536).decode("utf-8", "replace"))
+        finally:
+            os.close(fd)
+    except OSError:
+        out.append("")
+    return out
 
 
 def socket_path() -> str | None:

@@ -38,6 +38,9 @@ def main(args: list[str]) -> None:
     """``args``: the socket path, the descriptor to write b"1" to once listening, and the
     package directory the client runs (the server must run the same one)."""
     path, ready, package_dir = args[0], int(args[1]), args[2]
+    # whatever else the first client had open and inheritable is not ours to hold (a pipe
+    # its caller reads to the end would never end while we live)
+    os.closerange(ready + 1, 1 << 16)
     import conductor
     if os.path.dirname(os.path.abspath(conductor.__file__)) != package_dir:
         return  # not the client's code: it sees no "1" and runs the command itself

@@ -120,12 +120,14 @@ def _fork_server(sock_dir: str):
     return None
 
 
-def concurrent_tasks(d: str, n: int = 50, fork_server: bool = True) -> tuple[float, float]:
+def concurrent_tasks(d: str, n: int = 50, fork_server: bool = True,
+                     cold: bool = False) -> tuple[float, float]:
     """Wall seconds for ``n`` `run-agent task` processes started at once to reach DONE (each
     must exit 0), and the CPU seconds per task of everything they ran (clients, supervisors,
     agents). With ``fork_server`` the tasks go through a fork server of their own (socket dir
     in ``d``), started and warmed by one task before the clock starts; without it each task is
-    a supervisor process of its own (CONDUCTOR_FORKSERVER=0)."""
+    a supervisor process of its own (CONDUCTOR_FORKSERVER=0). ``cold``: no server yet, the
+    first of the ``n`` starts it (the others wait for it), and its start-up counts in the CPU."""
     import resource
     cfg = config(d, trivial_agent(d, done=True, sleep=0.01))
     root = os.path.join(d, "runs")
@@ -138,6 +140,10 @@ def concurrent_tasks(d: str, n: int = 50, fork_server: bool = True) -> tuple[flo
                       "--config", cfg, "--agent", "triv", "--prompt", "x", "--restart-delay", "10ms"]
     subprocess.run(argv("warmup"), env=env, check=True)  # bytecode written, server started
     server = _fork_server(sock_dir) if fork_server else None
+    if cold and server is not None:
+        server.terminate()
+        server.wait(30)
+        server = None
 
     def server_cpu() -> float:
         if server is None:
@@ -154,6 +160,9 @@ def concurrent_tasks(d: str, n: int = 50, fork_server: bool = True) -> tuple[flo
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) + server_cpu() - cpu0
     assert codes == [0] * n, codes
+    if fork_server and server is None:  # started by the batch: all it spent is the batch's
+        server = _fork_server(sock_dir)
+        cpu += server_cpu() if server is not None else 0.0
     if server is not None:
         server.terminate()
     return wall, cpu / n
@@ -206,11 +215,13 @@ def main() -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["concurrent"]:  # only the 50-task figure, both ways, N rounds
         for _ in range(int(sys.argv[2]) if len(sys.argv) > 2 else 1):
-            for fork_server in (True, False):
+            for fork_server, cold in ((True, False), (True, True), (False, False)):
                 with tempfile.TemporaryDirectory() as d:
                     load0 = os.getloadavg()[0]
-                    wall, cpu = concurrent_tasks(d, fork_server=fork_server)
-                    print(f"{'fork server' if fork_server else 'process each'}: {wall:.2f} s wall, "
+                    wall, cpu = concurrent_tasks(d, fork_server=fork_server, cold=cold)
+                    how = ("fork server, started by the batch" if cold else "fork server, running") \
+                        if fork_server else "a process each"
+                    print(f"{how}: {wall:.2f} s wall, "
                           f"{cpu * 1e3:.0f} ms CPU per task, load {load0:.2f} -> {os.getloadavg()[0]:.2f}",
                           flush=True)
     else:

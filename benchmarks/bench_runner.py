@@ -1,6 +1,7 @@
 """Runner figures beside upstream Go's and the issue's budgets.
 
 Run: python benchmarks/bench_runner.py  (temporary directories; prints a table)
+     python benchmarks/bench_runner.py concurrent [rounds]  (only the 50-task figure, three ways)
 """
 
 from __future__ import annotations

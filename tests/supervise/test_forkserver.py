@@ -346,3 +346,35 @@ def test_the_server_holds_none_of_the_first_clients_other_descriptors(rig):
     readable, _, _ = select.select([r], [], [], 30)
     assert readable and os.read(r, 1) == b""  # EOF: nobody holds the write end any more
     os.close(r)
+
+
+def test_a_socket_left_by_a_dead_server_is_replaced(rig):
+    cfg = rig.agent("triv", 'touch "$JRUN_TASK_FOLDER/DONE"\n')
+    os.mkdir(rig.sock_dir, 0o700)
+    env = rig.env_for(True)
+    path = subprocess.run([sys.executable, "-c", "from conductor.supervise import client; "
+                           "print(client.socket_path())"], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    dead = socket.socket(socket.AF_UNIX)
+    dead.bind(path)  # bound, never listening, closed: what a killed server leaves
+    dead.close()
+    proc = rig.popen(rig.argv(cfg, "triv"), forked=True)
+    out, err = proc.communicate(timeout=120)
+    assert (proc.returncode, out, err) == (0, b"", b"")
+    assert proc.pid not in _pids(rig) and rig.server_pid() is not None
+
+
+def test_a_killed_server_leaves_its_supervisors_and_their_exit_status(rig):
+    go = rig.base / "go"
+    cfg = rig.agent("wait", f'touch "$JRUN_TASK_FOLDER/started"\nwhile [ ! -e {go} ]; do sleep 0.05; done\n'
+                            'touch "$JRUN_TASK_FOLDER/DONE"\n')
+    proc = rig.popen(rig.argv(cfg, "wait"), forked=True)
+    wait_for(lambda: _started(rig), what="the agent to start")
+    server = rig.server_pid()
+    os.kill(server, signal.SIGKILL)
+    wait_for(lambda: not _alive(server), what="the server to die")
+    assert loop_alive(rig.task_dir())  # the supervisor goes on without it
+    go.touch()
+    out, err = proc.communicate(timeout=120)
+    assert (proc.returncode, out, err) == (0, b"", b"")  # the status the supervisor sent itself
+    assert [i.status for i in rig.runs()] == ["completed"]

@@ -378,3 +378,4 @@ def test_a_killed_server_leaves_its_supervisors_and_their_exit_status(rig):
     out, err = proc.communicate(timeout=120)
     assert (proc.returncode, out, err) == (0, b"", b"")  # the status the supervisor sent itself
     assert [i.status for i in rig.runs()] == ["completed"]
+

@@ -173,8 +173,9 @@ def test_a_signal_to_the_client_does_what_it_does_to_a_supervisor(rig, signum):
     assert outcomes[0][3] == "failed" and outcomes[0][5] is False
 
 
-def test_a_signal_between_attempts_kills_both_the_same_way(rig):
-    """SIGTERM while the loop waits for its restart delay: the default action, in both."""
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGQUIT, signal.SIGUSR2])
+def test_a_signal_between_attempts_kills_both_the_same_way(rig, signum):
+    """A signal while the loop waits for its restart delay: the default action, in both."""
     cfg = rig.agent("fail", "exit 1\n")
     codes = []
     for forked, task in ((False, "task-20260221-101500-alone"), (True, TASK)):
@@ -182,11 +183,11 @@ def test_a_signal_between_attempts_kills_both_the_same_way(rig):
                          forked)
         wait_for(lambda: any(i.status == "failed" for i in rig.runs(task)), what="the first attempt")
         wait_for(lambda: holder_pid(rig.task_dir(task)), what="the lock")
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         proc.communicate(timeout=60)
         codes.append(proc.returncode)
         wait_for(lambda: not loop_alive(rig.task_dir(task)), what="the lock to be released")
-    assert codes == [-signal.SIGTERM, -signal.SIGTERM]
+    assert codes == [-signum, -signum]
 
 
 # ---- a killed supervisor, a killed client -----------------------------------------------------

@@ -5,7 +5,7 @@ Starting a supervisor the ordinary way costs a Python process importing the whol
 modules (``_socket``, ``_signal``, ``fcntl``, ``select``). It connects to the current user's
 server for this exact code (started on demand), passes its argv, environment, working
 directory, umask and its stdin/stdout/stderr descriptors (SCM_RIGHTS), forwards SIGINT,
-SIGTERM and SIGHUP to the forked supervisor, and ends as the supervisor ended: the same exit
+SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the forked supervisor, and ends as the supervisor ended: the same exit
 status, or killed by the same signal.
 
 :func:`handoff` returns None whenever the server cannot be used (opted out, an unusable socket
@@ -26,7 +26,10 @@ OPT_OUT = "CONDUCTOR_FORKSERVER"         # "0", "off", "no" or "false": run in t
 DIR_ENV = "CONDUCTOR_FORKSERVER_DIR"     # where the socket lives (default below)
 IDLE_ENV = "CONDUCTOR_FORKSERVER_IDLE"   # seconds an idle server lives (default server.IDLE)
 SUBVERBS = frozenset({"resume", "stop", "cancel", "delete"})
-FORWARDED = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)
+# what a supervisor started as a process of its own would have got from a terminal or a kill
+# (SIGUSR1 is the runner's "the operator stopped the task")
+FORWARDED = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT, _signal.SIGUSR1,
+             _signal.SIGUSR2)
 MAGIC = b"CDT1"
 START_TIMEOUT = 20.0  # seconds to wait for a server we started to listen
 # the environment that changes what a Python process imports or how it prints: a server is

@@ -5,8 +5,8 @@ listens on ``<dir>/task-<key>.sock`` (``dir`` ours and mode 0700), accepts only 
 uid (SO_PEERCRED), and for each request forks a supervisor that is the same as one started as a
 process of its own: a new session, the client's descriptors as stdin/stdout/stderr, its working
 directory, umask, environment and argv, then ``conductor.cli.main.main``. The server relays
-SIGINT/SIGTERM/SIGHUP from the client, SIGKILLs the supervisor when the client is gone without
-its answer (as killing the process of an ordinary ``run-agent task`` kills its supervisor), and
+the signals ``client.FORWARDED`` names from the client, SIGKILLs the supervisor when the client
+is gone without its answer (as killing the process of an ordinary ``run-agent task`` kills its supervisor), and
 reports how the supervisor ended when it reaps it. It exits after ``IDLE`` seconds with no
 supervisor and no request, and refuses to fork (the client then runs the command itself) once
 any of its loaded conductor modules changed on disk: an upgrade never runs old code.

@@ -16,6 +16,10 @@ settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
+# `run-agent task` runs its supervisor in this process throughout the suite (tests pin the pid
+# of the process they started); tests/supervise turns the fork server on where it tests it.
+os.environ["CONDUCTOR_FORKSERVER"] = "0"
+
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
 
@@ -24,6 +28,7 @@ def subprocess_env(tmp_path):
     """Environment for child Python processes: our package importable, no JRUN_* leaking in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JRUN_", "CONDUCTOR_"))}
     env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    env["CONDUCTOR_FORKSERVER"] = "0"
     env["HOME"] = str(tmp_path / "home")
     os.makedirs(env["HOME"], exist_ok=True)
     return env

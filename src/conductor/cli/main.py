@@ -7,12 +7,10 @@ until a verb needs it. Every :class:`ConductorError` becomes ``Error: <message>`
 from __future__ import annotations
 
 import os
-import signal
 import sys
 
 from .. import __version__
 from ..errors import ConductorError
-from .parser import CliParser
 
 VERSION_TEXT = f"run-agent {__version__}\nconductor (Python) · compatible with conductor-loop\n"
 
@@ -29,7 +27,8 @@ VERB_MODULES = {
 ALL_MODULES = ("bus_cmd", "runner_cmd", "info_cmd", "console_cmd")
 
 
-def build_parser(prog: str, verb: str | None = None) -> CliParser:
+def build_parser(prog: str, verb: str | None = None):
+    from .parser import CliParser
     parser = CliParser(prog=prog, description="Run AI coding agents as tasks on plain files.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=CliParser)
@@ -49,10 +48,16 @@ def build_parser(prog: str, verb: str | None = None) -> CliParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and sys.argv[1:2] == ["task"]:  # a supervisor forked by the fork server
+        from ..supervise.client import handoff
+        code = handoff(sys.argv[1:])
+        if code is not None:
+            return code
     argv = sys.argv[1:] if argv is None else argv
     prog = os.path.basename(sys.argv[0]) or "run-agent"
     if prog not in ("run-agent", "conductor"):
         prog = "run-agent"
+    import signal
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     # A path we print (a bus found by walking up, a run dir) may hold bytes that are not UTF-8:

@@ -97,6 +97,8 @@ def _write_state(path: str, key: str, msg_id: str) -> None:
 
 
 def _find_existing(project_bus: MessageBus, key: str, task: str) -> str | None:
+    if not _mentions(project_bus.path, key.encode("ascii")):
+        return None  # the usual case, a first propagation: no message needs decoding
     found = None
     for msg in project_bus.iter_messages():
         if msg.type.upper() == "FACT" and msg.meta.get("kind") == KIND \
@@ -104,6 +106,31 @@ def _find_existing(project_bus: MessageBus, key: str, task: str) -> str | None:
                 and msg.meta.get("source_task_id", "") in ("", task):
             found = msg.msg_id
     return found
+
+
+def _mentions(path: str, needle: bytes, chunk: int = 1 << 20) -> bool:
+    """Does the file hold ``needle`` anywhere (raw bytes, nothing decoded)? A file that cannot
+    be read this way counts as holding it: the full scan then does what it always did."""
+    try:
+        fd = safefs.open_leaf(path)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    try:
+        tail = b""
+        while True:
+            data = os.read(fd, chunk)
+            if not data:
+                return False
+            data = tail + data
+            if needle in data:
+                return True
+            tail = data[max(0, len(data) - len(needle) + 1):]
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def _collapse(text: str, limit: int = 160) -> str:

@@ -190,6 +190,50 @@ def test_a_signal_between_attempts_kills_both_the_same_way(rig, signum):
     assert codes == [-signum, -signum]
 
 
+# ---- `run-agent job` through the server ----------------------------------------------------
+
+def _job_argv(rig, cfg: str, agent: str, task: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "conductor", "job", "--root", rig.root, "--project", PROJECT,
+            "--task", task, "--config", cfg, "--agent", agent, "--prompt", "x", *extra]
+
+
+@pytest.mark.parametrize("agent_body, extra", [
+    ("echo hello\n", ["-f"]),              # followed: the agent's output on our stdout
+    ("echo oops >&2\nexit 3\n", []),        # the agent fails
+    ("exit 0\n", ["--agent", "nosuch"]),    # no such agent in the config
+])
+def test_a_job_is_the_same_through_the_server(rig, agent_body, extra):
+    cfg = rig.agent("triv", agent_body)
+    outcomes = []
+    for forked, task in ((False, "task-20260221-101500-alone"), (True, TASK)):
+        proc = rig.popen(_job_argv(rig, cfg, "triv", task, *extra), forked)
+        out, err = proc.communicate(timeout=120)
+        runs = rig.runs(task)
+        shown = (out + err).replace(task.encode(), b"T")
+        for info in runs:
+            shown = shown.replace(info.run_id.encode(), b"R")
+        outcomes.append((proc.returncode, shown, [(i.status, i.exit_code) for i in runs]))
+        if runs:  # through the server it ran in a process the server forked
+            assert (runs[0].runner_pid == proc.pid) is not forked
+    assert outcomes[1] == outcomes[0]
+    assert rig.server_pid() is not None
+
+
+def test_a_signal_to_a_job_client_stops_its_agent_as_it_would_the_job(rig):
+    cfg = rig.agent("slow", 'touch "$JRUN_TASK_FOLDER/started"\nexec sleep 60\n')
+    outcomes = []
+    for forked, task in ((False, "task-20260221-101500-alone"), (True, TASK)):
+        proc = rig.popen(_job_argv(rig, cfg, "slow", task), forked)
+        info = wait_for(lambda: _started(rig, task), what="the agent to start")
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        wait_for(lambda: not _alive(info.pid), timeout=30, what="the agent to end")
+        final = read_run_info(os.path.join(rig.task_dir(task), "runs", info.run_id, "run-info.yaml"))
+        outcomes.append((proc.returncode, final.status))
+    assert outcomes[1] == outcomes[0]
+    assert outcomes[0][1] == "failed"
+
+
 # ---- a killed supervisor, a killed client -----------------------------------------------------
 
 def test_a_killed_forked_supervisor_is_detected(rig):

@@ -48,7 +48,7 @@ def build_parser(prog: str, verb: str | None = None):
 
 
 def main(argv: list[str] | None = None) -> int:
-    if argv is None and sys.argv[1:2] == ["task"]:  # a supervisor forked by the fork server
+    if argv is None and sys.argv[1:2] in (["task"], ["job"]):  # forked by the fork server
         from ..supervise.client import handoff
         code = handoff(sys.argv[1:])
         if code is not None:

@@ -1,4 +1,5 @@
-"""The thin client of ``run-agent task``: hand the command to a pre-imported fork server.
+"""The thin client of ``run-agent task`` and ``run-agent job``: hand the command to a
+pre-imported fork server.
 
 Starting a supervisor the ordinary way costs a Python process importing the whole runner
 (~100 ms of CPU); fifty tasks started at once cost seconds. This module imports only builtin
@@ -25,6 +26,9 @@ import _socket
 OPT_OUT = "CONDUCTOR_FORKSERVER"         # "0", "off", "no" or "false": run in this process
 DIR_ENV = "CONDUCTOR_FORKSERVER_DIR"     # where the socket lives (default below)
 IDLE_ENV = "CONDUCTOR_FORKSERVER_IDLE"   # seconds an idle server lives (default server.IDLE)
+# the verbs handed to the server: a task's supervisor, and one run (`run-agent job`, which
+# agents call for child runs and scripts in loops); not the task verb's quick sub-verbs
+VERBS = frozenset({"task", "job"})
 SUBVERBS = frozenset({"resume", "stop", "cancel", "delete"})
 # what a supervisor started as a process of its own would have got from a terminal or a kill
 # (SIGUSR1 is the runner's "the operator stopped the task")
@@ -64,7 +68,7 @@ def handoff(argv: list[str]) -> int | None:
 
 
 def eligible(argv: list[str]) -> bool:
-    if not argv or argv[0] != "task" or SUBVERBS.intersection(argv[1:2]):
+    if not argv or argv[0] not in VERBS or (argv[0] == "task" and SUBVERBS.intersection(argv[1:2])):
         return False
     if os.environ.get(OPT_OUT, "").strip().lower() in ("0", "off", "no", "false"):
         return False
@@ -282,7 +286,8 @@ def relay(sock, argv: list[str]) -> int | None:
         return None  # the server went away before it forked: nothing ran
     if provisional is not None:
         return provisional  # the server is gone; the supervisor said how it ended
-    sys.stderr.write("Error: the task's supervisor ended without an exit status "
+    what = "the task's supervisor" if argv[0] == "task" else f"run-agent {argv[0]}"
+    sys.stderr.write(f"Error: {what} ended without an exit status "
                      "(its fork server was killed)\n")
     return 1
 

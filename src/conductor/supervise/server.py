@@ -31,7 +31,7 @@ PRELOAD = ("conductor.cli.main", "conductor.cli.runner_cmd", "conductor.runner",
            "conductor.config", "conductor.store", "conductor.bus", "conductor.formats",
            "conductor.secrets", "conductor.orchestrator")
 NOT_PRELOADED = ("conductor.agents.rest", "conductor.agents.sse")  # the REST child's own modules
-PARSERS: dict = {}  # the `task` verb's parser for each program name, built once by the server
+PARSERS: dict = {}  # (program name, verb) -> the verb's parser, built once by the server
 
 
 def main(args: list[str]) -> None:
@@ -70,7 +70,8 @@ def preload() -> None:
                 continue
     from ..cli.main import build_parser
     for prog in ("run-agent", "conductor"):
-        PARSERS[prog] = build_parser(prog, "task")
+        for verb in proto.VERBS:
+            PARSERS[prog, verb] = build_parser(prog, verb)
 
 
 def module_files() -> dict[str, tuple[int, int, int]]:
@@ -359,8 +360,7 @@ def child(conn, umask: int, argv: list[bytes], env: list[bytes], fds: list[int],
         build = cli.build_parser
         # the parser the server built (argparse's parse_args leaves it as it was): the child
         # runs main once and exits, so the swap lasts exactly as long as this command
-        cli.build_parser = lambda prog, verb=None: PARSERS.get(prog) if verb == "task" and \
-            prog in PARSERS else build(prog, verb)
+        cli.build_parser = lambda prog, verb=None: PARSERS.get((prog, verb)) or build(prog, verb)
         code = cli.main(sys.argv[1:])
     except SystemExit as exc:
         code = _exit_code(exc.code)

@@ -57,9 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     prog = os.path.basename(sys.argv[0]) or "run-agent"
     if prog not in ("run-agent", "conductor"):
         prog = "run-agent"
-    import signal
-    if hasattr(signal, "SIGPIPE"):
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    import _signal  # the C module: `signal` builds its enums, which a `bus post` does not need
+    if hasattr(_signal, "SIGPIPE"):
+        _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
     # A path we print (a bus found by walking up, a run dir) may hold bytes that are not UTF-8:
     # Python carries them as surrogate escapes, and a strict stdout (a UTF-8 locale other than
     # C.UTF-8) would raise on them. Write them back as the bytes they were, as ls does.

@@ -348,10 +348,14 @@ def test_a_server_whose_code_changed_on_disk_refuses_and_the_client_runs_itself(
     first.communicate(timeout=120)
     server = rig.server_pid()
     assert first.returncode == 0 and server is not None
-    # a module the server loaded is replaced (an upgrade, an edit): touch changes its mtime
-    import conductor.supervise.server as srv
-    st = os.stat(srv.__file__)
-    os.utime(srv.__file__, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    # a module the server loaded is replaced (an upgrade, an edit): touch changes its mtime.
+    # The file the server's processes import (the rig's PYTHONPATH may name the checkout while
+    # this process imports an installed copy)
+    path = subprocess.run([sys.executable, "-c", "import conductor.supervise.server as s; "
+                           "print(s.__file__)"], env=rig.env, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
     try:
         second = rig.popen(rig.argv(cfg, "triv"), forked=True)
         out, err = second.communicate(timeout=120)
@@ -359,7 +363,7 @@ def test_a_server_whose_code_changed_on_disk_refuses_and_the_client_runs_itself(
         assert _pids(rig) == {second.pid}  # refused: it ran the supervisor itself
         wait_for(lambda: not _alive(server), what="the stale server to exit")
     finally:
-        os.utime(srv.__file__, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 def test_what_a_process_inherits_keys_the_server(monkeypatch, tmp_path):

@@ -169,3 +169,22 @@ def test_job_imports_only_its_own_backend_and_nothing_heavy(tmp_path, subprocess
     assert "conductor.agents.command" in names  # the check can fail: the lists were read
     assert (tmp_path / "runs" / PROJECT / TASK / "TASK-MESSAGE-BUS.md").read_text().count(
         "type: RUN_STOP") == 1
+
+
+def test_no_locale_catalog_is_searched_and_argparse_speaks_english(root, agent_env, tmp_path):
+    """argparse's words bypass gettext (cli/parser.py): a `bus post` searches no catalog, and
+    a locale whose catalog would translate argparse changes nothing we print."""
+    code = ("import gettext, sys\n"
+            "def refuse(*a, **k):\n"
+            "    raise SystemExit('gettext.find called')\n"
+            "gettext.find = refuse\n"
+            "from conductor.cli.main import main\n"
+            "sys.exit(main(sys.argv[1:]))\n")
+    out = subprocess.run([sys.executable, "-c", code, "bus", "post", "--type", "FACT", "--body", "x"],
+                         env=agent_env, cwd=root, capture_output=True, text=True)
+    assert (out.returncode, out.stderr) == (0, "")
+    assert out.stdout.startswith("msg_id: MSG-")
+    bad = subprocess.run([sys.executable, "-m", "conductor", "bus", "post", "--nosuch"],
+                         env=dict(agent_env, LANGUAGE="de", LANG="de_DE.UTF-8"), cwd=root,
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and bad.stderr.startswith("Error: unknown flag: --nosuch")

@@ -14,6 +14,15 @@ if TYPE_CHECKING:  # annotations only: importing typing costs every `run-agent` 
 from ..errors import UsageError
 from ..timefmt import parse_duration
 
+# argparse passes its own words ("usage: ", "show this help message and exit", ...) through
+# gettext, which searches the locale directories for a catalog on every call: 15 searches and
+# about 1 ms for one `run-agent bus post`, a command agents run many times. Our CLI prints
+# upstream's English whatever the locale (its messages are pinned byte for byte), so argparse's
+# words are taken as they are. These are argparse's module-level names for gettext's functions
+# (CPython 3.11-3.13); tests/cli/test_fast_imports.py pins that no catalog is searched.
+argparse._ = lambda text: text  # type: ignore[attr-defined]
+argparse.ngettext = lambda singular, plural, n: singular if n == 1 else plural  # type: ignore[attr-defined]
+
 
 class CliParser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs) -> None:

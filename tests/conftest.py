@@ -35,6 +35,14 @@ def subprocess_env(tmp_path):
 
 
 @pytest.fixture
+def runs_root(tmp_path) -> str:
+    """An empty runs root (``<tmp>/runs``)."""
+    path = tmp_path / "runs"
+    path.mkdir()
+    return str(path)
+
+
+@pytest.fixture
 def python() -> str:
     return sys.executable
 

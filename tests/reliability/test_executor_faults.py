@@ -18,19 +18,12 @@ from conductor.timefmt import now_ns
 PROJECT, TASK = "proj", "task-20260220-153045-executor"
 
 
-def _record(root, **fields):
-    run_id, run_dir = Layout(root).allocate_run_dir(PROJECT, TASK)
+def _record(runs_root, **fields):
+    run_id, run_dir = Layout(runs_root).allocate_run_dir(PROJECT, TASK)
     info = RunInfo(version=1, run_id=run_id, project_id=PROJECT, task_id=TASK, agent="command",
                    start_time=now_ns(), status="running", **fields)
     write_run_info(os.path.join(run_dir, "run-info.yaml"), info)
     return run_dir, read_run_info(os.path.join(run_dir, "run-info.yaml"))
-
-
-@pytest.fixture
-def root(tmp_path):
-    path = tmp_path / "runs"
-    path.mkdir()
-    return str(path)
 
 
 @pytest.fixture
@@ -42,8 +35,8 @@ def victim():
     proc.wait()
 
 
-def test_an_unknown_executor_is_unknown_never_healed_and_never_signalled(root, victim):
-    run_dir, info = _record(root, executor="nosuch", pid=victim.pid, pgid=victim.pid,
+def test_an_unknown_executor_is_unknown_never_healed_and_never_signalled(runs_root, victim):
+    run_dir, info = _record(runs_root, executor="nosuch", pid=victim.pid, pgid=victim.pid,
                             process_ownership="external")
     (seen,) = observe_runs([info])
     assert (seen.state, seen.reason) == ("unknown", 'unknown executor "nosuch" (known: local)')
@@ -71,13 +64,13 @@ class _Broken(Executor):
 
 
 def test_an_executor_that_fails_reads_unknown_and_its_pid_is_never_ours_to_signal(
-        root, victim, monkeypatch):
+        runs_root, victim, monkeypatch):
     monkeypatch.setitem(registry._LOADED, "broken", _Broken())  # for this test only
     monkeypatch.setitem(registry._MODULES, "broken", "unused")
     # a record of another executor that claims a live local pid and group
-    run_dir, info = _record(root, executor="broken", executor_job_id="7", pid=victim.pid,
+    run_dir, info = _record(runs_root, executor="broken", executor_job_id="7", pid=victim.pid,
                             pgid=victim.pid, process_ownership="external")
-    local_run_dir, local_info = _record(root, pid=0, pgid=0)
+    local_run_dir, local_info = _record(runs_root, pid=0, pgid=0)
     seen = observe_runs([info, local_info])
     assert [s.state for s in seen] == ["unknown", "ended"]
     assert seen[0].reason == "broken: squeue: connection refused"

@@ -43,13 +43,6 @@ def agent(tmp_path, mode):
 
 
 @pytest.fixture
-def root(tmp_path):
-    path = tmp_path / "runs"
-    path.mkdir()
-    return str(path)
-
-
-@pytest.fixture
 def fake(monkeypatch):
     monkeypatch.setitem(registry._MODULES, "fake", f"{__package__}.fake_executor")  # for this test only
     found = registry.executor("fake")
@@ -69,11 +62,11 @@ def _alive(pid):
 
 # ---- the local executor ----------------------------------------------------------------------
 
-def test_a_local_run_records_its_executor_and_host(root, tmp_path, subprocess_env):
-    result = run_job(JobRequest(root=root, project=PROJECT, task=TASK, prompt="go",
+def test_a_local_run_records_its_executor_and_host(runs_root, tmp_path, subprocess_env):
+    result = run_job(JobRequest(root=runs_root, project=PROJECT, task=TASK, prompt="go",
                                 agent=agent(tmp_path, "done"), environ=subprocess_env))
     assert result.ok, result.error
-    (info,) = runs(root)
+    (info,) = runs(runs_root)
     host, boot = local.host_identity()
     assert (info.executor, info.host, info.host_boot_id) == ("local", os.uname().nodename, boot)
     assert info.pid == info.pgid == result.pgid > 0 and info.process_ownership == "managed"
@@ -146,17 +139,17 @@ def test_proc_facts_match_psutil(monkeypatch):
 
 # ---- a remote executor -------------------------------------------------------------------------
 
-def _task(root, tmp_path, env, mode, **extra):
-    return TaskRequest(root=root, project=PROJECT, task=TASK, agent=agent(tmp_path, mode),
+def _task(runs_root, tmp_path, env, mode, **extra):
+    return TaskRequest(root=runs_root, project=PROJECT, task=TASK, agent=agent(tmp_path, mode),
                        prompt="go", executor="fake", placed_poll=0.05, restart_delay=0.01,
                        environ=env, **extra)
 
 
-def test_a_placed_run_records_no_local_process_and_completes(fake, root, tmp_path,
+def test_a_placed_run_records_no_local_process_and_completes(fake, runs_root, tmp_path,
                                                              subprocess_env):
-    outcome = run_task(_task(root, tmp_path, subprocess_env, "done"))
+    outcome = run_task(_task(runs_root, tmp_path, subprocess_env, "done"))
     assert outcome.attempts == 1
-    (info,) = runs(root)
+    (info,) = runs(runs_root)
     assert (info.status, info.exit_code, open(info.output_path).read()) == ("completed", 0, "ok\n")
     # upstream never signals it: no pid, no group, owned elsewhere
     assert (info.pid, info.pgid, info.process_ownership, info.runner_pid) == (0, 0, "external", 0)
@@ -188,9 +181,9 @@ def _placed(fake, layout, env, n):
     return infos
 
 
-def test_many_placed_runs_are_observed_in_one_call_and_stopped_through_it(fake, root,
+def test_many_placed_runs_are_observed_in_one_call_and_stopped_through_it(fake, runs_root,
                                                                           subprocess_env):
-    layout = Layout(root)
+    layout = Layout(runs_root)
     infos = _placed(fake, layout, subprocess_env, 4)
     assert runs_alive(infos) == [True] * 4
     assert fake.calls("observe") == [("observe", 4)]  # one call for all four
@@ -212,15 +205,15 @@ def test_many_placed_runs_are_observed_in_one_call_and_stopped_through_it(fake, 
     assert [e[1] for e in fake.calls("stop")] == ["fake-1", "fake-3", "fake-4"]
 
 
-def test_a_lost_run_is_stopped_before_the_loop_starts_the_next(fake, root, tmp_path,
+def test_a_lost_run_is_stopped_before_the_loop_starts_the_next(fake, runs_root, tmp_path,
                                                               subprocess_env):
     done = {}
     loop = threading.Thread(target=lambda: done.setdefault(
-        "outcome", run_task(_task(root, tmp_path, subprocess_env, "lose-once"))))
+        "outcome", run_task(_task(runs_root, tmp_path, subprocess_env, "lose-once"))))
     loop.start()
     try:
-        first = wait_for(lambda: [i for i in runs(root) if i.host_pid > 0])[0]
-        wait_for(lambda: os.path.exists(os.path.join(root, PROJECT, TASK, "first-attempt")))
+        first = wait_for(lambda: [i for i in runs(runs_root) if i.host_pid > 0])[0]
+        wait_for(lambda: os.path.exists(os.path.join(runs_root, PROJECT, TASK, "first-attempt")))
         agent_pid = first.host_pid
         fake.lose(first.executor_job_id)
         loop.join(timeout=60)
@@ -232,7 +225,7 @@ def test_a_lost_run_is_stopped_before_the_loop_starts_the_next(fake, root, tmp_p
     assert done["outcome"].attempts == 2
     assert [entry[:2] for entry in fake.log if entry[0] != "observe"] == [
         ("start", "fake-1"), ("lose", "fake-1"), ("stop", "fake-1"), ("start", "fake-2")]
-    lost, second = runs(root)
+    lost, second = runs(runs_root)
     assert (lost.status, lost.exit_code, lost.error_summary) == (
         "failed", -1, "run lost: NODE_FAIL (its runner recorded no end)")
     assert second.status == "completed" and second.previous_run_id == lost.run_id
@@ -240,29 +233,29 @@ def test_a_lost_run_is_stopped_before_the_loop_starts_the_next(fake, root, tmp_p
     assert time.time_ns() > lost.end_time
 
 
-def test_a_placed_runner_refreshes_its_heartbeat_while_the_agent_runs(fake, root, tmp_path,
+def test_a_placed_runner_refreshes_its_heartbeat_while_the_agent_runs(fake, runs_root, tmp_path,
                                                                       subprocess_env):
     from conductor.executor.base import heartbeat_age
     ended = []
 
     def task():
         try:
-            run_task(_task(root, tmp_path, subprocess_env, "sleep"))
+            run_task(_task(runs_root, tmp_path, subprocess_env, "sleep"))
         except TaskStopped as exc:
             ended.append(str(exc))
 
     loop = threading.Thread(target=task, daemon=True)
     loop.start()
     try:
-        first = wait_for(lambda: [i for i in runs(root) if i.host_pid > 0])[0]
-        later = wait_for(lambda: [i for i in runs(root)
+        first = wait_for(lambda: [i for i in runs(runs_root) if i.host_pid > 0])[0]
+        later = wait_for(lambda: [i for i in runs(runs_root)
                                   if i.heartbeat_time > first.heartbeat_time])[0]
         assert heartbeat_age(placement_of(later), now_ns()) < 30
         assert heartbeat_age(placement_of(RunInfo(run_id="r")), now_ns()) is None
     finally:
-        stop_task(Layout(root), PROJECT, TASK, grace=5)
+        stop_task(Layout(runs_root), PROJECT, TASK, grace=5)
         loop.join(timeout=30)
     assert not loop.is_alive() and ended == ["task stopped: STOP-REQUESTED is present"]
     assert [e[0] for e in fake.log if e[0] != "observe"] == ["start", "stop"]
-    (info,) = runs(root)
+    (info,) = runs(runs_root)
     assert info.status == "failed" and info.error_summary.startswith("stopped by operator")

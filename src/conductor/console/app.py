@@ -40,6 +40,7 @@ from .scheduler import Following, RefreshScheduler
 from .status import ProjectView, RunView, TaskView, read_root, read_task
 from .widgets.bus_feed import BusFeed
 from .widgets.detail import TABS, DetailTabs, Selection
+from .widgets.first_run import FirstRun, first_run_facts
 from .widgets.header import StatusHeader
 from .text import neutralise
 from .widgets.line_list import LineList
@@ -132,6 +133,7 @@ class ConductorApp(App[None]):
         self._rescan_timer: Timer | None = None
         self._filter_timer: Timer | None = None
         self._pending_select: NodeRef | None = None
+        self._first_run = None  # FirstRunFacts, read with an empty root
         if env.get("SSH_CONNECTION") or env.get("SSH_TTY"):
             self.animation_level = "none"
         theme = load_state(self.state_path).get("theme") or (self.config.theme if self.config else "")
@@ -173,6 +175,7 @@ class ConductorApp(App[None]):
         yield Input(placeholder="filter: id, agent or status words (enter keeps, esc clears)",
                     id="filter", compact=True)
         with Horizontal(id="main", classes=f"-view-{self.view}" if self.view else ""):
+            yield FirstRun("", id="first-run")
             yield RunTree(self.model, clock=self.clock, id="tree")
             with Vertical(id="right"):
                 yield DetailTabs(clock=self.clock, id="detail")
@@ -225,11 +228,15 @@ class ConductorApp(App[None]):
     def _read_root(self) -> None:
         started = time.perf_counter()
         projects = read_root(self.root, project=self.project_filter, now_ns=self.clock())
-        self.post_message(RootScanned(projects, time.perf_counter() - started))
+        facts = None if any(p.tasks for p in projects) else first_run_facts(self.root)
+        self.post_message(RootScanned(projects, time.perf_counter() - started, facts))
 
     @while_running
     def on_root_scanned(self, message: RootScanned) -> None:
         change = self.model.replace(message.projects)
+        if message.first_run is not None:
+            self._first_run = message.first_run
+            self.query_one(FirstRun).show(message.first_run, agents=self._agent_names())
         self.run_tree.apply_root(change, focus_project=self.project_filter)
         self.scheduler.ready()
         self._update_counts()
@@ -307,6 +314,14 @@ class ConductorApp(App[None]):
 
     def _update_counts(self) -> None:
         self.header.set_counts(self.model.counts(), self.model.spend())
+        # a first run: the next steps in place of an empty tree, until a task appears
+        empty = self._first_run is not None and not any(True for _ in self.model.tasks())
+        if self.view in (None, "tree") and self.query_one(FirstRun).display != empty:
+            self.query_one(FirstRun).display = empty
+            self.run_tree.display = not empty
+
+    def _agent_names(self) -> list[str]:
+        return sorted(self.config.agents) if self.config else []
 
     def _announce(self, old_status: str | None, task: TaskView) -> None:
         """A toast and the bell when a task finishes, fails or asks something."""
@@ -551,7 +566,13 @@ class ConductorApp(App[None]):
     def action_new_task(self) -> None:
         from .screens import NewTaskScreen
         project, _task, _run = self.current()
-        agents = sorted(self.config.agents) if self.config else []
+        agents = self._agent_names()
+        if not agents:  # said at once, not after the whole prompt was typed
+            found = self._first_run.on_path if self._first_run is not None else ()
+            self.report_error("new task: no agents configured: open the console with --config FILE "
+                              "(docs/configuration.md)"
+                              + (f"; agent CLIs on PATH: {', '.join(found)}" if found else ""))
+            return
         default = self.config.defaults.agent if self.config else ""
         screen = NewTaskScreen(projects=sorted(self.run_tree.projects),
                                project=project.id if project else (self.project_filter or ""),

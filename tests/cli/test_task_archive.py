@@ -118,3 +118,21 @@ def test_a_symlinked_task_dir_is_refused(capsys, root, tmp_path):
     assert (code, out, err) == (1, "", f"Error: {link}: is a symbolic link; refusing to follow "
                                        "it below the runs root\n")
     assert os.path.islink(link) and not os.path.exists(os.path.join(root, ".archive"))
+
+
+def test_a_link_or_file_on_the_archive_path_is_refused(capsys, root, tmp_path):
+    d = make_task(root)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.makedirs(os.path.join(root, ".archive"))
+    os.symlink(elsewhere, os.path.join(root, ".archive", P))  # the project level is a link
+    code, out, err = verb(capsys, root, "archive")
+    assert (code, out) == (1, "") and "link" in err
+    assert os.path.isdir(d) and os.listdir(elsewhere) == []
+    os.unlink(os.path.join(root, ".archive", P))
+    os.rmdir(os.path.join(root, ".archive"))
+    open(os.path.join(root, ".archive"), "w").close()  # a file where the archive goes
+    code, out, err = verb(capsys, root, "archive")
+    assert (code, out) == (1, "")
+    assert err == f"Error: {os.path.abspath(root)}/.archive: is a regular file, expected a directory\n"
+    assert os.path.isdir(d)

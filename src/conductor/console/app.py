@@ -708,7 +708,8 @@ class ConductorApp(App[None]):
         """The view of the node under the cursor (a task node is the task, not its latest
         run), with its kind; (None, "") and an error when nothing is selected."""
         project, task, run = self.current()
-        kind = self.selected.kind if self.selected is not None else ""
+        cursor = self.run_tree.cursor_node  # not ``selected``: that lags behind by a debounce
+        kind = cursor.data.kind if cursor is not None and cursor.data is not None else ""
         node = {"run": run, "task": task, "project": project}.get(kind)
         if node is None:
             self.report_error("copy: select a project, task or run first")

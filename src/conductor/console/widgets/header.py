@@ -10,17 +10,21 @@ from ...store.usage import Usage, format_cost, format_tokens
 from ..status import look
 from ..text import neutralise
 
-ZERO_COUNTS = {"running": 0, "needs-you": 0, "failed": 0, "done": 0}
+# How a state reads in the header: the store's word, spaced where it is two words.
+LABELS = {"needs-you": "needs you", "loop-dead": "loop dead"}
 
 
 class StatusHeader(Static):
-    """``conductor  ● 2 running  ? 1 needs you  ✘ 0 failed  ✔ 5 done  <root>  watch: inotify``
+    """``conductor  ● 2 running  ? 1 needs you  ✘ 1 failed  ✔ 5 completed   watch: inotify  <root>``
+
+    Every state of the store's vocabulary that some task is in, in its order; none when there
+    are no tasks (``no tasks``).
 
     What it shows is state (``var`` reactives): setting one redraws the line. ``reading`` is
     true until the first counts arrive (not Textual's ``loading``, which would hide the header
     behind a spinner)."""
 
-    counts: var[dict[str, int]] = var(lambda: dict(ZERO_COUNTS))
+    counts: var[dict[str, int]] = var(dict)
     spend: var[Usage] = var(Usage)
     mode: var[str] = var("starting")
     filter_text: var[str] = var("")
@@ -71,13 +75,12 @@ class StatusHeader(Static):
         if self.reading:
             text.append("  reading the runs root…", style="italic")
         else:
-            for key, status, label in (("running", "running", "running"),
-                                       ("needs-you", "needs-you", "needs you"),
-                                       ("failed", "failed", "failed"),
-                                       ("done", "completed", "done")):
-                st = look(status)
-                text.append(f"  {st.glyph} {self.counts.get(key, 0)} {label}",
-                            style=st.style if self.counts.get(key) else "")
+            if not any(self.counts.values()):
+                text.append("  no tasks", style="bright_black")
+            for state, n in self.counts.items():
+                if n:
+                    st = look(state)
+                    text.append(f"  {st.glyph} {n} {LABELS.get(state, state)}", style=st.style)
             if self.spend_text:
                 text.append(f"   {self.spend_text}", style="bold magenta")
         if self.filter_text:

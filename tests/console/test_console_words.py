@@ -99,3 +99,23 @@ def test_the_quit_message_names_a_command_that_works(fixed, monkeypatch):  # noq
 def run_value(coro):
     import asyncio
     return asyncio.run(coro)
+
+
+def test_the_filter_takes_upstreams_words_for_the_operators_states(fixed):  # noqa: F811
+    root, tmp = fixed
+    from .fixed_root import T1, T2, T3, T4
+
+    async def scenario():
+        app = app_for(root, tmp)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            seen = {}
+            for word in ("done", "blocked", "waiting", "stopped"):
+                app._apply_filter(word)
+                await pilot.pause()
+                tree = screen_text(app)
+                seen[word] = [t for t in (T1, T2, T3, T4) if t in tree]
+            return seen
+
+    seen = run_value(scenario())
+    assert seen == {"done": [T2], "blocked": [T4], "waiting": [T4], "stopped": [T3]}

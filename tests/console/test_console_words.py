@@ -51,6 +51,30 @@ def test_a_header_with_no_tasks_says_so(tmp_path):
     run(scenario())
 
 
+def test_a_narrow_header_counts_in_the_short_form():
+    from textual.app import App
+
+    class HeaderOnly(App):
+        def compose(self):
+            yield StatusHeader("/a/long/runs/root", id="header")
+
+    async def scenario():
+        app = HeaderOnly()
+        async with app.run_test(size=(60, 3)) as pilot:
+            header = app.query_one(StatusHeader)
+            header.set_counts({"running": 2, "needs-you": 1, "stopped": 1, "completed": 5})
+            await pilot.pause()
+            assert screen_text(app).splitlines()[0].strip() == \
+                "conductor  ●2 ?1 ■1 ✔5   watch: starting   /a/long/runs/root"
+            await pilot.resize_terminal(120, 3)
+            await pilot.pause()
+            assert screen_text(app).splitlines()[0].strip() == \
+                ("conductor  ● 2 running  ? 1 needs you  ■ 1 stopped  ✔ 5 completed"
+                 "   watch: starting   /a/long/runs/root")
+
+    run(scenario())
+
+
 def test_plurals():
     assert [count(n, "message") for n in (0, 1, 2)] == ["0 messages", "1 message", "2 messages"]
     assert plural(1, "is", "are") == "is" and plural(3, "is", "are") == "are"

@@ -536,12 +536,16 @@ class ConductorApp(App[None]):
             self.push_screen(MessageScreen(msg))
 
     async def action_quit(self) -> None:
+        from ..words import count, plural, program
         running = self.model.still_running()
+        reopen = f"reopen with: {program()}"
         if running:
-            self.quit_message = (f"conductor: {running} task{'s' if running != 1 else ''} "
-                                 "still running; they keep running without the console.")
+            self.quit_message = (f"conductor: {count(running, 'task')} "
+                                 f"{plural(running, 'is', 'are')} still running; "
+                                 f"{plural(running, 'it keeps', 'they keep')} running without "
+                                 f"the console; {reopen}")
         else:
-            self.quit_message = "conductor: console closed; tasks are not affected."
+            self.quit_message = f"conductor: console closed; tasks are not affected; {reopen}"
         self.notify(self.quit_message)
         if self._watcher is not None:
             self._watcher.stop()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..defaults import CONSOLE_GRACE
+from ..words import count
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def describe(action: str, result: Any, task: str) -> str:
     if action == "stop":
         stopped = sum(1 for o in result or [] if getattr(o, "stopped", False))
         notes = "".join(f"; {o.notice}" for o in result or [] if getattr(o, "notice", ""))
-        return f"stop: {task} stop requested; {stopped} run(s) stopped{notes}"
+        return f"stop: {task} stop requested; {count(stopped, 'run')} stopped{notes}"
     if action == "stop run":
         return f"stop run: {getattr(result, 'message', '') or getattr(result, 'notice', '')}"
     if action in ("start", "restart"):

@@ -17,6 +17,7 @@ from ...store import OUTPUT, PROMPT, STDERR, STDOUT, TASK_MD, TASK_STATE
 from ...store.loopview import clock_time
 from ...store.usage import Usage, format_cost, format_tokens
 from ...timefmt import format_rfc3339nano
+from ...words import count
 from ..messages import FileRead, ReportsWorkerErrors
 from ..status import ProjectView, RunView, TaskView, heartbeat, look
 from ..text import read_text_head, safe_text
@@ -88,7 +89,7 @@ def usage_text(usage: Usage) -> str:
     if usage.input_tokens or usage.output_tokens or usage.cached_tokens:
         parts.append(tokens_text(usage))
     if usage.turns:
-        parts.append(f"{usage.turns} turn{'s' if usage.turns != 1 else ''}")
+        parts.append(count(usage.turns, "turn"))
     return " · ".join(parts)
 
 

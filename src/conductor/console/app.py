@@ -175,7 +175,8 @@ class ConductorApp(App[None]):
         with Horizontal(id="main", classes=f"-view-{self.view}" if self.view else ""):
             yield RunTree(self.model, clock=self.clock, id="tree")
             with Vertical(id="right"):
-                yield DetailTabs(clock=self.clock, id="detail")
+                yield DetailTabs(clock=self.clock, id="detail",
+                                 start_failures=self.controller.start_failures)
                 yield BusFeed(id="bus")
         yield Static("", id="status-line", markup=False)
         yield Footer()

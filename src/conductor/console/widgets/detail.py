@@ -305,7 +305,8 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
         drawn change costs a layout of the whole screen)."""
         task = self.selection.task
         failure = self.start_failures.get((task.project, task.task), "") if task else ""
-        rows = info_rows(self.selection, self.clock(), start_failure=failure)
+        rows = (info_rows(self.selection, self.clock(), start_failure=failure) if failure
+                else info_rows(self.selection, self.clock()))
         key = _rows_key(rows)
         if key == self._info_shown:
             return

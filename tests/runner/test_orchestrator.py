@@ -126,6 +126,8 @@ def test_a_resume_that_starts_reports_the_supervisor_holding_the_lock(stubs):
         # the supervisor cleared the markers itself once it held the lock, and runs the task
         assert _markers(td) == {}
         wait_for(lambda: runs(stubs.root) and runs(stubs.root)[0].status == "running")
+        [record] = wait_for(stubs.records)
+        assert orchestrator.CLEAR_MARKERS_ENV not in record["env"]  # the loop's, not the agent's
     finally:
         orchestrator.stop_task(stubs.root, PROJECT, TASK, grace=5.0)
     wait_for(lambda: not loop_alive(td), timeout=20)

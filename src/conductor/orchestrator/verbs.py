@@ -23,6 +23,7 @@ _StopOutcome = _stop.StopOutcome
 # the task's lock (it always clears STOP-REQUESTED), so a start that fails leaves them as they were
 CLEAR_MARKERS_ENV = "CONDUCTOR_CLEAR_MARKERS"
 _FAILURE_LOG_BYTES = 64 * 1024  # of TASK-LOOP.log written by one start, read for its error
+_FAILURE_LINE_CHARS = 500       # the most of that error line shown
 
 
 @dataclass
@@ -177,7 +178,7 @@ def _start_error(root: str, log_path: str, start: int, code: int) -> str:
             text = ""
         finally:
             os.close(fd)
-    lines = [" ".join(line.split()) for line in text.splitlines()]
+    lines = [" ".join(line.split())[:_FAILURE_LINE_CHARS] for line in text.splitlines()]
     lines = [line for line in lines if line]
     for line in lines:
         if line.startswith("Error:"):

@@ -1,4 +1,5 @@
-"""``run-agent job | job batch | task | task resume | task stop | task delete | stop | resume``."""
+"""``run-agent job | job batch | task | task resume | task stop | task delete | task archive |
+task restore | stop | resume``."""
 
 from __future__ import annotations
 
@@ -86,6 +87,15 @@ def _register_task(sub) -> None:
     delete.add_argument("--grace", type=duration, default=df.DELETE_GRACE,
                         help=f"with --force: wait after SIGTERM (default {_d(df.DELETE_GRACE)})")
     delete.set_defaults(func=cmd_task_delete)
+    for verb, func, what in (
+            ("archive", cmd_task_archive, "move a stopped task to <root>/.archive/<project>/"),
+            ("restore", cmd_task_restore, "move an archived task back to its project")):
+        moved = verbs.add_parser(verb, help=what)
+        moved.add_argument("--project", required=True)
+        moved.add_argument("--task", required=True)
+        moved.add_argument("--root", default=None)
+        moved.add_argument("--config", default=None)
+        moved.set_defaults(func=func)
 
 
 def _register_stop(sub) -> None:
@@ -520,4 +530,20 @@ def cmd_task_delete(args, environ=None, cwd=None) -> int:
     for outcome in result.stopped:
         _print_outcome(outcome)
     sys.stdout.write(f"Deleted task: {s.task}\n")
+    return 0
+
+
+def cmd_task_archive(args, environ=None, cwd=None) -> int:
+    from ..orchestrator import archive_task
+    s = _existing(args, dict(os.environ if environ is None else environ), cwd)
+    result = archive_task(s.root, s.project, s.task)
+    sys.stdout.write(f"Archived task: {s.task} -> {result.target}\n")
+    return 0
+
+
+def cmd_task_restore(args, environ=None, cwd=None) -> int:
+    from ..orchestrator import restore_task
+    s = _existing(args, dict(os.environ if environ is None else environ), cwd)
+    result = restore_task(s.root, s.project, s.task)
+    sys.stdout.write(f"Restored task: {s.task} -> {result.target}\n")
     return 0

@@ -40,6 +40,7 @@ from .scheduler import Following, RefreshScheduler
 from .status import ProjectView, RunView, TaskView, read_root, read_task
 from .widgets.bus_feed import BusFeed
 from .widgets.detail import TABS, DetailTabs, Selection
+from .widgets.first_run import FirstRun, first_run_facts
 from .widgets.header import StatusHeader
 from .text import neutralise
 from .widgets.line_list import LineList
@@ -132,6 +133,7 @@ class ConductorApp(App[None]):
         self._rescan_timer: Timer | None = None
         self._filter_timer: Timer | None = None
         self._pending_select: NodeRef | None = None
+        self._first_run = None  # FirstRunFacts, read with an empty root
         if env.get("SSH_CONNECTION") or env.get("SSH_TTY"):
             self.animation_level = "none"
         theme = load_state(self.state_path).get("theme") or (self.config.theme if self.config else "")
@@ -173,6 +175,7 @@ class ConductorApp(App[None]):
         yield Input(placeholder="filter: id, agent or status words (enter keeps, esc clears)",
                     id="filter", compact=True)
         with Horizontal(id="main", classes=f"-view-{self.view}" if self.view else ""):
+            yield FirstRun("", id="first-run")
             yield RunTree(self.model, clock=self.clock, id="tree")
             with Vertical(id="right"):
                 yield DetailTabs(clock=self.clock, id="detail",
@@ -226,11 +229,15 @@ class ConductorApp(App[None]):
     def _read_root(self) -> None:
         started = time.perf_counter()
         projects = read_root(self.root, project=self.project_filter, now_ns=self.clock())
-        self.post_message(RootScanned(projects, time.perf_counter() - started))
+        facts = None if any(p.tasks for p in projects) else first_run_facts(self.root)
+        self.post_message(RootScanned(projects, time.perf_counter() - started, facts))
 
     @while_running
     def on_root_scanned(self, message: RootScanned) -> None:
         change = self.model.replace(message.projects)
+        if message.first_run is not None:
+            self._first_run = message.first_run
+            self.query_one(FirstRun).show(message.first_run, agents=self._agent_names())
         self.run_tree.apply_root(change, focus_project=self.project_filter)
         self.scheduler.ready()
         self._update_counts()
@@ -308,6 +315,14 @@ class ConductorApp(App[None]):
 
     def _update_counts(self) -> None:
         self.header.set_counts(self.model.counts(), self.model.spend())
+        # a first run: the next steps in place of an empty tree, until a task appears
+        empty = self._first_run is not None and not any(True for _ in self.model.tasks())
+        if self.view in (None, "tree") and self.query_one(FirstRun).display != empty:
+            self.query_one(FirstRun).display = empty
+            self.run_tree.display = not empty
+
+    def _agent_names(self) -> list[str]:
+        return sorted(self.config.agents) if self.config else []
 
     def _announce(self, old_status: str | None, task: TaskView) -> None:
         """A toast and the bell when a task finishes, fails or asks something."""
@@ -552,7 +567,13 @@ class ConductorApp(App[None]):
     def action_new_task(self) -> None:
         from .screens import NewTaskScreen
         project, _task, _run = self.current()
-        agents = sorted(self.config.agents) if self.config else []
+        agents = self._agent_names()
+        if not agents:  # said at once, not after the whole prompt was typed
+            found = self._first_run.on_path if self._first_run is not None else ()
+            self.report_error("new task: no agents configured: open the console with --config FILE "
+                              "(docs/configuration.md)"
+                              + (f"; agent CLIs on PATH: {', '.join(found)}" if found else ""))
+            return
         default = self.config.defaults.agent if self.config else ""
         screen = NewTaskScreen(projects=sorted(self.run_tree.projects),
                                project=project.id if project else (self.project_filter or ""),
@@ -656,6 +677,93 @@ class ConductorApp(App[None]):
         self.push_screen(PostMessageScreen(project.id, to_task,
                                            msg_type="USER" if last == "QUESTION" else "USER"),
                          send)
+
+    # -- actions: housekeeping (delete, archive, duplicate, copy) ------------------------
+
+    def action_delete_task(self) -> None:
+        task = self._selected_task("delete")
+        if task is None:
+            return
+        live = task.loop_alive or task.status in ("running", "loop-dead", "needs-you")
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._control("delete", lambda: self.controller.delete(
+                    task.project, task.task, force=live))
+        first = (f"Task {task.task} is running: stop it and delete it?" if live
+                 else f"Delete task {task.task}?")
+        archive = km.display_keys(self.keys.get("archive_task", "a"))
+        self._confirm(f"{first}\nIts directory and every run in it are removed for good "
+                      f"({archive} archives a stopped task instead).", confirmed, "Delete")
+
+    def action_archive_task(self) -> None:
+        task = self._selected_task("archive")
+        if task is not None:
+            self._control("archive", lambda: self.controller.archive(task.project, task.task))
+
+    def action_duplicate_task(self) -> None:
+        """The new-task dialog, pre-filled with the selected task's prompt, agent and deps."""
+        from ..store import read_task_prompt
+        from .screens import NewTaskScreen
+        task = self._selected_task("duplicate")
+        if task is None:
+            return
+        try:
+            prompt = read_task_prompt(task.path) or ""
+        except (ConductorError, OSError) as exc:
+            self.report_error(f"duplicate: {exc}")
+            return
+        agents = sorted(self.config.agents) if self.config else []
+        agent = self.controller.agent_for(task) or \
+            (self.config.defaults.agent if self.config else "")
+        self.push_screen(NewTaskScreen(
+            projects=sorted(self.run_tree.projects), project=task.project, agents=agents,
+            agent=agent or (agents[0] if agents else ""), create=self._create_task,
+            prompt=prompt, depends_on=list(task.depends_on or [])), self._task_created)
+
+    def _task_created(self, text: str | None) -> None:
+        if text:
+            self.set_status(text)
+            self.notify(text, title="new task")
+
+    def _copied_node(self):
+        """The view of the node under the cursor (a task node is the task, not its latest
+        run), with its kind; (None, "") and an error when nothing is selected."""
+        project, task, run = self.current()
+        cursor = self.run_tree.cursor_node  # not ``selected``: that lags behind by a debounce
+        kind = cursor.data.kind if cursor is not None and cursor.data is not None else ""
+        node = {"run": run, "task": task, "project": project}.get(kind)
+        if node is None:
+            self.report_error("copy: select a project, task or run first")
+        return node, kind
+
+    def action_copy_id(self) -> None:
+        node, kind = self._copied_node()
+        if node is not None:
+            self._copy(f"{kind} id", node.run_id if kind == "run" else node.id)
+
+    def action_copy_path(self) -> None:
+        node, kind = self._copied_node()
+        if node is not None:
+            self._copy(f"{kind} path", node.path, tail=True)
+
+    def action_copy_line(self) -> None:
+        from .widgets.log_view import LogView
+        view = self.focused
+        got = view.current_line() if isinstance(view, LogView) else None
+        if got is None:
+            self.report_error("copy line: no line shown in this log pane yet")
+        else:
+            self._copy(f"line {got[0] + 1:,}", got[1])
+
+    def _copy(self, what: str, text: str, *, tail: bool = False) -> None:
+        """To the terminal's clipboard with OSC 52 (tmux passes it on with set-clipboard).
+        The words show a long text's start (its end for a path, ``tail``)."""
+        self.copy_to_clipboard(text)
+        shown = text if len(text) <= 72 else "…" + text[-71:] if tail else text[:71] + "…"
+        shown = neutralise(shown)
+        self.set_status(f"copied {what}: {shown}")
+        self.notify(f"copied {what}: {shown}", title="clipboard", timeout=4)
 
     def _confirm(self, question: str, then: Callable[[bool | None], None], yes: str) -> None:
         from .screens import ConfirmScreen

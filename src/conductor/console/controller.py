@@ -47,6 +47,12 @@ def describe(action: str, result: Any, task: str) -> str:
         return f"posted {getattr(result, 'type', '')} {getattr(result, 'msg_id', '')}"
     if action == "new task":
         return f"started {task} (supervisor pid {getattr(result, 'pid', '?')})"
+    if action == "delete":
+        stopped = getattr(result, "stopped", None)
+        return f"deleted {task}" + (" (stopped first)" if stopped else "")
+    if action == "archive":
+        return (f"archived {task} to {getattr(result, 'target', '?')} (run-agent task restore "
+                f"--project {getattr(result, 'project', '?')} --task {task} brings it back)")
     return f"{action}: done"
 
 
@@ -132,3 +138,16 @@ class Controller:
                 cwd=os.path.expanduser(req.cwd) if req.cwd else None,
                 extra_args=budget_args(req) or None)
         return self._run("new task", req.project, req.task, create)
+
+    def delete(self, project: str, task: str, *, force: bool = False) -> ActionResult:
+        """Delete a task's directory; a live task is refused unless ``force`` (stop it first,
+        SIGKILL after the console's grace)."""
+        from .. import orchestrator
+        return self._run("delete", project, task, lambda: orchestrator.delete_task(
+            self.root, project, task, force=force, grace=self.STOP_GRACE))
+
+    def archive(self, project: str, task: str) -> ActionResult:
+        """Move a stopped task to ``<root>/.archive/<project>/<task>`` (restorable)."""
+        from .. import orchestrator
+        return self._run("archive", project, task, lambda: orchestrator.archive_task(
+            self.root, project, task))

@@ -26,6 +26,7 @@ class RootScanned(Message):
     """The whole root was read (start-up, ``rescan`` events, ctrl+r)."""
     projects: list[ProjectView]
     elapsed: float
+    first_run: object = None  # FirstRunFacts when the root holds no project (read with it)
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, RootScanned)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -363,6 +364,106 @@ def delete_task(root: str, project: str, task: str, *, force: bool = False,
     # followed, and a task dir swapped for a link meanwhile is refused
     safefs.rmtree(layout.root, task_dir)
     return result
+
+
+ARCHIVE_DIR = ".archive"
+"""Archived tasks live at ``<root>/.archive/<project>/<task>``: under the root (one rename,
+no copy), and not a project: a project id cannot start with a dot, so every scan of projects
+(ours and upstream's) passes it by."""
+
+
+@dataclass
+class ArchiveResult:
+    project: str
+    task: str
+    source: str
+    target: str
+
+
+def archive_dir(root: str, project: str, task: str) -> str:
+    """Where ``archive_task`` puts a task (validated names; the path of the layout's root)."""
+    validate_project_id(project)
+    validate_component("task", task)
+    return os.path.join(Layout(root).root, ARCHIVE_DIR, project, task)
+
+
+def _move_dir(root: str, source: str, target: str, *, taken: str) -> None:
+    """Rename the real directory ``source`` to ``target`` (whose parent exists), both under
+    ``root``, through descriptors opened from the root without following a link: a link at
+    ``source``, at any level above either name, or at ``.archive`` is refused. ``taken`` is
+    the error when something is at ``target`` already."""
+    src_fd = safefs.open_dir(root, os.path.dirname(source))
+    try:
+        dst_fd = safefs.open_dir(root, os.path.dirname(target))
+        try:
+            name, new = os.path.basename(source), os.path.basename(target)
+            try:
+                st = os.lstat(name, dir_fd=src_fd)
+            except FileNotFoundError:
+                raise UsageError(f"not found: {source}") from None
+            if not stat.S_ISDIR(st.st_mode):
+                raise LayoutError(f"{source}: is {safefs.describe(st.st_mode)}, "
+                                  "expected a directory; not moving it")
+            try:
+                os.lstat(new, dir_fd=dst_fd)
+            except FileNotFoundError:
+                pass
+            else:
+                raise UsageError(taken)
+            try:
+                os.rename(name, new, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+            except OSError as exc:
+                raise LayoutError(f"{source}: rename to {target}: {safefs.reason(exc)}") from None
+        finally:
+            os.close(dst_fd)
+    finally:
+        os.close(src_fd)
+
+
+def archive_task(root: str, project: str, task: str) -> ArchiveResult:
+    """Move a task's directory to ``<root>/.archive/<project>/<task>`` (``restore_task`` moves
+    it back). A live task (its loop or a run) is refused: stop it first."""
+    task_dir = _task_dir(root, project, task)
+    layout = Layout(root)
+    st = safefs.lstat(layout.root, task_dir)
+    if st is None:
+        raise UsageError(f"task not found: {project}/{task}")
+    if not stat.S_ISDIR(st.st_mode):
+        raise LayoutError(f"{task_dir}: is {safefs.describe(st.st_mode)}, expected a "
+                          "directory; not archiving it")
+    live = task_liveness(root, project, task)
+    if live:
+        raise UsageError(f"task {task} is running ({live}); stop it first "
+                         "(run-agent task stop), then archive it")
+    target = archive_dir(root, project, task)
+    safefs.makedirs(layout.root, os.path.dirname(target))
+    _move_dir(layout.root, task_dir, target,
+              taken=f"task {task} of project {project} is already archived ({target}); "
+                    "restore or delete that one first")
+    return ArchiveResult(project, task, task_dir, target)
+
+
+def restore_task(root: str, project: str, task: str) -> ArchiveResult:
+    """Move an archived task back to ``<root>/<project>/<task>``; refused when that name is
+    taken. The empty ``.archive/<project>`` left behind is removed."""
+    task_dir = _task_dir(root, project, task)
+    layout = Layout(root)
+    source = archive_dir(root, project, task)
+    st = safefs.lstat(layout.root, source)
+    if st is None:
+        raise UsageError(f"archived task not found: {project}/{task}")
+    safefs.makedirs(layout.root, layout.project_dir(project))
+    _move_dir(layout.root, source, task_dir,
+              taken=f"task {task} already exists in project {project}; not restoring over it")
+    try:
+        fd = safefs.open_dir(layout.root, os.path.dirname(os.path.dirname(source)))
+        try:
+            os.rmdir(project, dir_fd=fd)  # only when empty
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+    return ArchiveResult(project, task, source, task_dir)
 
 
 def cancel_task(root: str, project: str, task: str, reason: str) -> Cancellation:

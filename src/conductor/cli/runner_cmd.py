@@ -378,6 +378,8 @@ class _Namespace:
 def cmd_task(args, environ=None, cwd=None) -> int:
     from ..runner.ralph import TaskRequest, run_task
     environ = dict(os.environ if environ is None else environ)
+    # set by the orchestrator's resume/restart (never inherited by the agents)
+    clear_markers = environ.pop("CONDUCTOR_CLEAR_MARKERS", "") == "1"
     check_written_text(args)
     prompt = read_prompt(args.prompt, args.prompt_file)  # before a new task id is announced
     s = sc.resolve(args, environ, cwd or os.getcwd(), task="new")
@@ -398,7 +400,8 @@ def cmd_task(args, environ=None, cwd=None) -> int:
         restart_delay=df.RESTART_DELAY if args.restart_delay is None else args.restart_delay,
         child_wait_timeout=args.child_wait_timeout or df.CHILD_WAIT,
         child_poll_interval=args.child_poll_interval or df.CHILD_POLL, idle_timeout=args.timeout,
-        resume=args.resume, environ=environ, secrets=collect_secrets(config, environ)))
+        resume=args.resume, environ=environ, secrets=collect_secrets(config, environ),
+        clear_markers=clear_markers))
     return 0
 
 

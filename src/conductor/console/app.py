@@ -178,7 +178,8 @@ class ConductorApp(App[None]):
             yield FirstRun("", id="first-run")
             yield RunTree(self.model, clock=self.clock, id="tree")
             with Vertical(id="right"):
-                yield DetailTabs(clock=self.clock, id="detail")
+                yield DetailTabs(clock=self.clock, id="detail",
+                                 start_failures=self.controller.start_failures)
                 yield BusFeed(id="bus")
         yield Static("", id="status-line", markup=False)
         yield Footer()

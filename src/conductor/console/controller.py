@@ -40,6 +40,9 @@ def describe(action: str, result: Any, task: str) -> str:
     if action == "stop run":
         return f"stop run: {getattr(result, 'message', '') or getattr(result, 'notice', '')}"
     if action in ("start", "restart"):
+        if getattr(result, "confirmed", True) is False:
+            return (f"{action}: {task} starting (pid {getattr(result, 'pid', '?')}; "
+                    "no supervisor holds the task yet)")
         return f"{action}: {task} started (supervisor pid {getattr(result, 'pid', '?')})"
     if action == "post":
         return f"posted {getattr(result, 'type', '')} {getattr(result, 'msg_id', '')}"
@@ -64,6 +67,9 @@ class Controller:
         self.root = root
         self.config_path = config_path
         self.agents = agents or {}
+        # (project, task) -> the error of its last start that failed (cleared when one starts);
+        # the Info tab shows it
+        self.start_failures: dict[tuple[str, str], str] = {}
 
     def agent_for(self, task) -> str | None:
         """The config agent to run a task (a TaskView) again with: run-info records the agent
@@ -80,7 +86,13 @@ class Controller:
         try:
             result = fn()
         except Exception as exc:  # noqa: BLE001 - every failure is shown, none is swallowed
-            return ActionResult(action, False, str(exc) or type(exc).__name__, project, task)
+            from ..orchestrator import StartFailed
+            message = str(exc) or type(exc).__name__
+            if isinstance(exc, StartFailed):
+                self.start_failures[(project, task)] = message
+            return ActionResult(action, False, message, project, task)
+        if action in ("start", "restart", "new task"):
+            self.start_failures.pop((project, task), None)
         pid = getattr(result, "pid", None)
         return ActionResult(action, True, describe(action, result, task), project, task,
                             pid if isinstance(pid, int) else None)

@@ -12,7 +12,8 @@ bring ``verbs``' imports (dataclasses, subprocess) with it.
 
 from conductor.lazymod import lazy_names
 
-_VERBS = ("ARCHIVE_DIR", "ArchiveResult", "LOOP_LOG", "DeleteResult", "StartResult", "StopRunResult", "StopTaskResult",
+_VERBS = ("ARCHIVE_DIR", "ArchiveResult", "CLEAR_MARKERS_ENV", "LOOP_LOG", "DeleteResult",
+          "StartFailed", "StartResult", "StopRunResult", "StopTaskResult",
           "archive_dir", "archive_task", "cancel_task", "clear_stop_markers", "delete_task", "loop_alive", "new_task",
           "restart_task", "restore_task", "resumable_task_dir", "resume_task", "start_task", "stop_marks_task",
           "stop_run", "stop_run_dir", "stop_task", "task_liveness", "wait_loop_gone")

@@ -163,6 +163,15 @@ def test_zoom_fills_the_screen_with_the_focused_pane_and_back(tree_root):
             await pilot.press("z")
             await until(pilot, lambda: app.screen.maximized is None and tree.size.width < 50,
                         5, "zoom undone")
+            await pilot.press("tab")  # the detail tabs: z zooms them, with their tab bar
+            await until(pilot, lambda: app.focused is not tree, 5, "detail focused")
+            await pilot.press("z")
+            await until(pilot, lambda: app.screen.maximized is not None
+                        and app.screen.maximized.id == "tabs"
+                        and app.screen.maximized.size.width == 80, 5, "detail zoomed")
+            assert "1 Output  2 Stdout  3 Stderr  4 Prompt  5 Task  6 Info" in screen_text(app)
+            await pilot.press("z")
+            await until(pilot, lambda: app.screen.maximized is None, 5, "zoom undone")
 
     run(scenario())
 
@@ -184,6 +193,10 @@ def test_split_keys_resize_the_tree_and_are_remembered(tree_root):
             await until(pilot, lambda: state(tree_root).get("tree_width") == 20, 5, "saved")
             await pilot.press("right_square_bracket")
             await until(pilot, lambda: state(tree_root).get("tree_width") == 25, 5, "saved")
+            await pilot.press("z")  # a resized tree still zooms to the whole width, and back
+            await until(pilot, lambda: tree.outer_size.width == 100, 5, "zoomed")
+            await pilot.press("z")
+            await until(pilot, lambda: tree.outer_size.width == 28, 5, "back to its width")
 
         again = make_app(tree_root)
         async with again.run_test(size=(100, 24)) as pilot:

@@ -12,6 +12,7 @@ never be read as markup) and a status change is a ``set_label`` on one node.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Callable
 
@@ -77,6 +78,7 @@ TASK_WORDS = {"running": "running", "completed": "done", "failed": "failed",
 _WORD_STYLES = {"needs-you": "bold magenta", "loop-dead": "bold red"}
 
 
+@functools.lru_cache(maxsize=8192)  # labels are rebuilt often; ids never change
 def split_task_id(task_id: str) -> tuple[str, str, int | None]:
     """``(slug, "MM-DD HH:MM", created ns)`` of a ``task-YYYYMMDD-HHMMSS-slug`` id (UTC, as
     ids are made); an id without that prefix is its own slug, with no date."""

@@ -1,5 +1,5 @@
 """The run tree in 80 columns (issue 12 item 4): slug first, the status word, the agent's
-configured name, the date dim; `c` cycles the optional columns, `z` zooms the focused pane,
+configured name, the date dim; `C` cycles the optional columns, `z` zooms the focused pane,
 `[`/`]` resize the tree; the columns and the width are remembered in the state file."""
 
 from __future__ import annotations
@@ -127,13 +127,13 @@ def test_columns_key_cycles_and_is_remembered(tree_root):
         app = make_app(tree_root)
         async with app.run_test(size=(80, 24)) as pilot:
             await ready(pilot)
-            await pilot.press("c")  # usual -> all: the age instead of the date
+            await pilot.press("C")  # usual -> all: the age instead of the date
             await until(pilot, lambda: label(app, LONG3) ==
                         "✔ rewrite-the-flaky-integration-tests  done  codex  12.8k tok  58m00s",
                         5, "age column")
             assert "tree columns: all" in screen_text(app)
             await until(pilot, lambda: state(tree_root).get("tree_columns") == "all", 5, "saved")
-            await pilot.press("c")  # all -> bare: no usage, date back
+            await pilot.press("C")  # all -> bare: no usage, date back
             await until(pilot, lambda: label(app, LONG3) ==
                         "✔ rewrite-the-flaky-integration-tests  done  codex  06-21 00:02",
                         5, "bare columns")

@@ -59,7 +59,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("previous_pane", "shift+tab", "focus_previous", "Previous pane", "View",
                show=False),
     ActionSpec("rescan", "ctrl+r", "rescan", "Re-read the runs root", "View", show=False),
-    ActionSpec("tree_columns", "c", "tree_columns", "Tree columns (cycle)", "View", show=False),
+    ActionSpec("tree_columns", "C", "tree_columns", "Tree columns (cycle)", "View", show=False),
     ActionSpec("zoom", "z", "zoom", "Zoom the focused pane", "View", show=False),
     ActionSpec("tree_narrower", "left_square_bracket", "tree_narrower", "Narrower tree",
                "View", show=False, key_display="["),

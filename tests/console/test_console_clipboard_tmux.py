@@ -34,7 +34,7 @@ def test_copy_lands_in_tmux_buffer_only_with_set_clipboard_on(tmp_path):
     try:
         tmux.start(command)
         tmux.run("set", "-g", "set-clipboard", "external")
-        tmux.wait_screen(TASK)
+        tmux.wait_screen("osc  queued")  # the tree shows the slug first
         tmux.keys("j")  # the cursor from the project to its task
         tmux.keys("y")
         tmux.wait_screen(f"copied task id: {TASK}")

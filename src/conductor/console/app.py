@@ -53,6 +53,7 @@ HEARTBEAT_REFRESH = 5.0
 SELECT_DEBOUNCE = 0.06
 RESCAN_DEBOUNCE = 0.3
 FILTER_DEBOUNCE = 0.15
+TREE_WIDTH_DEFAULT, TREE_WIDTH_MIN, TREE_WIDTH_MAX, TREE_WIDTH_STEP = 45, 20, 80, 5  # % of the width
 NOTIFY_STATUSES = {"completed": ("finished", "information"), "failed": ("failed", "error"),
                    "needs-you": ("asks a QUESTION", "warning"),
                    "loop-dead": ("lost its supervisor", "error"),
@@ -134,9 +135,11 @@ class ConductorApp(App[None]):
         self._filter_timer: Timer | None = None
         self._pending_select: NodeRef | None = None
         self._first_run = None  # FirstRunFacts, read with an empty root
+        self._tree_percent: int | None = None  # set by the split keys (None: the stylesheet's)
         if env.get("SSH_CONNECTION") or env.get("SSH_TTY"):
             self.animation_level = "none"
-        theme = load_state(self.state_path).get("theme") or (self.config.theme if self.config else "")
+        self._state = load_state(self.state_path)  # theme, tree columns and width
+        theme = self._state.get("theme") or (self.config.theme if self.config else "")
         if theme and theme in self.available_themes:
             self.theme = theme
         self._install_bindings()
@@ -216,6 +219,7 @@ class ConductorApp(App[None]):
         if self._unknown_keymap:
             self.report_error("keymap: unknown action id(s): " + ", ".join(self._unknown_keymap))
         self.theme_changed_signal.subscribe(self, self._remember_theme)
+        self._restore_layout()
         self._read_root()
         if self.live:
             self._watch_root()
@@ -559,6 +563,67 @@ class ConductorApp(App[None]):
     def _save_theme(self, name: str) -> None:
         from .state import save_state
         save_state(self.state_path, {"theme": name})
+
+    # -- actions: tree columns, zoom, split (remembered in the state file) ----------------
+
+    def _restore_layout(self) -> None:
+        from .widgets.run_tree import agent_names_by_type
+        tree = self.run_tree
+        tree.agent_names = agent_names_by_type(self.config.agents if self.config else None)
+        if isinstance(self._state.get("tree_columns"), str):
+            tree.set_columns(self._state["tree_columns"])
+        width = self._state.get("tree_width")
+        if isinstance(width, int) and not isinstance(width, bool) and self.view is None:
+            self._set_tree_width(width)
+        self.watch(self.screen, "maximized", self._zoomed)
+
+    def _set_tree_width(self, percent: int) -> int:
+        """The tree's width as an inline style (``#tree`` in the stylesheet is the default)."""
+        self._tree_percent = percent = max(TREE_WIDTH_MIN, min(TREE_WIDTH_MAX, percent))
+        self.run_tree.styles.width = f"{percent}%"
+        self.run_tree.styles.max_width = "100%"
+        return percent
+
+    def _zoomed(self, widget) -> None:
+        """A zoomed tree takes the stylesheet's full width (an inline width would win)."""
+        if widget is self.run_tree:
+            self.run_tree.styles.width = self.run_tree.styles.max_width = None
+        elif self._tree_percent is not None:
+            self._set_tree_width(self._tree_percent)
+
+    def action_tree_columns(self) -> None:
+        tree = self.run_tree
+        tree.set_columns(tree.next_columns())
+        self.set_status(f"tree columns: {tree.columns_name} "
+                        f"({', '.join(sorted(tree.columns)) or 'slug, status, agent only'})")
+        self._save_layout({"tree_columns": tree.columns_name})
+
+    def action_zoom(self) -> None:
+        screen = self.screen
+        if screen is not self.screen_stack[0]:
+            return
+        if screen.maximized is not None:
+            screen.minimize()
+        elif self.focused is not None:
+            screen.maximize(self.focused)
+
+    def _resize_tree(self, step: int) -> None:
+        if self.view is not None:
+            return
+        percent = self._set_tree_width((self._tree_percent or TREE_WIDTH_DEFAULT) + step)
+        self.set_status(f"tree width {percent}%")
+        self._save_layout({"tree_width": percent})
+
+    def action_tree_narrower(self) -> None:
+        self._resize_tree(-TREE_WIDTH_STEP)
+
+    def action_tree_wider(self) -> None:
+        self._resize_tree(TREE_WIDTH_STEP)
+
+    @work(thread=True, group="state", exit_on_error=False)
+    def _save_layout(self, updates: dict) -> None:
+        from .state import save_state
+        save_state(self.state_path, updates)
 
     # -- actions: control ----------------------------------------------------------------
 

@@ -68,6 +68,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("previous_pane", "shift+tab", "focus_previous", "Previous pane", "View",
                show=False),
     ActionSpec("rescan", "ctrl+r", "rescan", "Re-read the runs root", "View", show=False),
+    ActionSpec("tree_columns", "C", "tree_columns", "Tree columns (cycle)", "View", show=False),
+    ActionSpec("zoom", "z", "zoom", "Zoom the focused pane", "View", show=False),
+    ActionSpec("tree_narrower", "left_square_bracket", "tree_narrower", "Narrower tree",
+               "View", show=False, key_display="["),
+    ActionSpec("tree_wider", "right_square_bracket", "tree_wider", "Wider tree", "View",
+               show=False, key_display="]"),
     ActionSpec("change_theme", "T", "change_theme", "Change theme", "View", show=False),
     ActionSpec("help", "question_mark", "help", "Help", "App", key_display="?"),
     ActionSpec("command_palette", "colon", "command_palette", "Commands", "App",
@@ -198,7 +204,8 @@ def split_keymap(keymap: dict[str, str]) -> tuple[dict[str, str], list[str]]:
 
 def display_keys(keys: str) -> str:
     """``question_mark,f1`` as ``? / f1`` for the help screen."""
-    names = {"question_mark": "?", "colon": ":", "slash": "/", "escape": "esc"}
+    names = {"question_mark": "?", "colon": ":", "slash": "/", "escape": "esc",
+             "left_square_bracket": "[", "right_square_bracket": "]"}
     return " / ".join(names.get(k.strip(), k.strip()) for k in keys.split(","))
 
 

@@ -1,4 +1,5 @@
-"""What the console remembers between sessions (the theme), kept out of the runs root.
+"""What the console remembers between sessions (the theme, the run tree's columns and width),
+kept out of the runs root.
 
 ``~/.config/conductor/console-state.json`` (``$XDG_CONFIG_HOME`` honoured), or the path in
 ``$CONDUCTOR_CONSOLE_STATE``. A broken or unwritable file is ignored: remembering a theme is

@@ -12,6 +12,8 @@ never be read as markup) and a status change is a ``set_label`` on one node.
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Callable
 
 from rich.text import Text
@@ -54,18 +56,74 @@ def _glyph(status: str) -> Text:
     return Text(st.glyph + " ", style=st.style)
 
 
-def run_label(run: RunView, now_ns: int) -> Text:
+COLUMNS = ("age", "duration", "usage")
+"""The optional columns: ``age`` (a task's age instead of its date), ``duration`` (a run's),
+``usage`` (cost, else tokens). The slug, the status word and the agent always show."""
+
+COLUMN_SETS: dict[str, frozenset[str]] = {
+    "usual": frozenset({"duration", "usage"}),
+    "all": frozenset({"age", "duration", "usage"}),
+    "bare": frozenset(),
+}
+"""What the columns key cycles through, in order; ``usual`` is the default."""
+
+DEFAULT_COLUMNS = "usual"
+
+_TASK_ID = re.compile(r"task-([0-9]{4})([0-9]{2})([0-9]{2})-([0-9]{2})([0-9]{2})([0-9]{2})-(.+)\Z",
+                      re.ASCII | re.DOTALL)
+
+# The status word after the slug, when the task has no detail to say instead.
+TASK_WORDS = {"running": "running", "completed": "done", "failed": "failed",
+              "needs-you": "asks you", "loop-dead": "loop dead", "stopped": "stopped",
+              "cancelled": "cancelled", "waiting": "waiting", "queued": "queued"}
+_WORD_STYLES = {"needs-you": "bold magenta", "loop-dead": "bold red"}
+
+
+@functools.lru_cache(maxsize=8192)  # labels are rebuilt often; ids never change
+def split_task_id(task_id: str) -> tuple[str, str, int | None]:
+    """``(slug, "MM-DD HH:MM", created ns)`` of a ``task-YYYYMMDD-HHMMSS-slug`` id (UTC, as
+    ids are made); an id without that prefix is its own slug, with no date."""
+    m = _TASK_ID.match(task_id)
+    if not m:
+        return task_id, "", None
+    from datetime import datetime, timezone
+    try:
+        when = datetime(*(int(g) for g in m.groups()[:6]), tzinfo=timezone.utc)
+    except ValueError:
+        return task_id, "", None
+    return m[7], f"{m[2]}-{m[3]} {m[4]}:{m[5]}", int(when.timestamp()) * NS
+
+
+def agent_name(agent: str, names: dict[str, str] | None) -> str:
+    """The configured agent's name for a run-info's agent type, when the config names
+    exactly one agent of that type; else the type as recorded."""
+    return (names or {}).get(agent, agent)
+
+
+def agent_names_by_type(agents) -> dict[str, str]:
+    """type -> name for the config's agents whose type only one agent has."""
+    by_type: dict[str, list[str]] = {}
+    for name, agent in (agents or {}).items():
+        kind = (getattr(agent, "type", "") or "").strip().lower()
+        if kind:
+            by_type.setdefault(kind, []).append(name)
+    return {kind: names[0] for kind, names in by_type.items() if len(names) == 1}
+
+
+def run_label(run: RunView, now_ns: int, columns: frozenset[str] = COLUMN_SETS[DEFAULT_COLUMNS],
+              names: dict[str, str] | None = None) -> Text:
     info = run.info
     text = _glyph(run.status)
     text.append(neutralise(run.run_id))
     if info.agent:
-        text.append(f"  {neutralise(info.agent)}", style="cyan")
-    _usage(text, run.usage)
+        text.append(f"  {neutralise(agent_name(info.agent, names))}", style="cyan")
+    if "usage" in columns:
+        _usage(text, run.usage)
     if run.is_root and run.attempts > 1:
         text.append(f"  try {run.attempt}/{run.attempts}", style="bright_black")
     elif not run.is_root:
         text.append("  child", style="bright_black")
-    if info.start_time:
+    if info.start_time and "duration" in columns:
         end = info.end_time if info.end_time and run.status != "running" else now_ns
         text.append(f"  {format_age(end - info.start_time)}", style="bright_black")
     if run.status == "running":
@@ -79,15 +137,13 @@ def run_label(run: RunView, now_ns: int) -> Text:
     return text
 
 
-def task_label(task: TaskView, now_ns: int) -> Text:
+def task_label(task: TaskView, now_ns: int, columns: frozenset[str] = COLUMN_SETS[DEFAULT_COLUMNS],
+               names: dict[str, str] | None = None) -> Text:
+    """Slug first (what fits in 80 columns is the name and the state), then the status word
+    or detail, the agent's name, the optional columns, and the date dim (or the age)."""
+    slug, date, created = split_task_id(task.task)
     text = _glyph(task.status)
-    text.append(neutralise(task.task), style="bold" if task.status == "needs-you" else "")
-    if task.agent:
-        text.append(f"  {neutralise(task.agent)}", style="cyan")
-    _usage(text, task.usage)
-    attempts = len(task.roots)
-    if attempts > 1:
-        text.append(f"  ×{attempts}", style="bright_black")
+    text.append(neutralise(slug), style="bold" if task.status == "needs-you" else "")
     detail = task.detail(now_ns)
     if task.status == "stuck":
         text.append(f"  stuck: {neutralise(detail)}" if detail else "  stuck",
@@ -95,14 +151,23 @@ def task_label(task: TaskView, now_ns: int) -> Text:
     elif detail:
         text.append(f"  {neutralise(detail)}", style=look(task.status).style)
     elif task.status == "waiting" and task.waiting_on:
-        text.append("  waits on " + ", ".join(neutralise(d) for d in task.waiting_on),
+        text.append("  waits on " + ", ".join(neutralise(split_task_id(d)[0])
+                                              for d in task.waiting_on),
                     style="cyan")
-    elif task.status == "needs-you":
-        text.append("  asks you", style="bold magenta")
-    elif task.status == "loop-dead":
-        text.append("  loop dead", style="bold red")
-    elif task.status == "stopped":
-        text.append("  stopped", style="yellow")
+    else:
+        word = TASK_WORDS.get(task.status, task.status)
+        text.append(f"  {word}", style=_WORD_STYLES.get(task.status, look(task.status).style))
+    if task.agent:
+        text.append(f"  {neutralise(agent_name(task.agent, names))}", style="cyan")
+    if "usage" in columns:
+        _usage(text, task.usage)
+    attempts = len(task.roots)
+    if attempts > 1:
+        text.append(f"  ×{attempts}", style="bright_black")
+    if "age" in columns and created is not None:
+        text.append(f"  {format_age(now_ns - created)}", style="bright_black")
+    elif date:
+        text.append(f"  {date}", style="dim")
     return text
 
 
@@ -124,15 +189,17 @@ def project_label(project: ProjectView) -> Text:
     return text
 
 
-def _run_text(run: RunView, task: TaskView) -> str:
-    return " ".join((run.run_id, run.info.agent, run.status, task.task)).lower()
+def _run_text(run: RunView, task: TaskView, names: dict[str, str] | None = None) -> str:
+    return " ".join((run.run_id, run.info.agent, agent_name(run.info.agent, names), run.status,
+                     task.task)).lower()
 
 
-def _task_text(task: TaskView) -> str:
+def _task_text(task: TaskView, names: dict[str, str] | None = None) -> str:
     """What the filter matches: the id, the agents, and the status in both vocabularies
     (``done`` finds ``completed``, ``blocked`` finds ``waiting``) with the loop state's word."""
     from ...store.taskview import words
     agents = {r.info.agent for r in task.runs}
+    agents |= {agent_name(a, names) for a in agents}
     loop = (task.loop_state.state,) if task.loop_state is not None else ()
     return " ".join((task.task, *words(task.status), *loop, *sorted(agents))).lower()
 
@@ -169,6 +236,42 @@ class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
         self._by_key: dict[tuple, TreeNode[NodeRef]] = {}
         self._filled: set[tuple] = set()
         self._terms: list[str] = []
+        self.columns_name = DEFAULT_COLUMNS
+        self.agent_names: dict[str, str] = {}  # run-info agent type -> configured name
+
+    # -- labels --------------------------------------------------------------------------
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return COLUMN_SETS[self.columns_name]
+
+    def _task_label(self, task: TaskView, now: int) -> Text:
+        return task_label(task, now, self.columns, self.agent_names)
+
+    def _run_label(self, run: RunView, now: int) -> Text:
+        return run_label(run, now, self.columns, self.agent_names)
+
+    def set_columns(self, name: str) -> None:
+        """Show another set of optional columns (a name of :data:`COLUMN_SETS`): every built
+        node is relabelled."""
+        if name not in COLUMN_SETS or name == self.columns_name:
+            return
+        self.columns_name = name
+        now = self.clock()
+        for node in self._by_key.values():
+            ref = node.data
+            task = self.task_view(ref.project, ref.task) if ref.kind != "project" else None
+            if ref.kind == "task" and task is not None:
+                _relabel(node, self._task_label(task, now))
+            elif ref.kind == "run" and task is not None:
+                run = task.run(ref.run)
+                if run is not None:
+                    _relabel(node, self._run_label(run, now))
+
+    def next_columns(self) -> str:
+        """The name after the current one in :data:`COLUMN_SETS`' order."""
+        order = list(COLUMN_SETS)
+        return order[(order.index(self.columns_name) + 1) % len(order)]
 
     # -- rendering cost ------------------------------------------------------------------
 
@@ -286,10 +389,11 @@ class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
             return [(t, None) for t in project.tasks]
         out = []
         for task in project.tasks:
-            if matches(_task_text(task), self._terms):
+            if matches(_task_text(task, self.agent_names), self._terms):
                 out.append((task, None))
                 continue
-            runs = [r for r in task.runs if matches(_run_text(r, task), self._terms)]
+            runs = [r for r in task.runs
+                    if matches(_run_text(r, task, self.agent_names), self._terms)]
             if runs:
                 out.append((task, runs))
         return out
@@ -302,7 +406,7 @@ class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
         project = self.projects[node.data.project]
         now = self.clock()
         for task, runs in self._visible_tasks(project):
-            child = node.add(task_label(task, now), NodeRef.of_task(project.id, task.task),
+            child = node.add(self._task_label(task, now), NodeRef.of_task(project.id, task.task),
                              allow_expand=bool(task.runs))
             self._by_key[child.data.key] = child
             if runs is not None:
@@ -328,7 +432,7 @@ class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
     def _add_run(self, parent: TreeNode[NodeRef], task: TaskView, run: RunView, now: int,
                  *, nested: bool) -> None:
         ref = NodeRef.of_run(task.project, task.task, run.run_id)
-        label = run_label(run, now)
+        label = self._run_label(run, now)
         if nested and run.children:
             node = parent.add(label, ref, expand=True)
             self._by_key[ref.key] = node
@@ -349,7 +453,7 @@ class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
         if tnode is None:
             return
         now = self.clock()
-        _relabel(tnode, task_label(task, now))
+        _relabel(tnode, self._task_label(task, now))
         tnode.allow_expand = bool(task.runs)
         if tnode.data.key not in self._filled:
             return
@@ -363,7 +467,7 @@ class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
         for run in task.runs:
             node = self._by_key.get(NodeRef.of_run(task.project, task.task, run.run_id).key)
             if node is not None:
-                _relabel(node, run_label(run, now))
+                _relabel(node, self._run_label(run, now))
 
     def _insert_task_node(self, pnode: TreeNode[NodeRef], project: ProjectView,
                           task: TaskView) -> None:
@@ -375,7 +479,7 @@ class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
             if node is not None:
                 after = node
         ref = NodeRef.of_task(project.id, task.task)
-        label = task_label(task, self.clock())
+        label = self._task_label(task, self.clock())
         if after is None:
             node = pnode.add(label, ref, before=0, allow_expand=bool(task.runs)) \
                 if pnode.children else pnode.add(label, ref, allow_expand=bool(task.runs))
@@ -431,7 +535,7 @@ class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
                 if task.loop_state is not None and task.loop_state.until is not None:
                     node = self._by_key.get(NodeRef.of_task(task.project, task.task).key)
                     if node is not None:  # "retry in 40s" counts down
-                        _relabel(node, task_label(task, now))
+                        _relabel(node, self._task_label(task, now))
                 if task.status not in ("running", "loop-dead", "needs-you"):
                     continue
                 for run in task.runs:
@@ -440,7 +544,7 @@ class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
                     ref = NodeRef.of_run(task.project, task.task, run.run_id)
                     node = self._by_key.get(ref.key)
                     if node is not None:
-                        _relabel(node, run_label(run, now))
+                        _relabel(node, self._run_label(run, now))
 
     def note_output(self, project: str, task: str, run: str, when_ns: int) -> None:
         """A log grew: the run is live now (no disk read needed for the heartbeat)."""
@@ -452,7 +556,7 @@ class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
         node = self._by_key.get(NodeRef.of_run(project, task, run).key)
         if node is not None:
             # Logs grow many times a second; the label (age, heartbeat) changes once a second.
-            _relabel(node, run_label(found, self.clock()))
+            _relabel(node, self._run_label(found, self.clock()))
 
     # -- navigation ----------------------------------------------------------------------
 

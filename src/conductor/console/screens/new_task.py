@@ -34,7 +34,11 @@ class NewTaskRequest:
     max_cost_usd: str = ""   # as typed; see budget_args
     max_tokens: str = ""
     max_restarts: str = ""
+    unknown_deps_ok: bool = False  # the operator confirmed dependencies not created yet
 
+
+UNKNOWN_DEPENDENCY = "depends on: no task "  # orchestrator.verbs.UNKNOWN_DEPENDENCY
+CONFIRM_DEPS = " - ctrl+s again creates it anyway (it waits until that task exists)"
 
 _SUFFIX = {"k": 1_000, "m": 1_000_000}
 
@@ -137,6 +141,7 @@ class NewTaskScreen(ModalScreen[str | None]):
         self.create = create
         self.task_id = task_id or ids.new_task_id()
         self.busy = False
+        self.confirm_deps: list[str] | None = None  # refused as unknown; a 2nd submit confirms
 
     def compose(self) -> ComposeResult:
         with Vertical(id="new-box", classes="dialog"):
@@ -226,6 +231,9 @@ class NewTaskScreen(ModalScreen[str | None]):
         if problem:
             self.show_error(problem)
             return
+        if req.depends_on and req.depends_on == self.confirm_deps:
+            req.unknown_deps_ok = True
+        self.confirm_deps = None
         self.busy = True
         self.show_error("")
         self.query_one("#new-create", Button).disabled = True
@@ -237,13 +245,16 @@ class NewTaskScreen(ModalScreen[str | None]):
             text = self.create(load_prompt_file(req))
         except (ConductorError, OSError) as exc:
             if not get_current_worker().is_cancelled:
-                self.app.call_from_thread(self._failed, str(exc))
+                self.app.call_from_thread(self._failed, str(exc), req.depends_on)
             return
         self.app.call_from_thread(self.dismiss, text)
 
-    def _failed(self, error: str) -> None:
+    def _failed(self, error: str, depends_on: list[str]) -> None:
         self.busy = False
         self.query_one("#new-create", Button).disabled = False
+        if error.startswith(UNKNOWN_DEPENDENCY):
+            self.confirm_deps = depends_on
+            error += CONFIRM_DEPS
         self.show_error(error)
 
     def action_cancel(self) -> None:

@@ -1,0 +1,139 @@
+"""Pilot tests of the dialogs: the prompt typed is the prompt used, unknown dependencies are
+refused unless confirmed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+from textual import events
+
+from conductor import orchestrator
+from conductor.console.app import ConductorApp
+from conductor.console.screens import NewTaskScreen
+from conductor.errors import UsageError
+from conductor.store import Layout
+
+from .live import settle, stop_everything, until, write_agent
+
+SIZE = (160, 45)
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    root.mkdir()
+    config, _ = write_agent(tmp_path)
+    monkeypatch.setenv("CONDUCTOR_CONSOLE_STATE", str(tmp_path / "state.json"))
+    for key in [k for k in os.environ if k.startswith("JRUN_")]:
+        monkeypatch.delenv(key)
+    yield str(root), config
+    stop_everything(str(root))
+
+
+def burst(app, text: str) -> None:
+    """``text`` then ctrl+s as one burst of key events, as a fast typist or a paste under load
+    delivers them: nothing waits for a key to be handled before the next one arrives."""
+    for ch in text:
+        key = "space" if ch == " " else ch
+        event = events.Key(key, ch)
+        event.set_sender(app)
+        app._driver.send_message(event)
+    event = events.Key("ctrl+s", "\x13")
+    event.set_sender(app)
+    app._driver.send_message(event)
+
+
+async def open_new_task(pilot, app) -> NewTaskScreen:
+    await settle(pilot)
+    await pilot.press("n")
+    await until(pilot, lambda: isinstance(app.screen, NewTaskScreen), 10, "dialog")
+    await pilot.pause()
+    return app.screen
+
+
+def test_a_long_prompt_typed_fast_is_the_prompt_in_task_md(env):
+    root, config = env
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+    prompt = " ".join(f"{words[i % len(words)]}{i}" for i in range(120))
+
+    async def scenario():
+        app = ConductorApp(root, config_path=config, watch=False)
+        async with app.run_test(size=SIZE) as pilot:
+            dialog = await open_new_task(pilot, app)
+            dialog.query_one("#new-project").value = "fast"
+            task_id = dialog.query_one("#new-task").value
+            dialog.query_one("#new-prompt").focus()
+            await pilot.pause()
+            burst(app, prompt)
+            await until(pilot, lambda: app.screen is not dialog, 30, "dialog closed")
+            with open(os.path.join(Layout(root).task_dir("fast", task_id), "TASK.md")) as fh:
+                assert fh.read() == prompt + "\n"
+
+    asyncio.run(scenario())
+
+
+def test_an_unknown_dependency_is_refused_until_confirmed(env):
+    root, config = env
+
+    async def scenario():
+        app = ConductorApp(root, config_path=config, watch=False)
+        async with app.run_test(size=SIZE) as pilot:
+            dialog = await open_new_task(pilot, app)
+            dialog.query_one("#new-project").value = "deps"
+            task_id = dialog.query_one("#new-task").value
+            dialog.query_one("#new-prompt").text = "wait for the other one"
+            dialog.query_one("#new-deps").value = "task-20260101-000000-nope"
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: "no task" in dialog.error_text, 10, "refusal")
+            assert dialog.error_text == (
+                "depends on: no task task-20260101-000000-nope in project deps - ctrl+s again "
+                "creates it anyway (it waits until that task exists)")
+            assert app.screen is dialog
+            assert os.listdir(root) == []
+            await pilot.press("ctrl+s")  # the explicit confirmation
+            await until(pilot, lambda: app.screen is not dialog, 30, "dialog closed")
+            task_dir = Layout(root).task_dir("deps", task_id)
+            assert os.path.exists(os.path.join(task_dir, "TASK.md"))
+
+    asyncio.run(scenario())
+
+
+def test_changing_the_dependencies_asks_again(env):
+    root, config = env
+
+    async def scenario():
+        app = ConductorApp(root, config_path=config, watch=False)
+        async with app.run_test(size=SIZE) as pilot:
+            dialog = await open_new_task(pilot, app)
+            dialog.query_one("#new-project").value = "deps"
+            dialog.query_one("#new-prompt").text = "wait"
+            dialog.query_one("#new-deps").value = "task-20260101-000000-nope"
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: "no task" in dialog.error_text, 10, "refusal")
+            dialog.query_one("#new-deps").value = "task-20260101-000000-other"
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: "000000-other" in dialog.error_text, 10, "refused again")
+            await settle(pilot)
+            assert app.screen is dialog and os.listdir(root) == []
+
+    asyncio.run(scenario())
+
+
+def test_orchestrator_new_task_refuses_unknown_dependencies_unless_told(tmp_path):
+    root = str(tmp_path)
+    orchestrator.new_task(root, "p", "task-20260101-000000-first", "first")
+    with pytest.raises(UsageError, match="^depends on: no task task-20260101-000000-gone "
+                                         "in project p$"):
+        orchestrator.new_task(root, "p", "task-20260101-000000-second", "second",
+                              depends_on=["task-20260101-000000-gone"])
+    assert not os.path.exists(Layout(root).task_dir("p", "task-20260101-000000-second"))
+    orchestrator.new_task(root, "p", "task-20260101-000000-second", "second",
+                          depends_on=["task-20260101-000000-first"])
+    orchestrator.new_task(root, "p", "task-20260101-000000-third", "third",
+                          depends_on=["task-20260101-000000-gone"], unknown_deps_ok=True)
+    with open(os.path.join(Layout(root).task_dir("p", "task-20260101-000000-third"),
+                           "TASK-CONFIG.yaml")) as fh:
+        assert "task-20260101-000000-gone" in fh.read()
+

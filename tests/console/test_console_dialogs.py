@@ -1,5 +1,5 @@
 """Pilot tests of the dialogs: the prompt typed is the prompt used, unknown dependencies are
-refused unless confirmed."""
+refused unless confirmed, and a QUESTION in the feed opens a reply dialog that shows it."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from textual import events
 
 from conductor import orchestrator
 from conductor.console.app import ConductorApp
-from conductor.console.screens import NewTaskScreen
+from conductor.bus import MessageBus
+from conductor.console.screens import MessageScreen, NewTaskScreen, PostMessageScreen
+from conductor.console.widgets.run_tree import NodeRef
 from conductor.errors import UsageError
 from conductor.store import Layout
 
-from .live import settle, stop_everything, until, write_agent
+from .live import select, settle, stop_everything, until, write_agent
 
 SIZE = (160, 45)
 
@@ -137,3 +139,74 @@ def test_orchestrator_new_task_refuses_unknown_dependencies_unless_told(tmp_path
                            "TASK-CONFIG.yaml")) as fh:
         assert "task-20260101-000000-gone" in fh.read()
 
+
+ASKER = "task-20260101-000000-asker"
+QUESTION = "Which database should I use?\nPostgres or \x1b[31mSQLite\x1b[0m?"
+
+
+def asking_root(root: str) -> None:
+    orchestrator.new_task(root, "proj", ASKER, "ask something")
+    orchestrator.post_message(root, "proj", ASKER, "PROGRESS", "looking around")
+    orchestrator.post_message(root, "proj", ASKER, "QUESTION", QUESTION)
+
+
+async def question_chosen(pilot, app) -> None:
+    await select(pilot, app, NodeRef("task", "proj", ASKER))
+    await until(pilot, lambda: any(m.type == "QUESTION" for m in app.feed.shown), 20, "question")
+    app.feed.list.focus()
+    app.feed.list.move_cursor(len(app.feed.shown) - 1)
+    await pilot.pause()
+    await pilot.press("enter")
+
+
+def test_enter_on_a_question_opens_the_reply_dialog_showing_it(env):
+    root, config = env
+    asking_root(root)
+
+    async def scenario():
+        app = ConductorApp(root, config_path=config, watch=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await question_chosen(pilot, app)
+            await until(pilot, lambda: isinstance(app.screen, PostMessageScreen), 10, "dialog")
+            dialog = app.screen
+            shown = str(dialog.query_one("#post-question-body").render())
+            assert shown == "Which database should I use?\nPostgres or ␛[31mSQLite␛[0m?"
+            await pilot.press(*"use postgres")
+            await pilot.press("ctrl+s")
+            bus = Layout(root).task_bus("proj", ASKER)
+            await until(pilot, lambda: any(m.type == "USER" and m.body == "use postgres"
+                                           for m in MessageBus(bus).read_all()), 20, "answer")
+
+    asyncio.run(scenario())
+
+
+def test_enter_on_another_message_still_opens_it(env):
+    root, config = env
+    asking_root(root)
+
+    async def scenario():
+        app = ConductorApp(root, config_path=config, watch=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await select(pilot, app, NodeRef("task", "proj", ASKER))
+            await until(pilot, lambda: len(app.feed.shown) >= 2, 20, "messages")
+            app.feed.list.focus()
+            index = next(i for i, m in enumerate(app.feed.shown) if m.type == "PROGRESS")
+            app.feed.list.move_cursor(index)
+            await pilot.pause()
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, MessageScreen), 10, "message")
+
+    asyncio.run(scenario())
+
+
+def test_read_only_enter_on_a_question_only_shows_it(env):
+    root, config = env
+    asking_root(root)
+
+    async def scenario():
+        app = ConductorApp(root, config_path=config, watch=False, read_only=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await question_chosen(pilot, app)
+            await until(pilot, lambda: isinstance(app.screen, MessageScreen), 10, "message")
+
+    asyncio.run(scenario())

@@ -17,7 +17,7 @@ import gc
 import os
 import time
 from importlib import resources
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from rich.text import Text
 from textual import work
@@ -44,6 +44,9 @@ from .widgets.header import StatusHeader
 from .text import neutralise
 from .widgets.line_list import LineList
 from .widgets.run_tree import RunTree
+
+if TYPE_CHECKING:
+    from ..bus import Message as BusMessage
 
 VIEWS = ("tree", "logs", "bus")
 SELECTED_TASK_POLL = 3.0
@@ -520,6 +523,14 @@ class ConductorApp(App[None]):
             from .screens import MessageScreen
             self.push_screen(MessageScreen(msg))
 
+    def on_bus_feed_reply_requested(self, event: BusFeed.ReplyRequested) -> None:
+        """Enter on a QUESTION in the feed: the reply dialog, showing the question."""
+        if self.read_only:
+            from .screens import MessageScreen
+            self.push_screen(MessageScreen(event.question))
+        else:
+            self.action_post_message(question=event.question)
+
     async def action_quit(self) -> None:
         running = self.model.still_running()
         if running:
@@ -636,7 +647,7 @@ class ConductorApp(App[None]):
         else:
             go()
 
-    def action_post_message(self) -> None:
+    def action_post_message(self, question: BusMessage | None = None) -> None:
         from .screens import PostMessageScreen
         project, task, _run = self.current()
         if project is None:
@@ -645,16 +656,13 @@ class ConductorApp(App[None]):
         sel = self.selected
         to_task = None if (self.bus_project_scope or sel is None or sel.kind == "project") \
             else (task.task if task else None)
-        last = self.feed.messages[-1].type if self.feed.messages else ""
 
         def send(req) -> None:
             if req is None:
                 return
             self._control("post", lambda: self.controller.post(
                 req.project, req.task, req.type, req.body, shown_task=task.task if task else ""))
-        self.push_screen(PostMessageScreen(project.id, to_task,
-                                           msg_type="USER" if last == "QUESTION" else "USER"),
-                         send)
+        self.push_screen(PostMessageScreen(project.id, to_task, question=question), send)
 
     def _confirm(self, question: str, then: Callable[[bool | None], None], yes: str) -> None:
         from .screens import ConfirmScreen

@@ -182,7 +182,7 @@ class NewTaskScreen(ModalScreen[str | None]):
                             compact=True)
             yield Static("", id="new-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Create and start (ctrl+s)", variant="primary", id="new-create",
+                yield Button("Create and start (ctrl+s)", id="new-create",
                              compact=True)
                 yield Button("Cancel (esc)", id="new-cancel", compact=True)
 

@@ -34,17 +34,20 @@ def env(tmp_path, monkeypatch):
     stop_everything(str(root))
 
 
-def burst(app, text: str) -> None:
-    """``text`` then ctrl+s as one burst of key events, as a fast typist or a paste under load
-    delivers them: nothing waits for a key to be handled before the next one arrives."""
-    for ch in text:
-        key = "space" if ch == " " else ch
-        event = events.Key(key, ch)
+def burst(app, keys: list[tuple[str, str | None]]) -> None:
+    """Key events sent as one burst, as a fast typist or a loaded machine delivers them:
+    nothing waits for a key to be handled before the next one arrives."""
+    for key, char in keys:
+        event = events.Key(key, char)
         event.set_sender(app)
         app._driver.send_message(event)
-    event = events.Key("ctrl+s", "\x13")
-    event.set_sender(app)
-    app._driver.send_message(event)
+
+
+def typed(text: str) -> list[tuple[str, str | None]]:
+    return [("space" if ch == " " else ch, ch) for ch in text]
+
+
+CTRL_S = [("ctrl+s", "\x13")]
 
 
 async def open_new_task(pilot, app) -> NewTaskScreen:
@@ -55,23 +58,51 @@ async def open_new_task(pilot, app) -> NewTaskScreen:
     return app.screen
 
 
+def long_prompt() -> str:
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+    return " ".join(f"{words[i % len(words)]}{i}" for i in range(120))
+
+
+def only_task_md(root: str, project: str) -> str:
+    project_dir = os.path.join(root, project)
+    (task,) = [t for t in os.listdir(project_dir) if t.startswith("task-")]
+    with open(os.path.join(project_dir, task, "TASK.md")) as fh:
+        return fh.read()
+
+
 def test_a_long_prompt_typed_fast_is_the_prompt_in_task_md(env):
     root, config = env
-    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
-    prompt = " ".join(f"{words[i % len(words)]}{i}" for i in range(120))
+    prompt = long_prompt()
 
     async def scenario():
         app = ConductorApp(root, config_path=config, watch=False)
         async with app.run_test(size=SIZE) as pilot:
             dialog = await open_new_task(pilot, app)
             dialog.query_one("#new-project").value = "fast"
-            task_id = dialog.query_one("#new-task").value
             dialog.query_one("#new-prompt").focus()
             await pilot.pause()
-            burst(app, prompt)
+            burst(app, typed(prompt) + CTRL_S)
             await until(pilot, lambda: app.screen is not dialog, 30, "dialog closed")
-            with open(os.path.join(Layout(root).task_dir("fast", task_id), "TASK.md")) as fh:
-                assert fh.read() == prompt + "\n"
+            assert only_task_md(root, "fast") == prompt + "\n"
+
+    asyncio.run(scenario())
+
+
+def test_a_prompt_typed_right_after_n_keeps_its_beginning(env):
+    """n, the prompt and ctrl+s in one burst: the first keys arrive before the dialog is up
+    (they were lost, or the prompt lost its beginning) and ctrl+s before the last ones are in
+    the field (the prompt lost its end)."""
+    root, config = env
+    prompt = long_prompt()
+
+    async def scenario():
+        app = ConductorApp(root, config_path=config, watch=False, project="fast")
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            burst(app, [("n", "n")] + typed(prompt) + CTRL_S)
+            await until(pilot, lambda: os.path.isdir(os.path.join(root, "fast")), 30, "task")
+            await until(pilot, lambda: not isinstance(app.screen, NewTaskScreen), 30, "closed")
+            assert only_task_md(root, "fast") == prompt + "\n"
 
     asyncio.run(scenario())
 
@@ -208,5 +239,24 @@ def test_read_only_enter_on_a_question_only_shows_it(env):
         async with app.run_test(size=SIZE) as pilot:
             await question_chosen(pilot, app)
             await until(pilot, lambda: isinstance(app.screen, MessageScreen), 10, "message")
+
+    asyncio.run(scenario())
+
+
+def test_an_answer_typed_right_after_m_is_posted_whole(env):
+    root, config = env
+    asking_root(root)
+    answer = long_prompt()
+
+    async def scenario():
+        app = ConductorApp(root, config_path=config, watch=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await select(pilot, app, NodeRef("task", "proj", ASKER))
+            await settle(pilot)
+            burst(app, [("m", "m")] + typed(answer) + CTRL_S)
+            bus = Layout(root).task_bus("proj", ASKER)
+            await until(pilot, lambda: any(m.type == "USER" for m in MessageBus(bus).read_all()),
+                        30, "posted")
+            assert [m.body for m in MessageBus(bus).read_all() if m.type == "USER"] == [answer]
 
     asyncio.run(scenario())

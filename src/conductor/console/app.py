@@ -20,7 +20,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.reactive import var
@@ -523,13 +523,29 @@ class ConductorApp(App[None]):
             from .screens import MessageScreen
             self.push_screen(MessageScreen(msg))
 
-    def on_bus_feed_reply_requested(self, event: BusFeed.ReplyRequested) -> None:
+    def on_key(self, event: events.Key) -> None:
+        """A printable key nobody handled while a dialog's text field has the focus was typed
+        as the dialog opened: it had been sent to the widget focused before (the tree), whose
+        bindings no longer apply. It goes into the field, so a prompt typed right after `n`
+        keeps its beginning (it was lost). A key sent to the field itself never gets here."""
+        if not event.is_printable or len(self.screen_stack) < 2:
+            return
+        from textual.widgets import TextArea  # only with a dialog open: not at start-up
+        field = self.screen.focused
+        if (isinstance(field, (Input, TextArea)) and not getattr(event, "handed_on", False)
+                and not field.disabled and not getattr(field, "read_only", False)):
+            event.stop()
+            key = events.Key(event.key, event.character)
+            key.handed_on = True  # once: a key the field leaves comes back, and is dropped
+            field.post_message(key)
+
+    async def on_bus_feed_reply_requested(self, event: BusFeed.ReplyRequested) -> None:
         """Enter on a QUESTION in the feed: the reply dialog, showing the question."""
         if self.read_only:
             from .screens import MessageScreen
             self.push_screen(MessageScreen(event.question))
         else:
-            self.action_post_message(question=event.question)
+            await self.action_post_message(question=event.question)
 
     async def action_quit(self) -> None:
         running = self.model.still_running()
@@ -559,7 +575,7 @@ class ConductorApp(App[None]):
             self.report_error(f"{action}: select a task or a run first")
         return task
 
-    def action_new_task(self) -> None:
+    async def action_new_task(self) -> None:
         from .screens import NewTaskScreen
         project, _task, _run = self.current()
         agents = sorted(self.config.agents) if self.config else []
@@ -573,7 +589,9 @@ class ConductorApp(App[None]):
             if text:
                 self.set_status(text)
                 self.notify(text, title="new task")
-        self.push_screen(screen, done)
+        # awaited: no key is handled until the dialog is up with its field focused, so the
+        # keys typed right after `n` go into that field (they were lost before)
+        await self.push_screen(screen, done)
 
     def _create_task(self, req) -> str:
         """Runs in the dialog's thread: write TASK.md, then launch the detached supervisor. A
@@ -647,7 +665,7 @@ class ConductorApp(App[None]):
         else:
             go()
 
-    def action_post_message(self, question: BusMessage | None = None) -> None:
+    async def action_post_message(self, question: BusMessage | None = None) -> None:
         from .screens import PostMessageScreen
         project, task, _run = self.current()
         if project is None:
@@ -662,7 +680,8 @@ class ConductorApp(App[None]):
                 return
             self._control("post", lambda: self.controller.post(
                 req.project, req.task, req.type, req.body, shown_task=task.task if task else ""))
-        self.push_screen(PostMessageScreen(project.id, to_task, question=question), send)
+        # awaited, as the new-task dialog: keys typed right after `m` go into the body
+        await self.push_screen(PostMessageScreen(project.id, to_task, question=question), send)
 
     def _confirm(self, question: str, then: Callable[[bool | None], None], yes: str) -> None:
         from .screens import ConfirmScreen

@@ -187,7 +187,9 @@ class NewTaskScreen(ModalScreen[str | None]):
                 yield Button("Cancel (esc)", id="new-cancel", compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#new-project" if not self.project else "#new-prompt").focus()
+        # set now, not later from the app's queue (what .focus() does): keys typed while the
+        # dialog opened are handled after this, by the field, instead of by no one
+        self.set_focus(self.query_one("#new-project" if not self.project else "#new-prompt"))
 
     def request(self) -> NewTaskRequest:
         value = self.query_one("#new-agent", Select).value
@@ -224,7 +226,15 @@ class NewTaskScreen(ModalScreen[str | None]):
         self.action_submit()
 
     def action_submit(self) -> None:
-        if self.busy:
+        # The form is read from the focused field's queue, after the keys already in it: keys
+        # typed as the dialog opened reach the field through the app (ConductorApp.on_key), so
+        # a ctrl+s typed after them can be handled before they are; read now, the prompt
+        # would miss its end.
+        if not self.busy:
+            (self.focused or self).call_later(self._submit_now)
+
+    def _submit_now(self) -> None:
+        if self.busy or not self.is_attached:
             return
         req = self.request()
         problem = check_request(req, self.agents)

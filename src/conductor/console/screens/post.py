@@ -73,7 +73,8 @@ class PostMessageScreen(ModalScreen[PostRequest | None]):
                 yield Button("Cancel (esc)", id="post-cancel", compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#post-body", TextArea).focus()
+        # set now, not later from the app's queue (.focus()): see NewTaskScreen.on_mount
+        self.set_focus(self.query_one("#post-body", TextArea))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "post-send":
@@ -82,6 +83,12 @@ class PostMessageScreen(ModalScreen[PostRequest | None]):
             self.action_cancel()
 
     def action_submit(self) -> None:
+        # after the keys already queued in the focused field: see NewTaskScreen.action_submit
+        (self.focused or self).call_later(self._submit_now)
+
+    def _submit_now(self) -> None:
+        if not self.is_attached:
+            return
         body = self.query_one("#post-body", TextArea).text
         if not body.strip():
             error = self.query_one("#post-error", Static)

@@ -260,3 +260,51 @@ def test_an_answer_typed_right_after_m_is_posted_whole(env):
             assert [m.body for m in MessageBus(bus).read_all() if m.type == "USER"] == [answer]
 
     asyncio.run(scenario())
+
+
+def test_a_prompt_that_is_a_file_path_is_questioned(env, tmp_path):
+    """A file dropped into the prompt box (its path pasted) instead of the file field would
+    start the task with the path as its prompt: the dialog says so; ctrl+s again means it."""
+    root, config = env
+    spec = tmp_path / "spec.md"
+    spec.write_text("Build the thing.\n")
+
+    async def scenario():
+        app = ConductorApp(root, config_path=config, watch=False)
+        async with app.run_test(size=SIZE) as pilot:
+            dialog = await open_new_task(pilot, app)
+            dialog.query_one("#new-project").value = "paths"
+            dialog.query_one("#new-prompt").text = str(spec)
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: "is a file" in dialog.error_text, 10, "question")
+            assert dialog.error_text == (
+                f"prompt: {spec} is a file: put it under 'or file' to use what it holds - "
+                "ctrl+s again uses the path itself as the prompt")
+            assert os.listdir(root) == []
+            dialog.query_one("#new-prompt").text = ""
+            dialog.query_one("#new-prompt-file").value = str(spec)
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: app.screen is not dialog, 30, "dialog closed")
+            assert only_task_md(root, "paths") == "Build the thing.\n"
+
+    asyncio.run(scenario())
+
+
+def test_a_path_prompt_confirmed_is_used_as_typed(env, tmp_path):
+    root, config = env
+    spec = tmp_path / "spec.md"
+    spec.write_text("Build the thing.\n")
+
+    async def scenario():
+        app = ConductorApp(root, config_path=config, watch=False)
+        async with app.run_test(size=SIZE) as pilot:
+            dialog = await open_new_task(pilot, app)
+            dialog.query_one("#new-project").value = "paths"
+            dialog.query_one("#new-prompt").text = str(spec)
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: "is a file" in dialog.error_text, 10, "question")
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: app.screen is not dialog, 30, "dialog closed")
+            assert only_task_md(root, "paths") == f"{spec}\n"
+
+    asyncio.run(scenario())

@@ -35,10 +35,14 @@ class NewTaskRequest:
     max_tokens: str = ""
     max_restarts: str = ""
     unknown_deps_ok: bool = False  # the operator confirmed dependencies not created yet
+    path_prompt_ok: bool = False  # the operator confirmed a prompt that names a file
 
 
 UNKNOWN_DEPENDENCY = "depends on: no task "  # orchestrator.verbs.UNKNOWN_DEPENDENCY
 CONFIRM_DEPS = " - ctrl+s again creates it anyway (it waits until that task exists)"
+PATH_PROMPT = "prompt: "
+PATH_PROMPT_END = (" is a file: put it under 'or file' to use what it holds"
+                   " - ctrl+s again uses the path itself as the prompt")
 
 _SUFFIX = {"k": 1_000, "m": 1_000_000}
 
@@ -112,6 +116,11 @@ def load_prompt_file(req: NewTaskRequest) -> NewTaskRequest:
     """Read the prompt file and check the working dir (thread side; raises ConductorError)."""
     if req.cwd and not os.path.isdir(os.path.expanduser(req.cwd)):
         raise ConductorError(f"working dir: {req.cwd}: not a directory")
+    text = req.prompt.strip()
+    if (not req.prompt_file and not req.path_prompt_ok and "\n" not in text
+            and len(text) < 4096 and os.path.isfile(os.path.expanduser(text))):
+        # a file dropped (pasted) into the prompt box instead of the file field
+        raise ConductorError(f"{PATH_PROMPT}{text}{PATH_PROMPT_END}")
     if req.prompt_file:
         path = os.path.expanduser(req.prompt_file)
         try:
@@ -142,6 +151,7 @@ class NewTaskScreen(ModalScreen[str | None]):
         self.task_id = task_id or ids.new_task_id()
         self.busy = False
         self.confirm_deps: list[str] | None = None  # refused as unknown; a 2nd submit confirms
+        self.confirm_path: str | None = None  # a prompt refused as a file's path; likewise
 
     def compose(self) -> ComposeResult:
         with Vertical(id="new-box", classes="dialog"):
@@ -243,7 +253,8 @@ class NewTaskScreen(ModalScreen[str | None]):
             return
         if req.depends_on and req.depends_on == self.confirm_deps:
             req.unknown_deps_ok = True
-        self.confirm_deps = None
+        req.path_prompt_ok = req.prompt == self.confirm_path
+        self.confirm_deps = self.confirm_path = None
         self.busy = True
         self.show_error("")
         self.query_one("#new-create", Button).disabled = True
@@ -255,16 +266,18 @@ class NewTaskScreen(ModalScreen[str | None]):
             text = self.create(load_prompt_file(req))
         except (ConductorError, OSError) as exc:
             if not get_current_worker().is_cancelled:
-                self.app.call_from_thread(self._failed, str(exc), req.depends_on)
+                self.app.call_from_thread(self._failed, str(exc), req)
             return
         self.app.call_from_thread(self.dismiss, text)
 
-    def _failed(self, error: str, depends_on: list[str]) -> None:
+    def _failed(self, error: str, req: NewTaskRequest) -> None:
         self.busy = False
         self.query_one("#new-create", Button).disabled = False
         if error.startswith(UNKNOWN_DEPENDENCY):
-            self.confirm_deps = depends_on
+            self.confirm_deps = req.depends_on
             error += CONFIRM_DEPS
+        elif error.startswith(PATH_PROMPT) and error.endswith(PATH_PROMPT_END):
+            self.confirm_path = req.prompt
         self.show_error(error)
 
     def action_cancel(self) -> None:

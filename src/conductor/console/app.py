@@ -17,10 +17,10 @@ import gc
 import os
 import time
 from importlib import resources
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.reactive import var
@@ -45,6 +45,9 @@ from .widgets.header import StatusHeader
 from .text import neutralise
 from .widgets.line_list import LineList
 from .widgets.run_tree import RunTree
+
+if TYPE_CHECKING:
+    from ..bus import Message as BusMessage
 
 VIEWS = ("tree", "logs", "bus")
 SELECTED_TASK_POLL = 3.0
@@ -540,6 +543,30 @@ class ConductorApp(App[None]):
             from .screens import MessageScreen
             self.push_screen(MessageScreen(msg))
 
+    def on_key(self, event: events.Key) -> None:
+        """A printable key nobody handled while a dialog's text field has the focus was typed
+        as the dialog opened: it had been sent to the widget focused before (the tree), whose
+        bindings no longer apply. It goes into the field, so a prompt typed right after `n`
+        keeps its beginning (it was lost). A key sent to the field itself never gets here."""
+        if not event.is_printable or len(self.screen_stack) < 2:
+            return
+        from textual.widgets import TextArea  # only with a dialog open: not at start-up
+        field = self.screen.focused
+        if (isinstance(field, (Input, TextArea)) and not getattr(event, "handed_on", False)
+                and not field.disabled and not getattr(field, "read_only", False)):
+            event.stop()
+            key = events.Key(event.key, event.character)
+            key.handed_on = True  # once: a key the field leaves comes back, and is dropped
+            field.post_message(key)
+
+    async def on_bus_feed_reply_requested(self, event: BusFeed.ReplyRequested) -> None:
+        """Enter on a QUESTION in the feed: the reply dialog, showing the question."""
+        if self.read_only:
+            from .screens import MessageScreen
+            self.push_screen(MessageScreen(event.question))
+        else:
+            await self.action_post_message(question=event.question)
+
     async def action_quit(self) -> None:
         from ..words import count, plural, program
         running = self.model.still_running()
@@ -633,7 +660,7 @@ class ConductorApp(App[None]):
             self.report_error(f"{action}: select a task or a run first")
         return task
 
-    def action_new_task(self) -> None:
+    async def action_new_task(self) -> None:
         from .screens import NewTaskScreen
         project, _task, _run = self.current()
         agents = self._agent_names()
@@ -653,7 +680,9 @@ class ConductorApp(App[None]):
             if text:
                 self.set_status(text)
                 self.notify(text, title="new task")
-        self.push_screen(screen, done)
+        # awaited: no key is handled until the dialog is up with its field focused, so the
+        # keys typed right after `n` go into that field (they were lost before)
+        await self.push_screen(screen, done)
 
     def _create_task(self, req) -> str:
         """Runs in the dialog's thread: write TASK.md, then launch the detached supervisor. A
@@ -727,7 +756,7 @@ class ConductorApp(App[None]):
         else:
             go()
 
-    def action_post_message(self) -> None:
+    async def action_post_message(self, question: BusMessage | None = None) -> None:
         from .screens import PostMessageScreen
         project, task, _run = self.current()
         if project is None:
@@ -736,16 +765,14 @@ class ConductorApp(App[None]):
         sel = self.selected
         to_task = None if (self.bus_project_scope or sel is None or sel.kind == "project") \
             else (task.task if task else None)
-        last = self.feed.messages[-1].type if self.feed.messages else ""
 
         def send(req) -> None:
             if req is None:
                 return
             self._control("post", lambda: self.controller.post(
                 req.project, req.task, req.type, req.body, shown_task=task.task if task else ""))
-        self.push_screen(PostMessageScreen(project.id, to_task,
-                                           msg_type="USER" if last == "QUESTION" else "USER"),
-                         send)
+        # awaited, as the new-task dialog: keys typed right after `m` go into the body
+        await self.push_screen(PostMessageScreen(project.id, to_task, question=question), send)
 
     # -- actions: housekeeping (delete, archive, duplicate, copy) ------------------------
 

@@ -133,7 +133,8 @@ class Controller:
 
         def create():
             orchestrator.new_task(self.root, req.project, req.task, req.prompt,
-                                  depends_on=req.depends_on or None)
+                                  depends_on=req.depends_on or None,
+                                  unknown_deps_ok=req.unknown_deps_ok)
             return orchestrator.start_task(
                 self.root, req.project, req.task, agent=req.agent, config_path=self.config_path,
                 cwd=os.path.expanduser(req.cwd) if req.cwd else None,

@@ -60,9 +60,16 @@ def loop_alive(root: str, project: str, task: str) -> bool:
     return _loop_alive(_task_dir(root, project, task))
 
 
+UNKNOWN_DEPENDENCY = "depends on: no task "
+"""How :func:`new_task`'s refusal of a dependency that does not exist begins."""
+
+
 def new_task(root: str, project: str, task: str, prompt: str, *,
-             depends_on: list[str] | None = None) -> str:
-    """Create a task's directory and TASK.md (validated first; nothing is written on bad input)."""
+             depends_on: list[str] | None = None, unknown_deps_ok: bool = False) -> str:
+    """Create a task's directory and TASK.md (validated first; nothing is written on bad input).
+
+    A dependency on a task that does not exist in the project would wait forever, so it is
+    refused unless ``unknown_deps_ok`` (the operator confirmed the task will be created)."""
     validate_project_id(project)
     validate_task_id(task)
     if not prompt.strip():
@@ -77,6 +84,11 @@ def new_task(root: str, project: str, task: str, prompt: str, *,
         cycle = find_cycle(layout.project_dir(project), task, deps)
         if cycle:
             raise UsageError("dependency cycle detected: " + " -> ".join(cycle))
+        if not unknown_deps_ok:
+            for dep in deps:
+                dep_md = os.path.join(layout.task_dir(project, dep), "TASK.md")
+                if safefs.lstat(layout.root, dep_md) is None:
+                    raise UsageError(f"{UNKNOWN_DEPENDENCY}{dep} in project {project}")
     task_dir = layout.ensure_task_dir(project, task)
     write_task_md_if_missing(task_dir, prompt.strip())
     if depends_on:

@@ -34,7 +34,15 @@ class NewTaskRequest:
     max_cost_usd: str = ""   # as typed; see budget_args
     max_tokens: str = ""
     max_restarts: str = ""
+    unknown_deps_ok: bool = False  # the operator confirmed dependencies not created yet
+    path_prompt_ok: bool = False  # the operator confirmed a prompt that names a file
 
+
+UNKNOWN_DEPENDENCY = "depends on: no task "  # orchestrator.verbs.UNKNOWN_DEPENDENCY
+CONFIRM_DEPS = " - ctrl+s again creates it anyway (it waits until that task exists)"
+PATH_PROMPT = "prompt: "
+PATH_PROMPT_END = (" is a file: put it under 'or file' to use what it holds"
+                   " - ctrl+s again uses the path itself as the prompt")
 
 _SUFFIX = {"k": 1_000, "m": 1_000_000}
 
@@ -108,6 +116,11 @@ def load_prompt_file(req: NewTaskRequest) -> NewTaskRequest:
     """Read the prompt file and check the working dir (thread side; raises ConductorError)."""
     if req.cwd and not os.path.isdir(os.path.expanduser(req.cwd)):
         raise ConductorError(f"working dir: {req.cwd}: not a directory")
+    text = req.prompt.strip()
+    if (not req.prompt_file and not req.path_prompt_ok and "\n" not in text
+            and len(text) < 4096 and os.path.isfile(os.path.expanduser(text))):
+        # a file dropped (pasted) into the prompt box instead of the file field
+        raise ConductorError(f"{PATH_PROMPT}{text}{PATH_PROMPT_END}")
     if req.prompt_file:
         path = os.path.expanduser(req.prompt_file)
         try:
@@ -141,6 +154,8 @@ class NewTaskScreen(ModalScreen[str | None]):
         self.create = create
         self.task_id = task_id or ids.new_task_id()
         self.busy = False
+        self.confirm_deps: list[str] | None = None  # refused as unknown; a 2nd submit confirms
+        self.confirm_path: str | None = None  # a prompt refused as a file's path; likewise
 
     def compose(self) -> ComposeResult:
         with Vertical(id="new-box", classes="dialog"):
@@ -182,12 +197,14 @@ class NewTaskScreen(ModalScreen[str | None]):
                             compact=True)
             yield Static("", id="new-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Create and start (ctrl+s)", variant="primary", id="new-create",
+                yield Button("Create and start (ctrl+s)", id="new-create",
                              compact=True)
                 yield Button("Cancel (esc)", id="new-cancel", compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#new-project" if not self.project else "#new-prompt").focus()
+        # set now, not later from the app's queue (what .focus() does): keys typed while the
+        # dialog opened are handled after this, by the field, instead of by no one
+        self.set_focus(self.query_one("#new-project" if not self.project else "#new-prompt"))
 
     def request(self) -> NewTaskRequest:
         value = self.query_one("#new-agent", Select).value
@@ -224,13 +241,25 @@ class NewTaskScreen(ModalScreen[str | None]):
         self.action_submit()
 
     def action_submit(self) -> None:
-        if self.busy:
+        # The form is read from the focused field's queue, after the keys already in it: keys
+        # typed as the dialog opened reach the field through the app (ConductorApp.on_key), so
+        # a ctrl+s typed after them can be handled before they are; read now, the prompt
+        # would miss its end.
+        if not self.busy:
+            (self.focused or self).call_later(self._submit_now)
+
+    def _submit_now(self) -> None:
+        if self.busy or not self.is_attached:
             return
         req = self.request()
         problem = check_request(req, self.agents)
         if problem:
             self.show_error(problem)
             return
+        if req.depends_on and req.depends_on == self.confirm_deps:
+            req.unknown_deps_ok = True
+        req.path_prompt_ok = req.prompt == self.confirm_path
+        self.confirm_deps = self.confirm_path = None
         self.busy = True
         self.show_error("")
         self.query_one("#new-create", Button).disabled = True
@@ -242,13 +271,18 @@ class NewTaskScreen(ModalScreen[str | None]):
             text = self.create(load_prompt_file(req))
         except (ConductorError, OSError) as exc:
             if not get_current_worker().is_cancelled:
-                self.app.call_from_thread(self._failed, str(exc))
+                self.app.call_from_thread(self._failed, str(exc), req)
             return
         self.app.call_from_thread(self.dismiss, text)
 
-    def _failed(self, error: str) -> None:
+    def _failed(self, error: str, req: NewTaskRequest) -> None:
         self.busy = False
         self.query_one("#new-create", Button).disabled = False
+        if error.startswith(UNKNOWN_DEPENDENCY):
+            self.confirm_deps = req.depends_on
+            error += CONFIRM_DEPS
+        elif error.startswith(PATH_PROMPT) and error.endswith(PATH_PROMPT_END):
+            self.confirm_path = req.prompt
         self.show_error(error)
 
     def action_cancel(self) -> None:

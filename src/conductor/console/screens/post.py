@@ -1,16 +1,32 @@
-"""Post a message to a bus: how an operator answers a QUESTION or leaves a note."""
+"""Post a message to a bus: how an operator answers a QUESTION or leaves a note. Answering,
+the dialog shows the question above the answer (bounded, neutralised, scrollable)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from rich.text import Text
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select, Static, TextArea
 
 from ...bus import OPERATOR_TYPES
+from ...bus import Message as BusMessage
 from ..keymap import widget_bindings
+from ..text import safe_text
+
+QUESTION_MAX_CHARS = 8000
+"""How much of a question the reply dialog shows (a bus body can be megabytes)."""
+
+
+def question_text(body: str) -> str:
+    """The question as the dialog shows it: at most QUESTION_MAX_CHARS, neutralised."""
+    body = body.strip("\n")
+    if len(body) > QUESTION_MAX_CHARS:
+        cut = len(body) - QUESTION_MAX_CHARS
+        body = body[:QUESTION_MAX_CHARS] + f"\n… ({cut} more characters: enter on it opens it whole)"
+    return safe_text(body)
 
 
 @dataclass
@@ -24,17 +40,27 @@ class PostRequest:
 class PostMessageScreen(ModalScreen[PostRequest | None]):
     BINDINGS = widget_bindings("post")
 
-    def __init__(self, project: str, task: str | None, *, msg_type: str = "USER") -> None:
+    def __init__(self, project: str, task: str | None, *, msg_type: str = "USER",
+                 question: BusMessage | None = None) -> None:
         super().__init__()
         self.project_id = project
         self.task_id = task
         self.msg_type = msg_type if msg_type in OPERATOR_TYPES else "USER"
+        self.question = question
 
     def compose(self) -> ComposeResult:
         scope = (f"task {self.task_id}" if self.task_id
                  else f"project {self.project_id} (project bus)")
         with Vertical(id="post-box", classes="dialog"):
-            yield Static(f"Post a message to {scope}", classes="dialog-title", markup=False)
+            if self.question is None:
+                yield Static(f"Post a message to {scope}", classes="dialog-title", markup=False)
+            else:
+                q = self.question
+                asker = q.run_id or q.task_id or q.project_id or "the bus"
+                yield Static(Text(safe_text(f"Answer the QUESTION from {asker} on {scope}")),
+                             classes="dialog-title")
+                with VerticalScroll(id="post-question"):
+                    yield Static(Text(question_text(q.body)), id="post-question-body")
             with Horizontal(classes="field"):
                 yield Label("type", classes="field-label")
                 yield Select([(t, t) for t in OPERATOR_TYPES], value=self.msg_type,
@@ -43,11 +69,12 @@ class PostMessageScreen(ModalScreen[PostRequest | None]):
             yield TextArea("", id="post-body", compact=True, soft_wrap=True)
             yield Static("", id="post-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Post (ctrl+s)", variant="primary", id="post-send", compact=True)
+                yield Button("Post (ctrl+s)", id="post-send", compact=True)
                 yield Button("Cancel (esc)", id="post-cancel", compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#post-body", TextArea).focus()
+        # set now, not later from the app's queue (.focus()): see NewTaskScreen.on_mount
+        self.set_focus(self.query_one("#post-body", TextArea))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "post-send":
@@ -56,6 +83,12 @@ class PostMessageScreen(ModalScreen[PostRequest | None]):
             self.action_cancel()
 
     def action_submit(self) -> None:
+        # after the keys already queued in the focused field: see NewTaskScreen.action_submit
+        (self.focused or self).call_later(self._submit_now)
+
+    def _submit_now(self) -> None:
+        if not self.is_attached:
+            return
         body = self.query_one("#post-body", TextArea).text
         if not body.strip():
             error = self.query_one("#post-error", Static)

@@ -14,6 +14,7 @@ from collections import deque
 from rich.text import Text
 from textual import work
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
@@ -72,9 +73,25 @@ class FeedList(VimKeys, LineList, keys="feed"):
 
 
 class BusFeed(ReportsWorkerErrors, Vertical):
-    """A title line (scope, filter) and the list of messages."""
+    """A title line (scope, filter) and the list of messages. Enter on a QUESTION asks the
+    app for the reply dialog (``ReplyRequested``); on any other message, the app opens it."""
 
     PANE_LABEL = "bus"
+
+    class ReplyRequested(Message):
+        """Enter on a QUESTION: answer it (the app opens the reply dialog showing it)."""
+
+        def __init__(self, question: BusMessage) -> None:
+            super().__init__()
+            self.question = question
+
+    def on_line_list_chosen(self, event: LineList.Chosen) -> None:
+        if event.line_list is not self.list:
+            return
+        msg = self.selected_message()
+        if msg is not None and msg.type == "QUESTION":
+            event.stop()
+            self.post_message(self.ReplyRequested(msg))
 
     def __init__(self, *, id: str | None = None, max_messages: int = MAX_MESSAGES) -> None:
         super().__init__(id=id)

@@ -218,3 +218,20 @@ def test_console_command_rejects_bad_follow_and_toasts_flags(subprocess_env, arg
     result = subprocess.run([sys.executable, "-m", "conductor", "console", *args],
                             env=subprocess_env, capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stderr) == (1, f"Error: {error}\n")
+
+
+def test_the_title_fits_one_row_at_80_columns(root):
+    """A narrow pane cuts the title's end with an ellipsis; the status and the task stay."""
+    from .screen_text import screen_text
+    path, layout, tmp, locks = root
+    app = make_app(path, tmp, view="logs", watch=False)
+
+    async def go():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.loaded and shown_run(app) == OLD_CHILD,
+                        what="the newest run")
+            await pilot.pause()
+            line = screen_text(app).splitlines()[1]
+            assert line == f" completed · {P} / {OLD} / {OLD_CHILD[:-4]}…"
+            assert len(line) == 79  # one row, its end cut (the pane's last column is blank)
+    asyncio.run(go())

@@ -18,6 +18,8 @@ class ViewTitle(Static):
         background: $boost;
         color: $text;
         text-style: bold;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     """
 

@@ -29,6 +29,9 @@ DELETE_GRACE = 5.0            # `task delete --force`: the wait after SIGTERM
 CONSOLE_GRACE = 5.0           # the console's stop, stop-run and restart (then SIGKILL)
 LOOP_EXIT_WAIT = 10.0         # after a stop: how much longer than the grace a loop may take to exit
 
+# starting a detached supervisor (the console's s/r/n, the orchestrator's start_task)
+START_WINDOW = 1.5            # how long a start watches: lock held = started, exited = failed
+
 
 def short_duration(seconds: float) -> str:
     """``6h``, ``5m``, ``30s``, ``1.5s``: a default as the help text shows it."""

@@ -62,7 +62,7 @@ def test_codex_stream_renders_readably() -> None:
         ("system", "● turn started"),
         ("thinking", "… thinking (33 chars)"),
         ("tool", "⚙ exec: bash -lc 'ls -la'"),
-        ("tool", "  ↳ exit 0: total 8 (+1 lines)"),
+        ("tool", "  ↳ exit 0: total 8 (+1 line)"),
         ("text", "The repository contains a README."),
         ("text", "The repository contains a README. Nothing else."),
         ("text", "Done."),
@@ -89,7 +89,7 @@ def test_gemini_stream_renders_readably() -> None:
     assert render("gemini", ndjson(GEMINI_STREAM, noise=False)) == [
         ("system", "● session init: model gemini-2.5-pro"),
         ("tool", "⚙ run_shell_command: ls -la"),
-        ("tool", "  ↳ success: README.md (+1 lines)"),
+        ("tool", "  ↳ success: README.md (+1 line)"),
         ("text", "There are"),  # delta chunks: join=True, the view appends them to one row
         ("text", " two entries: README.md and src."),
         ("result", "✔ result: success (1234 tokens, 1 tool call, 3.0s)"),

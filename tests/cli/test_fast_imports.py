@@ -17,7 +17,7 @@ PROJECT, TASK, RUN = "proj", "task-20260220-153045-fast", "20260220-1530450000-1
 
 # what neither `bus post` nor `bus read` needs, whichever way its scope is given
 BUS_FORBIDDEN = ("yaml", "dataclasses", "logging", "tempfile", "typing", "inspect", "shutil",
-                 "threading", "secrets", "psutil", "textual", "rich",
+                 "threading", "secrets", "psutil", "textual", "rich", "difflib",
                  "conductor.store.runinfo", "conductor.config.loader", "conductor.config.model",
                  "conductor.console", "conductor.agents", "conductor.runner")
 # the read verbs never start the console or an agent, and read plain run-info files (as

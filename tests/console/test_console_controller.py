@@ -35,7 +35,7 @@ def test_the_words_of_each_action():
     outcomes = [SimpleNamespace(stopped=True, notice=""),
                 SimpleNamespace(stopped=False, notice="run r2 belongs to another host")]
     assert describe("stop", outcomes, "t1") == \
-        "stop: t1 stop requested; 1 run(s) stopped; run r2 belongs to another host"
+        "stop: t1 stop requested; 1 run stopped; run r2 belongs to another host"
     assert describe("stop run", SimpleNamespace(message="run r1 stopped", notice=""), "t1") \
         == "stop run: run r1 stopped"
     assert describe("start", SimpleNamespace(pid=42), "t1") == \

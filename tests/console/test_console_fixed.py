@@ -64,7 +64,8 @@ def test_every_task_status_is_derived_from_disk(fixed):
             await settle(pilot)
             assert statuses(app) == {T1: "running", T2: "completed", T3: "stopped",
                                      T4: "waiting", T5: "loop-dead", T6: "needs-you"}
-            assert app.header.counts == {"running": 1, "needs-you": 1, "failed": 1, "done": 1}
+            assert app.header.counts == {"running": 1, "needs-you": 1, "waiting": 1, "stopped": 1,
+                                         "completed": 1, "loop-dead": 1}
             task = app.run_tree.task_view("webapp", T1)
             assert [r.attempt for r in task.roots] == [1, 2]
             assert [c.run_id for c in task.roots[1].children] == ["20260621-0003000000-103-0001"]

@@ -65,7 +65,7 @@ def test_new_task_dialog_creates_and_starts_a_task(env):
             await until(pilot, lambda: view() and view().status == "completed", 40, "completed")
             assert view().runs and view().runs[0].info.agent == "command"
             assert os.path.exists(os.path.join(task_dir, "DONE"))
-            assert app.header.counts["done"] == 1
+            assert app.header.counts["completed"] == 1
             await until(pilot, lambda: app.selected == NodeRef("task", "newproj", task_id),
                         10, "new task selected")
 
@@ -221,7 +221,7 @@ def test_quit_says_tasks_keep_running_and_they_do(env):
             await until(pilot, lambda: running_runs(app, P, LONG), 30, "a running run")
             await pilot.press("q")
             await until(pilot, lambda: app.quit_message != "", 10, "quit")
-        assert "keep running" in app.quit_message
+        assert app.quit_message.startswith("conductor: 1 task is still running; it keeps running")
         assert loop_alive(Layout(root).task_dir(P, LONG))
 
     run(scenario())

@@ -166,7 +166,7 @@ def test_the_model_takes_one_task_and_resolves_refs():
     assert picked.project.id == "p" and picked.task.status == "completed" and picked.run is None
     assert model.resolve(None).task is None
     assert model.resolve(NodeRef.of_task("p", "nope")).task is None
-    assert model.counts() == {"running": 1, "needs-you": 0, "failed": 1, "done": 1}
+    assert model.counts() == {"running": 1, "failed": 1, "completed": 1}
     assert model.live_tasks() == [("new", "t5")]
     assert model.remove_task("p", "t0").status == "failed"
     assert model.task("p", "t0") is None

@@ -76,7 +76,7 @@ def test_console_in_tmux_creates_stops_restarts_and_survives_a_kill(e2e):
     tmux.wait_screen("watch: inotify")
 
     _new_task(tmux, "Do the quick job.")
-    tmux.wait_screen("✔ 1 done")
+    tmux.wait_screen("✔ 1 completed")
     [quick] = _task_dirs(root, "e2e")
     assert os.path.exists(os.path.join(quick, "DONE"))
 
@@ -105,7 +105,7 @@ def test_console_in_tmux_creates_stops_restarts_and_survives_a_kill(e2e):
 
     tmux.start(command)
     screen = tmux.wait_screen("● 1 running")
-    assert "✔ 1 done" in screen
+    assert "✔ 1 completed" in screen
 
 
 def test_a_logs_dashboard_follows_a_task_started_after_it_opened(e2e, tmp_path):

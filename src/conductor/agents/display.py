@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..words import count
 from .streams import parse_event
 
 
@@ -107,7 +108,7 @@ def _first_line(text: Any) -> str:
     lines = [part for part in text.splitlines() if part.strip()]
     if not lines:
         return ""
-    more = f" (+{len(lines) - 1} lines)" if len(lines) > 1 else ""
+    more = f" (+{count(len(lines) - 1, 'line')})" if len(lines) > 1 else ""
     return cut(lines[0]) + more
 
 

@@ -44,19 +44,32 @@ class CliParser(argparse.ArgumentParser):
                 columns = 0
         return self.formatter_class(prog=self.prog, width=(columns or 80) - 2)
 
+    def parse_known_args(self, args=None, namespace=None):
+        # Kept for error(): a bad subcommand after an unknown flag is reported as the flag
+        # (`task --agnet claude` is a typo of --agent, not a command "claude").
+        self._args_seen = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> NoReturn:
         m = re.match(r"unrecognized arguments: (\S+)", message)
         if m:
             arg = m.group(1)
-            raise UsageError(f"unknown flag: {arg}" if arg.startswith("-") else
-                             f'unknown command "{arg}" for "{self.prog}"')
+            leaf = self._leaf()
+            if arg.startswith("-"):
+                raise UsageError(leaf._unknown_flag(arg))
+            raise UsageError(leaf._unknown_command(arg))
         m = re.match(r"the following arguments are required: (.+)", message)
         if m:
+            flag = self._unknown_flag_before(None)  # cobra parses flags first
+            if flag:
+                raise UsageError(self._unknown_flag(flag))
             names = ", ".join(f'"{n.strip().lstrip("-")}"' for n in m.group(1).split(","))
             raise UsageError(f"required flag(s) {names} not set")
         m = re.match(r"argument (\S+): invalid choice: '([^']*)'", message)
         if m:
-            raise UsageError(f'unknown command "{m.group(2)}" for "{self.prog}"')
+            flag = self._unknown_flag_before(m.group(2))
+            raise UsageError(self._unknown_flag(flag) if flag else
+                             self._unknown_command(m.group(2)))
         m = re.match(r"argument (\S+?)(?:/\S+)?: expected one argument", message)
         if m:
             raise UsageError(f"flag needs an argument: {m.group(1)}")
@@ -65,10 +78,58 @@ class CliParser(argparse.ArgumentParser):
             raise UsageError(f'invalid argument for "{m.group(1)}" flag: {m.group(2)}')
         raise UsageError(message)
 
+    # The error path only: difflib is imported here, never by a command that parses fine.
+
+    def _leaf(self) -> CliParser:
+        """The deepest subcommand's parser the arguments reached (extras reach the root)."""
+        parser = self
+        while True:
+            subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+            args = getattr(parser, "_args_seen", [])
+            nxt = next((sub.choices[arg] for sub in subs for arg in args
+                        if not arg.startswith("-") and arg in sub.choices), None)
+            if not isinstance(nxt, CliParser):
+                return parser
+            parser = nxt
+
+    def _unknown_flag_before(self, word: str | None) -> str | None:
+        """The first flag this parser does not know among the arguments (before ``word``)."""
+        args = getattr(self, "_args_seen", [])
+        for arg in args[:args.index(word)] if word in args else args:
+            if arg == "--":
+                break
+            if arg.startswith("-") and arg.split("=", 1)[0] not in self._option_string_actions:
+                return arg
+        return None
+
+    def _unknown_flag(self, arg: str) -> str:
+        """cobra's ``unknown flag: --x``, and the flags it may be a typo of."""
+        flag = arg.split("=", 1)[0] if arg.startswith("--") else arg
+        known = [o for o in self._option_string_actions if o.startswith("--") and o != "--help"]
+        return f"unknown flag: {flag}" + _suggest(flag, known)
+
+    def _unknown_command(self, word: str) -> str:
+        """cobra's ``unknown command "x" for "prog"`` and its ``Did you mean this?`` block."""
+        commands: list[str] = []
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                commands.extend(action.choices)
+        return f'unknown command "{word}" for "{self.prog}"' + _suggest(word, commands)
+
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         if message:
             sys.stderr.write(message)
         raise SystemExit(status)
+
+
+def _suggest(word: str, candidates: list[str]) -> str:
+    """cobra's suggestion block (``\\n\\nDid you mean this?\\n\\t<candidate>\\n``), or ""."""
+    import difflib  # the error path only: a command that parses never pays for it
+
+    close = difflib.get_close_matches(word, candidates, n=3, cutoff=0.75)
+    if not close:
+        return ""
+    return "\n\nDid you mean this?\n" + "".join(f"\t{c}\n" for c in close)
 
 
 def duration(text: str) -> float:

@@ -1,4 +1,5 @@
-"""``run-agent job | job batch | task | task resume | task stop | task delete | stop | resume``."""
+"""``run-agent job | job batch | task | task resume | task stop | task delete | task archive |
+task restore | stop | resume``."""
 
 from __future__ import annotations
 
@@ -86,6 +87,15 @@ def _register_task(sub) -> None:
     delete.add_argument("--grace", type=duration, default=df.DELETE_GRACE,
                         help=f"with --force: wait after SIGTERM (default {_d(df.DELETE_GRACE)})")
     delete.set_defaults(func=cmd_task_delete)
+    for verb, func, what in (
+            ("archive", cmd_task_archive, "move a stopped task to <root>/.archive/<project>/"),
+            ("restore", cmd_task_restore, "move an archived task back to its project")):
+        moved = verbs.add_parser(verb, help=what)
+        moved.add_argument("--project", required=True)
+        moved.add_argument("--task", required=True)
+        moved.add_argument("--root", default=None)
+        moved.add_argument("--config", default=None)
+        moved.set_defaults(func=func)
 
 
 def _register_stop(sub) -> None:
@@ -368,6 +378,8 @@ class _Namespace:
 def cmd_task(args, environ=None, cwd=None) -> int:
     from ..runner.ralph import TaskRequest, run_task
     environ = dict(os.environ if environ is None else environ)
+    # set by the orchestrator's resume/restart (never inherited by the agents)
+    clear_markers = environ.pop("CONDUCTOR_CLEAR_MARKERS", "") == "1"
     check_written_text(args)
     prompt = read_prompt(args.prompt, args.prompt_file)  # before a new task id is announced
     s = sc.resolve(args, environ, cwd or os.getcwd(), task="new")
@@ -388,7 +400,8 @@ def cmd_task(args, environ=None, cwd=None) -> int:
         restart_delay=df.RESTART_DELAY if args.restart_delay is None else args.restart_delay,
         child_wait_timeout=args.child_wait_timeout or df.CHILD_WAIT,
         child_poll_interval=args.child_poll_interval or df.CHILD_POLL, idle_timeout=args.timeout,
-        resume=args.resume, environ=environ, secrets=collect_secrets(config, environ)))
+        resume=args.resume, environ=environ, secrets=collect_secrets(config, environ),
+        clear_markers=clear_markers))
     return 0
 
 
@@ -517,4 +530,20 @@ def cmd_task_delete(args, environ=None, cwd=None) -> int:
     for outcome in result.stopped:
         _print_outcome(outcome)
     sys.stdout.write(f"Deleted task: {s.task}\n")
+    return 0
+
+
+def cmd_task_archive(args, environ=None, cwd=None) -> int:
+    from ..orchestrator import archive_task
+    s = _existing(args, dict(os.environ if environ is None else environ), cwd)
+    result = archive_task(s.root, s.project, s.task)
+    sys.stdout.write(f"Archived task: {s.task} -> {result.target}\n")
+    return 0
+
+
+def cmd_task_restore(args, environ=None, cwd=None) -> int:
+    from ..orchestrator import restore_task
+    s = _existing(args, dict(os.environ if environ is None else environ), cwd)
+    result = restore_task(s.root, s.project, s.task)
+    sys.stdout.write(f"Restored task: {s.task} -> {result.target}\n")
     return 0

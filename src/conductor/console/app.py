@@ -194,7 +194,8 @@ class ConductorApp(App[None]):
                 title = ViewTitle(id="view-title")
                 title.display = self.following_runs
                 yield title
-                yield DetailTabs(clock=self.clock, id="detail")
+                yield DetailTabs(clock=self.clock, id="detail",
+                                 start_failures=self.controller.start_failures)
                 yield BusFeed(id="bus")
         yield Static("", id="status-line", markup=False)
         yield Footer()
@@ -593,12 +594,16 @@ class ConductorApp(App[None]):
             self.push_screen(MessageScreen(msg))
 
     async def action_quit(self) -> None:
+        from ..words import count, plural, program
         running = self.model.still_running()
+        reopen = f"reopen with: {program()}"
         if running:
-            self.quit_message = (f"conductor: {running} task{'s' if running != 1 else ''} "
-                                 "still running; they keep running without the console.")
+            self.quit_message = (f"conductor: {count(running, 'task')} "
+                                 f"{plural(running, 'is', 'are')} still running; "
+                                 f"{plural(running, 'it keeps', 'they keep')} running without "
+                                 f"the console; {reopen}")
         else:
-            self.quit_message = "conductor: console closed; tasks are not affected."
+            self.quit_message = f"conductor: console closed; tasks are not affected; {reopen}"
         self.notify(self.quit_message)
         if self._watcher is not None:
             self._watcher.stop()
@@ -733,6 +738,93 @@ class ConductorApp(App[None]):
         self.push_screen(PostMessageScreen(project.id, to_task,
                                            msg_type="USER" if last == "QUESTION" else "USER"),
                          send)
+
+    # -- actions: housekeeping (delete, archive, duplicate, copy) ------------------------
+
+    def action_delete_task(self) -> None:
+        task = self._selected_task("delete")
+        if task is None:
+            return
+        live = task.loop_alive or task.status in ("running", "loop-dead", "needs-you")
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._control("delete", lambda: self.controller.delete(
+                    task.project, task.task, force=live))
+        first = (f"Task {task.task} is running: stop it and delete it?" if live
+                 else f"Delete task {task.task}?")
+        archive = km.display_keys(self.keys.get("archive_task", "a"))
+        self._confirm(f"{first}\nIts directory and every run in it are removed for good "
+                      f"({archive} archives a stopped task instead).", confirmed, "Delete")
+
+    def action_archive_task(self) -> None:
+        task = self._selected_task("archive")
+        if task is not None:
+            self._control("archive", lambda: self.controller.archive(task.project, task.task))
+
+    def action_duplicate_task(self) -> None:
+        """The new-task dialog, pre-filled with the selected task's prompt, agent and deps."""
+        from ..store import read_task_prompt
+        from .screens import NewTaskScreen
+        task = self._selected_task("duplicate")
+        if task is None:
+            return
+        try:
+            prompt = read_task_prompt(task.path) or ""
+        except (ConductorError, OSError) as exc:
+            self.report_error(f"duplicate: {exc}")
+            return
+        agents = sorted(self.config.agents) if self.config else []
+        agent = self.controller.agent_for(task) or \
+            (self.config.defaults.agent if self.config else "")
+        self.push_screen(NewTaskScreen(
+            projects=sorted(self.run_tree.projects), project=task.project, agents=agents,
+            agent=agent or (agents[0] if agents else ""), create=self._create_task,
+            prompt=prompt, depends_on=list(task.depends_on or [])), self._task_created)
+
+    def _task_created(self, text: str | None) -> None:
+        if text:
+            self.set_status(text)
+            self.notify(text, title="new task")
+
+    def _copied_node(self):
+        """The view of the node under the cursor (a task node is the task, not its latest
+        run), with its kind; (None, "") and an error when nothing is selected."""
+        project, task, run = self.current()
+        cursor = self.run_tree.cursor_node  # not ``selected``: that lags behind by a debounce
+        kind = cursor.data.kind if cursor is not None and cursor.data is not None else ""
+        node = {"run": run, "task": task, "project": project}.get(kind)
+        if node is None:
+            self.report_error("copy: select a project, task or run first")
+        return node, kind
+
+    def action_copy_id(self) -> None:
+        node, kind = self._copied_node()
+        if node is not None:
+            self._copy(f"{kind} id", node.run_id if kind == "run" else node.id)
+
+    def action_copy_path(self) -> None:
+        node, kind = self._copied_node()
+        if node is not None:
+            self._copy(f"{kind} path", node.path, tail=True)
+
+    def action_copy_line(self) -> None:
+        from .widgets.log_view import LogView
+        view = self.focused
+        got = view.current_line() if isinstance(view, LogView) else None
+        if got is None:
+            self.report_error("copy line: no line shown in this log pane yet")
+        else:
+            self._copy(f"line {got[0] + 1:,}", got[1])
+
+    def _copy(self, what: str, text: str, *, tail: bool = False) -> None:
+        """To the terminal's clipboard with OSC 52 (tmux passes it on with set-clipboard).
+        The words show a long text's start (its end for a path, ``tail``)."""
+        self.copy_to_clipboard(text)
+        shown = text if len(text) <= 72 else "…" + text[-71:] if tail else text[:71] + "…"
+        shown = neutralise(shown)
+        self.set_status(f"copied {what}: {shown}")
+        self.notify(f"copied {what}: {shown}", title="clipboard", timeout=4)
 
     def _confirm(self, question: str, then: Callable[[bool | None], None], yes: str) -> None:
         from .screens import ConfirmScreen

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..defaults import CONSOLE_GRACE
+from ..words import count
 
 
 @dataclass(frozen=True)
@@ -35,15 +36,24 @@ def describe(action: str, result: Any, task: str) -> str:
     if action == "stop":
         stopped = sum(1 for o in result or [] if getattr(o, "stopped", False))
         notes = "".join(f"; {o.notice}" for o in result or [] if getattr(o, "notice", ""))
-        return f"stop: {task} stop requested; {stopped} run(s) stopped{notes}"
+        return f"stop: {task} stop requested; {count(stopped, 'run')} stopped{notes}"
     if action == "stop run":
         return f"stop run: {getattr(result, 'message', '') or getattr(result, 'notice', '')}"
     if action in ("start", "restart"):
+        if getattr(result, "confirmed", True) is False:
+            return (f"{action}: {task} starting (pid {getattr(result, 'pid', '?')}; "
+                    "no supervisor holds the task yet)")
         return f"{action}: {task} started (supervisor pid {getattr(result, 'pid', '?')})"
     if action == "post":
         return f"posted {getattr(result, 'type', '')} {getattr(result, 'msg_id', '')}"
     if action == "new task":
         return f"started {task} (supervisor pid {getattr(result, 'pid', '?')})"
+    if action == "delete":
+        stopped = getattr(result, "stopped", None)
+        return f"deleted {task}" + (" (stopped first)" if stopped else "")
+    if action == "archive":
+        return (f"archived {task} to {getattr(result, 'target', '?')} (run-agent task restore "
+                f"--project {getattr(result, 'project', '?')} --task {task} brings it back)")
     return f"{action}: done"
 
 
@@ -57,6 +67,9 @@ class Controller:
         self.root = root
         self.config_path = config_path
         self.agents = agents or {}
+        # (project, task) -> the error of its last start that failed (cleared when one starts);
+        # the Info tab shows it
+        self.start_failures: dict[tuple[str, str], str] = {}
 
     def agent_for(self, task) -> str | None:
         """The config agent to run a task (a TaskView) again with: run-info records the agent
@@ -73,7 +86,13 @@ class Controller:
         try:
             result = fn()
         except Exception as exc:  # noqa: BLE001 - every failure is shown, none is swallowed
-            return ActionResult(action, False, str(exc) or type(exc).__name__, project, task)
+            from ..orchestrator import StartFailed
+            message = str(exc) or type(exc).__name__
+            if isinstance(exc, StartFailed):
+                self.start_failures[(project, task)] = message
+            return ActionResult(action, False, message, project, task)
+        if action in ("start", "restart", "new task"):
+            self.start_failures.pop((project, task), None)
         pid = getattr(result, "pid", None)
         return ActionResult(action, True, describe(action, result, task), project, task,
                             pid if isinstance(pid, int) else None)
@@ -120,3 +139,16 @@ class Controller:
                 cwd=os.path.expanduser(req.cwd) if req.cwd else None,
                 extra_args=budget_args(req) or None)
         return self._run("new task", req.project, req.task, create)
+
+    def delete(self, project: str, task: str, *, force: bool = False) -> ActionResult:
+        """Delete a task's directory; a live task is refused unless ``force`` (stop it first,
+        SIGKILL after the console's grace)."""
+        from .. import orchestrator
+        return self._run("delete", project, task, lambda: orchestrator.delete_task(
+            self.root, project, task, force=force, grace=self.STOP_GRACE))
+
+    def archive(self, project: str, task: str) -> ActionResult:
+        """Move a stopped task to ``<root>/.archive/<project>/<task>`` (restorable)."""
+        from .. import orchestrator
+        return self._run("archive", project, task, lambda: orchestrator.archive_task(
+            self.root, project, task))

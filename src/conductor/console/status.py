@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..store import Layout, scan_root, scan_task
-from ..store.taskview import (COMPLETED, FAILED, LOOP_DEAD, NEEDS_YOU, RUNNING, STUCK, RunView,
-                              TaskView, view_task)
+from ..store.taskview import STATES, RunView, TaskView, view_task
 from ..store.usage import Usage
 from ..timefmt import NS
 
@@ -90,19 +89,13 @@ def read_task(root: str, project: str, task: str, *, now_ns: int) -> TaskView:
 
 
 def counts(projects: list[ProjectView]) -> dict[str, int]:
-    """Header figures: tasks running, needing the operator, failed (or loop-dead, stuck), done."""
-    out = {"running": 0, "needs-you": 0, "failed": 0, "done": 0}
+    """Header figures: how many tasks are in each state of the store's vocabulary, in its order
+    (:data:`~conductor.store.taskview.STATES`); a state no task is in is left out."""
+    tally: dict[str, int] = {}
     for project in projects:
         for task in project.tasks:
-            if task.status == RUNNING:
-                out["running"] += 1
-            elif task.status == NEEDS_YOU:
-                out["needs-you"] += 1
-            elif task.status in (FAILED, LOOP_DEAD, STUCK):
-                out["failed"] += 1
-            elif task.status == COMPLETED:
-                out["done"] += 1
-    return out
+            tally[task.status] = tally.get(task.status, 0) + 1
+    return {state: tally[state] for state in STATES if state in tally}
 
 
 def total_spend(projects: list[ProjectView]) -> Usage:

@@ -56,8 +56,9 @@ def cmd_demo(args, out=None) -> int:
         else:
             out.flush()
             run_console(root=root, config_path=config_path)
+            from ..words import program
             out.write("the demo tasks keep running; reopen with: "
-                      f"conductor --root {root} --config {config_path}\n")
+                      f"{program()} --root {root} --config {config_path}\n")
             return 0
     out.write(f"watch with: run-agent bus read --root {root} --project {DEMO_PROJECT} --follow\n")
     if question_task:

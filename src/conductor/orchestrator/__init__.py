@@ -1,5 +1,5 @@
 """The operator's verbs, shared by the console and the CLI: start, stop (a task, a run),
-resume, restart, cancel, delete, post.
+resume, restart, cancel, delete, archive, restore, post.
 
 Each is a thin function over runner, store and bus that returns a small typed result (or
 raises a one-line ConductorError) for its front end to print or show. Tasks are started as
@@ -12,9 +12,10 @@ bring ``verbs``' imports (dataclasses, subprocess) with it.
 
 from conductor.lazymod import lazy_names
 
-_VERBS = ("LOOP_LOG", "DeleteResult", "StartResult", "StopRunResult", "StopTaskResult",
-          "cancel_task", "clear_stop_markers", "delete_task", "loop_alive", "new_task",
-          "restart_task", "resumable_task_dir", "resume_task", "start_task", "stop_marks_task",
+_VERBS = ("ARCHIVE_DIR", "ArchiveResult", "CLEAR_MARKERS_ENV", "LOOP_LOG", "DeleteResult",
+          "StartFailed", "StartResult", "StopRunResult", "StopTaskResult",
+          "archive_dir", "archive_task", "cancel_task", "clear_stop_markers", "delete_task", "loop_alive", "new_task",
+          "restart_task", "restore_task", "resumable_task_dir", "resume_task", "start_task", "stop_marks_task",
           "stop_run", "stop_run_dir", "stop_task", "task_liveness", "wait_loop_gone")
 _WHERE = dict.fromkeys(_VERBS, "verbs")
 _WHERE.update(post_message="post", post_to_bus="post")

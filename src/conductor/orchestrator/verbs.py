@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -19,13 +20,34 @@ from ..store import (Cancellation, Layout, clear_cancelled, clear_done, clear_st
 
 LOOP_LOG = "TASK-LOOP.log"
 _StopOutcome = _stop.StopOutcome
+# set in a started supervisor's environment: it clears DONE and CANCELLED itself once it holds
+# the task's lock (it always clears STOP-REQUESTED), so a start that fails leaves them as they were
+CLEAR_MARKERS_ENV = "CONDUCTOR_CLEAR_MARKERS"
+_FAILURE_LOG_BYTES = 64 * 1024  # of TASK-LOOP.log written by one start, read for its error
+_FAILURE_LINE_CHARS = 500       # the most of that error line shown
 
 
 @dataclass
 class StartResult:
+    """A started supervisor: ``pid`` is the lock holder's (the real supervisor) once
+    ``confirmed``; unconfirmed (still starting when the start window ended), the launched
+    process's."""
     pid: int
     task_dir: str
     log_path: str
+    confirmed: bool = True
+
+
+class StartFailed(ConductorError):
+    """The supervisor exited within the start window. ``str()`` is the first ``Error:`` line it
+    wrote to TASK-LOOP.log (else its last non-empty line, else its exit status)."""
+
+    def __init__(self, line: str, *, pid: int, returncode: int | None, log_path: str) -> None:
+        super().__init__(line)
+        self.line = line
+        self.pid = pid
+        self.returncode = returncode
+        self.log_path = log_path
 
 
 def _task_dir(root: str, project: str, task: str) -> str:
@@ -65,8 +87,14 @@ def new_task(root: str, project: str, task: str, prompt: str, *,
 def start_task(root: str, project: str, task: str, *, agent: str | None = None,
                config_path: str | None = None, prompt: str | None = None, cwd: str | None = None,
                depends_on: list[str] | None = None, resume: bool = False,
-               extra_args: list[str] | None = None, environ: dict | None = None) -> StartResult:
-    """Launch ``run-agent task`` detached; it survives the caller's exit."""
+               extra_args: list[str] | None = None, environ: dict | None = None,
+               clear_markers: bool = False, window: float | None = None) -> StartResult:
+    """Launch ``run-agent task`` detached; it survives the caller's exit.
+
+    Then watch it for up to ``window`` seconds (:data:`defaults.START_WINDOW`; 0: not at all):
+    a supervisor holding the task's lock is started (its pid returned); one that exited is a
+    :class:`StartFailed` carrying the error it wrote. ``clear_markers``: the supervisor clears
+    DONE and CANCELLED once it holds the lock (never before: a failed start leaves them)."""
     task_dir = _task_dir(root, project, task)
     if _loop_alive(task_dir):
         raise UsageError(f"task {task} already has a running loop")
@@ -94,13 +122,72 @@ def start_task(root: str, project: str, task: str, *, agent: str | None = None,
     env = dict(os.environ if environ is None else environ)
     for key in [k for k in env if k.startswith("JRUN_")]:
         del env[key]  # a console started inside a run must not make tasks its children
+    env.pop(CLEAR_MARKERS_ENV, None)
+    if clear_markers:
+        env[CLEAR_MARKERS_ENV] = "1"
     try:
+        log_start = os.fstat(log).st_size
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 cwd=task_dir, env=env, start_new_session=True, close_fds=True)
     finally:
         os.close(log)
-    _reap_later(proc)
-    return StartResult(proc.pid, task_dir, log_path)
+    try:
+        return _watch_start(proc, root, task_dir, log_path, log_start,
+                            defaults.START_WINDOW if window is None else window)
+    finally:
+        _reap_later(proc)
+
+
+def _watch_start(proc: subprocess.Popen, root: str, task_dir: str, log_path: str,
+                 log_start: int, window: float) -> StartResult:
+    """Poll until the supervisor holds the task's lock (started) or the launched process has
+    exited (failed: with the fork server, the thin client ends as its supervisor ended)."""
+    deadline = time.monotonic() + window
+    delay = 0.01
+    while True:
+        if _loop_alive(task_dir):
+            return StartResult(_supervisor_pid(task_dir, proc.pid), task_dir, log_path)
+        code = proc.poll()
+        if code is not None:
+            if code == 0 or _loop_alive(task_dir):  # it ran (DONE already there: done at once)
+                return StartResult(_supervisor_pid(task_dir, proc.pid), task_dir, log_path)
+            raise StartFailed(_start_error(root, log_path, log_start, code), pid=proc.pid,
+                              returncode=code, log_path=log_path)
+        if time.monotonic() >= deadline:
+            return StartResult(proc.pid, task_dir, log_path, confirmed=False)
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+def _supervisor_pid(task_dir: str, fallback: int) -> int:
+    from ..store.supervision import holder_pid
+    return holder_pid(task_dir) or fallback
+
+
+def _start_error(root: str, log_path: str, start: int, code: int) -> str:
+    """The first ``Error:`` line the failed start wrote to TASK-LOOP.log, else its last
+    non-empty line (only bytes appended since the start, at most 64 KiB, through safefs)."""
+    text = ""
+    try:
+        fd = safefs.open_file(root, log_path)
+    except (OSError, ConductorError):
+        fd = None
+    if fd is not None:
+        try:
+            text = os.pread(fd, _FAILURE_LOG_BYTES, start).decode("utf-8", "replace")
+        except OSError:
+            text = ""
+        finally:
+            os.close(fd)
+    lines = [" ".join(line.split())[:_FAILURE_LINE_CHARS] for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    for line in lines:
+        if line.startswith("Error:"):
+            return line
+    if lines:
+        return lines[-1]
+    how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+    return f"the supervisor exited at once ({how})"
 
 
 def _reap_later(proc: subprocess.Popen) -> None:
@@ -279,6 +366,106 @@ def delete_task(root: str, project: str, task: str, *, force: bool = False,
     return result
 
 
+ARCHIVE_DIR = ".archive"
+"""Archived tasks live at ``<root>/.archive/<project>/<task>``: under the root (one rename,
+no copy), and not a project: a project id cannot start with a dot, so every scan of projects
+(ours and upstream's) passes it by."""
+
+
+@dataclass
+class ArchiveResult:
+    project: str
+    task: str
+    source: str
+    target: str
+
+
+def archive_dir(root: str, project: str, task: str) -> str:
+    """Where ``archive_task`` puts a task (validated names; the path of the layout's root)."""
+    validate_project_id(project)
+    validate_component("task", task)
+    return os.path.join(Layout(root).root, ARCHIVE_DIR, project, task)
+
+
+def _move_dir(root: str, source: str, target: str, *, taken: str) -> None:
+    """Rename the real directory ``source`` to ``target`` (whose parent exists), both under
+    ``root``, through descriptors opened from the root without following a link: a link at
+    ``source``, at any level above either name, or at ``.archive`` is refused. ``taken`` is
+    the error when something is at ``target`` already."""
+    src_fd = safefs.open_dir(root, os.path.dirname(source))
+    try:
+        dst_fd = safefs.open_dir(root, os.path.dirname(target))
+        try:
+            name, new = os.path.basename(source), os.path.basename(target)
+            try:
+                st = os.lstat(name, dir_fd=src_fd)
+            except FileNotFoundError:
+                raise UsageError(f"not found: {source}") from None
+            if not stat.S_ISDIR(st.st_mode):
+                raise LayoutError(f"{source}: is {safefs.describe(st.st_mode)}, "
+                                  "expected a directory; not moving it")
+            try:
+                os.lstat(new, dir_fd=dst_fd)
+            except FileNotFoundError:
+                pass
+            else:
+                raise UsageError(taken)
+            try:
+                os.rename(name, new, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+            except OSError as exc:
+                raise LayoutError(f"{source}: rename to {target}: {safefs.reason(exc)}") from None
+        finally:
+            os.close(dst_fd)
+    finally:
+        os.close(src_fd)
+
+
+def archive_task(root: str, project: str, task: str) -> ArchiveResult:
+    """Move a task's directory to ``<root>/.archive/<project>/<task>`` (``restore_task`` moves
+    it back). A live task (its loop or a run) is refused: stop it first."""
+    task_dir = _task_dir(root, project, task)
+    layout = Layout(root)
+    st = safefs.lstat(layout.root, task_dir)
+    if st is None:
+        raise UsageError(f"task not found: {project}/{task}")
+    if not stat.S_ISDIR(st.st_mode):
+        raise LayoutError(f"{task_dir}: is {safefs.describe(st.st_mode)}, expected a "
+                          "directory; not archiving it")
+    live = task_liveness(root, project, task)
+    if live:
+        raise UsageError(f"task {task} is running ({live}); stop it first "
+                         "(run-agent task stop), then archive it")
+    target = archive_dir(root, project, task)
+    safefs.makedirs(layout.root, os.path.dirname(target))
+    _move_dir(layout.root, task_dir, target,
+              taken=f"task {task} of project {project} is already archived ({target}); "
+                    "restore or delete that one first")
+    return ArchiveResult(project, task, task_dir, target)
+
+
+def restore_task(root: str, project: str, task: str) -> ArchiveResult:
+    """Move an archived task back to ``<root>/<project>/<task>``; refused when that name is
+    taken. The empty ``.archive/<project>`` left behind is removed."""
+    task_dir = _task_dir(root, project, task)
+    layout = Layout(root)
+    source = archive_dir(root, project, task)
+    st = safefs.lstat(layout.root, source)
+    if st is None:
+        raise UsageError(f"archived task not found: {project}/{task}")
+    safefs.makedirs(layout.root, layout.project_dir(project))
+    _move_dir(layout.root, source, task_dir,
+              taken=f"task {task} already exists in project {project}; not restoring over it")
+    try:
+        fd = safefs.open_dir(layout.root, os.path.dirname(os.path.dirname(source)))
+        try:
+            os.rmdir(project, dir_fd=fd)  # only when empty
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+    return ArchiveResult(project, task, source, task_dir)
+
+
 def cancel_task(root: str, project: str, task: str, reason: str) -> Cancellation:
     """Write CANCELLED (``task cancel``). The loop starts no further attempt; a run in
     progress finishes (``task stop`` ends it now). ``resume`` clears the marker."""
@@ -323,18 +510,24 @@ def clear_stop_markers(task_dir: str) -> None:
 
 
 def resume_task(root: str, project: str, task: str, **kwargs) -> StartResult:
-    """Clear DONE, STOP-REQUESTED and CANCELLED and start the loop detached with the restart
-    prefix (the CLI's ``task resume`` runs the same loop in the foreground)."""
-    task_dir = resumable_task_dir(root, project, task)
-    clear_stop_markers(task_dir)
-    return start_task(root, project, task, resume=True, **kwargs)
+    """Start the loop detached with the restart prefix; it clears DONE, STOP-REQUESTED and
+    CANCELLED itself once it holds the task's lock, so a start that fails (:class:`StartFailed`)
+    leaves them as they were (the CLI's ``task resume`` clears them and runs the loop in the
+    foreground)."""
+    resumable_task_dir(root, project, task)
+    return start_task(root, project, task, resume=True, clear_markers=True, **kwargs)
 
 
 def restart_task(root: str, project: str, task: str, *, grace: float = defaults.CONSOLE_GRACE,
                  **kwargs) -> StartResult:
-    """Stop the task if it runs (loop and runs), then start it again with the restart prefix."""
+    """Stop the task if it runs (loop and runs), then start it again with the restart prefix.
+    A task where nothing runs is not stopped (no STOP-REQUESTED is written): a start that
+    fails then leaves its markers exactly as they were."""
     task_dir = _task_dir(root, project, task)
-    _stop.stop_task(Layout(root), project, task, grace=grace, force=True)
-    if not wait_loop_gone(task_dir, timeout=grace + defaults.LOOP_EXIT_WAIT):
-        raise ConductorError(f"task {task}: the old loop did not exit; try again")
+    if not safefs.is_dir(Layout(root).root, task_dir):
+        raise UsageError(f"task not found: {project}/{task}")
+    if task_liveness(root, project, task):
+        _stop.stop_task(Layout(root), project, task, grace=grace, force=True)
+        if not wait_loop_gone(task_dir, timeout=grace + defaults.LOOP_EXIT_WAIT):
+            raise ConductorError(f"task {task}: the old loop did not exit; try again")
     return resume_task(root, project, task, **kwargs)

@@ -19,7 +19,7 @@ from .. import defaults
 from ..agents.backend import BUDGET, LIMIT, Failure, Launch
 from ..bus import Message, MessageBus
 from ..errors import ConductorError
-from ..store import (Layout, clear_stop_requested, done_exists, done_marker_present, heal_run,
+from ..store import (Layout, clear_cancelled, clear_done, clear_stop_requested, done_exists, done_marker_present, heal_run,
                      read_cancelled, read_depends_on, read_run_info, read_task_prompt,
                      write_depends_on, write_task_md_if_missing)
 from ..store import loopstate
@@ -85,6 +85,9 @@ class TaskRequest:
     # process group of ours; another executor places the run and the loop watches it
     executor: str = ""
     placed_poll: float = 1.0              # how often a placed run is observed
+    # clear DONE and CANCELLED once the lock is held (the orchestrator's resume/restart: a
+    # start that fails before the lock leaves them as they were)
+    clear_markers: bool = False
 
 
 @dataclass
@@ -130,6 +133,9 @@ class RalphLoop:
         try:
             with SupervisorLock(self.task_dir, req.task):
                 clear_stop_requested(self.task_dir)  # starting a task is the operator's say-so
+                if req.clear_markers:
+                    clear_done(self.task_dir)
+                    clear_cancelled(self.task_dir)
                 loopstate.clear_loop_state(self.task_dir)  # stuck/failed end with a new start
                 self._heal_stale_runs()
                 prompt = self._prompt()

@@ -128,8 +128,12 @@ class NewTaskScreen(ModalScreen[str | None]):
 
     def __init__(self, *, projects: list[str], project: str, agents: list[str],
                  agent: str, create: Callable[[NewTaskRequest], str],
-                 task_id: str | None = None) -> None:
+                 task_id: str | None = None, prompt: str = "",
+                 depends_on: list[str] | None = None) -> None:
+        """``prompt`` and ``depends_on`` pre-fill the form (the duplicate key)."""
         super().__init__()
+        self.prompt = prompt
+        self.depends_on = list(depends_on or [])
         self.projects = projects
         self.project = project
         self.agents = agents
@@ -154,7 +158,7 @@ class NewTaskScreen(ModalScreen[str | None]):
                 yield Select([(a, a) for a in self.agents], allow_blank=not self.agents,
                              id="new-agent", compact=True, **chosen)
             yield Label("prompt", classes="field-label")
-            yield TextArea("", id="new-prompt", compact=True, soft_wrap=True)
+            yield TextArea(self.prompt, id="new-prompt", compact=True, soft_wrap=True)
             with Horizontal(classes="field"):
                 yield Label("or file", classes="field-label")
                 yield Input("", placeholder="path of a prompt file", id="new-prompt-file",
@@ -165,7 +169,8 @@ class NewTaskScreen(ModalScreen[str | None]):
                             compact=True)
             with Horizontal(classes="field"):
                 yield Label("depends on", classes="field-label")
-                yield Input("", placeholder="task ids, comma-separated (optional)",
+                yield Input(",".join(self.depends_on),
+                            placeholder="task ids, comma-separated (optional)",
                             id="new-deps", compact=True)
             with Horizontal(classes="field", id="new-budget"):
                 yield Label("budget", classes="field-label")

@@ -19,6 +19,7 @@ from textual.worker import get_current_worker
 
 from ...bus import BusReader, MessageBus
 from ...bus import Message as BusMessage
+from ...words import count
 from ..messages import BusGrew, BusLoaded, PaneError, ReportsWorkerErrors
 from ..text import neutralise
 from .line_list import LineList
@@ -195,7 +196,7 @@ class BusFeed(ReportsWorkerErrors, Vertical):
         parts = [f"Bus · {self.scope_label or 'nothing selected'}"]
         if self.types:
             parts.append("types: " + ",".join(sorted(self.types)))
-        parts.append(f"{len(self.shown)} messages")
+        parts.append(count(len(self.shown), "message"))
         if self.problem:
             parts.append("unreadable: " + self.problem)
         text = neutralise("  ·  ".join(parts))

@@ -17,6 +17,7 @@ from ...store import OUTPUT, PROMPT, STDERR, STDOUT, TASK_MD, TASK_STATE
 from ...store.loopview import clock_time
 from ...store.usage import Usage, format_cost, format_tokens
 from ...timefmt import format_rfc3339nano
+from ...words import count
 from ..messages import FileRead, ReportsWorkerErrors
 from ..status import ProjectView, RunView, TaskView, heartbeat, look
 from ..text import read_text_head, safe_text
@@ -88,7 +89,7 @@ def usage_text(usage: Usage) -> str:
     if usage.input_tokens or usage.output_tokens or usage.cached_tokens:
         parts.append(tokens_text(usage))
     if usage.turns:
-        parts.append(f"{usage.turns} turn{'s' if usage.turns != 1 else ''}")
+        parts.append(count(usage.turns, "turn"))
     return " · ".join(parts)
 
 
@@ -96,8 +97,10 @@ def _when(ns: int | None, now_ns: int) -> str:
     return f"{clock_time(ns, now_ns)} ({format_rfc3339nano(ns)})" if ns else "-"
 
 
-def info_rows(sel: Selection, now_ns: int) -> list[tuple[str, Text]] | Text:
-    """The Info tab as (key, value) rows, or one line of text when nothing is selected."""
+def info_rows(sel: Selection, now_ns: int, *,
+              start_failure: str = "") -> list[tuple[str, Text]] | Text:
+    """The Info tab as (key, value) rows, or one line of text when nothing is selected.
+    ``start_failure``: the error of the task's last start from this console, if it failed."""
     table: list[tuple[str, Text]] = []
 
     def row(key: str, value) -> None:
@@ -118,6 +121,8 @@ def info_rows(sel: Selection, now_ns: int) -> list[tuple[str, Text]] | Text:
     row("task status", Text(f"{st.glyph} {task.status}: {safe_text(detail)}" if detail
                             else f"{st.glyph} {st.label}", style=st.style))
     row("supervisor", "alive" if task.loop_alive else "not running")
+    if start_failure:
+        row("start failed", Text(safe_text(start_failure), style="red"))
     row("task dir", task.path)
     if task.depends_on:
         row("depends on", ", ".join(task.depends_on))
@@ -193,9 +198,12 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
 
     PANE_LABEL = "detail"
 
-    def __init__(self, *, clock, id: str | None = None) -> None:
+    def __init__(self, *, clock, id: str | None = None,
+                 start_failures: dict[tuple[str, str], str] | None = None) -> None:
         super().__init__(id=id)
         self.clock = clock
+        # (project, task) -> its last failed start's error (the controller's, shared)
+        self.start_failures = {} if start_failures is None else start_failures
         self.selection = Selection()
         self.raw_stdout = False
         self._generation = 0
@@ -296,7 +304,10 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
     def update_info(self) -> None:
         """Draw the Info tab; a task re-read that changed nothing shown draws nothing (every
         drawn change costs a layout of the whole screen)."""
-        rows = info_rows(self.selection, self.clock())
+        task = self.selection.task
+        failure = self.start_failures.get((task.project, task.task), "") if task else ""
+        rows = (info_rows(self.selection, self.clock(), start_failure=failure) if failure
+                else info_rows(self.selection, self.clock()))
         key = _rows_key(rows)
         if key == self._info_shown:
             return

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 
 from rich.text import Text
 from textual.widgets import Static
 
 from ...store.scan import project_names
+from ...words import program
 
 AGENT_PROGRAMS = ("claude", "codex", "gemini")
 
@@ -32,19 +32,6 @@ class FirstRunFacts:
         self.command = command                # how to run this program again
 
 
-def command_name(argv0: str | None = None) -> str:
-    """How the operator can start this program again: ``conductor`` when that is on PATH,
-    else the path the program was started by (after the README's install it is
-    ``.venv/bin/conductor``, which is not on PATH)."""
-    argv0 = sys.argv[0] if argv0 is None else argv0
-    if shutil.which("conductor"):
-        return "conductor"
-    if os.path.basename(argv0) in ("conductor", "run-agent") and os.sep in argv0:
-        return os.path.abspath(argv0) if os.path.basename(argv0) == "conductor" else \
-            os.path.join(os.path.dirname(os.path.abspath(argv0)), "conductor")
-    return "python -m conductor"
-
-
 def first_run_facts(root: str, cwd: str | None = None) -> FirstRunFacts:
     """Read what the first-run screen says (disk and PATH: call it off the event loop)."""
     cwd = os.getcwd() if cwd is None else cwd
@@ -58,7 +45,7 @@ def first_run_facts(root: str, cwd: str | None = None) -> FirstRunFacts:
             count = 0
         local_runs = local if count else ""
     on_path = tuple(name for name in AGENT_PROGRAMS if shutil.which(name))
-    return FirstRunFacts(root, exists, local_runs, count, on_path, command_name())
+    return FirstRunFacts(root, exists, local_runs, count, on_path, program())
 
 
 def first_run_text(facts: FirstRunFacts, *, agents: list[str]) -> Text:

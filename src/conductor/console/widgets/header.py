@@ -10,17 +10,21 @@ from ...store.usage import Usage, format_cost, format_tokens
 from ..status import look
 from ..text import neutralise
 
-ZERO_COUNTS = {"running": 0, "needs-you": 0, "failed": 0, "done": 0}
+# How a state reads in the header: the store's word, spaced where it is two words.
+LABELS = {"needs-you": "needs you", "loop-dead": "loop dead"}
 
 
 class StatusHeader(Static):
-    """``conductor  ● 2 running  ? 1 needs you  ✘ 0 failed  ✔ 5 done  <root>  watch: inotify``
+    """``conductor  ● 2 running  ? 1 needs you  ✘ 1 failed  ✔ 5 completed   watch: inotify  <root>``
+
+    Every state of the store's vocabulary that some task is in, in its order; none when there
+    are no tasks (``no tasks``).
 
     What it shows is state (``var`` reactives): setting one redraws the line. ``reading`` is
     true until the first counts arrive (not Textual's ``loading``, which would hide the header
     behind a spinner)."""
 
-    counts: var[dict[str, int]] = var(lambda: dict(ZERO_COUNTS))
+    counts: var[dict[str, int]] = var(dict)
     spend: var[Usage] = var(Usage)
     mode: var[str] = var("starting")
     filter_text: var[str] = var("")
@@ -64,29 +68,46 @@ class StatusHeader(Static):
     def set_filter(self, text: str) -> None:
         self.filter_text = text
 
+    def on_resize(self) -> None:
+        self._draw()  # the counts' long or short form depends on the width
+
     def _draw(self) -> None:
+        line = self._line(short=False)
+        width = self.size.width if self.is_mounted else 0
+        # the root may be cut at the right edge; the counts and the watch mode should show
+        root_cells = Text(f"   {neutralise(self.root)}").cell_len
+        if width and line.cell_len - root_cells > width and not self.reading and self.counts:
+            line = self._line(short=True)  # `●2 ?1 ✔5`: the tree's project-row form
+        drawn = (line.plain, tuple(line.spans))
+        if drawn == self._drawn:
+            return  # counts are re-sent after every task re-read; most change nothing
+        self._drawn = drawn
+        # One fixed-height row (#header): new text never changes its size, so no layout.
+        self.update(line, layout=False)
+
+    def _line(self, *, short: bool) -> Text:
         text = Text("conductor", style="bold")
         if self.read_only:
             text.append(" [read-only]", style="yellow")
         if self.reading:
             text.append("  reading the runs root…", style="italic")
         else:
-            for key, status, label in (("running", "running", "running"),
-                                       ("needs-you", "needs-you", "needs you"),
-                                       ("failed", "failed", "failed"),
-                                       ("done", "completed", "done")):
-                st = look(status)
-                text.append(f"  {st.glyph} {self.counts.get(key, 0)} {label}",
-                            style=st.style if self.counts.get(key) else "")
+            if not any(self.counts.values()):
+                text.append("  no tasks", style="bright_black")
+            if short and self.counts:
+                text.append(" ")
+            for state, n in self.counts.items():
+                if n:
+                    st = look(state)
+                    if short:
+                        text.append(f" {st.glyph}{n}", style=st.style)
+                    else:
+                        text.append(f"  {st.glyph} {n} {LABELS.get(state, state)}",
+                                    style=st.style)
             if self.spend_text:
                 text.append(f"   {self.spend_text}", style="bold magenta")
         if self.filter_text:
             text.append(f"   filter: {neutralise(self.filter_text)}", style="bold yellow")
         text.append(f"   watch: {self.mode}", style="bright_black")
         text.append(f"   {neutralise(self.root)}", style="bright_black")
-        drawn = (text.plain, tuple(text.spans))
-        if drawn == self._drawn:
-            return  # counts are re-sent after every task re-read; most change nothing
-        self._drawn = drawn
-        # One fixed-height row (#header): new text never changes its size, so no layout.
-        self.update(text, layout=False)
+        return text

@@ -267,6 +267,21 @@ class LogView(VimKeys, ScrollView, can_focus=True, keys="log"):
             return self._window.top_line
         return self.scroll_offset.y
 
+    def current_line(self) -> tuple[int, str] | None:
+        """The line a copy key takes, as (file line, text as drawn, a cut line without its
+        marker): the search match, else the last line on screen (the newest when following);
+        None when that line is not read yet."""
+        count = self.line_count
+        if not count:
+            return None
+        line = self._match_line
+        if line is None:
+            line = min(self.top_line + max(self.scrollable_content_region.height, 1), count) - 1
+        shown = self._lines.get(line)
+        if shown is None:
+            return None
+        return line, shown.text if shown.cut_at is None else shown.text[:shown.cut_at]
+
     @property
     def status_text(self) -> str:
         """One line for the status bar: follow state, new lines, position, index and search."""

@@ -20,6 +20,7 @@ from textual.widgets.tree import TreeNode
 
 from ...store.usage import Usage, format_usage
 from ...timefmt import NS
+from ...words import count
 from ..model import NodeRef, RootModel, RootRead, TaskRead
 from ..status import HEARTBEAT_LOOKS, ProjectView, RunView, TaskView, heartbeat, look
 from ..text import neutralise
@@ -110,7 +111,7 @@ def project_label(project: ProjectView) -> Text:
     tally: dict[str, int] = {}
     for task in project.tasks:
         tally[task.status] = tally.get(task.status, 0) + 1
-    text.append(f"  {len(project.tasks)} task{'s' if len(project.tasks) != 1 else ''}",
+    text.append(f"  {count(len(project.tasks), 'task')}",
                 style="bright_black")
     for status in ("running", "needs-you", "failed", "stuck", "loop-dead", "completed"):
         if tally.get(status):

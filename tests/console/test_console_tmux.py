@@ -106,3 +106,20 @@ def test_console_in_tmux_creates_stops_restarts_and_survives_a_kill(e2e):
     tmux.start(command)
     screen = tmux.wait_screen("● 1 running")
     assert "✔ 1 completed" in screen
+
+
+def test_a_logs_dashboard_follows_a_task_started_after_it_opened(e2e, tmp_path):
+    """`--view logs` moves to the newest running run by itself and says which run it shows."""
+    from .live import start_task
+    tmux, command, root = e2e
+    config = str(tmp_path / "config.yaml")
+    first, second = "task-20260101-000000-first-job", "task-20260101-000100-second-job"
+    start_task(root, config, "e2e", first, "Work for a long time @LONG@")
+    wait_for(lambda: _stdout_size(os.path.join(root, "e2e", first)) > 0, 30, "first running")
+    tmux.start(command + " --read-only --view logs")
+    tmux.wait_line(lambda line: line.startswith(f" running · e2e / {first} / "),
+                   "the title naming the first task's run")
+    start_task(root, config, "e2e", second, "Work for a long time @LONG@")
+    screen = tmux.wait_line(lambda line: line.startswith(f" running · e2e / {second} / "),
+                            "the title naming the second task's run")
+    assert "follows the newest running run of root" in screen

@@ -12,6 +12,8 @@ from ..errors import UsageError
 from .scope import runs_root
 
 VIEWS = ("tree", "logs", "bus")
+FOLLOW = ("root", "project", "task")
+TOASTS = ("all", "none")
 
 
 def register(sub) -> None:
@@ -24,6 +26,14 @@ def register(sub) -> None:
     console.add_argument("--read-only", action="store_true",
                          help="no control keys (for shared dashboards)")
     console.add_argument("--view", default=None, help="a single pane: tree, logs or bus")
+    console.add_argument("--follow", default="root",
+                         help="--view logs|bus follow the newest running run of: root (default), "
+                              "project (the --project) or task (the --task)")
+    console.add_argument("--task", default=None,
+                         help="with --follow task: the task whose newest running run to follow")
+    console.add_argument("--toasts", default=None,
+                         help="all or none (default: all, but only the tree raises toasts "
+                              "in --view mode)")
     console.add_argument("--poll", action="store_true",
                          help="force polling instead of file notifications")
     console.set_defaults(func=cmd_console)
@@ -37,6 +47,17 @@ def register(sub) -> None:
 def cmd_console(args) -> int:
     if args.view is not None and args.view not in VIEWS:
         raise UsageError(f'invalid argument for "--view" flag: must be one of {", ".join(VIEWS)}')
+    if args.follow not in FOLLOW:
+        raise UsageError(f'invalid argument for "--follow" flag: must be one of {", ".join(FOLLOW)}')
+    if args.toasts is not None and args.toasts not in TOASTS:
+        raise UsageError(f'invalid argument for "--toasts" flag: must be one of {", ".join(TOASTS)}')
+    if args.follow == "project" and args.project is None:
+        raise UsageError('"--follow project" needs --project')
+    if args.follow == "task" and args.task is None:
+        raise UsageError('"--follow task" needs --task')
+    if args.task is not None:
+        from ..ids import validate_component
+        validate_component("task", args.task)
     if args.project is not None:
         from ..ids import validate_project_id
         validate_project_id(args.project)
@@ -46,5 +67,6 @@ def cmd_console(args) -> int:
     root = runs_root(args.root, config_path)
     from ..console.app import run_console
     run_console(root=root, config_path=config_path, project=args.project,
-                read_only=args.read_only, view=args.view, poll=args.poll)
+                read_only=args.read_only, view=args.view, poll=args.poll,
+                follow=args.follow, follow_task=args.task, toasts=args.toasts)
     return 0

@@ -34,6 +34,7 @@ from ..defaults import CONSOLE_GRACE
 from ..timefmt import now_ns
 from . import keymap as km
 from .controller import ActionResult, Controller
+from .follow import SCOPES, follow_target, scope_label, title_text
 from .messages import ActionFinished, PaneError, RootScanned, TaskScanned, TaskVanished
 from .model import NodeRef, RootModel
 from .scheduler import Following, RefreshScheduler
@@ -45,11 +46,13 @@ from .widgets.header import StatusHeader
 from .text import neutralise
 from .widgets.line_list import LineList
 from .widgets.run_tree import RunTree
+from .widgets.view_title import ViewTitle
 
 if TYPE_CHECKING:
     from ..bus import Message as BusMessage
 
 VIEWS = ("tree", "logs", "bus")
+TOASTS = ("all", "none")
 SELECTED_TASK_POLL = 3.0
 RUNNING_TASKS_POLL = 10.0
 HEARTBEAT_REFRESH = 5.0
@@ -105,7 +108,8 @@ class ConductorApp(App[None]):
                  project: str | None = None, read_only: bool = False, view: str | None = None,
                  poll: bool = False, clock: Callable[[], int] | None = None, watch: bool = True,
                  state_path: str | None = None, root_label: str | None = None,
-                 environ=None) -> None:
+                 environ=None, follow: str = "root", follow_task: str | None = None,
+                 toasts: str | None = None) -> None:
         super().__init__()
         env = os.environ if environ is None else environ
         self.root = os.path.abspath(os.path.expanduser(root))
@@ -119,6 +123,15 @@ class ConductorApp(App[None]):
         if view is not None and view not in VIEWS:
             raise ConductorError(f"--view must be one of {', '.join(VIEWS)}, got {view!r}")
         self.view = view
+        if follow not in SCOPES:
+            raise ConductorError(f"--follow must be one of {', '.join(SCOPES)}, got {follow!r}")
+        if toasts is not None and toasts not in TOASTS:
+            raise ConductorError(f"--toasts must be one of {', '.join(TOASTS)}, got {toasts!r}")
+        # a dashboard of several panes: only the tree raises toasts, unless --toasts all
+        self.toasts = toasts or ("all" if view in (None, "tree") else "none")
+        self.follow = follow  # --view logs|bus: the newest running run of this scope
+        self.follow_task = follow_task
+        self._followed: NodeRef | None = None
         self.poll = poll
         self.clock = clock or now_ns
         self.live = watch  # not ``self.watch``: that is DOMNode.watch()
@@ -184,6 +197,9 @@ class ConductorApp(App[None]):
             yield FirstRun("", id="first-run")
             yield RunTree(self.model, clock=self.clock, id="tree")
             with Vertical(id="right"):
+                title = ViewTitle(id="view-title")
+                title.display = self.following_runs
+                yield title
                 yield DetailTabs(clock=self.clock, id="detail",
                                  start_failures=self.controller.start_failures)
                 yield BusFeed(id="bus")
@@ -253,10 +269,7 @@ class ConductorApp(App[None]):
             self._announce(old.status if old else None, task)
         if change.first and self.run_tree.cursor_line < 0 and self.run_tree.last_line >= 0:
             self.run_tree.cursor_line = 0
-        if self.view in ("logs", "bus"):
-            latest = self.model.latest_run()
-            if latest is not None:  # single-pane dashboards: the run that started last
-                self.run_tree.select_ref(latest)
+        self._follow_newest(select=False)
         self._flush_dirty()
         self._apply_pending_select()
         self._update_selection(force=True)
@@ -310,6 +323,8 @@ class ConductorApp(App[None]):
         self._announce(read.old.status if read.old else None, read.task)
         self._update_counts()
         self._apply_pending_select()
+        if self._follow_newest():
+            return
         sel = self.selected
         if sel is not None and sel.same_task(read.task.project, read.task.task):
             self._update_selection(refresh=True)
@@ -319,6 +334,7 @@ class ConductorApp(App[None]):
         self.model.remove_task(message.project, message.task)
         self.run_tree.drop_task(message.project, message.task)
         self._update_counts()
+        self._follow_newest()
 
     def _update_counts(self) -> None:
         self.header.set_counts(self.model.counts(), self.model.spend())
@@ -328,12 +344,52 @@ class ConductorApp(App[None]):
             self.query_one(FirstRun).display = empty
             self.run_tree.display = not empty
 
+    # -- single-pane dashboards: follow the newest running run ---------------------------
+
+    @property
+    def following_runs(self) -> bool:
+        """A logs or bus dashboard: the pane follows a run rather than a cursor."""
+        return self.view in ("logs", "bus")
+
+    def _follow_newest(self, *, select: bool = True) -> bool:
+        """Point a logs/bus dashboard at the newest running run of its scope (re-evaluated at
+        every change of the model); True when the selection moved (and was shown, if
+        ``select``). The title says what the pane shows either way."""
+        if not self.following_runs:
+            return False
+        target = follow_target(self.model, self.follow, self.project_filter, self.follow_task)
+        moved = False
+        if target is None:
+            self._followed = None
+        elif target != self._followed:
+            if self.run_tree.select_ref(target):
+                self._followed = target
+                moved = True
+                if select:
+                    self._update_selection(force=True)
+        self._show_view_title()
+        return moved
+
+    def _show_view_title(self) -> None:
+        if not self.following_runs:
+            return
+        project, task, run = self.current()
+        scope = scope_label(self.follow, self.project_filter, self.follow_task)
+        following = self._followed is not None and run is not None and \
+            (project.id, task.id, run.run_id) == (self._followed.project, self._followed.task,
+                                                  self._followed.run)
+        self.query_one(ViewTitle).show(title_text(project.id if project else "",
+                                                  task.task if task else "", run, scope,
+                                                  following or self._followed is None))
+
     def _agent_names(self) -> list[str]:
         return sorted(self.config.agents) if self.config else []
 
     def _announce(self, old_status: str | None, task: TaskView) -> None:
         """A toast and the bell when a task finishes, fails or asks something."""
         if old_status is None or old_status == task.status or task.status not in NOTIFY_STATUSES:
+            return
+        if self.toasts == "none":  # one pane of a dashboard speaks (--toasts)
             return
         what, severity = NOTIFY_STATUSES[task.status]
         self.notify(f"{task.task} {what}", title=task.project, severity=severity,
@@ -440,6 +496,7 @@ class ConductorApp(App[None]):
         else:
             self.detail.show(sel, force=force)
         self._show_bus()
+        self._show_view_title()
 
     def bus_scope(self) -> tuple[str, str | None] | None:
         """(project, task) of the bus the feed shows, task None for the project's bus."""
@@ -911,8 +968,11 @@ class ConductorApp(App[None]):
 
 
 def run_console(root: str, config_path: str | None = None, project: str | None = None,
-                read_only: bool = False, view: str | None = None, poll: bool = False) -> None:
+                read_only: bool = False, view: str | None = None, poll: bool = False,
+                follow: str = "root", follow_task: str | None = None,
+                toasts: str | None = None) -> None:
     """Open the console on ``root`` until the operator quits; tasks keep running after."""
     app = ConductorApp(root, config_path=config_path, project=project, read_only=read_only,
-                       view=view, poll=poll)
+                       view=view, poll=poll, follow=follow, follow_task=follow_task,
+                       toasts=toasts)
     app.run()

@@ -26,6 +26,8 @@ from conductor.store import process_alive, read_run_info
 
 from .conftest import PROJECT, TASK, pid_gone, wait_for
 
+SLUG = TASK.split("-", 3)[3]  # what the tree shows of the task id (slug first)
+
 pytestmark = [pytest.mark.tmux,
               pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
 
@@ -125,7 +127,7 @@ def test_console_killed_mid_action_leaves_a_truthful_task_that_a_new_console_res
     try:
         tmux.start(command)
         tmux.wait_screen("● 1 running")
-        tmux.wait_screen(TASK)  # the task's row is in the tree; keys are handled in order
+        tmux.wait_screen(SLUG)  # the task's row is in the tree; keys are handled in order
         tmux.keys("j", key)  # from the project to the task, then the action
         tmux.wait_screen(f"{confirm} {TASK}")
         tmux.keys("y")
@@ -141,7 +143,7 @@ def test_console_killed_mid_action_leaves_a_truthful_task_that_a_new_console_res
 
         # a new console shows the task and `r` brings it back to running
         tmux.start(command)
-        tmux.wait_screen(TASK)
+        tmux.wait_screen(SLUG)
         # runs so far: the killed console's restart may have started one already
         before = {info.run_id for _path, info in rig.run_infos()}
         tmux.keys("j", "r")  # from the project to the task, then restart

@@ -17,21 +17,10 @@ from conductor.console.widgets.run_tree import NodeRef
 from conductor.errors import UsageError
 from conductor.store import Layout
 
-from .live import select, settle, stop_everything, until, write_agent
+from .live import select, settle, until
+from .test_console_live import env  # noqa: F401 - a temporary root and an agent config
 
 SIZE = (160, 45)
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    root = tmp_path / "runs"
-    root.mkdir()
-    config, _ = write_agent(tmp_path)
-    monkeypatch.setenv("CONDUCTOR_CONSOLE_STATE", str(tmp_path / "state.json"))
-    for key in [k for k in os.environ if k.startswith("JRUN_")]:
-        monkeypatch.delenv(key)
-    yield str(root), config
-    stop_everything(str(root))
 
 
 def burst(app, keys: list[tuple[str, str | None]]) -> None:
@@ -70,7 +59,7 @@ def only_task_md(root: str, project: str) -> str:
         return fh.read()
 
 
-def test_a_long_prompt_typed_fast_is_the_prompt_in_task_md(env):
+def test_a_long_prompt_typed_fast_is_the_prompt_in_task_md(env):  # noqa: F811
     root, config = env
     prompt = long_prompt()
 
@@ -88,7 +77,7 @@ def test_a_long_prompt_typed_fast_is_the_prompt_in_task_md(env):
     asyncio.run(scenario())
 
 
-def test_a_prompt_typed_right_after_n_keeps_its_beginning(env):
+def test_a_prompt_typed_right_after_n_keeps_its_beginning(env):  # noqa: F811
     """n, the prompt and ctrl+s in one burst: the first keys arrive before the dialog is up
     (they were lost, or the prompt lost its beginning) and ctrl+s before the last ones are in
     the field (the prompt lost its end)."""
@@ -107,7 +96,7 @@ def test_a_prompt_typed_right_after_n_keeps_its_beginning(env):
     asyncio.run(scenario())
 
 
-def test_an_unknown_dependency_is_refused_until_confirmed(env):
+def test_an_unknown_dependency_is_refused_until_confirmed(env):  # noqa: F811
     root, config = env
 
     async def scenario():
@@ -133,7 +122,7 @@ def test_an_unknown_dependency_is_refused_until_confirmed(env):
     asyncio.run(scenario())
 
 
-def test_changing_the_dependencies_asks_again(env):
+def test_changing_the_dependencies_asks_again(env):  # noqa: F811
     root, config = env
 
     async def scenario():
@@ -190,7 +179,7 @@ async def question_chosen(pilot, app) -> None:
     await pilot.press("enter")
 
 
-def test_enter_on_a_question_opens_the_reply_dialog_showing_it(env):
+def test_enter_on_a_question_opens_the_reply_dialog_showing_it(env):  # noqa: F811
     root, config = env
     asking_root(root)
 
@@ -211,7 +200,7 @@ def test_enter_on_a_question_opens_the_reply_dialog_showing_it(env):
     asyncio.run(scenario())
 
 
-def test_enter_on_another_message_still_opens_it(env):
+def test_enter_on_another_message_still_opens_it(env):  # noqa: F811
     root, config = env
     asking_root(root)
 
@@ -230,7 +219,7 @@ def test_enter_on_another_message_still_opens_it(env):
     asyncio.run(scenario())
 
 
-def test_read_only_enter_on_a_question_only_shows_it(env):
+def test_read_only_enter_on_a_question_only_shows_it(env):  # noqa: F811
     root, config = env
     asking_root(root)
 
@@ -243,7 +232,7 @@ def test_read_only_enter_on_a_question_only_shows_it(env):
     asyncio.run(scenario())
 
 
-def test_an_answer_typed_right_after_m_is_posted_whole(env):
+def test_an_answer_typed_right_after_m_is_posted_whole(env):  # noqa: F811
     root, config = env
     asking_root(root)
     answer = long_prompt()
@@ -262,7 +251,7 @@ def test_an_answer_typed_right_after_m_is_posted_whole(env):
     asyncio.run(scenario())
 
 
-def test_a_prompt_that_is_a_file_path_is_questioned(env, tmp_path):
+def test_a_prompt_that_is_a_file_path_is_questioned(env, tmp_path):  # noqa: F811
     """A file dropped into the prompt box (its path pasted) instead of the file field would
     start the task with the path as its prompt: the dialog says so; ctrl+s again means it."""
     root, config = env
@@ -290,7 +279,7 @@ def test_a_prompt_that_is_a_file_path_is_questioned(env, tmp_path):
     asyncio.run(scenario())
 
 
-def test_a_path_prompt_confirmed_is_used_as_typed(env, tmp_path):
+def test_a_path_prompt_confirmed_is_used_as_typed(env, tmp_path):  # noqa: F811
     root, config = env
     spec = tmp_path / "spec.md"
     spec.write_text("Build the thing.\n")

@@ -7,41 +7,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import time
 
-import pytest
 from textual.widgets import Input, Select, TextArea
 
-from conductor.console.app import ConductorApp
 from conductor.console.controller import ActionResult
 from conductor.console.screens import ConfirmScreen, NewTaskScreen
 from conductor.console.widgets.log_view import LogView
 from conductor.console.widgets.run_tree import NodeRef
 
-from .fixed_root import (T1, T2, T3, T4, T5, build_fixed_root, frozen_clock, hold_loop_lock,
-                         pretend_runs_alive)
+from .fixed_root import (T1, T2, T3, T4, T5)
 from .live import select, settle, until
+from .test_console_fixed import app_for, fixed  # noqa: F401 - the fixed root, its T1 supervised
 
 SIZE = (160, 45)
 P = "webapp"
 RUN_1 = "20260621-0002100000-102-0001"
-
-
-@pytest.fixture
-def fixed(tmp_path, monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    root = str(tmp_path / "runs")
-    layout = build_fixed_root(root)
-    pretend_runs_alive(monkeypatch)
-    lock = hold_loop_lock(layout.task_dir(P, T1))  # T1 has a live supervisor
-    yield root, tmp_path
-    lock.close()
-
-
-def app_for(root, tmp_path, **kwargs) -> ConductorApp:
-    kwargs.setdefault("state_path", str(tmp_path / "state.json"))
-    return ConductorApp(root, clock=frozen_clock, watch=False, **kwargs)
 
 
 def tasks_shown(app) -> set[str]:
@@ -60,7 +40,7 @@ def question(app) -> str:
     return str(app.screen.query_one("#confirm-question").render())
 
 
-def test_delete_asks_then_removes_a_stopped_task(fixed):
+def test_delete_asks_then_removes_a_stopped_task(fixed):  # noqa: F811
     root, tmp = fixed
 
     async def scenario():
@@ -87,7 +67,7 @@ def test_delete_asks_then_removes_a_stopped_task(fixed):
     asyncio.run(scenario())
 
 
-def test_delete_of_a_running_task_asks_to_stop_it_first(fixed, monkeypatch):
+def test_delete_of_a_running_task_asks_to_stop_it_first(fixed, monkeypatch):  # noqa: F811
     root, tmp = fixed
     calls = []
 
@@ -115,7 +95,7 @@ def test_delete_of_a_running_task_asks_to_stop_it_first(fixed, monkeypatch):
     asyncio.run(scenario())
 
 
-def test_archive_moves_a_stopped_task_and_refuses_a_live_one(fixed):
+def test_archive_moves_a_stopped_task_and_refuses_a_live_one(fixed):  # noqa: F811
     root, tmp = fixed
     target = os.path.join(root, ".archive", P, T2)
 
@@ -141,7 +121,7 @@ def test_archive_moves_a_stopped_task_and_refuses_a_live_one(fixed):
     asyncio.run(scenario())
 
 
-def test_duplicate_opens_the_new_task_dialog_pre_filled(fixed):
+def test_duplicate_opens_the_new_task_dialog_pre_filled(fixed):  # noqa: F811
     root, tmp = fixed
     config = tmp / "config.yaml"
     config.write_text("agents:\n  gem:\n    type: gemini\n  sim:\n    type: command\n"
@@ -172,7 +152,7 @@ def test_duplicate_opens_the_new_task_dialog_pre_filled(fixed):
     asyncio.run(scenario())
 
 
-def test_copy_keys_write_osc_52_and_say_so(fixed):
+def test_copy_keys_write_osc_52_and_say_so(fixed):  # noqa: F811
     root, tmp = fixed
 
     async def scenario():
@@ -215,7 +195,7 @@ def test_copy_keys_write_osc_52_and_say_so(fixed):
     asyncio.run(scenario())
 
 
-def test_read_only_refuses_delete_archive_and_duplicate_but_copies(fixed):
+def test_read_only_refuses_delete_archive_and_duplicate_but_copies(fixed):  # noqa: F811
     root, tmp = fixed
 
     async def scenario():

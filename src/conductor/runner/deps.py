@@ -6,9 +6,8 @@ import os
 import time
 
 from ..errors import ConductorError
-from ..ids import run_sort_key
-from ..store import (RUN_INFO, TASK_CONFIG, TASK_MD, done_exists, normalize_depends_on,
-                     read_depends_on, read_run_info)
+from ..store import (TASK_CONFIG, TASK_MD, done_exists, normalize_depends_on,
+                     read_depends_on)
 
 
 class DependencyError(ConductorError):
@@ -67,32 +66,16 @@ def find_cycle(project_dir: str, task: str, depends_on: list[str]) -> list[str] 
 
 
 def dependency_ready(project_dir: str, dep: str) -> bool:
-    """DONE exists, or it has runs, none running, and the latest (by start time) completed."""
+    """DONE exists, or it has runs, none running, and the latest (by start time) completed:
+    the task-status model's rule (:func:`conductor.store.taskview.dependency_ready`), which the
+    console and ``list`` show as "waits on"."""
     from ..store import safefs
-    root = safefs.above(project_dir, 1)
-    task_dir = os.path.join(project_dir, dep)
-    if not safefs.is_dir(root, task_dir):  # absent, or a link: never followed
-        return False
+    from ..store.layout import Layout
+    from ..store.taskview import dependency_ready as ready
     try:
-        if done_exists(task_dir):
-            return True
-    except ConductorError:
+        return ready(Layout(safefs.above(project_dir, 1)), os.path.basename(project_dir), dep)
+    except OSError:  # its runs cannot be listed: not ready
         return False
-    runs_dir = os.path.join(task_dir, "runs")
-    infos = []
-    try:
-        names = safefs.subdirs(root, runs_dir)
-    except OSError:
-        return False
-    for name in names:
-        try:
-            infos.append(read_run_info(os.path.join(runs_dir, name, RUN_INFO)))
-        except ConductorError:
-            continue
-    if not infos or any(i.status == "running" for i in infos):
-        return False
-    latest = max(infos, key=lambda i: run_sort_key(i.start_time, i.run_id))
-    return latest.status == "completed"
 
 
 def blocked_by(project_dir: str, depends_on: list[str]) -> list[str]:

@@ -1,0 +1,185 @@
+"""The web side of ``conductor serve``: textual-serve's server, with our access check.
+
+textual-serve (``textual_serve.server.Server``) builds an aiohttp application with four routes
+(``/`` the page, ``/ws`` the websocket that starts one console process per browser tab,
+``/download/{key}``, ``/static``); its ``_make_app`` is the one place the app is made, so the
+access check goes in as a middleware added to the app it returns, and covers every route. Two
+of its handlers are replaced here:
+
+- the page: textual-serve writes absolute URLs from the host it was started with, which break
+  behind an SSH tunnel on another local port (and name ``0.0.0.0`` when serving every
+  interface); ours takes the host from the request (which the access check has vetted);
+- the websocket: the same loop as textual-serve's, but every session is tracked, so SIGINT and
+  SIGTERM close each browser's session and wait for its console to quit before the server exits.
+
+Imported only by ``conductor serve`` (aiohttp, jinja2 and textual-serve load nowhere else).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import socket
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from textual_serve.app_service import AppService
+from textual_serve.server import Server, to_int
+
+from .access import cookie_name, decide
+
+log = logging.getLogger("conductor.serve")
+
+STOP_WAIT = 10.0   # seconds a console gets to quit when its browser goes or the server stops
+
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",            # no framing: keys pressed in a frame could drive it
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+class ConsoleServer(Server):
+    """textual-serve's Server serving ``command`` (the console) behind :func:`access.decide`."""
+
+    def __init__(self, command: str, *, sock: socket.socket, token: str | None,
+                 loopback_only: bool, title: str) -> None:
+        host, port = sock.getsockname()[:2]
+        super().__init__(command, host=host, port=port, title=title)
+        self.sock = sock
+        self.token = token
+        self.loopback_only = loopback_only
+        self.cookie = cookie_name(port)
+        self.sessions: set[tuple[web.WebSocketResponse, asyncio.Task[Any]]] = set()
+
+    # -- the access check ---------------------------------------------------------------------
+
+    @web.middleware
+    async def guard(self, request: web.Request, handler) -> web.StreamResponse:
+        decision = decide(method=request.method, path=request.path, query=dict(request.query),
+                          host_header=request.host, origin=request.headers.get("Origin"),
+                          cookie=request.cookies.get(self.cookie), token=self.token,
+                          loopback_only=self.loopback_only)
+        if not decision.allow:
+            log.warning("refused %s %s: %s", request.method, request.path, decision.reason)
+            return web.Response(status=403, text=f"403 Forbidden: {decision.reason}\n",
+                                headers=SECURITY_HEADERS)
+        if decision.location is not None:
+            response: web.StreamResponse = web.HTTPSeeOther(decision.location)
+        else:
+            response = await handler(request)
+        if decision.set_cookie and self.token is not None and not response.prepared:
+            response.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict", path="/")
+        if not response.prepared:
+            response.headers.update(SECURITY_HEADERS)
+        return response
+
+    async def _make_app(self) -> web.Application:
+        app = await super()._make_app()
+        app.middlewares.append(self.guard)
+        return app
+
+    async def on_startup(self, app: web.Application) -> None:
+        """textual-serve prints its logo here; `conductor serve` prints its own lines."""
+
+    # -- the page -----------------------------------------------------------------------------
+
+    @aiohttp_jinja2.template("app_index.html")
+    async def handle_index(self, request: web.Request) -> dict[str, Any]:
+        scheme = "wss" if request.secure else "ws"
+        return {
+            "font_size": to_int(request.query.get("fontsize", "16"), 16),
+            "app_websocket_url": f"{scheme}://{request.host}/ws",
+            "config": {"static": {"url": "/static/"}},
+            "application": {"name": self.title},
+        }
+
+    # -- one browser session: one console process ----------------------------------------------
+
+    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+        websocket = web.WebSocketResponse(heartbeat=15)
+        width = to_int(request.query.get("width", "80"), 80)
+        height = to_int(request.query.get("height", "24"), 24)
+        entry = (websocket, asyncio.current_task())
+        self.sessions.add(entry)  # type: ignore[arg-type]
+        service: AppService | None = None
+        try:
+            await websocket.prepare(request)
+            service = AppService(self.command, write_bytes=websocket.send_bytes,
+                                 write_str=websocket.send_str, close=websocket.close,
+                                 download_manager=self.download_manager, debug=False)
+            await service.start(width, height)
+            await self._process_messages(websocket, service)
+        except asyncio.CancelledError:
+            pass
+        except (ValueError, json.JSONDecodeError, AssertionError, KeyError, TypeError) as exc:
+            log.warning("closing a session on a malformed message: %s", exc)
+        finally:
+            if service is not None:
+                await stop_service(service)
+            if not websocket.closed:
+                await websocket.close()
+            self.sessions.discard(entry)  # type: ignore[arg-type]
+        return websocket
+
+    # -- running ---------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        app = await self._make_app()
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
+        await runner.setup()
+        site = web.SockSite(runner, self.sock)
+        await site.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.close_sessions()
+            await runner.cleanup()
+
+    async def close_sessions(self) -> None:
+        """Close every browser's websocket; each session's handler then stops its console."""
+        sessions = list(self.sessions)
+        for websocket, _task in sessions:
+            if not websocket.closed:
+                try:
+                    await asyncio.wait_for(websocket.close(code=1001, message=b"server stopping"),
+                                           STOP_WAIT)
+                except (asyncio.TimeoutError, ConnectionError):
+                    pass
+        tasks = [task for _ws, task in sessions if task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=STOP_WAIT + 5)
+
+
+async def stop_service(service: AppService) -> None:
+    """Ask the console to quit (textual-serve's quit message) and wait; kill it if it will not."""
+    process = service._process  # textual-serve keeps the process here; no public accessor
+    try:
+        await asyncio.wait_for(service.stop(), STOP_WAIT)
+    except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+        pass
+    if process is None:
+        return
+    try:
+        await asyncio.wait_for(process.wait(), STOP_WAIT)
+    except asyncio.TimeoutError:
+        log.warning("console pid %d did not quit: killing it", process.pid)
+        process.kill()
+        await process.wait()
+
+
+def serve_forever(server: ConsoleServer) -> None:
+    """Run until SIGINT or SIGTERM, then close every session and return."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await server.run(stop)
+
+    asyncio.run(main())

@@ -13,6 +13,9 @@ import pytest
 
 from waiting import wait_for
 
+from console.live import stop_everything, write_agent
+from conductor.store.supervision import loop_alive
+
 from .helpers import PROJECT, Served, known_root
 
 CHROMIUM = "/usr/bin/chromium"
@@ -116,3 +119,44 @@ def test_the_console_in_headless_chromium_shows_the_task_and_answers_a_key(
         assert served.stop() == 0
     finally:
         served.kill()
+
+
+def test_a_task_started_from_the_browser_outlives_the_page_and_the_server(
+        browser, tmp_path, subprocess_env):
+    root = tmp_path / "runs"
+    root.mkdir()
+    config, _ = write_agent(tmp_path)
+    subprocess_env["CONDUCTOR_CONSOLE_STATE"] = str(tmp_path / "state.json")
+    served = Served(["--root", str(root), "--config", config, "--project", "e2e", "--control",
+                     "--port", "0"], subprocess_env)
+    try:
+        page = browser.new_page()
+        page.goto(served.url)
+        _wait_screen(page, "watch: inotify")
+        page.focus("textarea.xterm-helper-textarea")
+        page.keyboard.type("n")
+        _wait_screen(page, "Create and start")
+        page.keyboard.type("@LONG@ keep working")
+        _wait_screen(page, "@LONG@ keep working")
+        page.keyboard.press("Control+s")
+        screen = _wait_screen(page, "started task-")
+        task = screen.split("started ", 1)[1].split()[0]
+        task_dir = root / "e2e" / task
+        wait_for(lambda: loop_alive(str(task_dir)), 30, what="the task's supervisor")
+        _wait_screen(page, "1 running")
+        page.screenshot(path=str(tmp_path / "serve-control.png"))
+        page.close()
+        wait_for(lambda: not served.children(), 30, what="the console to quit after the page closed")
+        assert loop_alive(str(task_dir))
+        assert served.stop() == 0
+        assert loop_alive(str(task_dir))
+        size = _stdout_size(task_dir)
+        wait_for(lambda: _stdout_size(task_dir) > size, 30, what="the agent to go on writing")
+    finally:
+        served.kill()
+        stop_everything(str(root))
+
+
+def _stdout_size(task_dir) -> int:
+    return sum(os.path.getsize(os.path.join(d, "agent-stdout.txt"))
+               for d, _, files in os.walk(task_dir) if "agent-stdout.txt" in files)

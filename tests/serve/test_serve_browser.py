@@ -100,8 +100,13 @@ def test_the_console_in_headless_chromium_shows_the_task_and_answers_a_key(
     try:
         assert served.url == f"http://127.0.0.1:{served.port}/"
         page = browser.new_page()
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
         page.goto(served.url)
         screen = _wait_screen(page, "browser-known")
+        base = f"127.0.0.1:{served.port}/"
+        assert [u for u in requested if u.split("://", 1)[1][:len(base)] != base] == []
+        assert f"http://{base}static/fonts/RobotoMono-VariableFont_wght.ttf" in requested
         assert PROJECT in screen
         assert "read-only" in screen.lower() or "read only" in screen.lower(), screen
         assert served.children(), "a console process serves the page"

@@ -92,6 +92,7 @@ def test_allow_remote_makes_a_token_prints_it_once_and_checks_every_request(
         jar = {"Cookie": f"conductor_serve_{port}={token}"}
         status, headers, body = _get(port, "/?fontsize=18", jar)
         assert status == 200 and f'data-session-websocket-url="ws://127.0.0.1:{port}/ws"' in body
+        assert "googleapis" not in body and "/static/fonts/RobotoMono-VariableFont_wght.ttf" in body
         assert headers["X-Frame-Options"] == "DENY"
         assert _get(port, "/static/js/textual.js", jar)[0] == 200
         assert asyncio.run(_ws_status(port, {})) == 403

@@ -36,6 +36,8 @@ def _serve(args, env, timeout=60):
     (["--port", "http"], "Error: invalid argument for \"--port\" flag: 'http' is not a port (0-65535)\n"),
     (["--view", "board"], 'Error: invalid argument for "--view" flag: must be one of tree, logs, bus\n'),
     (["--follow", "task"], 'Error: "--follow task" needs --task\n'),
+    (["--max-sessions", "0"],
+     "Error: invalid argument for \"--max-sessions\" flag: '0' is not a count (1-1000)\n"),
     (["--allow-remote", "--host", "0.0.0.0", "--token-file", "/nonexistent/token"],
      "Error: /nonexistent/token: cannot read the token file: no such file or directory\n"),
 ])
@@ -196,3 +198,37 @@ def _zombie(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_a_malformed_message_ends_only_its_session_and_one_too_many_is_503(
+        tmp_path, subprocess_env):
+    subprocess_env["CONDUCTOR_CONSOLE_STATE"] = str(tmp_path / "state.json")
+    served = Served(["--root", known_root(tmp_path), "--port", "0", "--max-sessions", "1"],
+                    subprocess_env)
+    url = f"http://127.0.0.1:{served.port}/ws"
+    try:
+        async def sessions() -> None:
+            async with aiohttp.ClientSession() as client:
+                async with client.ws_connect(url) as ws:
+                    await ws.receive(timeout=60)  # the console draws
+                    assert await _ws_status(served.port, {}) == 503
+                    status, _, body = await asyncio.to_thread(_get, served.port, "/ws")
+                    assert (status, body) == (
+                        503, "503 Service Unavailable: 1 consoles are open already (--max-sessions)\n")
+                    await ws.send_str('["resize", {"width": 1000000000, "height": "x"}]')
+                    await ws.send_str('{"not": "a list"}')
+                    while (await ws.receive(timeout=30)).type not in (
+                            aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                            aiohttp.WSMsgType.CLOSING):
+                        pass
+                await asyncio.to_thread(wait_for, lambda: not served.children(), 30, 0.05,
+                                        "the console to quit")
+                async with client.ws_connect(url) as ws:  # the server goes on
+                    assert (await ws.receive(timeout=60)).type == aiohttp.WSMsgType.BINARY
+
+        asyncio.run(sessions())
+        assert served.stop() == 0
+        assert "closing a browser session: ValueError: a message that is not [type, data]" in \
+            "".join(served.errors)
+    finally:
+        served.kill()

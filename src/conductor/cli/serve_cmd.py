@@ -18,6 +18,7 @@ from .scope import runs_root
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+MAX_SESSIONS = 8  # as conductor.serve.server.MAX_SESSIONS (not imported: it loads aiohttp)
 
 
 def register(sub) -> None:
@@ -35,6 +36,9 @@ def register(sub) -> None:
                         "and printed once)")
     p.add_argument("--control", action="store_true",
                    help="let the browser start, stop and post (default: read-only)")
+    p.add_argument("--max-sessions", default=str(MAX_SESSIONS),
+                   help=f"consoles open at once, one per browser tab (default {MAX_SESSIONS}); "
+                        "one more is refused with 503")
     p.add_argument("--root", default=None,
                    help="runs root (default: $CONDUCTOR_ROOT, config storage.runs_dir, "
                         "~/.run-agent/runs)")
@@ -59,6 +63,16 @@ def parse_port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise UsageError(f'invalid argument for "--port" flag: {text!r} is not a port (0-65535)')
     return port
+
+
+def parse_sessions(text: str) -> int:
+    try:
+        count = int(text, 10)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= 1000:
+        raise UsageError(f'invalid argument for "--max-sessions" flag: {text!r} is not a count (1-1000)')
+    return count
 
 
 def check_scope(args) -> None:
@@ -127,6 +141,7 @@ def url_host(host: str) -> str:
 def cmd_serve(args) -> int:
     from ..serve.access import is_loopback_host, resolve_token
     port = parse_port(args.port)
+    sessions = parse_sessions(args.max_sessions)
     check_scope(args)
     loopback = is_loopback_host(args.host)
     if not loopback and not args.allow_remote:
@@ -144,7 +159,7 @@ def cmd_serve(args) -> int:
     command = "exec " + shlex.join(console_argv(args, root))
     mode = "control" if args.control else "read-only"
     server = ConsoleServer(command, sock=sock, token=token, loopback_only=loopback,
-                           title=f"conductor · {root}")
+                           title=f"conductor · {root}", max_sessions=sessions)
     url = f"http://{url_host(args.host)}:{bound_port}/"
     out = sys.stdout
     out.write(f"conductor serve: the console ({mode}) of {root}\n")

@@ -27,7 +27,7 @@ from typing import Any
 
 import aiohttp_jinja2
 import jinja2
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
@@ -36,6 +36,8 @@ from .access import cookie_name, decide
 log = logging.getLogger("conductor.serve")
 
 STOP_WAIT = 10.0   # seconds a console gets to quit when its browser goes or the server stops
+MAX_CELLS = 1000   # columns or rows a browser may ask for (a console's screen is this size)
+MAX_SESSIONS = 8   # consoles open at once (each is a process); --max-sessions changes it
 
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",            # no framing: keys pressed in a frame could drive it
@@ -60,13 +62,14 @@ class ConsoleServer(Server):
     """textual-serve's Server serving ``command`` (the console) behind :func:`access.decide`."""
 
     def __init__(self, command: str, *, sock: socket.socket, token: str | None,
-                 loopback_only: bool, title: str) -> None:
+                 loopback_only: bool, title: str, max_sessions: int = MAX_SESSIONS) -> None:
         host, port = sock.getsockname()[:2]
         super().__init__(command, host=host, port=port, title=title)
         self.sock = sock
         self.token = token
         self.loopback_only = loopback_only
         self.cookie = cookie_name(port)
+        self.max_sessions = max_sessions
         self.sessions: set[tuple[web.WebSocketResponse, asyncio.Task[Any]]] = set()
 
     # -- the access check ---------------------------------------------------------------------
@@ -113,7 +116,7 @@ class ConsoleServer(Server):
     async def handle_index(self, request: web.Request) -> dict[str, Any]:
         scheme = "wss" if request.secure else "ws"
         return {
-            "font_size": to_int(request.query.get("fontsize", "16"), 16),
+            "font_size": min(max(to_int(request.query.get("fontsize", "16"), 16), 6), 72),
             "app_websocket_url": f"{scheme}://{request.host}/ws",
             "config": {"static": {"url": "/static/"}},
             "application": {"name": self.title},
@@ -121,10 +124,14 @@ class ConsoleServer(Server):
 
     # -- one browser session: one console process ----------------------------------------------
 
-    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+    async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
+        if len(self.sessions) >= self.max_sessions:
+            return web.Response(status=503, headers=SECURITY_HEADERS,
+                                text=f"503 Service Unavailable: {self.max_sessions} consoles are "
+                                     "open already (--max-sessions)\n")
         websocket = web.WebSocketResponse(heartbeat=15)
-        width = to_int(request.query.get("width", "80"), 80)
-        height = to_int(request.query.get("height", "24"), 24)
+        width = cells(request.query.get("width"), 80)
+        height = cells(request.query.get("height"), 24)
         entry = (websocket, asyncio.current_task())
         self.sessions.add(entry)  # type: ignore[arg-type]
         service: AppService | None = None
@@ -137,8 +144,8 @@ class ConsoleServer(Server):
             await self._process_messages(websocket, service)
         except asyncio.CancelledError:
             pass
-        except (ValueError, json.JSONDecodeError, AssertionError, KeyError, TypeError) as exc:
-            log.warning("closing a session on a malformed message: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - one session ends; the server goes on
+            log.warning("closing a browser session: %s: %s", type(exc).__name__, exc)
         finally:
             if service is not None:
                 await stop_service(service)
@@ -146,6 +153,32 @@ class ConsoleServer(Server):
                 await websocket.close()
             self.sessions.discard(entry)  # type: ignore[arg-type]
         return websocket
+
+    async def _process_messages(self, websocket: web.WebSocketResponse,
+                                app_service: AppService) -> None:
+        """textual-serve's loop over the browser's messages, checking each one: a message that
+        is not what its page sends ends the session (one line in the log), and a size is
+        bounded before it reaches the console."""
+        async for message in websocket:
+            if message.type != WSMsgType.TEXT:
+                continue
+            envelope = json.loads(message.data)
+            if not (isinstance(envelope, list) and envelope and isinstance(envelope[0], str)):
+                raise ValueError("a message that is not [type, data]")
+            kind, data = envelope[0], envelope[1] if len(envelope) > 1 else None
+            if kind == "stdin" and isinstance(data, str):
+                await app_service.send_bytes(data.encode("utf-8", "surrogatepass"))
+            elif kind == "resize" and isinstance(data, dict):
+                await app_service.set_terminal_size(cells(data.get("width"), 80),
+                                                    cells(data.get("height"), 24))
+            elif kind == "ping" and isinstance(data, str) and len(data) <= 64:
+                await websocket.send_json(["pong", data])
+            elif kind == "blur":
+                await app_service.blur()
+            elif kind == "focus":
+                await app_service.focus()
+            else:
+                raise ValueError(f"an unexpected message {kind[:40]!r}")
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -174,6 +207,17 @@ class ConsoleServer(Server):
         tasks = [task for _ws, task in sessions if task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=STOP_WAIT + 5)
+
+
+def cells(value: object, default: int) -> int:
+    """A terminal size from the browser, within 1..MAX_CELLS (``default`` when not a number)."""
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, str):
+        value = to_int(value, default)
+    if not isinstance(value, int):
+        return default
+    return min(max(value, 1), MAX_CELLS)
 
 
 async def stop_service(service: AppService) -> None:

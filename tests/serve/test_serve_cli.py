@@ -137,9 +137,12 @@ def _cmdline(pid: int) -> list[str]:
         return [a.decode() for a in fh.read().split(b"\0")[:-1]]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum,group", [(signal.SIGTERM, False), (signal.SIGINT, False),
+                                          (signal.SIGINT, True)], ids=["term", "int", "ctrl-c"])
 def test_the_console_gets_the_scope_but_never_the_token_and_a_signal_stops_all_cleanly(
-        signum, tmp_path, subprocess_env):
+        signum, group, tmp_path, subprocess_env):
+    """``group``: the signal goes to serve's process group, consoles included, as Ctrl+C in
+    its terminal sends it."""
     root = known_root(tmp_path)
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
@@ -165,7 +168,10 @@ def test_the_console_gets_the_scope_but_never_the_token_and_a_signal_stops_all_c
                     assert not any(TOKEN in v for v in env.values())
                     first = await ws.receive(timeout=60)  # the console draws
                     assert first.type == aiohttp.WSMsgType.BINARY
-                    served.proc.send_signal(signum)
+                    if group:
+                        os.killpg(served.proc.pid, signum)
+                    else:
+                        served.proc.send_signal(signum)
                     while (await ws.receive(timeout=30)).type not in (
                             aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
                             aiohttp.WSMsgType.CLOSING):

@@ -9,8 +9,6 @@ textual-serve) is imported only once the flags are checked.
 from __future__ import annotations
 
 import os
-import shlex
-import socket
 import sys
 
 from ..errors import UsageError
@@ -115,7 +113,8 @@ def console_argv(args, root: str) -> list[str]:
     return argv
 
 
-def listen(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int):
+    import socket
     try:
         family, kind, proto, _name, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
@@ -156,6 +155,7 @@ def cmd_serve(args) -> int:
             from None
     sock = listen(args.host, port)
     bound_port = sock.getsockname()[1]
+    import shlex
     command = "exec " + shlex.join(console_argv(args, root))
     mode = "control" if args.control else "read-only"
     server = ConsoleServer(command, sock=sock, token=token, loopback_only=loopback,

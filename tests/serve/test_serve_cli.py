@@ -154,6 +154,7 @@ def test_the_console_gets_the_scope_but_never_the_token_and_a_signal_stops_all_c
         port = served.port
         assert served.lines[1] == f"open http://127.0.0.1:{port}/?token=<the token from {token_file}>\n"
         assert TOKEN not in "".join(served.lines)
+        assert _get(port, "/")[0] == 403  # a token given on loopback is checked too
 
         async def session() -> None:
             async with aiohttp.ClientSession() as client:
@@ -236,5 +237,25 @@ def test_a_malformed_message_ends_only_its_session_and_one_too_many_is_503(
         assert served.stop() == 0
         assert "closing a browser session: ValueError: a message that is not [type, data]" in \
             "".join(served.errors)
+    finally:
+        served.kill()
+
+
+def test_ipv6_loopback_is_served_without_a_token(tmp_path, subprocess_env):
+    import socket
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    served = Served(["--root", known_root(tmp_path), "--host", "::1", "--port", "0"], subprocess_env)
+    try:
+        assert served.url == f"http://[::1]:{served.port}/"
+        conn = http.client.HTTPConnection("::1", served.port, timeout=30)
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        assert response.status == 200
+        assert f'data-session-websocket-url="ws://[::1]:{served.port}/ws"' in response.read().decode()
+        conn.close()
     finally:
         served.kill()

@@ -259,3 +259,20 @@ def test_ipv6_loopback_is_served_without_a_token(tmp_path, subprocess_env):
         conn.close()
     finally:
         served.kill()
+
+
+def test_the_textual_serve_internals_serve_relies_on_are_there():
+    """conductor.serve.server overrides textual-serve's Server._make_app, handle_index,
+    handle_websocket and _process_messages, and reads AppService._process to wait for (or kill)
+    a console; a textual-serve release that renames them fails here, not in a user's browser."""
+    import inspect
+
+    from textual_serve.app_service import AppService
+    from textual_serve.server import Server
+
+    from conductor.serve.server import ConsoleServer
+    for name in ("_make_app", "handle_index", "handle_websocket", "_process_messages", "on_startup"):
+        assert inspect.iscoroutinefunction(getattr(Server, name)), name
+        assert getattr(ConsoleServer, name) is not getattr(Server, name), name
+    assert "self._process" in inspect.getsource(AppService.__init__)
+    assert "await self._task" in inspect.getsource(AppService.stop)

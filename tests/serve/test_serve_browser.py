@@ -165,3 +165,28 @@ def test_a_task_started_from_the_browser_outlives_the_page_and_the_server(
 def _stdout_size(task_dir) -> int:
     return sum(os.path.getsize(os.path.join(d, "agent-stdout.txt"))
                for d, _, files in os.walk(task_dir) if "agent-stdout.txt" in files)
+
+
+def test_the_browser_keeps_the_token_in_a_cookie_not_in_the_address(
+        browser, tmp_path, subprocess_env):
+    root = known_root(tmp_path)
+    token = "browser-token-0123456789abcdef"
+    (tmp_path / "token").write_text(token + "\n")
+    subprocess_env["CONDUCTOR_CONSOLE_STATE"] = str(tmp_path / "state.json")
+    served = Served(["--root", root, "--port", "0", "--token-file", str(tmp_path / "token")],
+                    subprocess_env)
+    try:
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{served.port}/?token={token}")
+        assert page.url == f"http://127.0.0.1:{served.port}/"
+        _wait_screen(page, "browser-known")  # the websocket passed on the cookie alone
+        page.close()
+        browser.clear_cookies()
+        page = browser.new_page()
+        response = page.goto(f"http://127.0.0.1:{served.port}/")
+        assert response.status == 403
+        assert page.inner_text("body") == (
+            "403 Forbidden: this console needs its token: open the URL `conductor serve` printed\n")
+        page.close()
+    finally:
+        served.kill()

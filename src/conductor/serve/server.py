@@ -85,7 +85,8 @@ class ConsoleServer(Server):
             return web.Response(status=403, text=f"403 Forbidden: {decision.reason}\n",
                                 headers=SECURITY_HEADERS)
         if decision.location is not None:
-            response: web.StreamResponse = web.HTTPSeeOther(decision.location)
+            response: web.StreamResponse = web.Response(status=303,
+                                                        headers={"Location": decision.location})
         else:
             response = await handler(request)
         if decision.set_cookie and self.token is not None and not response.prepared:

@@ -125,11 +125,11 @@ class ConsoleServer(Server):
 
     # -- one browser session: one console process ----------------------------------------------
 
-    async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
+    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         if len(self.sessions) >= self.max_sessions:
-            return web.Response(status=503, headers=SECURITY_HEADERS,
-                                text=f"503 Service Unavailable: {self.max_sessions} consoles are "
-                                     "open already (--max-sessions)\n")
+            raise web.HTTPServiceUnavailable(
+                headers=SECURITY_HEADERS, text=f"503 Service Unavailable: {self.max_sessions} "
+                                               "consoles are open already (--max-sessions)\n")
         websocket = web.WebSocketResponse(heartbeat=15)
         width = cells(request.query.get("width"), 80)
         height = cells(request.query.get("height"), 24)
@@ -139,7 +139,8 @@ class ConsoleServer(Server):
         try:
             await websocket.prepare(request)
             service = AppService(self.command, write_bytes=websocket.send_bytes,
-                                 write_str=websocket.send_str, close=websocket.close,
+                                 write_str=websocket.send_str,
+                                 close=websocket.close,  # type: ignore[arg-type]  # as textual-serve's
                                  download_manager=self.download_manager, debug=False)
             await service.start(width, height)
             await self._process_messages(websocket, service)

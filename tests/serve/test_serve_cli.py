@@ -276,3 +276,23 @@ def test_the_textual_serve_internals_serve_relies_on_are_there():
         assert getattr(ConsoleServer, name) is not getattr(Server, name), name
     assert "self._process" in inspect.getsource(AppService.__init__)
     assert "await self._task" in inspect.getsource(AppService.stop)
+
+
+def test_a_console_that_will_not_quit_is_killed(monkeypatch):
+    from conductor.serve import server
+    monkeypatch.setattr(server, "STOP_WAIT", 0.2)
+
+    class Stuck:
+        """An app service whose console ignores the quit message."""
+        _process = None
+
+        async def stop(self) -> None:
+            await asyncio.sleep(3600)
+
+    async def scenario() -> int:
+        service = Stuck()
+        service._process = await asyncio.create_subprocess_exec("sleep", "3600")
+        await server.stop_service(service)  # type: ignore[arg-type]
+        return service._process.returncode
+
+    assert asyncio.run(scenario()) == -signal.SIGKILL

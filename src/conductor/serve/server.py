@@ -208,7 +208,8 @@ class ConsoleServer(Server):
                     pass
         tasks = [task for _ws, task in sessions if task is not None]
         if tasks:
-            await asyncio.wait(tasks, timeout=STOP_WAIT + 5)
+            # each handler's stop_service takes at most two STOP_WAITs (quit, then kill)
+            await asyncio.wait(tasks, timeout=2 * STOP_WAIT + 5)
 
 
 def cells(value: object, default: int) -> int:

@@ -173,10 +173,7 @@ def test_the_console_gets_the_scope_but_never_the_token_and_a_signal_stops_all_c
                         os.killpg(served.proc.pid, signum)
                     else:
                         served.proc.send_signal(signum)
-                    while (await ws.receive(timeout=30)).type not in (
-                            aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
-                            aiohttp.WSMsgType.CLOSING):
-                        pass
+                    await _until_closed(ws)
                     assert await asyncio.to_thread(served.proc.wait, 30) == 0
                     assert not os.path.exists(f"/proc/{console}") or _zombie(console)
 
@@ -224,10 +221,7 @@ def test_a_malformed_message_ends_only_its_session_and_one_too_many_is_503(
                         503, "503 Service Unavailable: 1 consoles are open already (--max-sessions)\n")
                     await ws.send_str('["resize", {"width": 1000000000, "height": "x"}]')
                     await ws.send_str('{"not": "a list"}')
-                    while (await ws.receive(timeout=30)).type not in (
-                            aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
-                            aiohttp.WSMsgType.CLOSING):
-                        pass
+                    await _until_closed(ws)
                 await asyncio.to_thread(wait_for, lambda: not served.children(), 30, 0.05,
                                         "the console to quit")
                 async with client.ws_connect(url) as ws:  # the server goes on
@@ -296,3 +290,44 @@ def test_a_console_that_will_not_quit_is_killed(monkeypatch):
         return service._process.returncode
 
     assert asyncio.run(scenario()) == -signal.SIGKILL
+
+
+def test_q_in_the_page_ends_that_console_and_the_server_goes_on(tmp_path, subprocess_env):
+    subprocess_env["CONDUCTOR_CONSOLE_STATE"] = str(tmp_path / "state.json")
+    served = Served(["--root", known_root(tmp_path), "--port", "0"], subprocess_env)
+    url = f"http://127.0.0.1:{served.port}/ws"
+    try:
+        async def sessions() -> None:
+            async with aiohttp.ClientSession() as client:
+                async with client.ws_connect(url) as ws:
+                    await _until_drawn(ws, b"browser-known")  # keys before that may be lost
+                    await ws.send_json(["stdin", "q"])
+                    await _until_closed(ws)
+                await asyncio.to_thread(wait_for, lambda: not served.children(), 30, 0.05,
+                                        "the console to quit")
+                async with client.ws_connect(url) as ws:
+                    assert (await ws.receive(timeout=60)).type == aiohttp.WSMsgType.BINARY
+
+        asyncio.run(sessions())
+        assert served.stop() == 0
+        assert served.errors == []
+    finally:
+        served.kill()
+
+
+async def _until_drawn(ws, text: bytes, timeout: float = 60) -> None:
+    """Read the console's output until ``text`` has been drawn (it draws plain text runs)."""
+    seen = b""
+    async with asyncio.timeout(timeout):
+        while text not in seen:
+            message = await ws.receive()
+            assert message.type == aiohttp.WSMsgType.BINARY, message
+            seen = seen[-len(text):] + message.data
+
+
+async def _until_closed(ws, timeout: float = 30) -> None:
+    """Read (the console goes on drawing) until the server closes the websocket."""
+    async with asyncio.timeout(timeout):
+        while (await ws.receive()).type not in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                                                aiohttp.WSMsgType.CLOSING):
+            pass

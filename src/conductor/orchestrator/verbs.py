@@ -361,15 +361,19 @@ def task_liveness(root: str, project: str, task: str) -> str:
 
 
 def delete_task(root: str, project: str, task: str, *, force: bool = False,
-                grace: float = defaults.DELETE_GRACE) -> DeleteResult:
+                grace: float = defaults.DELETE_GRACE,
+                worktree_force: bool | None = None) -> DeleteResult:
     """Delete a task's directory. A live task (its loop or a run) is refused; with ``force`` it
-    is stopped first (SIGKILL after ``grace``) and deleted only once nothing of it runs."""
+    is stopped first (SIGKILL after ``grace``) and deleted only once nothing of it runs.
+    A task's git worktree and branch go with it; one with work not merged into its base is
+    refused unless ``worktree_force`` (None: as ``force``)."""
+    wt_force = force if worktree_force is None else worktree_force
     task_dir = _task_dir(root, project, task)
     layout = Layout(root)
     if not os.path.isdir(task_dir) or os.path.islink(task_dir):
         raise UsageError(f"task not found: {project}/{task}")
     result = DeleteResult(project, task, task_dir, [])
-    keep_worktree = _worktree_refusal(task_dir, task, force)
+    keep_worktree = _worktree_refusal(task_dir, task, wt_force)
     live = task_liveness(root, project, task)
     if live and not force:
         raise UsageError(f"task {task} is running ({live}); stop it first "
@@ -384,7 +388,7 @@ def delete_task(root: str, project: str, task: str, *, force: bool = False,
             exc.partial = result
             raise exc
     if not keep_worktree:
-        result.worktree = _remove_worktree(task_dir, task, force)
+        result.worktree = _remove_worktree(task_dir, task, wt_force)
     # through descriptors walked from the root: links inside the task are removed, never
     # followed, and a task dir swapped for a link meanwhile is refused
     safefs.rmtree(layout.root, task_dir)

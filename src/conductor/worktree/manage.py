@@ -59,17 +59,19 @@ def check_base(base: str) -> str:
     return base
 
 
-def repo_top(source: str) -> str:
+CLI_HINT = "start the task from a git working dir, or give --cwd"
+
+
+def repo_top(source: str, hint: str = CLI_HINT) -> str:
     """The top level of the git working tree ``source`` is in; a dir that is not in one is a
-    one-line UsageError."""
+    one-line UsageError (ending with ``hint``)."""
     source = os.path.abspath(source)
     if not os.path.isdir(source):
         raise UsageError(f"--worktree: {source}: not a directory")
     try:
         top = g.git(source, "rev-parse", "--show-toplevel")
     except g.GitError:
-        raise UsageError(f"--worktree: {source} is not in a git repository "
-                         "(start the task from a git working dir, or give --cwd)") from None
+        raise UsageError(f"--worktree: {source} is not in a git repository ({hint})") from None
     if not top:
         raise UsageError(f"--worktree: {source} is not in a git working tree")
     return os.path.abspath(top)

@@ -100,3 +100,15 @@ def parse_record(data: bytes, path: str) -> WorktreeRecord:
 def write_record(task_dir: str, record: WorktreeRecord) -> None:
     """Replace the task's WORKTREE.json atomically (through safefs: never through a link)."""
     safefs.write_atomic(safefs.above(task_dir, 2), record_path(task_dir), record.to_json())
+
+
+def info_rows(task_dir: str) -> list[tuple[str, str]]:
+    """What Info shows about a task's worktree: its path, branch and base ("" rows: none)."""
+    try:
+        record = read_record(task_dir)
+    except WorktreeRecordError as exc:
+        return [("worktree", f"unreadable: {exc}")]
+    if record is None:
+        return []
+    return [("worktree", record.path), ("branch", record.branch),
+            ("base", f"{record.base_ref} ({record.base_commit[:12]})")]

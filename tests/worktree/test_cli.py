@@ -171,3 +171,23 @@ def test_a_child_job_shares_the_worktree(wt):
     assert not os.path.exists(os.path.join(wt.repo, "child.txt"))
     runs = os.listdir(os.path.join(wt.task_dir(TASK_A), "runs"))
     assert len(runs) == 2  # the root run and its child
+
+
+def test_a_supervisor_started_in_its_task_dir_never_takes_that_repository(wt):
+    """The runs root inside a git repository: a start without a working dir (the console's
+    start runs the supervisor in the task dir) creates no worktree of that repository."""
+    wt.write_config("worktree:\n  enabled: true\n")
+    root_in_repo = os.path.join(wt.repo, "runs")
+    task_dir = os.path.join(root_in_repo, PROJECT, TASK_A)
+    os.makedirs(task_dir)
+    out = wt.run("task", "--root", root_in_repo, "--config", wt.config, "--agent", "sh",
+                 "--project", PROJECT, "--task", TASK_A, "--prompt", "p", cwd=task_dir)
+    assert out.returncode == 0, out.stderr
+    assert not os.path.exists(os.path.join(task_dir, "WORKTREE.json"))
+    assert wt.git("branch", "--list", "conductor/*") == ""
+    out = wt.run("task", "--root", root_in_repo, "--config", wt.config, "--agent", "sh",
+                 "--project", PROJECT, "--task", TASK_B, "--prompt", "p", "--worktree",
+                 cwd=root_in_repo)
+    assert (out.returncode, out.stdout) == (1, "")
+    assert out.stderr == (f"Error: --worktree: the working dir {root_in_repo} is inside the "
+                          "runs root; give --cwd\n")

@@ -447,6 +447,15 @@ def worktree_settings(args, config, s: sc.Scope, cwd):
         return None
     if read_record(task_dir) is not None:
         return None  # the loop reuses the recorded one
+    source = os.path.abspath(args.cwd or cwd or os.getcwd())
+    root = os.path.abspath(s.root)
+    if source == root or source.startswith(root.rstrip(os.sep) + os.sep):
+        # a supervisor started without a working dir runs in the task dir: that is never
+        # the repository meant (even when the runs root lies in one)
+        if args.worktree:
+            raise UsageError(f"--worktree: the working dir {source} is inside the runs root; "
+                             "give --cwd")
+        return None
     _check_worktree_source(args, cwd)
     timeout = DEFAULT_SETUP_TIMEOUT
     if wt is not None and wt.setup_timeout:

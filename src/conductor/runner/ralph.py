@@ -191,6 +191,7 @@ class RalphLoop:
                                      self.task_dir, self.req.worktree,
                                      note=lambda text: self.post("INFO", text))
         except ConductorError as exc:
+            self._state(loopstate.FAILED, str(exc))
             self.post("ERROR", f"task not started: {exc}")
             raise TaskError(str(exc)) from None
         if record is None:

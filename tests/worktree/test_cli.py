@@ -6,6 +6,7 @@ import json
 import os
 import re
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from .conftest import PROJECT, TASK_A, TASK_B
 
@@ -17,8 +18,8 @@ def record(wt, task):
 
 def test_two_tasks_run_in_separate_worktrees_without_touching_each_other(wt):
     head = wt.git("rev-parse", "HEAD")
-    a = wt.task(TASK_A, "--worktree")
-    b = wt.task(TASK_B, "--worktree")
+    with ThreadPoolExecutor(2) as pool:  # side by side, as two starts from the console
+        a, b = pool.map(lambda task: wt.task(task, "--worktree"), (TASK_A, TASK_B))
     assert (a.returncode, b.returncode) == (0, 0), a.stderr + b.stderr
     for task, other in ((TASK_A, TASK_B), (TASK_B, TASK_A)):
         path = wt.worktree(task)

@@ -192,3 +192,24 @@ def test_a_supervisor_started_in_its_task_dir_never_takes_that_repository(wt):
     assert (out.returncode, out.stdout) == (1, "")
     assert out.stderr == (f"Error: --worktree: the working dir {root_in_repo} is inside the "
                           "runs root; give --cwd\n")
+
+
+def test_the_consoles_restart_reuses_the_worktree(wt, monkeypatch):
+    """orchestrator.restart_task (the console's `r`): a detached supervisor started in the
+    task dir, with no worktree flag, runs in the recorded worktree."""
+    from conductor import orchestrator
+    from waiting import wait_for
+    for key in [k for k in os.environ if k.startswith("JRUN_")]:
+        monkeypatch.delenv(key)
+    wt.write_config("worktree:\n  enabled: true\n")
+    assert wt.task(TASK_A).returncode == 0
+    first = record(wt, TASK_A)
+    orchestrator.restart_task(wt.root, PROJECT, TASK_A, agent="sh", config_path=wt.config)
+    runs_dir = os.path.join(wt.task_dir(TASK_A), "runs")
+    wait_for(lambda: len(os.listdir(runs_dir)) == 2
+             and os.path.exists(os.path.join(wt.task_dir(TASK_A), "DONE"))
+             and not orchestrator.loop_alive(wt.root, PROJECT, TASK_A), 60, what="the restart")
+    assert record(wt, TASK_A) == first
+    newest = sorted(os.listdir(runs_dir))[-1]
+    with open(os.path.join(runs_dir, newest, "run-info.yaml")) as f:
+        assert f"cwd: {wt.worktree(TASK_A)}\n" in f.read()

@@ -82,6 +82,8 @@ class JobRequest:
     # process_ownership external, and where the agent runs on this host (host_pid...)
     placed_by: str = ""
     heartbeat: float = 0.0  # seconds between heartbeat_time refreshes (0: none), for placed runs
+    # hooks and the webhook (conductor.alerts.targets.Targets): run_stop goes to the webhook
+    alerts: Any = None
 
 
 @dataclass
@@ -578,6 +580,9 @@ def _finish(req: JobRequest, info_path: str, info: RunInfo, bus: MessageBus, pat
         update_run_info(info_path, final)
     except ConductorError as exc:
         problems.insert(0, f"could not record the run's end (exit code {exit_code}): {exc}")
+    if req.alerts:  # upstream's run_stop webhook, delivered by a helper that outlives us
+        from ..alerts.watch import fire_run_stop
+        fire_run_stop(task_dir, final(info), req.alerts)
     if failure is not None:
         _post(bus, "ERROR", req, info.run_id, f"{found.type}: {failure.message}")
     body = f"run stopped with code {exit_code}\nrun_dir: {run_dir}\noutput: {paths[OUTPUT]}"

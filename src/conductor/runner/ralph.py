@@ -88,6 +88,8 @@ class TaskRequest:
     # clear DONE and CANCELLED once the lock is held (the orchestrator's resume/restart: a
     # start that fails before the lock leaves them as they were)
     clear_markers: bool = False
+    # hooks and the webhook (conductor.alerts.targets.Targets, from the config; None: none)
+    alerts: Any = None
 
 
 @dataclass
@@ -105,6 +107,7 @@ class RalphLoop:
         self.bus = MessageBus(self.layout.task_bus(req.project, req.task))
         self._last_pgid = 0
         self._operator_stop = False  # set by STOP_SIGNAL from `stop`/`task stop`
+        self._alerts: Any = None  # conductor.alerts.watch.TaskAlerts while the loop runs
 
     def post(self, kind: str, body: str) -> None:
         try:
@@ -137,6 +140,7 @@ class RalphLoop:
                     clear_done(self.task_dir)
                     clear_cancelled(self.task_dir)
                 loopstate.clear_loop_state(self.task_dir)  # stuck/failed end with a new start
+                self._start_alerts()
                 self._heal_stale_runs()
                 prompt = self._prompt()
                 self._preflight()
@@ -145,6 +149,17 @@ class RalphLoop:
         finally:
             if old is not None:
                 signal.signal(STOP_SIGNAL, old)
+            if self._alerts is not None:  # the lock is released: the task's final state
+                self._alerts.finish()
+
+    def _start_alerts(self) -> None:
+        """Hooks and the webhook (issue 13): a watcher thread of this supervisor."""
+        if not self.req.alerts:
+            return
+        from ..alerts.watch import TaskAlerts
+        self._alerts = TaskAlerts(self.layout.root, self.req.project, self.req.task,
+                                  self.task_dir, self.req.alerts)
+        self._alerts.start()
 
     def _heal_stale_runs(self) -> None:
         """Runs left ``running`` by a supervisor or job that was killed (or a reboot) are
@@ -294,6 +309,7 @@ class RalphLoop:
                 cwd=req.cwd, parent_run_id=req.parent_run_id, previous_run_id=previous,
                 idle_timeout=req.idle_timeout, conductor_url=req.conductor_url,
                 environ=req.environ, extra_env=req.extra_env, secrets=req.secrets,
+                alerts=req.alerts,
                 should_stop=lambda: self._operator_stop, resume_session=resume,
                 session_usage=session_totals.get(resume),
                 budget_usd=self.budget.left_usd(spent),

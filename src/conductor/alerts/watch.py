@@ -1,0 +1,133 @@
+"""The supervisor's side: a watcher thread that turns the task's state into events.
+
+:class:`TaskAlerts` is started by the Ralph loop once it holds the task's lock and finished
+after the loop released it, so events fire with no console open. Every ``poll`` seconds (and
+when the loop asks, :meth:`TaskAlerts.check`) it reads the task through the task-status model
+(:func:`conductor.store.taskview.view_task`) and the bus's last messages, and an event whose
+transition has not fired before is recorded (:mod:`.outbox`) and handed to a detached helper
+(:mod:`.deliver`). The loop never waits for a hook or the webhook.
+
+``loop-lost`` is fired by the next supervisor that takes the lock: ``alerts/supervisor.json``
+says a supervisor is running, and is marked ended when it ends cleanly; a supervisor that finds
+it still running (the previous one was killed, or its machine went down) fires loop-lost.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from ..errors import ConductorError
+from ..timefmt import now_ns
+from . import deliver, events, outbox
+from .targets import Targets
+
+POLL = 0.5
+SUPERVISOR = "supervisor.json"
+
+
+def fire(task_dir: str, project: str, task: str, event: events.Event, targets: Targets,
+         *, body: bytes | None = None) -> bool:
+    """Record the event (once per transition) and start a helper to deliver it."""
+    wanted = targets.for_event(event.name)
+    if not wanted:
+        return False
+    facts = {"event": event.name, "env": event.env(),
+             "body": (body if body is not None else event.body()).decode("utf-8")}
+    try:
+        name = outbox.enqueue(task_dir, event.key, facts, wanted)
+    except (ConductorError, OSError):
+        return False
+    if name is None:
+        return False
+    deliver.spawn(task_dir, project, task, targets)
+    return True
+
+
+def fire_run_stop(task_dir: str, info, targets: Targets | None) -> bool:
+    """Upstream's run_stop webhook for a finished run (``run-agent job``, or a loop's attempt)."""
+    if targets is None or not targets.for_event(events.RUN_STOP):
+        return False
+    event = events.Event(events.RUN_STOP, f"{events.RUN_STOP}:{info.run_id}", info.project_id,
+                         info.task_id, run_id=info.run_id, status=info.status)
+    return fire(task_dir, info.project_id, info.task_id, event, targets,
+                body=events.run_stop_body(info))
+
+
+class TaskAlerts:
+    def __init__(self, root: str, project: str, task: str, task_dir: str, targets: Targets,
+                 poll: float = POLL) -> None:
+        self.root, self.project, self.task, self.task_dir = root, project, task, task_dir
+        self.targets, self.poll = targets, poll
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._started = now_ns()
+        state = outbox.read_json(task_dir, SUPERVISOR)
+        self.last_state = str(state.get("last_state", "")) if state else ""
+
+    # ---- the supervisor's life ----------------------------------------------------------
+
+    def start(self) -> None:
+        """Called with the task's lock held: loop-lost, leftovers, then the watcher."""
+        previous = outbox.read_json(self.task_dir, SUPERVISOR)
+        if previous.get("running"):
+            pid, since = previous.get("pid", 0), previous.get("since", 0)
+            event = events.Event(events.LOOP_LOST, f"{events.LOOP_LOST}:{pid}:{since}",
+                                 self.project, self.task, status="",
+                                 old_state=str(previous.get("last_state", "")),
+                                 new_state="loop-dead")
+            fire(self.task_dir, self.project, self.task, event, self.targets)
+        self._write(running=True)
+        self.check()  # before the loop posts anything: what the task is in as we take over
+        if outbox.pending(self.task_dir):  # left by a helper that was killed
+            deliver.spawn(self.task_dir, self.project, self.task, self.targets)
+        self._thread = threading.Thread(target=self._run, name="conductor-alerts", daemon=True)
+        self._thread.start()
+
+    def finish(self) -> None:
+        """After the loop ended and released the lock: one last look, then a clean end."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+        self.check()
+        self._write(running=False)
+
+    def _write(self, *, running: bool) -> None:
+        outbox.write_json(self.task_dir, SUPERVISOR, {
+            "running": running, "pid": os.getpid(), "since": self._started,
+            "last_state": self.last_state})
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll):
+            self.check()
+
+    # ---- one look -----------------------------------------------------------------------
+
+    def check(self) -> events.Event | None:
+        """Read the task; fire the event it is in (if its transition has not fired)."""
+        with self._lock:
+            try:
+                return self._check()
+            except Exception:  # noqa: BLE001 - a watcher must never take the loop down
+                return None
+
+    def _check(self) -> events.Event | None:
+        from ..bus import MessageBus
+        from ..store import Layout
+        from ..store.layout import TASK_BUS
+        from ..store.taskview import view_task
+        view = view_task(Layout(self.root), self.project, self.task, now_ns=now_ns(),
+                         newest=True)
+        try:
+            messages = MessageBus(os.path.join(self.task_dir, TASK_BUS)).tail(20)
+        except (ConductorError, OSError):
+            messages = []
+        event = events.detect(view, old_state=self.last_state, messages=messages)
+        changed = view.status != self.last_state
+        if event is not None and not outbox.fired(self.task_dir, event.key):
+            fire(self.task_dir, self.project, self.task, event, self.targets)
+        if changed:
+            self.last_state = view.status
+            self._write(running=not self._stop.is_set())
+        return event

@@ -172,6 +172,6 @@ def detect(view: tv.TaskView, *, old_state: str = "", messages=()) -> Event | No
     if state == tv.FAILED:
         return event(FAILED_EVENT, f"loop-{loop.since}" if loop is not None and loop.state == FAILED
                      else run_id or "no-run")
-    if state == tv.COMPLETED:
+    if state == tv.COMPLETED and view.done:  # a completed run without DONE is no task done
         return event(DONE, run_id or "no-run")
     return None

@@ -85,13 +85,37 @@ class TaskAlerts:
         self._thread = threading.Thread(target=self._run, name="conductor-alerts", daemon=True)
         self._thread.start()
 
-    def finish(self) -> None:
-        """After the loop ended and released the lock: one last look, then a clean end."""
+    def finish(self, *, failed: bool = False) -> None:
+        """After the loop ended and released the lock: one last look, then a clean end.
+        ``failed``: the loop ended on a failure (max restarts, say) that the view may not show
+        as one (its newest run completed): fired as ``failed`` unless stuck or failed was."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5.0)
-        self.check()
+        event = self.check()
+        if failed and (event is None or event.name not in (events.STUCK_EVENT,
+                                                           events.FAILED_EVENT)):
+            with self._lock:
+                try:
+                    self._fire_failed()
+                except Exception:  # noqa: BLE001 - as check()
+                    pass
         self._write(running=False)
+
+    def _fire_failed(self) -> None:
+        from ..store import Layout
+        from ..store.taskview import view_task
+        view = view_task(Layout(self.root), self.project, self.task, now_ns=now_ns(),
+                         newest=True)
+        latest = view.latest
+        run_id = latest.run_id if latest is not None else ""
+        event = events.Event(events.FAILED_EVENT, f"{events.FAILED_EVENT}:{run_id or 'no-run'}",
+                             self.project, self.task, run_id=run_id,
+                             status=latest.status if latest is not None else "",
+                             old_state=self.last_state, new_state="failed",
+                             cost_usd=view.usage.cost_usd)
+        if not outbox.fired(self.task_dir, event.key):
+            fire(self.task_dir, self.project, self.task, event, self.targets)
 
     def _write(self, *, running: bool) -> None:
         outbox.write_json(self.task_dir, SUPERVISOR, {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -150,7 +151,9 @@ class RalphLoop:
             if old is not None:
                 signal.signal(STOP_SIGNAL, old)
             if self._alerts is not None:  # the lock is released: the task's final state
-                self._alerts.finish()
+                ended = sys.exc_info()[1]
+                self._alerts.finish(failed=isinstance(ended, TaskError)
+                                    and not isinstance(ended, TaskStopped))
 
     def _start_alerts(self) -> None:
         """Hooks and the webhook (issue 13): a watcher thread of this supervisor."""
@@ -270,6 +273,8 @@ class RalphLoop:
                 question=question))
         except (ConductorError, OSError):
             pass  # the bus message says the same; a full disk must not stop the loop
+        if self._alerts is not None:  # a wait may be shorter than the watcher's poll
+            self._alerts.check()
 
     # ---- the loop ------------------------------------------------------------------------
 

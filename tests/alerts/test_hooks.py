@@ -102,3 +102,18 @@ def test_a_hanging_hook_is_killed_at_its_timeout_and_failures_reach_the_bus(tmp_
         "hook hooks[1] (/bin/sh -c 'exit 3') on done: exited with code 3"]
     assert _gone(int(pid_file.read_text()))
     assert bench.events() == ["done"]  # the hook on `failed` did not run
+
+
+def test_a_planted_alerts_link_is_never_followed(tmp_path: Path) -> None:
+    bench = Bench(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.makedirs(bench.task_dir)
+    os.symlink(elsewhere, os.path.join(bench.task_dir, "alerts"))
+    cfg = bench.config('touch "$JRUN_TASK_FOLDER/DONE"\n', hooks="hooks:\n" + bench.recorder_hook())
+    result = bench.run_task(cfg)
+    assert result.returncode == 0, result.stderr
+    assert os.listdir(elsewhere) == []  # nothing written through the link
+    assert bench.calls() == []  # and no event recorded, so none delivered, but said once:
+    [warn] = [m.body for m in bench.bus() if m.type == "WARN"]
+    assert warn.startswith("alerts: cannot record the done event: ") and "alerts" in warn

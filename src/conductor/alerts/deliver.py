@@ -33,7 +33,7 @@ WEBHOOK_SLEEPS = (1.0, 2.0)
 USER_AGENT = "conductor-loop/1.0"
 
 
-def _post_bus(task_dir: str, project: str, task: str, kind: str, body: str) -> None:
+def post_bus(task_dir: str, project: str, task: str, kind: str, body: str) -> None:
     from ..bus import Message, MessageBus
     from ..errors import ConductorError
     from ..store.layout import TASK_BUS
@@ -137,7 +137,7 @@ def _deliver_target(task_dir: str, name: str, entry: dict, target: str, targets:
             problem = post_webhook(hook["url"], body, hook.get("secret") or "",
                                    float(hook.get("timeout") or 10.0))
             if problem:
-                _post_bus(task_dir, project, task, "WARN",
+                post_bus(task_dir, project, task, "WARN",
                           f"webhook delivery failed: {problem} (event {event})")
     elif target.startswith("hook-"):
         index = int(target[5:]) if target[5:].isdigit() else -1
@@ -146,7 +146,7 @@ def _deliver_target(task_dir: str, name: str, entry: dict, target: str, targets:
             env = {str(k): str(v) for k, v in (entry.get("env") or {}).items()}
             problem = run_hook([str(a) for a in hook["argv"]], env, float(hook["timeout"]))
             if problem:
-                _post_bus(task_dir, project, task, "WARN",
+                post_bus(task_dir, project, task, "WARN",
                           f"hook hooks[{index}] ({_shown(hook['argv'])}) on {event}: {problem}")
     outbox.mark_done(task_dir, name, target)
 

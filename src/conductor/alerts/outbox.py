@@ -49,8 +49,12 @@ def enqueue(task_dir: str, key: str, facts: dict, targets: list[str]) -> str | N
 
 
 def fired(task_dir: str, key: str) -> bool:
-    return safefs.lstat(root_of(task_dir), os.path.join(folder(task_dir), entry_name(key))) \
-        is not None
+    """Has this transition fired? (False when alerts/ cannot be read: enqueue then says why.)"""
+    try:
+        return safefs.lstat(root_of(task_dir),
+                            os.path.join(folder(task_dir), entry_name(key))) is not None
+    except (ConductorError, OSError):
+        return False
 
 
 def read_entry(task_dir: str, name: str) -> dict | None:

@@ -27,8 +27,9 @@ SUPERVISOR = "supervisor.json"
 
 
 def fire(task_dir: str, project: str, task: str, event: events.Event, targets: Targets,
-         *, body: bytes | None = None) -> bool:
-    """Record the event (once per transition) and start a helper to deliver it."""
+         *, body: bytes | None = None, on_error=None) -> bool:
+    """Record the event (once per transition) and start a helper to deliver it.
+    ``on_error(text)`` hears why an event could not be recorded (a link planted at alerts/)."""
     wanted = targets.for_event(event.name)
     if not wanted:
         return False
@@ -36,7 +37,9 @@ def fire(task_dir: str, project: str, task: str, event: events.Event, targets: T
              "body": (body if body is not None else event.body()).decode("utf-8")}
     try:
         name = outbox.enqueue(task_dir, event.key, facts, wanted)
-    except (ConductorError, OSError):
+    except (ConductorError, OSError) as exc:
+        if on_error is not None:
+            on_error(f"alerts: cannot record the {event.name} event: {exc}")
         return False
     if name is None:
         return False
@@ -63,6 +66,7 @@ class TaskAlerts:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._started = now_ns()
+        self._reported: set[str] = set()
         state = outbox.read_json(task_dir, SUPERVISOR)
         self.last_state = str(state.get("last_state", "")) if state else ""
 
@@ -77,7 +81,8 @@ class TaskAlerts:
                                  self.project, self.task, status="",
                                  old_state=str(previous.get("last_state", "")),
                                  new_state="loop-dead")
-            fire(self.task_dir, self.project, self.task, event, self.targets)
+            fire(self.task_dir, self.project, self.task, event, self.targets,
+                 on_error=self._report_once)
         self._write(running=True)
         self.check()  # before the loop posts anything: what the task is in as we take over
         if outbox.pending(self.task_dir):  # left by a helper that was killed
@@ -115,7 +120,8 @@ class TaskAlerts:
                              old_state=self.last_state, new_state="failed",
                              cost_usd=view.usage.cost_usd)
         if not outbox.fired(self.task_dir, event.key):
-            fire(self.task_dir, self.project, self.task, event, self.targets)
+            fire(self.task_dir, self.project, self.task, event, self.targets,
+                 on_error=self._report_once)
 
     def _write(self, *, running: bool) -> None:
         outbox.write_json(self.task_dir, SUPERVISOR, {
@@ -125,6 +131,13 @@ class TaskAlerts:
     def _run(self) -> None:
         while not self._stop.wait(self.poll):
             self.check()
+
+    def _report_once(self, text: str) -> None:
+        """One WARN on the task's bus per distinct problem (not one per poll)."""
+        if text in self._reported:
+            return
+        self._reported.add(text)
+        deliver.post_bus(self.task_dir, self.project, self.task, "WARN", text)
 
     # ---- one look -----------------------------------------------------------------------
 
@@ -150,7 +163,8 @@ class TaskAlerts:
         event = events.detect(view, old_state=self.last_state, messages=messages)
         changed = view.status != self.last_state
         if event is not None and not outbox.fired(self.task_dir, event.key):
-            fire(self.task_dir, self.project, self.task, event, self.targets)
+            fire(self.task_dir, self.project, self.task, event, self.targets,
+                 on_error=self._report_once)
         if changed:
             self.last_state = view.status
             self._write(running=not self._stop.is_set())

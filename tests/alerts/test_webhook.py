@@ -141,3 +141,36 @@ def test_task_events_go_where_events_name_them(tmp_path: Path, receiver_factory)
     assert (facts["event"], facts["task_id"], facts["new_state"]) == ("done", TASK, "completed")
     assert headers["X-Conductor-Signature"] == "sha256=" + hmac.new(
         SECRET.encode(), body, hashlib.sha256).hexdigest()
+
+
+def test_a_placed_run_stop_is_posted_by_its_supervisor(tmp_path: Path, receiver_factory,
+                                                       monkeypatch, subprocess_env) -> None:
+    """A run placed through an executor (the fake remote one of the runner tests): its node
+    side has no config, so the supervisor posts run_stop, once."""
+    from conductor.alerts.targets import Targets
+    from conductor.config.model import AgentConfig
+    from conductor.executor import registry
+    from conductor.runner.ralph import TaskRequest, run_task
+    monkeypatch.setitem(registry._MODULES, "fake", "runner.fake_executor")
+    found = registry.executor("fake")
+    found.reset()
+    try:
+        receiver = receiver_factory([200])
+        script = tmp_path / "agent.sh"
+        script.write_text('cat >/dev/null; touch "$JRUN_TASK_FOLDER/DONE"\n')
+        root = str(tmp_path / "runs")
+        run_task(TaskRequest(
+            root=root, project=PROJECT, task=TASK, prompt="go", executor="fake",
+            agent=AgentConfig(name="sim", type="command", command=["/bin/sh", str(script)]),
+            placed_poll=0.05, restart_delay=0.01, environ=subprocess_env,
+            alerts=Targets([], {"url": receiver.url, "events": [], "secret": "",
+                                "timeout": 5.0})))
+        from conductor.alerts import outbox
+        task_dir = os.path.join(root, PROJECT, TASK)
+        wait_for(lambda: receiver.posts and not outbox.pending(task_dir), what="the run_stop POST")
+        [(_when, _headers, body)] = receiver.posts
+        facts = json.loads(body)
+        assert (facts["event"], facts["status"], facts["exit_code"]) == ("run_stop", "completed", 0)
+        assert "X-Conductor-Signature" not in _headers
+    finally:
+        registry._LOADED.pop("fake", None)

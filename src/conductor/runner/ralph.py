@@ -375,7 +375,18 @@ class RalphLoop:
         if name == "local":
             return run_job(job)
         from .placed import place_run
-        return place_run(name, job, poll=self.req.placed_poll)
+        result = place_run(name, job, poll=self.req.placed_poll)
+        if self.req.alerts:  # the node side has no config: run_stop is posted from here
+            self._run_stop(result.run_dir)
+        return result
+
+    def _run_stop(self, run_dir: str) -> None:
+        from ..alerts.watch import fire_run_stop
+        try:
+            info = read_run_info(os.path.join(run_dir, RUN_INFO))
+        except ConductorError:
+            return
+        fire_run_stop(self.task_dir, info, self.req.alerts)
 
     def _stuck(self, reason: str, failures: int) -> None:
         self._state(loopstate.STUCK, reason, failures=failures)

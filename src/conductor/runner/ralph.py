@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -109,6 +108,7 @@ class RalphLoop:
         self._last_pgid = 0
         self._operator_stop = False  # set by STOP_SIGNAL from `stop`/`task stop`
         self._alerts: Any = None  # conductor.alerts.watch.TaskAlerts while the loop runs
+        self._ended_on: TaskError | None = None  # the loop ended on this (alerts: failed)
 
     def post(self, kind: str, body: str) -> None:
         try:
@@ -147,13 +147,15 @@ class RalphLoop:
                 self._preflight()
                 self._dependencies()
                 return self._loop(prompt)
+        except TaskError as exc:
+            self._ended_on = exc
+            raise
         finally:
             if old is not None:
                 signal.signal(STOP_SIGNAL, old)
             if self._alerts is not None:  # the lock is released: the task's final state
-                ended = sys.exc_info()[1]
-                self._alerts.finish(failed=isinstance(ended, TaskError)
-                                    and not isinstance(ended, TaskStopped))
+                ended = self._ended_on
+                self._alerts.finish(failed=ended is not None and not isinstance(ended, TaskStopped))
 
     def _start_alerts(self) -> None:
         """Hooks and the webhook (issue 13): a watcher thread of this supervisor."""

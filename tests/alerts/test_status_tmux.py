@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +15,10 @@ from conductor.bus import Message, MessageBus
 from conductor.store import Layout, RunInfo, write_run_info
 from conductor.store.loopstate import STUCK, LoopState, write_loop_state
 from conductor.timefmt import now_ns
+from waiting import wait_for
 
 PY = sys.executable
+SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "src"))
 
 
 def _run(layout: Layout, project: str, task: str, run_id: str, status: str, pid: int = 0,
@@ -97,3 +101,41 @@ def test_status_without_project_still_needs_it(tmp_path: Path) -> None:
     result = subprocess.run([PY, "-m", "conductor", "status", "--root", str(tmp_path)],
                             capture_output=True, timeout=60)
     assert (result.returncode, result.stderr) == (1, b'Error: required flag(s) "project" not set\n')
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_real_tmux_shows_the_recipe_and_the_console_title(root: str, tmp_path: Path) -> None:
+    """tmux 3.x with docs/alerts.md's recipe: the status line of an attached client shows the
+    summary, and the console run in a pane sets that pane's title (OSC 2) to the same line.
+    The client is attached inside a second tmux server, whose pane is the screen we read."""
+    inner, outer = f"conductor-alerts-in-{os.getpid()}", f"conductor-alerts-out-{os.getpid()}"
+    env = {"PYTHONPATH": SRC, "HOME": str(tmp_path), "TERM": "xterm-256color",
+           "LANG": "C.UTF-8", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+           "CONDUCTOR_CONSOLE_STATE": str(tmp_path / "state.json")}
+    prefix = "env -i " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    status = f"{prefix} {shlex.quote(PY)} -m conductor status --tmux --root {shlex.quote(root)}"
+    console = f"{prefix} {shlex.quote(PY)} -m conductor console --root {shlex.quote(root)}"
+    conf = tmp_path / "tmux.conf"
+    conf.write_text("set -g status-interval 1\nset -g status-right-length 80\n"
+                    f"set -g status-right '[#({status})]'\n")
+    expected = "\u26a11 ?1 \u27181 \u29bb1 \u26201"
+    tenv = {**os.environ, "LANG": "C.UTF-8", "TERM": "xterm-256color"}
+    tenv.pop("TMUX", None)
+
+    def tmux(server: str, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", server, *args], capture_output=True, text=True,
+                              timeout=30, env=tenv).stdout
+
+    try:
+        tmux(inner, "-f", str(conf), "new-session", "-d", "-s", "alerts", "-x", "150",
+             "-y", "40", console)
+        tmux(outer, "-f", "/dev/null", "new-session", "-d", "-s", "screen", "-x", "160",
+             "-y", "45", f"env LANG=C.UTF-8 TERM=xterm-256color tmux -L {inner} attach -t alerts")
+        wait_for(lambda: f"[{expected}]" in tmux(outer, "capture-pane", "-p", "-t", "screen"),
+                 timeout=60, what="the summary in the status line")
+        wait_for(lambda: tmux(inner, "display-message", "-p", "-t", "alerts",
+                              "#{pane_title}").strip() == f"conductor {expected}",
+                 timeout=60, what="the console's pane title")
+    finally:
+        tmux(outer, "kill-server")
+        tmux(inner, "kill-server")

@@ -72,3 +72,24 @@ def test_hooks_read(tmp_path: Path) -> None:
     hooks = load_config(str(tmp_path / "c.yaml")).hooks
     assert [(h.command, h.on, h.timeout) for h in hooks] == [
         (["notify-send", "conductor"], ["needs-you", "done"], "10s"), (["echo", "a b"], [], "30s")]
+
+
+def test_old_delivered_events_are_pruned_pending_ones_kept(tmp_path: Path) -> None:
+    import os
+
+    from conductor.alerts import outbox
+    task_dir = tmp_path / "runs" / "proj" / "task-20261130-120000-prune"
+    task_dir.mkdir(parents=True)
+    names = []
+    for index in range(8):
+        name = outbox.enqueue(str(task_dir), f"done:run-{index}", {"event": "done"}, ["hook-0"])
+        assert name is not None
+        os.utime(task_dir / "alerts" / name, ns=(index * 10**9, index * 10**9))
+        if index != 0:  # the oldest one is still pending
+            outbox.mark_done(str(task_dir), name, "hook-0")
+        names.append(name)
+    assert outbox.enqueue(str(task_dir), "done:run-3", {}, ["hook-0"]) is None  # fired once
+    assert outbox.prune(str(task_dir), keep=5) == 3
+    left = sorted(os.listdir(task_dir / "alerts"))
+    kept = [names[0]] + names[4:]  # the pending one and the newest delivered
+    assert left == sorted(kept + [outbox.done_name(n, "hook-0") for n in names[4:]])

@@ -227,6 +227,7 @@ def main() -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     deliver_pending(spec["task_dir"], spec["project"], spec["task"],
                     Targets.from_spec(spec.get("targets") or {}))
+    outbox.prune(spec["task_dir"])
     return 0
 
 

@@ -22,6 +22,7 @@ from ..store import safefs
 
 DIR = "alerts"
 MAX_ENTRY_BYTES = 256 * 1024
+KEEP = 200  # delivered events kept; older ones are removed (their transitions are long past)
 
 
 
@@ -120,3 +121,40 @@ def write_json(task_dir: str, name: str, value: dict) -> None:
                             json.dumps(value, sort_keys=True).encode("utf-8") + b"\n")
     except (ConductorError, OSError):
         pass
+
+
+def prune(task_dir: str, keep: int = KEEP) -> int:
+    """Remove the oldest delivered events beyond ``keep`` (with their markers); how many.
+    A removed event's transition is long past (an older question, an earlier run), so
+    forgetting it cannot fire it again."""
+    root, where = root_of(task_dir), folder(task_dir)
+    try:
+        names = safefs.listdir(root, where)
+    except (ConductorError, OSError):
+        return 0
+    entries = [n for n in names if n.endswith(".json") and len(n) == 29]
+    if len(entries) <= keep:
+        return 0
+    waiting = {name for name, _entry, _left in pending(task_dir)}
+    dated = []
+    for name in entries:
+        if name in waiting:
+            continue
+        try:
+            st = safefs.lstat(root, os.path.join(where, name))
+        except (ConductorError, OSError):
+            continue
+        if st is not None:
+            dated.append((st.st_mtime_ns, name))
+    dated.sort()
+    removed = 0
+    for _mtime, name in dated[:len(entries) - keep]:
+        stem = name[:-5] + "."
+        for other in names:
+            if other == name or (other.startswith(stem) and other.endswith(".done")):
+                try:
+                    safefs.unlink(root, os.path.join(where, other))
+                except (ConductorError, OSError):
+                    pass
+        removed += 1
+    return removed

@@ -28,17 +28,21 @@ def count(states) -> dict[str, int]:
 
 
 def root_states(root: str, project: str = ""):
-    """Each task's state under the root (or one project), read as ``status`` reads it."""
+    """Each task's state under the root (or one project), read as ``status`` reads it: the
+    newest runs, and one liveness question per executor for every running run of the root."""
     from ..store import Layout
-    from ..store.scan import project_names, task_names
-    from ..store.taskview import view_task
+    from ..store.scan import project_names, scan_task, task_names
+    from ..store.taskview import batched_alive, view_task
     from ..timefmt import now_ns
     layout = Layout(root)
     now = now_ns()
     projects = [project] if project else project_names(layout.root)
-    for name in projects:
-        for task in task_names(layout.root, layout.project_dir(name)):
-            yield view_task(layout, name, task, now_ns=now, newest=True).status
+    snaps = [scan_task(layout, name, task, newest=True)
+             for name in projects for task in task_names(layout.root, layout.project_dir(name))]
+    alive = batched_alive(snaps)
+    for snap in snaps:
+        yield view_task(layout, snap.project_id, snap.id, now_ns=now, newest=True, snap=snap,
+                        alive=alive).status
 
 
 def summary(root: str, project: str = "", *, ascii_only: bool = False) -> str:

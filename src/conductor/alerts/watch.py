@@ -124,6 +124,11 @@ class TaskAlerts:
                  on_error=self._report_once)
 
     def _write(self, *, running: bool) -> None:
+        if not running:  # after the lock is released: never over the next supervisor's mark
+            current = outbox.read_json(self.task_dir, SUPERVISOR)
+            if current and (current.get("pid"), current.get("since")) != (os.getpid(),
+                                                                          self._started):
+                return
         outbox.write_json(self.task_dir, SUPERVISOR, {
             "running": running, "pid": os.getpid(), "since": self._started,
             "last_state": self.last_state})

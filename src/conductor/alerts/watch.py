@@ -2,7 +2,7 @@
 
 :class:`TaskAlerts` is started by the Ralph loop once it holds the task's lock and finished
 after the loop released it, so events fire with no console open. Every ``poll`` seconds (and
-when the loop asks, :meth:`TaskAlerts.check`) it reads the task through the task-status model
+at once when the loop wakes it, :meth:`TaskAlerts.nudge`) it reads the task through the task-status model
 (:func:`conductor.store.taskview.view_task`) and the bus's last messages, and an event whose
 transition has not fired before is recorded (:mod:`.outbox`) and handed to a detached helper
 (:mod:`.deliver`). The loop never waits for a hook or the webhook.
@@ -63,6 +63,7 @@ class TaskAlerts:
         self.root, self.project, self.task, self.task_dir = root, project, task, task_dir
         self.targets, self.poll = targets, poll
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._started = now_ns()
@@ -95,6 +96,7 @@ class TaskAlerts:
         ``failed``: the loop ended on a failure (max restarts, say) that the view may not show
         as one (its newest run completed): fired as ``failed`` unless stuck or failed was."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5.0)
         event = self.check()
@@ -133,8 +135,16 @@ class TaskAlerts:
             "running": running, "pid": os.getpid(), "since": self._started,
             "last_state": self.last_state})
 
+    def nudge(self) -> None:
+        """Look now, in the watcher's thread (the loop wrote a state): the loop never waits."""
+        self._wake.set()
+
     def _run(self) -> None:
-        while not self._stop.wait(self.poll):
+        while not self._stop.is_set():
+            self._wake.wait(self.poll)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
             self.check()
 
     def _report_once(self, text: str) -> None:

@@ -275,8 +275,8 @@ class RalphLoop:
                 question=question))
         except (ConductorError, OSError):
             pass  # the bus message says the same; a full disk must not stop the loop
-        if self._alerts is not None:  # a wait may be shorter than the watcher's poll
-            self._alerts.check()
+        if self._alerts is not None:  # the watcher looks now, not at its next poll
+            self._alerts.nudge()
 
     # ---- the loop ------------------------------------------------------------------------
 

@@ -174,3 +174,18 @@ def test_a_placed_run_stop_is_posted_by_its_supervisor(tmp_path: Path, receiver_
         assert "X-Conductor-Signature" not in _headers
     finally:
         registry._LOADED.pop("fake", None)
+
+
+def test_a_run_that_never_started_posts_run_stop_failed(tmp_path: Path, receiver_factory) -> None:
+    bench = Bench(tmp_path)
+    receiver = receiver_factory([200])
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("agents:\n  sim:\n    type: command\n    command: [/nonexistent/agent]\n"
+                   + _webhook(receiver.url))
+    result = _job(bench, str(cfg))
+    assert result.returncode == 1
+    wait_for(lambda: receiver.posts and bench.delivered(), what="the run_stop POST")
+    [(_when, _headers, body)] = receiver.posts
+    facts = json.loads(body)
+    assert (facts["event"], facts["status"], facts["exit_code"]) == ("run_stop", "failed", -1)
+    assert list(facts)[-1] == "error_summary" and "/nonexistent/agent" in facts["error_summary"]

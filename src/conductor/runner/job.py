@@ -668,6 +668,9 @@ def _spawn_failed(ctx: _Context, info: RunInfo, error: str, kind: str = SPAWN) -
         problems.append(f"could not record the failure: {exc}")
     if not _exists(ctx, info.output_path):
         _write_output(ctx, f"# Agent did not start\n\n{error}\n", problems)
+    if ctx.req.alerts:  # a run that never started stopped too (run_stop, failed)
+        from ..alerts.watch import fire_run_stop
+        fire_run_stop(os.path.dirname(os.path.dirname(ctx.run_dir)), failed(info), ctx.req.alerts)
     run_dir = ctx.run_dir
     try:
         ctx.bus.append(Message(type="RUN_CRASH", project_id=info.project_id, task_id=info.task_id,

@@ -210,7 +210,16 @@ def loop_options(args, config) -> dict:
         "failure_limit": pick("failure_limit", "failure_limit", df.FAILURE_LIMIT),
         "limit_wait_max": limit_wait if limit_wait else df.LIMIT_WAIT_MAX,
         "resume_mode": pick("resume_mode", "resume", df.RESUME_MODE),
+        "alerts": alert_targets(config),  # hooks and the webhook (issue 13)
     }
+
+
+def alert_targets(config):
+    """The config's hooks and webhook (conductor.alerts), None when it has neither."""
+    if config is None or not (getattr(config, "hooks", None) or config.webhook):
+        return None
+    from ..alerts.targets import from_config
+    return from_config(config)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -336,7 +345,8 @@ def cmd_job(args, environ=None, cwd=None) -> int:
         root=s.root, project=s.project, task=s.task, prompt=prompt, agent=agent, cwd=args.cwd,
         parent_run_id=parent or "", previous_run_id=args.previous_run_id or "",
         idle_timeout=args.timeout, conductor_url=args.conductor_url or "", environ=environ,
-        secrets=collect_secrets(config, environ), on_started=follower.started if follower else None))
+        secrets=collect_secrets(config, environ), on_started=follower.started if follower else None,
+        alerts=alert_targets(config)))
     if follower:
         follower.finish()
     if not result.ok:

@@ -164,6 +164,21 @@ class WebhookConfig:
         return _masked_repr(self, ("secret",))
 
 
+# ours (issue 13): `hooks:`, commands run by the supervisor on a task's transitions
+HOOK_EVENTS: tuple[str, ...] = ("needs-you", "done", "failed", "stuck", "budget", "limit",
+                                "loop-lost")
+DEFAULT_HOOK_TIMEOUT = "30s"
+
+
+@dataclass
+class HookConfig:
+    """One entry of ``hooks:``: an argv (no shell), the events it runs on (all when empty) and
+    how long it may take before its process group is killed."""
+
+    command: list[str] = field(default_factory=list)
+    on: list[str] = field(default_factory=list)
+    timeout: str = DEFAULT_HOOK_TIMEOUT
+
 
 @dataclass
 class WorktreeConfig:
@@ -192,6 +207,7 @@ class Config:
     keymap: dict[str, str] = field(default_factory=dict)
     theme: str = ""
     worktree: WorktreeConfig = field(default_factory=WorktreeConfig)
+    hooks: list[HookConfig] = field(default_factory=list)  # ours (issue 13)
     # Line of each field as "agents.claude.token_file" -> 7; used for errors found after loading.
     lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 

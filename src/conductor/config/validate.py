@@ -23,7 +23,7 @@ def validate_config(config: Config, source: Source) -> None:
     """Raise the first (by line) problem of a decoded config; no problem, no exception."""
     problems: list[ConfigError] = []
     for check in (_check_defaults, _check_api, _check_agents, _check_webhook,
-                  _check_diversification, _check_keymap, _check_worktree):
+                  _check_diversification, _check_keymap, _check_worktree, _check_hooks):
         problems.extend(check(config, source))
     if problems:
         raise min(enumerate(problems), key=lambda p: (p[1].line is None, p[1].line or 0, p[0]))[1]
@@ -277,4 +277,27 @@ def _check_worktree(config: Config, source: Source) -> list[ConfigError]:
                 or norm.startswith(".." + os.sep) or norm == ".":
             found.append(source.error(field, f"{_shown(rel)} leaves the repository: give a path "
                                              "relative to the working dir, inside it"))
+def _check_hooks(config: Config, source: Source) -> list[ConfigError]:
+    """``hooks:`` (ours, issue 13): a program to run, known event names, a positive timeout."""
+    from .model import HOOK_EVENTS
+    found = []
+    for index, hook in enumerate(config.hooks):
+        field = f"hooks[{index}]"
+        if not hook.command or not hook.command[0]:
+            found.append(source.error(f"{field}.command", "must name a program to run "
+                                                          "(a list such as [notify-send, conductor])"))
+        for part_index, part in enumerate(hook.command):
+            if "\0" in part:
+                found.append(source.error(f"{field}.command[{part_index}]", "contains a NUL byte"))
+        for event_index, event in enumerate(hook.on):
+            if event not in HOOK_EVENTS:
+                found.append(source.error(f"{field}.on[{event_index}]",
+                                          f"unknown event {_shown(event)}; events: "
+                                          f"{', '.join(HOOK_EVENTS)}"))
+        try:
+            if parse_duration(hook.timeout) <= 0:
+                raise ValueError
+        except ValueError:
+            found.append(source.error(f"{field}.timeout", f'must be a positive duration such as '
+                                                          f'"10s", got {_shown(hook.timeout)}'))
     return found

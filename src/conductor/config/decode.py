@@ -294,6 +294,8 @@ def _worktree(decoder: Decoder, node: Node) -> WorktreeConfig:
         "setup_timeout": _STR, "copy": _STRS,
     }, "must be a mapping (enabled, dir, base, setup, setup_timeout, copy)")
     return result
+
+
 def _hooks(decoder: Decoder, node: Node) -> list[HookConfig]:
     """``hooks:``, a list of {command, on, timeout} (ours, issue 13)."""
     hooks = []

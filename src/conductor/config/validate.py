@@ -277,6 +277,9 @@ def _check_worktree(config: Config, source: Source) -> list[ConfigError]:
                 or norm.startswith(".." + os.sep) or norm == ".":
             found.append(source.error(field, f"{_shown(rel)} leaves the repository: give a path "
                                              "relative to the working dir, inside it"))
+    return found
+
+
 def _check_hooks(config: Config, source: Source) -> list[ConfigError]:
     """``hooks:`` (ours, issue 13): a program to run, known event names, a positive timeout."""
     from .model import HOOK_EVENTS

@@ -122,15 +122,20 @@ class LineList(ScrollView, can_focus=True):
             self._to_end()
         self.refresh()
 
+    def _content_size(self) -> Size:
+        """The virtual size: the widest row by the rows (a subclass that wraps rows says)."""
+        return Size(self._widest, len(self._rows))
+
     def _resize(self, *, quiet: bool = False) -> None:
-        size = Size(self._widest, len(self._rows))
+        size = self._content_size()
         if quiet:  # appends: the hot path of a live feed
             set_virtual_size(self, size)
         else:
             self.virtual_size = size
 
     def _to_end(self) -> None:
-        self.scroll_to(y=max(0, len(self._rows) - self.scrollable_content_region.height),
+        self.scroll_to(y=max(0, self._content_size().height
+                             - self.scrollable_content_region.height),
                        animate=False, immediate=True)
 
     # -- drawing -------------------------------------------------------------------------
@@ -147,7 +152,7 @@ class LineList(ScrollView, can_focus=True):
         cached = self._strips.get(key)
         if cached is not None:
             return cached
-        row = self._rows[index]
+        row = self._decorated(index)
         segments = list(row.render(self.app.console))
         strip = Strip(Segment.apply_style(segments, base), row.cell_len)
         strip = strip.crop_extend(scroll_x, scroll_x + width, base)
@@ -155,6 +160,10 @@ class LineList(ScrollView, can_focus=True):
             strip = strip.apply_style(self.get_component_rich_style("line-list--cursor"))
         self._strips[key] = strip
         return strip
+
+    def _decorated(self, index: int) -> Text:
+        """The row as drawn (a subclass highlights search matches in a copy)."""
+        return self._rows[index]
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

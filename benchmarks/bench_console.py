@@ -223,7 +223,6 @@ async def bench_latency(root: str) -> None:
         app.run_tree.select_ref(NodeRef("run", "live", task, "20260101-0000000000-9-0001"))
         await pilot.pause(0.5)
         app.detail.raw_stdout = True
-        app.detail._switch_stdout(False)
         view = app.detail.query_one("#stdout-log").log_view
         events_seen: list[tuple[int, set[str]]] = []
         apply_events = app.apply_events

@@ -193,9 +193,9 @@ def test_mode_survives_restart_tab_switch_and_v_twice_and_copies_the_rendered_li
             await until(pilot, lambda: task() is not None and task().status == "completed",
                         40, "first run completed")
             # the Info tab open, the task restarted: a new run dir
+            app.run_tree.focus()
             await pilot.press("6")
-            await asyncio.to_thread(orchestrator.restart_task, root, P, T1,
-                                    agent="stream", config_path=config)
+            await pilot.press("r")  # a completed task restarts without a question
             await until(pilot, lambda: len(task().runs) == 2, 40, "a second run")
             newest = lambda: max(task().runs, key=lambda r: r.info.start_time)  # noqa: E731
             await until(pilot, lambda: app.detail.selection.run is not None and

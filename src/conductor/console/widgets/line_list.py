@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections import deque
 
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -63,6 +64,7 @@ class LineList(ScrollView, can_focus=True):
         self.following = True
         self._strips: LRUCache[tuple, Strip] = LRUCache(512)
         self._widest = 0
+        self._frame: tuple[Style, int] | None = None  # (style, width) while a frame renders
 
     # -- content -------------------------------------------------------------------------
 
@@ -140,11 +142,25 @@ class LineList(ScrollView, can_focus=True):
 
     # -- drawing -------------------------------------------------------------------------
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # rich_style walks the DOM and the content region is computed: once per frame, not
+        # once per line (they were half of an append's frame)
+        self._frame = (self.rich_style, self.scrollable_content_region.width)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
+    def _frame_style(self) -> tuple[Style, int]:
+        """The widget's style and the content width, for the lines being drawn."""
+        if self._frame is not None:
+            return self._frame
+        return self.rich_style, self.scrollable_content_region.width
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y
-        width = self.scrollable_content_region.width
-        base = self.rich_style
+        base, width = self._frame_style()
         if index >= len(self._rows):
             return Strip.blank(width, base)
         is_cursor = self.has_cursor and index == self._cursor

@@ -15,6 +15,7 @@ Searching looks through the rendered rows, which are in memory (at most :data:`M
 from __future__ import annotations
 
 import bisect
+import itertools
 import os
 
 from rich.segment import Segment
@@ -177,8 +178,10 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):
         self._match: int | None = None
         self._search_note = ""
         self._wrap = False
-        self._wrap_key: tuple | None = None
-        self._wrap_ends: list[int] = []  # cumulative wrapped heights of the rows
+        self._wrap_key: tuple | None = None  # (width, first, rows) the heights are for
+        self._wrap_heights: list[int] = []  # each row's height when wrapped
+        self._wrap_ends: list[int] = []  # their running sum
+        self._edited: set[int] = set()  # rows (by sequence) changed in place since
         self._wrapped: LRUCache[tuple, list[Strip]] = LRUCache(256)
         self._edits = 0  # bumps when a row changes in place (a joined piece)
         self._adjusting = False
@@ -389,22 +392,36 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):
 
     def extend_last_row(self, more: Text) -> None:
         self._edits += 1
+        self._edited.add(self._first + self.row_count - 1)
         super().extend_last_row(more)
 
     # -- wrapping --------------------------------------------------------------------------
 
     def _ends(self) -> list[int]:
-        """Cumulative wrapped heights of the rows at the current width (recomputed from the
-        rows' cell lengths after a change: no rendering)."""
+        """Cumulative wrapped heights of the rows at the current width. Kept up to date
+        incrementally (rows dropped at the front, appended, the last one extended): a row's
+        cell length is measured once per width, never rendered for this."""
         width = max(self.scrollable_content_region.width, 1)
-        key = (self._first, self.row_count, width, self._edits)
-        if key != self._wrap_key:
-            total = 0
-            ends = []
-            for row in self._rows:
-                total += max(1, -(-row.cell_len // width))
-                ends.append(total)
-            self._wrap_ends, self._wrap_key = ends, key
+        key = (width, self._first, self.row_count)
+        if key == self._wrap_key and not self._edited:
+            return self._wrap_ends
+        heights = self._wrap_heights
+        old = self._wrap_key
+        dropped = self._first - old[1] if old is not None else -1
+        if old is None or old[0] != width or not 0 <= dropped <= len(heights):
+            heights = [max(1, -(-row.cell_len // width)) for row in self._rows]
+        else:
+            del heights[:dropped]
+            for seq in self._edited:
+                at = seq - self._first
+                if 0 <= at < len(heights):
+                    heights[at] = max(1, -(-self._rows[at].cell_len // width))
+            heights.extend(max(1, -(-row.cell_len // width))
+                           for row in itertools.islice(self._rows, len(heights), None))
+        self._edited.clear()
+        self._wrap_heights = heights
+        self._wrap_ends = list(itertools.accumulate(heights))
+        self._wrap_key = key
         return self._wrap_ends
 
     def _content_size(self) -> Size:
@@ -457,8 +474,7 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):
     def render_line(self, y: int) -> Strip:
         if not self._wrap:
             return super().render_line(y)
-        width = self.scrollable_content_region.width
-        base = self.rich_style
+        base, width = self._frame_style()
         line = self.scroll_offset.y + y
         ends = self._ends()
         index = bisect.bisect_right(ends, line)

@@ -354,3 +354,44 @@ def test_snapshot_paused_readable_pane_with_search_highlight(snap_compare, tmp_p
         await settle(pilot)
 
     assert snap_compare(PaneApp(str(path)), terminal_size=(100, 14), run_before=run_before)
+
+
+def test_wrapped_rows_stay_right_while_rows_arrive_are_dropped_and_grow(monkeypatch):
+    """Wrapped heights are kept incrementally: after appends past the row limit and a row
+    extended in place (a streamed piece), the screen is what wrapping the rows afresh gives."""
+    from rich.text import Text
+
+    from conductor.console.widgets import readable_log
+    monkeypatch.setattr(readable_log, "MAX_ROWS", 12)
+
+    class One(App):
+        def compose(self) -> ComposeResult:
+            yield ReadableLog(id="r")
+
+    def expected(view: ReadableLog, width: int) -> list[str]:
+        lines: list[str] = []
+        for n in range(view.row_count):
+            text = view.row_text(n)
+            lines += [text[i:i + width].rstrip() for i in range(0, max(len(text), 1), width)]
+        return lines
+
+    async def main():
+        app = One()
+        async with app.run_test(size=(30, 8)) as pilot:
+            view = app.query_one(ReadableLog)
+            view.set_rows([Text(f"r{n} " + "y" * (n * 7 % 40)) for n in range(10)])
+            view.set_wrap(True)
+            await pilot.pause()
+            width = view.scrollable_content_region.width
+            for n in range(10, 20):
+                view.append_rows([Text(f"r{n} " + "z" * (n * 11 % 50))])
+                if n % 3 == 0:
+                    view.extend_last_row(Text(" and more" * 4))
+                await pilot.pause()
+                want = expected(view, width)
+                height = view.scrollable_content_region.height
+                shown = [view.render_line(y).text.rstrip() for y in range(height)]
+                assert shown == want[-height:], n
+            assert view.row_count == 12 and view.row_text(0).startswith("r8 ")
+
+    asyncio.run(main())

@@ -181,8 +181,7 @@ def _list_tasks(layout, project: str, args) -> int:
     now = _now()
     rows = []
     newest, bus = _read_mode(args, LIST_FILTERS)
-    for task in it.task_ids(project_dir):
-        view = it.view_task(layout, project, task, now, newest=newest, bus=bus)
+    for view in it.view_tasks(layout, project, it.task_ids(project_dir), now, newest=newest, bus=bus):
         status = it.list_status(view)
         activity = None
         if args.activity:
@@ -368,17 +367,18 @@ def cmd_status(args, environ=None, cwd=None) -> int:
         if not os.path.isdir(task_dir):
             raise UsageError(f"task path is not a directory: {task_dir}")
     now = _now()
-    rows = [_status_row(layout, project, task, args, now)
-            for task in (tasks or it.task_ids(project_dir))]
+    newest, bus = _read_mode(args, STATUS_FILTERS)
+    rows = [_status_row(view, args, now)
+            for view in it.view_tasks(layout, project, tasks or it.task_ids(project_dir), now,
+                                      newest=newest, bus=bus)]
     rows = [r for r in rows if _status_matches(r, args.status)]
     _print_status(rows, project, tasks, args)
     return 0
 
 
-def _status_row(layout, project: str, task: str, args, now: int) -> dict:
+def _status_row(view, args, now: int) -> dict:
     from . import info_tasks as it
-    newest, bus = _read_mode(args, STATUS_FILTERS)
-    view = it.view_task(layout, project, task, now, newest=newest, bus=bus)
+    task = view.id
     status = it.status_status(view)
     newest = view.newest
     readable = newest is not None and newest.readable
@@ -512,8 +512,8 @@ def cmd_watch(args, environ=None, cwd=None) -> int:
         _out(f"Watching {len(args.task)} task(s) for project {go_quote(args.project)}:\n")
     while True:
         now = _now()
-        states = [(t, it.watch_state(it.view_task(layout, args.project, t, now), now))
-                  for t in args.task]
+        states = [(t, it.watch_state(view, now))
+                  for t, view in zip(args.task, it.view_tasks(layout, args.project, args.task, now))]
         all_done = all(s.done for _, s in states)
         remaining = deadline - time.monotonic()
         if args.json:

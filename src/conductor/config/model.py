@@ -166,6 +166,20 @@ class WebhookConfig:
 
 
 @dataclass
+class WorktreeConfig:
+    """``worktree:`` (issue 13): a git worktree per task. ``enabled`` is the default of a new
+    task (``run-agent task --worktree/--no-worktree`` and the new-task dialog override it);
+    ``dir`` defaults to a ``worktrees`` dir beside the runs root (absolute after loading)."""
+
+    enabled: bool = False
+    dir: str = ""
+    base: str = ""                     # the default base ref ("": HEAD)
+    setup: list[str] = field(default_factory=list)  # argv run in a new worktree
+    setup_timeout: str = ""            # a duration ("": 10m)
+    copy: list[str] = field(default_factory=list)   # relative paths copied into it (.env)
+
+
+@dataclass
 class Config:
     """A loaded configuration. ``path`` is the absolute path of the file (None when built in code)."""
 
@@ -177,6 +191,7 @@ class Config:
     webhook: WebhookConfig | None = None
     keymap: dict[str, str] = field(default_factory=dict)
     theme: str = ""
+    worktree: WorktreeConfig = field(default_factory=WorktreeConfig)
     # Line of each field as "agents.claude.token_file" -> 7; used for errors found after loading.
     lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 

@@ -940,8 +940,25 @@ class ConductorApp(App[None]):
             self.notify(result.text, title=result.action)
         else:
             self.report_error(result.text)
+            if result.worktree_refused:  # unmerged work on the task's worktree branch
+                self._offer_worktree_force(result)
         self.mark_dirty(result.project, result.task)
         self._flush_dirty()
+
+    def _offer_worktree_force(self, result: ActionResult) -> None:
+        """A delete or archive refused for the task's worktree: say why, offer to force it."""
+        def confirmed(yes: bool | None) -> None:
+            if not yes:
+                return
+            if result.action == "delete":
+                self._control("delete", lambda: self.controller.delete(
+                    result.project, result.task, force=True, worktree_force=True))
+            else:
+                self._control("archive", lambda: self.controller.archive(
+                    result.project, result.task, force=True))
+        self._confirm(f"{result.message}.\n{result.action.capitalize()} anyway? The worktree "
+                      "and its branch are removed, with that work.", confirmed,
+                      f"{result.action.capitalize()} anyway")
 
     @while_running
     def on_pane_error(self, message: PaneError) -> None:

@@ -149,6 +149,12 @@ class _Forwarder:
             signal.signal(sig, old)
 
 
+def _worktree_path(task_dir: str) -> str:
+    from ..worktree.record import read_record
+    record = read_record(task_dir)
+    return record.path if record is not None else ""
+
+
 def _secrets(req: JobRequest) -> tuple[str, ...]:
     environ = req.environ if req.environ is not None else os.environ
     return usable((*req.secrets, *collect(None, environ), getattr(req.agent, "token", "") or ""))
@@ -159,7 +165,8 @@ def run_job(req: JobRequest) -> JobResult:
     layout = Layout(req.root)
     task_dir = layout.ensure_task_dir(req.project, req.task)
     write_task_md_if_missing(task_dir, req.prompt)
-    workdir = os.path.abspath(req.cwd or task_dir)
+    # a task with a worktree (WORKTREE.json, issue 13) runs there, its child jobs too
+    workdir = os.path.abspath(req.cwd or _worktree_path(task_dir) or task_dir)
     bus = MessageBus(layout.task_bus(req.project, req.task))
     run_id, run_dir = req.run_dir or layout.allocate_run_dir(req.project, req.task)
     paths = {name: os.path.join(run_dir, name) for name in (RUN_INFO, PROMPT, OUTPUT, STDOUT, STDERR)}

@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import defaults
@@ -88,6 +88,9 @@ class TaskRequest:
     # clear DONE and CANCELLED once the lock is held (the orchestrator's resume/restart: a
     # start that fails before the lock leaves them as they were)
     clear_markers: bool = False
+    # issue 13: create the task's git worktree (conductor.worktree.manage.WorktreeSettings)
+    # when it has none; a task with one (WORKTREE.json) always runs there
+    worktree: Any = None
 
 
 @dataclass
@@ -138,6 +141,7 @@ class RalphLoop:
                     clear_cancelled(self.task_dir)
                 loopstate.clear_loop_state(self.task_dir)  # stuck/failed end with a new start
                 self._heal_stale_runs()
+                self._worktree()
                 prompt = self._prompt()
                 self._preflight()
                 self._dependencies()
@@ -177,6 +181,24 @@ class RalphLoop:
                 heal_run(path, done_exists=done)
             except (ConductorError, OSError):
                 continue
+
+    def _worktree(self) -> None:
+        """The task's worktree (created once, under the lock; reused by every later start):
+        every attempt, and every child job of the task, runs in it."""
+        from ..worktree.manage import ensure_worktree
+        try:
+            record = ensure_worktree(self.req.root, self.req.project, self.req.task,
+                                     self.task_dir, self.req.worktree,
+                                     note=lambda text: self.post("INFO", text))
+        except ConductorError as exc:
+            self._state(loopstate.FAILED, str(exc))
+            self.post("ERROR", f"task not started: {exc}")
+            raise TaskError(str(exc)) from None
+        if record is None:
+            return
+        self.post("INFO", f"worktree: {record.path} (branch {record.branch}, base "
+                              f"{record.base_ref} {record.base_commit[:12]})")
+        self.req = replace(self.req, cwd=record.path)
 
     def _prompt(self) -> str:
         existing = read_task_prompt(self.task_dir)

@@ -929,8 +929,9 @@ class ConductorApp(App[None]):
 
     def action_copy_line(self) -> None:
         from .widgets.log_view import LogView
-        view = self.focused
-        got = view.current_line() if isinstance(view, LogView) else None
+        from .widgets.readable_log import ReadableLog
+        view = self.focused  # either renderer of a log pane
+        got = view.current_line() if isinstance(view, (LogView, ReadableLog)) else None
         if got is None:
             self.report_error("copy line: no line shown in this log pane yet")
         else:

@@ -128,6 +128,7 @@ WIDGET_KEYS: dict[str, tuple[ActionSpec, ...]] = {
     "feed": vim("feed", "Bus feed") + (
         _spec("feed.open", "enter", "choose", "Open message", "Bus feed", show=True),
     ),
+    # Both renderers of a log pane (the raw LogView, the readable ReadableLog) use these.
     "log": vim("log", "Log (stdout, stderr)",
                actions={"down": "line_down", "up": "line_up", "bottom": "end"},
                ids={"down": "line_down", "up": "line_up", "bottom": "end"},
@@ -146,7 +147,6 @@ WIDGET_KEYS: dict[str, tuple[ActionSpec, ...]] = {
         _spec("log.close_search", "escape", "close_search", "Close search",
               "Log (stdout, stderr)"),
     ),
-    "readable": vim("readable", "Readable stdout", shown={"bottom": "Follow"}),
     "help": (_spec("help.close", "escape,q,question_mark", "close", "Close", "Dialogs",
                    show=True),),
     "message": (_spec("message.close", "escape,q,enter", "close", "Close", "Dialogs",
@@ -173,6 +173,14 @@ ALL: tuple[ActionSpec, ...] = ACTIONS + tuple(
     spec for specs in WIDGET_KEYS.values() for spec in specs)
 """Every binding of the console, app first, in the help screen's order."""
 
+RENAMED: dict[str, str] = {
+    "readable.down": "log.line_down", "readable.up": "log.line_up", "readable.top": "log.top",
+    "readable.bottom": "log.end", "readable.page_down": "log.page_down",
+    "readable.page_up": "log.page_up",
+}
+"""Old ids a config may still use -> the id they became. The readable stdout view had its own
+moves; it is now a renderer of the log pane, with the log pane's keys (``log.*``)."""
+
 CONTROL_ACTIONS = frozenset(spec.action for spec in ACTIONS if spec.control)
 BY_ID = {spec.id: spec for spec in ALL}
 assert len(BY_ID) == len(ALL), "binding ids must be unique"
@@ -195,7 +203,9 @@ def split_keymap(keymap: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     unknown: list[str] = []
     for action_id, keys in keymap.items():
         keys = ",".join(k.strip() for k in keys.split(",") if k.strip())
-        if action_id in BY_ID:
+        if action_id in RENAMED:
+            known.setdefault(RENAMED[action_id], keys)  # the new id, when given too, wins
+        elif action_id in BY_ID:
             known[action_id] = keys
         else:
             unknown.append(action_id)

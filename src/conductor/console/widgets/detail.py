@@ -10,9 +10,8 @@ from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import ContentSwitcher, Markdown, Static, TabbedContent, TabPane
+from textual.widgets import Markdown, Static, TabbedContent, TabPane
 
-from ...agents.display import sniff_stream_type
 from ...store import OUTPUT, PROMPT, STDERR, STDOUT, TASK_MD, TASK_STATE
 from ...store.loopview import clock_time
 from ...store.usage import Usage, format_cost, format_tokens
@@ -22,7 +21,6 @@ from ..messages import FileRead, ReportsWorkerErrors
 from ..status import ProjectView, RunView, TaskView, heartbeat, look
 from ..text import read_text_head, safe_text
 from .log_view import LogPane
-from .readable_log import ReadableLog, readable
 from .run_tree import format_age
 
 TABS = ("output", "stdout", "stderr", "prompt", "task", "info")
@@ -207,10 +205,9 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
         # (project, task) -> its last failed start's error (the controller's, shared)
         self.start_failures = {} if start_failures is None else start_failures
         self.selection = Selection()
-        self.raw_stdout = False
+        self._raw_stdout = False
         self._generation = 0
         self._key: tuple | None = None
-        self._sniffed: dict[str, str] = {}
         self._info_shown: tuple | None = None
         self._file_shown: dict[str, tuple[str, str]] = {}
         self._worktree: list[tuple[str, str]] = []  # Info's worktree rows, read in a thread
@@ -233,9 +230,8 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
                 yield Static("", id="output-note", markup=False)
                 yield Markdown("", id="output-md")
         with TabPane(TAB_TITLES["stdout"], id="stdout"):
-            with ContentSwitcher(initial="stdout-raw", id="stdout-switch"):
-                yield LogPane(id="stdout-raw")
-                yield ReadableLog(id="stdout-readable")
+            # one pane, two renderers; the mode (raw_stdout) is this widget's, not the run's
+            yield LogPane(readable=not self.raw_stdout, id="stdout-log")
         with TabPane(TAB_TITLES["stderr"], id="stderr"):
             yield LogPane(id="stderr-log")
         with TabPane(TAB_TITLES["prompt"], id="prompt"):
@@ -271,40 +267,29 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
         self._generation += 1
         self._load_small(self._generation, sel.run, sel.task)
 
-    def _stream_type(self, run: RunView | None, stdout: str | None) -> str:
-        """The recorded agent type, or, for other agents (a ``command`` wrapping claude, say),
-        the stream format found at the start of stdout (a read of at most 4 KB, remembered)."""
-        agent = (run.info.agent if run else "").strip().lower()
-        if readable(agent) or not stdout:
-            return agent
-        if stdout not in self._sniffed:
-            found = sniff_stream_type(stdout)
-            if found is None:
-                return agent  # maybe nothing written yet: look again next time
-            self._sniffed[stdout] = found
-        return self._sniffed[stdout]
-
     def _set_logs(self, run: RunView | None) -> None:
-        stdout = run_file(run, STDOUT) if run else None
-        self.query_one("#stdout-raw", LogPane).set_path(stdout)
-        agent = self._stream_type(run, stdout)
-        view = self.query_one("#stdout-readable", ReadableLog)
-        view.set_path(stdout if readable(agent) else None, agent)
-        self._switch_stdout(readable(agent) and not self.raw_stdout)
+        agent = (run.info.agent if run else "").strip().lower()
+        self.query_one("#stdout-log", LogPane).set_path(run_file(run, STDOUT) if run else None,
+                                                        agent)
         self.query_one("#stderr-log", LogPane).set_path(run_file(run, STDERR) if run else None)
         self.query_one("#prompt-log", LogPane).set_path(run_file(run, PROMPT) if run else None)
 
-    def _switch_stdout(self, show_readable: bool) -> None:
-        self.query_one("#stdout-switch", ContentSwitcher).current = \
-            "stdout-readable" if show_readable else "stdout-raw"
-
     def toggle_raw(self) -> bool:
-        """Stdout raw <-> readable; returns whether raw is now shown."""
+        """Stdout raw <-> readable (for every run from now on); returns whether raw is now
+        shown. The focus stays on the stdout pane's renderer when it was there."""
         self.raw_stdout = not self.raw_stdout
-        run = self.selection.run
-        agent = self._stream_type(run, run_file(run, STDOUT) if run else None)
-        self._switch_stdout(readable(agent) and not self.raw_stdout)
         return self.raw_stdout
+
+    @property
+    def raw_stdout(self) -> bool:
+        """The stdout pane's mode: raw lines (True) or readable (False, the default)."""
+        return self._raw_stdout
+
+    @raw_stdout.setter
+    def raw_stdout(self, raw: bool) -> None:
+        self._raw_stdout = raw
+        if self.is_mounted:
+            self.query_one("#stdout-log", LogPane).set_readable(not raw)
 
     def update_info(self) -> None:
         """Draw the Info tab; a task re-read that changed nothing shown draws nothing (every
@@ -322,24 +307,23 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
 
     def refresh_logs(self, path: str | None = None) -> None:
         """A log grew (``path``) or a timer fired (None): read the new bytes."""
-        for pane_id in ("#stdout-raw", "#stderr-log", "#prompt-log"):
+        for pane_id in ("#stdout-log", "#stderr-log", "#prompt-log"):
             pane = self.query_one(pane_id, LogPane)
             if path is None or pane.log_view.path == path:
                 pane.log_view.refresh_file()
-        readable = self.query_one("#stdout-readable", ReadableLog)
-        if path is None or readable.path == path:
-            readable.refresh_file()
+            shown = pane.readable_view
+            if shown is not None and (path is None or shown.path == path):
+                shown.refresh_file()  # reads only while shown
 
     def log_paths(self) -> set[str]:
         paths = {self.query_one(p, LogPane).log_view.path
-                 for p in ("#stdout-raw", "#stderr-log", "#prompt-log")}
+                 for p in ("#stdout-log", "#stderr-log", "#prompt-log")}
         return {p for p in paths if p}
 
     def followed_files(self) -> frozenset[str]:
         """The files this pane shows and reads again when they grow: the app routes a
         ``log_grew`` event for one of them to :meth:`refresh_logs`."""
-        readable_path = self.query_one("#stdout-readable", ReadableLog).path
-        return frozenset(self.log_paths() | ({readable_path} if readable_path else set()))
+        return frozenset(self.log_paths())
 
     # -- small files ---------------------------------------------------------------------
 

@@ -212,3 +212,22 @@ def test_a_hostile_worktree_record_is_one_line_in_the_tab(world, tmp_path):
             await until(pilot, lambda: "WORKTREE.json" in app.last_error, 10, "error")
             assert "WORKTREE.json" in title(pane) and "\n" not in title(pane)
     run_app(go)
+
+
+def test_a_big_diff_is_read_a_page_at_a_time(world, tmp_path):
+    write(world["wt"], {"README.md": "".join(f"line {n}\n" for n in range(2500))})
+
+    async def go():
+        app = app_for(world, tmp_path)
+        async with app.run_test(size=(160, 45)) as pilot:
+            pane = await open_changes(pilot, WT_TASK)
+            assert pane.path == "README.md" and len(pane.lines) == 1000 and pane.more
+            assert "diff: first 1,000 lines (more below)" in title(pane)
+            pane.diff_list.focus()
+            await pilot.press("G")
+            await until(pilot, lambda: len(pane.lines) == 2000, 20, "the second page")
+            await pilot.press("G")
+            await until(pilot, lambda: not pane.more, 20, "the last page")
+            assert rows(pane.diff_list)[-1] == "+line 2499"
+            assert pane.diff_list.row_count == len(pane.lines) == 2500 + 6
+    run_app(go)

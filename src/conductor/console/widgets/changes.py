@@ -33,6 +33,9 @@ from .scrolling import VimKeys
 
 CHANGES_POLL = 2.0
 """Seconds between re-reads of the stat list while the tab is visible."""
+POLL_SHARE = 0.1
+"""At most this share of the time is spent in polls: after a refresh that took t seconds the
+next poll waits at least t / POLL_SHARE (a huge repository is polled less often)."""
 DIFF_PAGE = 1000
 """Diff lines read per page (the next page is read when the cursor reaches the end)."""
 STATUS_STYLES = {"M": "yellow", "A": "green", "D": "red", "?": "green", "T": "magenta"}
@@ -144,6 +147,7 @@ class ChangesPane(ReportsWorkerErrors, Vertical):
         self._busy = False
         self._again = False
         self._paging = False
+        self._read_at = 0.0  # monotonic time the last refresh finished
 
     def compose(self):
         yield Static("", id="changes-title", markup=False)
@@ -190,7 +194,9 @@ class ChangesPane(ReportsWorkerErrors, Vertical):
             self.refresh_changes()
 
     def _poll(self) -> None:
-        if self.showing and self.is_attached:
+        if not (self.showing and self.is_attached):
+            return
+        if time.monotonic() - self._read_at >= self.last_seconds / POLL_SHARE:
             self.refresh_changes()
 
     def refresh_changes(self) -> None:
@@ -233,6 +239,7 @@ class ChangesPane(ReportsWorkerErrors, Vertical):
             return
         self._busy = False
         self.last_seconds = message.seconds
+        self._read_at = time.monotonic()
         if message.error:
             if message.error != self.error:
                 self.error = message.error
@@ -241,9 +248,9 @@ class ChangesPane(ReportsWorkerErrors, Vertical):
         elif message.fingerprint != self._fingerprint:
             self.error = ""
             self.target, self._fingerprint = message.target, message.fingerprint
-            self._show_files(message.files)
             if message.page is not None or not message.files:
                 self._show_diff(message.path, message.page, message.rows, append=False)
+            self._show_files(message.files)  # after: its cursor is on the file shown
             self._title()
         if self._again:
             self._again = False

@@ -180,3 +180,12 @@ def test_a_record_naming_a_plain_dir_is_refused(task, tmp_path):
         json.dump(record, fh)
     with pytest.raises(ConductorError):
         resolve_target(task_dir, None)
+
+
+def test_an_untracked_fifo_is_listed_without_being_opened(task):
+    _repo, wt, task_dir = task
+    os.mkfifo(os.path.join(wt, "pipe"))
+    write(wt, {"real.txt": "1\n2\n"})
+    files = changed_files(resolve_target(task_dir, None))
+    assert FileChange("real.txt", "?", 2, 0) in files
+    assert all(f.path != "pipe" or f.added is None for f in files)

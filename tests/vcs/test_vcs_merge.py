@@ -125,3 +125,13 @@ def test_merge_and_discard_refuse_a_record_naming_another_checkout(task, tmp_pat
     with pytest.raises(ConductorError, match="main working tree|not a worktree of|checked out"):
         discard(read_worktree_record(task_dir))
     assert os.path.isdir(repo) and git(repo, "branch", "--list", "main").strip() == "* main"
+
+
+def test_a_dirty_checkout_of_the_base_is_refused_untouched(task):
+    repo, wt, record = task
+    commit(wt, {"x.txt": "x\n"}, "agent")
+    write(repo, {"README.md": "operator's edit\n"})
+    with pytest.raises(ConductorError, match=r"has uncommitted changes: commit or stash them"):
+        merge_branch(record)
+    assert open(os.path.join(repo, "README.md")).read() == "operator's edit\n"
+    assert git(repo, "status", "--porcelain") == " M README.md\n"

@@ -154,13 +154,16 @@ def _tracked(target: ChangeTarget) -> dict[str, FileChange]:
 
 
 def _count_lines(path: str) -> int | None:
-    """Lines of an untracked file as git would count them; None for binary or big ones."""
+    """Lines of an untracked file as git would count them; None for binary or big ones, and
+    for anything but a regular file (a FIFO or a device is never opened)."""
+    import stat
     try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
     try:
-        import stat
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_size > UNTRACKED_COUNT_LIMIT:
             return None

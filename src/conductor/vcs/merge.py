@@ -148,16 +148,19 @@ def _merge_checked_out(record: WorktreeRecord, plan: MergePlan, message: str) ->
     try:
         run_git(where, ["merge", *how, f"refs/heads/{record.branch}"])
     except GitError as exc:
-        _abort(where)
-        raise ConductorError(f"merge refused: {record.branch} does not merge cleanly into "
-                             f"{plan.base_branch} ({exc.detail}); the repository is unchanged"
-                             ) from None
+        if _abort(where):
+            raise ConductorError(f"merge refused: {record.branch} does not merge cleanly into "
+                                 f"{plan.base_branch} ({exc.detail}); the repository is "
+                                 "unchanged") from None
+        raise ConductorError(f"merge failed: {exc}") from None
 
 
-def _abort(where: str) -> None:
+def _abort(where: str) -> bool:
+    """``git merge --abort`` when a merge stopped half-way; whether one had."""
     code, _ = run_git(where, ["rev-parse", "-q", "--verify", "MERGE_HEAD"], ok=(0, 1))
     if code == 0:
         run_git(where, ["merge", "--abort"])
+    return code == 0
 
 
 def _merge_ref(record: WorktreeRecord, plan: MergePlan, message: str) -> None:

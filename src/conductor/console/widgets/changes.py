@@ -185,8 +185,10 @@ class ChangesPane(ReportsWorkerErrors, Vertical):
             self.file_list.set_rows([])
             self.diff_list.set_rows([])
             self._title("reading…" if task else "select a task or a run")
-        if self.showing:
-            self.refresh_changes()
+            if self.showing:
+                self.refresh_changes()
+        else:  # the task was read again (its files changed): as often as a poll may
+            self._poll()
 
     def set_visible(self, visible: bool) -> None:
         self.showing = visible

@@ -135,3 +135,12 @@ def test_a_dirty_checkout_of_the_base_is_refused_untouched(task):
         merge_branch(record)
     assert open(os.path.join(repo, "README.md")).read() == "operator's edit\n"
     assert git(repo, "status", "--porcelain") == " M README.md\n"
+
+
+def test_a_base_given_as_head_merges_into_the_repo_s_current_branch(task):
+    repo, wt, record = task
+    from dataclasses import replace
+    tip = commit(wt, {"x.txt": "x\n"}, "agent")
+    plan = merge_branch(replace(record, base_ref="HEAD"))
+    assert (plan.kind, plan.base_branch) == ("fast-forward", "main")
+    assert git(repo, "rev-parse", "main").strip() == tip

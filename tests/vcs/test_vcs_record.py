@@ -31,6 +31,8 @@ def write(task_dir: str, data) -> str:
 
 def test_a_good_record_is_read_and_none_without_one(task_dir):
     assert read_worktree_record(task_dir) is None
+    write(task_dir, {**GOOD, "base_ref": "HEAD~2"})  # the base as given to --base
+    assert read_worktree_record(task_dir).base_ref == "HEAD~2"
     write(task_dir, GOOD)
     record = read_worktree_record(task_dir)
     assert (record.repo, record.path, record.branch, record.base_commit) == \
@@ -45,7 +47,7 @@ def test_a_good_record_is_read_and_none_without_one(task_dir):
     ({"branch": "conductor/../x"}, "branch", "must be a branch under conductor/"),
     ({"branch": "conductor/-x y"}, "branch", "must be a branch under conductor/"),
     ({"base_commit": "HEAD"}, "base_commit", "must be 40 hex digits"),
-    ({"base_ref": "--upload-pack=x"}, "base_ref", "not a git ref name"),
+    ({"base_ref": "--upload-pack=x"}, "base_ref", "not a git revision"),
     ({"repo": 7}, "repo", "must be a string, got int"),
     ({"repo": ""}, "repo", "missing"),
 ])

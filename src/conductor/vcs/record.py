@@ -74,9 +74,9 @@ def parse_record(path: str, raw: bytes) -> WorktreeRecord:
             _BAD_REF.search(branch):
         raise WorktreeRecordError(path, "branch",
                                   f"must be a branch under {BRANCH_PREFIX}, got {branch!r}")
-    base_ref = _text(path, data, "base_ref", required=False)
-    if base_ref and (base_ref.startswith("-") or _BAD_REF.search(base_ref)) and base_ref != "HEAD":
-        raise WorktreeRecordError(path, "base_ref", f"not a git ref name: {base_ref!r}")
+    base_ref = _text(path, data, "base_ref", required=False)  # as given: HEAD~2, v1.0, a sha
+    if base_ref.startswith("-") or any(not ch.isprintable() for ch in base_ref):
+        raise WorktreeRecordError(path, "base_ref", f"not a git revision: {base_ref!r}")
     commit = _text(path, data, "base_commit")
     if not _SHA.match(commit):
         raise WorktreeRecordError(path, "base_commit", f"must be 40 hex digits, got {commit!r}")

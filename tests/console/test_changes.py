@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import psutil
 import pytest
 
 from conductor.bus import MessageBus
@@ -17,7 +18,7 @@ from vcs.gitrepo import commit, git, write
 
 from .changes_root import DIR_TASK, NOGIT_TASK, WT_TASK, build_changes_root
 from .fixed_root import frozen_clock
-from .live import run_app, select, settle, until
+from .live import run_app, select, settle, until, wait_for
 
 
 @pytest.fixture
@@ -222,6 +223,7 @@ def test_a_big_diff_is_read_a_page_at_a_time(world, tmp_path):
         async with app.run_test(size=(160, 45)) as pilot:
             pane = await open_changes(pilot, WT_TASK)
             assert pane.path == "README.md" and len(pane.lines) == 1000 and pane.more
+            assert pane._reader is not None  # git waits, paused, for the next page
             assert "diff: first 1,000 lines (more below)" in title(pane)
             pane.diff_list.focus()
             await pilot.press("G")
@@ -230,4 +232,24 @@ def test_a_big_diff_is_read_a_page_at_a_time(world, tmp_path):
             await until(pilot, lambda: not pane.more, 20, "the last page")
             assert rows(pane.diff_list)[-1] == "+line 2499"
             assert pane.diff_list.row_count == len(pane.lines) == 2500 + 6
+            assert pane._reader is None
+            pane.file_list.focus()
+            await pilot.press("j")  # another file: the first one's diff is read anew
+            await until(pilot, lambda: pane.path == "src/app.py", 10, "second file")
     run_app(go)
+    wait_for(lambda: not [p for p in psutil.Process().children(recursive=True)
+                          if p.name() == "git"], 10, "no git process left")
+
+
+def test_quitting_with_a_diff_half_read_leaves_no_git_behind(world, tmp_path):
+    write(world["wt"], {"README.md": "".join(f"line {n}\n" for n in range(5000))})
+
+    async def go():
+        app = app_for(world, tmp_path)
+        async with app.run_test(size=(160, 45)) as pilot:
+            pane = await open_changes(pilot, WT_TASK)
+            assert pane.more and pane._reader is not None
+    run_app(go)
+    wait_for(lambda: not [p for p in psutil.Process().children(recursive=True)
+                          if p.name() == "git" and p.status() != psutil.STATUS_ZOMBIE], 10,
+             "no git process left")

@@ -189,3 +189,23 @@ def test_an_untracked_fifo_is_listed_without_being_opened(task):
     files = changed_files(resolve_target(task_dir, None))
     assert FileChange("real.txt", "?", 2, 0) in files
     assert all(f.path != "pipe" or f.added is None for f in files)
+
+
+def test_a_reader_reads_on_page_after_page_with_the_same_lines_as_a_fresh_read(task):
+    from conductor.vcs.changes import DiffReader
+    _repo, wt, task_dir = task
+    write(wt, {"big.txt": "".join(f"line {n}\n" for n in range(2500)), "README.md": "bye\n"})
+    target = resolve_target(task_dir, None)
+    untracked = ["big.txt"]
+    reader = DiffReader(target, None, untracked)
+    pages = [reader.read(1000) for _ in range(3)]
+    reader.close()
+    assert [(p.start, len(p.lines), p.more) for p in pages] == \
+        [(0, 1000, True), (1000, 1000, True), (2000, 513, False)]
+    whole = [line.text for p in pages for line in p.lines]
+    assert whole == [line.text for line in diff_page(target, None, 0, 10_000,
+                                                     untracked=untracked).lines]
+    assert [line.text for line in pages[1].lines] == \
+        [line.text for line in diff_page(target, None, 1000, 1000, untracked=untracked).lines]
+    assert whole[:7] == ["diff --git a/README.md b/README.md", "index ce01362..b023018 100644",
+                         "--- a/README.md", "+++ b/README.md", "@@ -1 +1 @@", "-hello", "+bye"]

@@ -282,46 +282,111 @@ def _decode(raw: bytes) -> str:
     return text[:MAX_LINE_CHARS] + (" …" if len(text) > MAX_LINE_CHARS else "")
 
 
+class DiffReader:
+    """The diff of one file (every file when ``path`` is None) read on from where the last
+    page ended. git's process is kept between pages (its clock stopped), so page n costs one
+    page, not n; each line over MAX_LINE_CHARS is cut and the rest skipped unread into memory.
+    One thread at a time; :meth:`close` when done (:meth:`kill` from anywhere)."""
+
+    def __init__(self, target: ChangeTarget, path: str | None,
+                 untracked: list[str] | None = None) -> None:
+        self.target = target
+        self.path = path
+        self.index = 0  # lines given so far
+        self.done = target.kind == "none"
+        self._commands = [] if self.done else _commands(target, path, untracked or [])
+        self._stream: GitStream | None = None
+        self._ok: tuple[int, ...] = (0,)
+        self._args: list[str] = []
+        self._parser = _Parser()
+        self._ahead: DiffLine | None = None
+
+    def _raw_line(self) -> bytes:
+        assert self._stream is not None
+        raw = self._stream.readline(MAX_LINE_CHARS * 4)
+        while raw and not raw.endswith(b"\n"):  # a long line: drop the rest of it
+            rest = self._stream.readline(65536)
+            if not rest:
+                break
+            if rest.endswith(b"\n"):
+                raw += b"\n"
+                break
+        return raw
+
+    def _next(self) -> DiffLine | None:
+        if self._ahead is not None:
+            line, self._ahead = self._ahead, None
+            return line
+        while True:
+            if self._stream is None:
+                if not self._commands:
+                    return None
+                args, self._ok = self._commands.pop(0)
+                self._args = args
+                self._stream = GitStream(self.target.top, args)
+            raw = self._raw_line()
+            if raw:
+                return self._parser.line(_decode(raw))
+            stream, self._stream = self._stream, None
+            stream.close()
+            if stream.returncode not in self._ok:
+                raise GitError(self.target.top, self._args,
+                               stream.error or f"exit code {stream.returncode}",
+                               stream.returncode)
+
+    def read(self, count: int, *, keep: bool = True) -> DiffPage:
+        """The next ``count`` lines (``keep`` False: skipped, none returned)."""
+        page = DiffPage(self.index)
+        if self._stream is not None:
+            self._stream.resume()
+        try:
+            for _ in range(count):
+                line = self._next()
+                if line is None:
+                    self.done = True
+                    break
+                self.index += 1
+                if keep:
+                    page.lines.append(line)
+            if not self.done:
+                self._ahead = self._next()
+                self.done = self._ahead is None
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            if self._stream is not None:
+                self._stream.pause()
+        page.more = not self.done
+        return page
+
+    def kill(self) -> None:
+        if self._stream is not None:
+            self._stream.kill()
+
+    def close(self) -> None:
+        stream, self._stream = self._stream, None
+        self._commands = []
+        self.done = True
+        if stream is not None:
+            try:
+                stream.close(early=True)
+            except GitError:
+                pass
+
+
 def diff_page(target: ChangeTarget, path: str | None, start: int = 0, count: int = 2000, *,
               untracked: list[str] | None = None) -> DiffPage:
     """Lines ``start`` to ``start + count`` of the diff of ``path`` (every file when None)
     since the base; ``untracked`` names the files git does not track (diffed against
-    /dev/null). git is stopped as soon as the page is full; a line over MAX_LINE_CHARS is cut
-    and the rest of it skipped unread into memory."""
-    page = DiffPage(start)
-    if target.kind == "none":
-        return page
-    parser = _Parser()
-    index = 0
-    for args, ok in _commands(target, path, untracked or []):
-        stream = GitStream(target.top, args)
-        early = True
-        try:
-            while True:
-                raw = stream.readline(MAX_LINE_CHARS * 4)
-                if not raw:
-                    early = False
-                    break
-                while not raw.endswith(b"\n"):  # a long line: drop the rest of it
-                    rest = stream.readline(65536)
-                    if not rest:
-                        break
-                    if rest.endswith(b"\n"):
-                        raw += b"\n"
-                        break
-                line = parser.line(_decode(raw))
-                if index >= start + count:
-                    page.more = True
-                    return page
-                if index >= start:
-                    page.lines.append(line)
-                index += 1
-        finally:
-            stream.close(early=early)
-        if stream.returncode not in ok:
-            raise GitError(target.top, args, stream.error or f"exit code {stream.returncode}",
-                           stream.returncode)
-    return page
+    /dev/null). git is stopped as soon as the page is full."""
+    reader = DiffReader(target, path, untracked)
+    try:
+        if start:
+            reader.read(start, keep=False)
+        return reader.read(count)
+    finally:
+        reader.close()
 
 
 # ---- review comments -----------------------------------------------------------------------

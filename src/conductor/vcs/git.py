@@ -110,10 +110,27 @@ class GitStream:
                                          env=git_env())
         except OSError as exc:
             raise GitError(repo, args, f"cannot run git: {exc.strerror or exc}") from None
-        self._timer = threading.Timer(timeout, self._expire)
+        self.timeout = timeout
+        self._timer: threading.Timer | None = None
+        self.resume()
+
+    def pause(self) -> None:
+        """The reader stops reading for a while (between pages): the clock stops too."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def resume(self) -> None:
+        """Reading again: git has ``timeout`` seconds to give what is read next."""
+        self.pause()
+        self._timer = threading.Timer(self.timeout, self._expire)
         self._timer.daemon = True
         self._timer.start()
-        self.timeout = timeout
+
+    def kill(self) -> None:
+        """Stop git now without waiting for it (a signal: safe on the event loop)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
 
     def _expire(self) -> None:
         self.timed_out = True
@@ -136,7 +153,7 @@ class GitStream:
         err = self.proc.stderr.read(4096)
         self.proc.stderr.close()
         self.returncode = self.proc.wait()
-        self._timer.cancel()
+        self.pause()
         self.error = _first_line(err)
         if self.timed_out:
             raise GitError(self.repo, self.args, f"timed out after {self.timeout:g} s")

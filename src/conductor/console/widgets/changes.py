@@ -53,6 +53,7 @@ class ChangesRead(Message):
     rows: list = field(default_factory=list)
     error: str = ""
     seconds: float = 0.0
+    reader: object = None  # the DiffReader positioned after the page, while there is more
 
 
 @dataclass
@@ -62,6 +63,8 @@ class DiffRead(Message):
     page: object  # DiffPage
     rows: list
     append: bool
+    reader: object = None
+    shown: int = 0  # the diff shown when the page was asked for (an append onto it)
 
 
 @dataclass
@@ -148,6 +151,8 @@ class ChangesPane(ReportsWorkerErrors, Vertical):
         self._again = False
         self._paging = False
         self._read_at = 0.0  # monotonic time the last refresh finished
+        self._reader = None  # the shown diff's DiffReader, positioned after its last line
+        self._shown = 0  # counts the diffs shown (a page read for an older one is dropped)
 
     def compose(self):
         yield Static("", id="changes-title", markup=False)
@@ -181,6 +186,7 @@ class ChangesPane(ReportsWorkerErrors, Vertical):
             self.target, self.files, self.lines, self.path = None, [], [], None
             self._fingerprint = ()
             self._busy = False
+            self._keep_reader(None)
             self.error = ""
             self.file_list.set_rows([])
             self.diff_list.set_rows([])
@@ -214,30 +220,63 @@ class ChangesPane(ReportsWorkerErrors, Vertical):
     @work(thread=True, group="changes", exit_on_error=False)
     def _read(self, generation: int, task_dir: str, cwd: str | None, path: str | None,
               seen: tuple) -> None:
-        from ...vcs.changes import changed_files, diff_page, fingerprint, resolve_target
+        from ...vcs.changes import changed_files, fingerprint, resolve_target
         started = time.perf_counter()
         try:
             target = resolve_target(task_dir, cwd)
             files = changed_files(target)
             marks = fingerprint(target, files)
-            page = rows = None
+            page = rows = reader = None
             if marks != seen:
                 paths = [f.path for f in files]
                 path = path if path in paths else (paths[0] if paths else None)
                 if path is not None:
-                    page = diff_page(target, path, 0, DIFF_PAGE,
-                                     untracked=[f.path for f in files if f.untracked])
+                    page, reader = self._first_page(
+                        target, path, 0, [f.path for f in files if f.untracked])
                     rows = diff_rows(page.lines)
         except ConductorError as exc:
             self.post_message(ChangesRead(generation, error=str(exc),
                                           seconds=time.perf_counter() - started))
             return
         self.post_message(ChangesRead(generation, target, files, marks, path, page, rows or [],
-                                      seconds=time.perf_counter() - started))
+                                      seconds=time.perf_counter() - started, reader=reader))
+
+    @staticmethod
+    def _first_page(target, path: str | None, start: int, untracked: list[str]):
+        """(the page at ``start``, the reader kept for the next page, or None at the end)."""
+        from ...vcs.changes import DiffReader
+        reader = DiffReader(target, path, untracked)
+        if start:
+            reader.read(start, keep=False)
+        page = reader.read(DIFF_PAGE)
+        if page.more:
+            return page, reader
+        reader.close()
+        return page, None
+
+    def _drop_reader(self, reader) -> None:
+        """A reader nobody will read on: git is stopped now, reaped in a thread."""
+        if reader is not None:
+            reader.kill()
+            self._close_reader(reader)
+
+    @work(thread=True, group="changes-close", exit_on_error=False)
+    def _close_reader(self, reader) -> None:
+        reader.close()
+
+    def _keep_reader(self, reader) -> None:
+        if reader is not self._reader:
+            self._drop_reader(self._reader)
+        self._reader = reader
+
+    def on_unmount(self) -> None:
+        if self._reader is not None:
+            self._reader.kill()
 
     def on_changes_read(self, message: ChangesRead) -> None:
         message.stop()
         if message.generation != self._generation:
+            self._drop_reader(message.reader)
             return
         self._busy = False
         self.last_seconds = message.seconds
@@ -252,6 +291,7 @@ class ChangesPane(ReportsWorkerErrors, Vertical):
             self.target, self._fingerprint = message.target, message.fingerprint
             if message.page is not None or not message.files:
                 self._show_diff(message.path, message.page, message.rows, append=False)
+                self._keep_reader(message.reader)
             self._show_files(message.files)  # after: its cursor is on the file shown
             self._title()
         if self._again:
@@ -277,6 +317,7 @@ class ChangesPane(ReportsWorkerErrors, Vertical):
             self.diff_list.append_rows(rows)
             return
         top = self.diff_list.cursor if same else 0
+        self._shown += 1
         self.lines = list(page.lines) if page is not None else []
         self.diff_list.set_rows(rows)
         if self.lines:
@@ -310,23 +351,37 @@ class ChangesPane(ReportsWorkerErrors, Vertical):
             return
         self._paging = append
         untracked = [f.path for f in self.files if f.untracked]
-        self._read_page(self._generation, self.target, path, start, untracked, append)
+        reader = self._reader
+        if append and reader is not None and reader.path == path and reader.index == start:
+            self._reader = None  # the worker holds it now, and hands it back with the page
+        else:
+            reader = None
+        self._read_page(self._generation, self.target, path, start, untracked, append, reader,
+                        self._shown)
 
-    @work(thread=True, group="changes-diff", exclusive=True, exit_on_error=False)
+    @work(thread=True, group="changes-diff", exit_on_error=False)
     def _read_page(self, generation: int, target, path: str | None, start: int,
-                   untracked: list[str], append: bool) -> None:
-        from ...vcs.changes import diff_page
-        page = diff_page(target, path, start, DIFF_PAGE, untracked=untracked)
-        self.post_message(DiffRead(generation, path, page, diff_rows(page.lines), append))
+                   untracked: list[str], append: bool, reader, shown: int) -> None:
+        if reader is None:
+            page, reader = self._first_page(target, path, start, untracked)
+        else:
+            page = reader.read(DIFF_PAGE)
+            if not page.more:
+                reader.close()
+                reader = None
+        self.post_message(DiffRead(generation, path, page, diff_rows(page.lines), append,
+                                   reader, shown))
 
     def on_diff_read(self, message: DiffRead) -> None:
         message.stop()
-        self._paging = False
-        if message.generation != self._generation:
-            return
-        if message.append and message.path != self.path:
+        if message.append:
+            self._paging = False
+        if message.generation != self._generation or \
+                (message.append and (message.path, message.shown) != (self.path, self._shown)):
+            self._drop_reader(message.reader)
             return
         self._show_diff(message.path, message.page, message.rows, append=message.append)
+        self._keep_reader(message.reader)
         self._title()
 
     # -- review comments -------------------------------------------------------------------

@@ -19,7 +19,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from vcs.gitrepo import add_worktree, git, make_repo, write  # noqa: E402
 
-from conductor.vcs.changes import changed_files, diff_page, fingerprint, resolve_target  # noqa: E402
+from conductor.vcs.changes import (DiffReader, changed_files, diff_page,  # noqa: E402
+                                   fingerprint, resolve_target)
 
 
 def refresh_cost(task_dir: str, rounds: int) -> list[float]:
@@ -63,7 +64,17 @@ def main() -> None:
         started = time.perf_counter()
         later = diff_page(target, "big.txt", 500_000, 1000)
         middle = time.perf_counter() - started
+        reader = DiffReader(target, "big.txt")
+        reader.read(1000)
+        times = []
+        for _ in range(50):
+            started = time.perf_counter()
+            reader.read(1000)
+            times.append(time.perf_counter() - started)
+        reader.close()
         after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(f"reading on (what the tab does when the cursor reaches the end): next page "
+              f"median {statistics.median(times) * 1000:.1f} ms over 50 pages")
         print(f"100 MB diff: first page ({len(page.lines)} lines) {first * 1000:.0f} ms, page "
               f"at line 500,000 ({len(later.lines)} lines) {middle * 1000:.0f} ms; peak RSS grew {(after - before) / 1024:.1f} MB")
         print("load average:", " ".join(f"{x:.2f}" for x in os.getloadavg()),

@@ -109,6 +109,7 @@ def test_c_on_a_diff_line_posts_a_review_comment_with_file_line_and_snippet(worl
             assert b"type: USER\n" in raw
             assert (b"Review comment on src/app.py:2:\nuse a constant\n\nAt src/app.py:2:\n"
                     b"```diff\n   a = 1\n  -b = 2\n> +b = 20\n   c = 3\n  +d = 4\n```\n") in raw
+            assert "+b = 20" in rows(pane.diff_list)  # the diff is still there, as it was
             [message] = MessageBus(bus).read_all()
             assert (message.type, message.task_id) == ("USER", WT_TASK)
             await until(pilot, lambda: "review comment on src/app.py:2 posted USER" in
@@ -253,3 +254,22 @@ def test_quitting_with_a_diff_half_read_leaves_no_git_behind(world, tmp_path):
     wait_for(lambda: not [p for p in psutil.Process().children(recursive=True)
                           if p.name() == "git" and p.status() != psutil.STATUS_ZOMBIE], 10,
              "no git process left")
+
+
+def test_discard_is_refused_while_the_task_runs_there(world, tmp_path):
+    from .fixed_root import hold_loop_lock
+    lock = hold_loop_lock(world["task_dir"])
+
+    async def go():
+        app = app_for(world, tmp_path)
+        async with app.run_test(size=(160, 45)) as pilot:
+            await open_changes(pilot, WT_TASK)
+            await pilot.press("ctrl+d")
+            await until(pilot, lambda: "is running in that worktree: stop it first" in
+                        app.last_error, 10, "refusal")
+            assert not isinstance(app.screen, ConfirmScreen)
+    try:
+        run_app(go)
+    finally:
+        lock.close()
+    assert os.path.isdir(world["wt"])

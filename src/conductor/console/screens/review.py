@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static, TextArea
+from textual.widgets import Button, Static, TextArea
 
 from ..keymap import widget_bindings
 from ..text import safe_text
@@ -20,6 +20,7 @@ class ReviewCommentScreen(ModalScreen[str | None]):
                                           color: $text-muted; }
     ReviewCommentScreen #review-body { height: 5; margin-bottom: 1;
                                        border-left: outer $accent 30%; }
+    ReviewCommentScreen #review-hint { color: $text-muted; height: auto; }
     ReviewCommentScreen #review-error { color: $error; height: auto; }
     """
 
@@ -33,8 +34,8 @@ class ReviewCommentScreen(ModalScreen[str | None]):
             yield Static(Text(safe_text(f"Review comment on {self.anchor}")),
                          classes="dialog-title")
             yield Static(Text(safe_text("\n".join(self.snippet))), id="review-snippet")
-            yield Label("comment (sent to the task's bus as a USER message)",
-                        classes="field-label")
+            yield Static("Your comment, sent to the task's bus as a USER message with the "
+                         "line and this snippet:", id="review-hint", markup=False)
             yield TextArea("", id="review-body", compact=True, soft_wrap=True)
             yield Static("", id="review-error", markup=False)
             with Horizontal(classes="dialog-buttons"):

@@ -414,7 +414,8 @@ class ChangesPane(ReportsWorkerErrors, Vertical):
         def send(comment: str | None) -> None:
             if comment:
                 self._post_comment(task.project, task.task, line, around, comment)
-        self.app.push_screen(ReviewCommentScreen(anchor(line), [a.text for a in around]), send)
+        shown = [("> " if other is line else "  ") + other.text for other in around]
+        self.app.push_screen(ReviewCommentScreen(anchor(line), shown), send)
 
     @work(thread=True, group="changes-post", exit_on_error=False)
     def _post_comment(self, project: str, task: str, line, around, comment: str) -> None:
@@ -486,6 +487,10 @@ class ChangesPane(ReportsWorkerErrors, Vertical):
         record = self._worktree("discard")
         task = self.for_task
         if record is None or task is None:
+            return
+        if task.loop_alive or task.status in ("running", "loop-dead", "needs-you"):
+            self.post_message(PaneError(f"discard: {task.task} is running in that worktree: "
+                                        "stop it first"))
             return
         from ..screens import ConfirmScreen
 

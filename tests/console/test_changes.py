@@ -273,3 +273,12 @@ def test_discard_is_refused_while_the_task_runs_there(world, tmp_path):
     finally:
         lock.close()
     assert os.path.isdir(world["wt"])
+
+
+def test_a_file_name_or_line_with_escapes_is_drawn_harmless(world, tmp_path):
+    from conductor.console.widgets.changes import diff_rows, file_row
+    from conductor.vcs.changes import DiffLine, FileChange
+    assert file_row(FileChange("evil\x1b[2J\n.txt", "?", 1, 0)).plain == \
+        "? evil\u241b[2J\u240a.txt  +1 −0"
+    [row] = diff_rows([DiffLine("+\x1b]52;c;AAAA\x07", "add")])
+    assert row.plain == "+\u241b]52;c;AAAA\u2407"

@@ -225,6 +225,14 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
         with TabbedContent(initial="stdout", id="tabs"):
             yield from self._panes()
 
+    @property
+    def changes(self) -> ChangesPane:
+        """The Changes tab's pane (it runs git only while its tab is shown)."""
+        return self.query_one(ChangesPane)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.changes.set_visible(event.pane.id == "changes")
+
     def _panes(self):
         with TabPane(TAB_TITLES["output"], id="output"):
             with VerticalScroll(id="output-scroll"):
@@ -374,13 +382,3 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
             self.query_one("#output-md", Markdown).update(safe_text(message.text))
         elif message.slot == "task":
             self.query_one("#task-md", Markdown).update(message.text)
-
-    # -- the Changes tab -----------------------------------------------------------------
-
-    @property
-    def changes(self) -> ChangesPane:
-        return self.query_one(ChangesPane)
-
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        """The Changes tab runs git only while it is shown."""
-        self.changes.set_visible(event.pane.id == "changes")

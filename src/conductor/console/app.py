@@ -876,6 +876,13 @@ class ConductorApp(App[None]):
         self._confirm(f"{first}\nIts directory and every run in it are removed for good "
                       f"({archive} archives a stopped task instead).", confirmed, "Delete")
 
+    def action_merge_branch(self) -> None:
+        """The Changes tab's task branch into its base (the pane asks git, then confirms)."""
+        self.detail.changes.merge()
+
+    def action_discard_branch(self) -> None:
+        self.detail.changes.discard()
+
     def action_archive_task(self) -> None:
         task = self._selected_task("archive")
         if task is not None:

@@ -50,6 +50,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Tasks", control=True, show=False),
     ActionSpec("delete_task", "D", "delete_task", "Delete task", "Tasks", control=True,
                show=False),
+    ActionSpec("merge_branch", "M", "merge_branch",
+               "Merge task branch into base (Changes)", "Tasks", control=True,
+               show=False),
+    ActionSpec("discard_branch", "ctrl+d", "discard_branch",
+               "Discard task worktree+branch (Changes)", "Tasks", control=True,
+               show=False),
     ActionSpec("copy_id", "y", "copy_id", "Copy run/task id (OSC 52)", "Copy", show=False),
     ActionSpec("copy_path", "Y", "copy_path", "Copy run/task dir path (OSC 52)", "Copy",
                show=False),
@@ -64,6 +70,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("tab_prompt", "4", "show_tab('prompt')", "Prompt tab", "View", show=False),
     ActionSpec("tab_task", "5", "show_tab('task')", "Task tab", "View", show=False),
     ActionSpec("tab_info", "6", "show_tab('info')", "Info tab", "View", show=False),
+    ActionSpec("tab_changes", "7", "show_tab('changes')", "Changes tab", "View", show=False),
     ActionSpec("next_pane", "tab", "focus_next", "Next pane", "View", show=False),
     ActionSpec("previous_pane", "shift+tab", "focus_previous", "Previous pane", "View",
                show=False),
@@ -166,6 +173,15 @@ WIDGET_KEYS: dict[str, tuple[ActionSpec, ...]] = {
     "types": (
         _spec("types.cancel", "escape", "cancel", "Cancel", "Dialogs", show=True),
         _spec("types.apply", "ctrl+s", "apply", "Apply", "Dialogs", show=True),
+    ),
+    "changes_files": vim("changes_files", "Changes (files)"),
+    "changes_diff": vim("changes_diff", "Changes (diff)") + (
+        _spec("changes.comment", "c", "comment", "Review comment on this line",
+              "Changes (diff)", show=True),
+    ),
+    "review": (
+        _spec("review.cancel", "escape", "cancel", "Cancel", "Dialogs", show=True),
+        _spec("review.submit", "ctrl+s", "submit", "Send", "Dialogs", show=True),
     ),
 }
 

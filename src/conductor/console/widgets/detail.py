@@ -1,5 +1,5 @@
 """The detail tabs for the selected run (or task, or project): Output, Stdout, Stderr, Prompt,
-Task, Info. Logs are file-backed panes; small files are read in a thread and rendered once."""
+Task, Info, Changes. Logs are file-backed panes; small files are read in a thread and rendered once."""
 
 from __future__ import annotations
 
@@ -20,12 +20,13 @@ from ...words import count
 from ..messages import FileRead, ReportsWorkerErrors
 from ..status import ProjectView, RunView, TaskView, heartbeat, look
 from ..text import read_text_head, safe_text
+from .changes import ChangesPane
 from .log_view import LogPane
 from .run_tree import format_age
 
-TABS = ("output", "stdout", "stderr", "prompt", "task", "info")
+TABS = ("output", "stdout", "stderr", "prompt", "task", "info", "changes")
 TAB_TITLES = {"output": "1 Output", "stdout": "2 Stdout", "stderr": "3 Stderr",
-              "prompt": "4 Prompt", "task": "5 Task", "info": "6 Info"}
+              "prompt": "4 Prompt", "task": "5 Task", "info": "6 Info", "changes": "7 Changes"}
 
 
 @dataclass
@@ -194,7 +195,7 @@ def info_rows(sel: Selection, now_ns: int, *, start_failure: str = "",
 
 
 class DetailTabs(ReportsWorkerErrors, Vertical):
-    """The six tabs; :meth:`show` points them at a selection."""
+    """The tabs; :meth:`show` points them at a selection."""
 
     PANE_LABEL = "detail"
 
@@ -224,6 +225,14 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
         with TabbedContent(initial="stdout", id="tabs"):
             yield from self._panes()
 
+    @property
+    def changes(self) -> ChangesPane:
+        """The Changes tab's pane (it runs git only while its tab is shown)."""
+        return self.query_one(ChangesPane)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.changes.set_visible(event.pane.id == "changes")
+
     def _panes(self):
         with TabPane(TAB_TITLES["output"], id="output"):
             with VerticalScroll(id="output-scroll"):
@@ -242,6 +251,8 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
         with TabPane(TAB_TITLES["info"], id="info"):
             with VerticalScroll(id="info-scroll"):
                 yield Static("", id="info-body")
+        with TabPane(TAB_TITLES["changes"], id="changes"):
+            yield ChangesPane(id="changes-pane")
 
     # -- selection -----------------------------------------------------------------------
 
@@ -251,6 +262,7 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
                sel.run.run_id if sel.run else None)
         self.selection = sel
         self.update_info()
+        self.changes.show(sel.task, sel.run)  # reads only while its tab is shown
         if key == self._key and not force:
             return
         self._key = key

@@ -155,7 +155,7 @@ def test_a_review_message_carries_the_anchor_the_comment_and_the_snippet(task):
 
 
 def test_the_data_layer_does_not_import_textual():
-    code = ("import sys, conductor.vcs.changes, conductor.vcs.merge, conductor.vcs.record\n"
+    code = ("import sys, conductor.vcs.changes, conductor.vcs.merge, conductor.worktree.record\n"
             "print(any(m == 'textual' or m.startswith('textual.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -9,7 +9,7 @@ import pytest
 
 from conductor.errors import ConductorError
 from conductor.vcs.merge import discard, merge_branch, plan_merge
-from conductor.vcs.record import read_worktree_record
+from conductor.worktree.record import read_record
 
 from vcs.gitrepo import add_worktree, commit, git, git_identity, make_repo, write
 
@@ -21,7 +21,7 @@ def task(tmp_path, monkeypatch):
     task_dir = str(tmp_path / "runs" / "p" / "t1")
     wt = str(tmp_path / "wt")
     add_worktree(repo, wt, "conductor/t1", task_dir)
-    return repo, wt, read_worktree_record(task_dir)
+    return repo, wt, read_record(task_dir)
 
 
 def test_a_branch_on_an_unmoved_base_fast_forwards(task):
@@ -114,16 +114,18 @@ def test_merge_and_discard_refuse_a_record_naming_another_checkout(task, tmp_pat
     task_dir = os.path.dirname(record.file)
     with open(record.file, "w") as fh:
         json.dump({"repo": repo, "path": repo + "-x", "branch": "conductor/t1",
-                   "base_ref": "main", "base_commit": record.base_commit}, fh)
+                   "base_ref": "main", "base_commit": record.base_commit,
+                   "created_at": record.created_at}, fh)
     os.makedirs(repo + "-x")
-    bad = read_worktree_record(task_dir)
+    bad = read_record(task_dir)
     with pytest.raises(ConductorError, match="is not a worktree of"):
         discard(bad)
     with open(record.file, "w") as fh:
         json.dump({"repo": str(tmp_path / "wt"), "path": repo, "branch": "conductor/t1",
-                   "base_ref": "main", "base_commit": record.base_commit}, fh)
+                   "base_ref": "main", "base_commit": record.base_commit,
+                   "created_at": record.created_at}, fh)
     with pytest.raises(ConductorError, match="main working tree|not a worktree of|checked out"):
-        discard(read_worktree_record(task_dir))
+        discard(read_record(task_dir))
     assert os.path.isdir(repo) and git(repo, "branch", "--list", "main").strip() == "* main"
 
 

@@ -2,14 +2,14 @@
 (paged, never loaded whole), and the two ends of a task's branch: merge into its base, discard.
 
 Data layer: no Textual. Every git call goes through :func:`conductor.vcs.git.run_git` (the real
-``git``, argv only, a timeout, hooks, external diff drivers and fsmonitor off).
+``git``, argv only, a timeout, hooks, external diff drivers and fsmonitor off). A task's
+``WORKTREE.json`` is read (and checked) by :mod:`conductor.worktree.record`, its one reader.
 """
 
 from conductor.lazymod import lazy_names
 
 _WHERE = {
     "GitError": "git", "run_git": "git",
-    "WORKTREE_FILE": "record", "WorktreeRecord": "record", "read_worktree_record": "record",
     "ChangeTarget": "changes", "FileChange": "changes", "DiffPage": "changes",
     "resolve_target": "changes", "changed_files": "changes", "diff_page": "changes",
     "review_message": "changes",

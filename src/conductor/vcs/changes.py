@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ConductorError
 from .git import GitError, GitStream, run_git
-from .record import WorktreeRecord, read_worktree_record
+from ..worktree.record import WorktreeRecord, read_record
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 MAX_LINE_CHARS = 2000
@@ -97,7 +97,7 @@ def _head(top: str) -> str:
 def resolve_target(task_dir: str | None, cwd: str | None) -> ChangeTarget:
     """The task's worktree when it has a record, else ``cwd`` read-only. A bad record raises
     (one line naming the file and field); a dir that is no git dir is a ``none`` target."""
-    record = read_worktree_record(task_dir) if task_dir else None
+    record = read_record(task_dir) if task_dir else None
     if record is not None:
         if not os.path.isdir(record.path):
             return ChangeTarget("none", note=f"the task's worktree is gone: {record.path}",

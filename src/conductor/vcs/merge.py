@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..errors import ConductorError
 from .git import GitError, run_git
-from .record import WorktreeRecord
+from ..worktree.record import WorktreeRecord
 
 
 @dataclass(frozen=True)

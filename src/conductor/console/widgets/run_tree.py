@@ -73,8 +73,8 @@ _TASK_ID = re.compile(r"task-([0-9]{4})([0-9]{2})([0-9]{2})-([0-9]{2})([0-9]{2})
                       re.ASCII | re.DOTALL)
 
 # The status word after the slug, when the task has no detail to say instead.
-TASK_WORDS = {"running": "running", "completed": "done", "failed": "failed",
-              "needs-you": "asks you", "loop-dead": "loop dead", "stopped": "stopped",
+TASK_WORDS = {"running": "running", "completed": "completed", "failed": "failed",
+              "needs-you": "needs you", "loop-dead": "loop dead", "stopped": "stopped",
               "cancelled": "cancelled", "waiting": "waiting", "queued": "queued"}
 _WORD_STYLES = {"needs-you": "bold magenta", "loop-dead": "bold red"}
 

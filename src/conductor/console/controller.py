@@ -54,6 +54,8 @@ def describe(action: str, result: Any, task: str) -> str:
     if action == "archive":
         return (f"archived {task} to {getattr(result, 'target', '?')} (run-agent task restore "
                 f"--project {getattr(result, 'project', '?')} --task {task} brings it back)")
+    if action == "restore":
+        return f"restored {task} to project {getattr(result, 'project', '?')}"
     return f"{action}: done"
 
 
@@ -152,4 +154,10 @@ class Controller:
         """Move a stopped task to ``<root>/.archive/<project>/<task>`` (restorable)."""
         from .. import orchestrator
         return self._run("archive", project, task, lambda: orchestrator.archive_task(
+            self.root, project, task))
+
+    def restore(self, project: str, task: str) -> ActionResult:
+        """Move an archived task back to its project (refused when the name is taken)."""
+        from .. import orchestrator
+        return self._run("restore", project, task, lambda: orchestrator.restore_task(
             self.root, project, task))

@@ -50,6 +50,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Tasks", control=True, show=False),
     ActionSpec("delete_task", "D", "delete_task", "Delete task", "Tasks", control=True,
                show=False),
+    ActionSpec("archived_tasks", "A", "archived_tasks", "Archived tasks (restore one)", "Tasks",
+               control=True, show=False),
     ActionSpec("copy_id", "y", "copy_id", "Copy run/task id (OSC 52)", "Copy", show=False),
     ActionSpec("copy_path", "Y", "copy_path", "Copy run/task dir path (OSC 52)", "Copy",
                show=False),
@@ -166,6 +168,11 @@ WIDGET_KEYS: dict[str, tuple[ActionSpec, ...]] = {
     "types": (
         _spec("types.cancel", "escape", "cancel", "Cancel", "Dialogs", show=True),
         _spec("types.apply", "ctrl+s", "apply", "Apply", "Dialogs", show=True),
+    ),
+    "archive": (
+        _spec("archive.restore", "r", "restore", "Restore (enter on a row too)", "Dialogs",
+              show=True),
+        _spec("archive.close", "escape,q", "close", "Close", "Dialogs", show=True),
     ),
 }
 

@@ -14,8 +14,9 @@ from ..store.taskview import STATES, RunView, TaskView, view_task
 from ..store.usage import Usage
 from ..timefmt import NS
 
-__all__ = ["HEARTBEAT_LOOKS", "LOOKS", "PeekReader", "ProjectView", "RunView", "StatusLook",
-           "TaskView", "counts", "heartbeat", "look", "read_root", "read_task", "total_spend"]
+__all__ = ["HEARTBEAT_LOOKS", "LOOKS", "Archived", "PeekReader", "ProjectView", "RunView", "StatusLook",
+           "TaskView", "counts", "heartbeat", "list_archived", "look", "read_root", "read_task",
+           "total_spend"]
 
 LIVE_NS = 60 * NS
 STALE_NS = 5 * 60 * NS
@@ -207,3 +208,60 @@ class PeekReader:
                 return agent
             self._sniffed[path] = found
         return self._sniffed[path]
+
+
+@dataclass(frozen=True)
+class Archived:
+    """An archived task: ``<root>/.archive/<project>/<task>``; ``when_ns`` is the directory's
+    mtime (when it was archived, as near as the file system tells)."""
+    project: str
+    task: str
+    when_ns: int
+
+
+def list_archived(root: str, *, project: str | None = None) -> list[Archived]:
+    """The archived tasks under ``root`` (of one project, or all), newest first (call from a
+    thread). Only real directories with valid names count: a link, a file or a bad name at
+    any level is passed by, never followed. A missing archive is an empty list."""
+    import os
+    import stat as st_mod
+
+    from ..errors import ConductorError
+    from ..ids import validate_component, validate_project_id
+    from ..orchestrator import ARCHIVE_DIR
+
+    def real_dirs(path: str):
+        try:
+            with os.scandir(path) as entries:
+                for entry in entries:
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if st_mod.S_ISDIR(info.st_mode):
+                        yield entry.name, info
+        except OSError:
+            return
+
+    base = os.path.join(Layout(root).root, ARCHIVE_DIR)
+    try:
+        if not st_mod.S_ISDIR(os.lstat(base).st_mode):
+            return []
+    except OSError:
+        return []
+    found: list[Archived] = []
+    for pid, _info in real_dirs(base):
+        if project is not None and pid != project:
+            continue
+        try:
+            validate_project_id(pid)
+        except ConductorError:
+            continue
+        for tid, info in real_dirs(os.path.join(base, pid)):
+            try:
+                validate_component("task", tid)
+            except ConductorError:
+                continue
+            found.append(Archived(pid, tid, info.st_mtime_ns))
+    found.sort(key=lambda a: (-a.when_ns, a.project, a.task))
+    return found

@@ -174,3 +174,25 @@ def test_the_columns_key_reaches_the_peek_and_it_follows_the_newest_run(peek_roo
                         "no peek")
 
     asyncio.run(scenario())
+
+
+def test_without_the_peek_column_no_stdout_is_read_for_it(peek_root, monkeypatch):
+    calls = []
+    real = PeekReader.peek
+
+    def counting(self, run):
+        calls.append(run.run_id)
+        return real(self, run)
+    monkeypatch.setattr(PeekReader, "peek", counting)
+
+    async def scenario():
+        app = make_app(peek_root)
+        async with app.run_test(size=(160, 30)) as pilot:
+            await until(pilot, lambda: label(app, T1), 15, "the task row")
+            app.run_tree.refresh_heartbeats()  # the tick that re-reads peeks when shown
+            await settle(pilot)
+            assert calls == []
+            await pilot.press("C")
+            await until(pilot, lambda: "›" in label(app, T1), 15, "the peek")
+            assert set(calls) == {R1B, R2}  # each task's newest run only
+    asyncio.run(scenario())

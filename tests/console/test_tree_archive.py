@@ -82,8 +82,9 @@ def test_archive_then_restore_from_the_archive_list(fixed):  # noqa: F811
             assert os.path.isfile(os.path.join(root, P, T2, "TASK.md"))
             assert not os.path.exists(os.path.join(root, ".archive", P, T2))
             assert T3 not in tasks_shown(app)
-            await until(pilot, lambda: app.run_tree.node_for(NodeRef.of_task(P, T2)) is not None,
-                        5, "its node")
+            # the cursor lands on the restored task
+            await until(pilot, lambda: app.selected == NodeRef.of_task(P, T2), 10,
+                        "the restored task selected")
 
     asyncio.run(scenario())
 

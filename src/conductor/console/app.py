@@ -864,6 +864,7 @@ class ConductorApp(App[None]):
 
             def confirmed(yes: bool | None) -> None:
                 if yes:
+                    self._pending_select = NodeRef.of_task(item.project, item.task)
                     self._control("restore", lambda: self.controller.restore(
                         item.project, item.task))
             self._confirm(f"Restore task {item.task}?\nIt moves back from the archive to "

@@ -158,3 +158,25 @@ def test_the_archive_list_passes_links_files_and_bad_names_by(tmp_path):
     os.rename(archive, tmp_path / "real-archive")
     os.symlink(tmp_path / "real-archive", archive)  # the archive itself a link: not followed
     assert list_archived(str(root)) == []
+
+
+def test_archive_dialog_snapshot(snap_compare, fixed):  # noqa: F811
+    """The archive list with two tasks, the newer highlighted (times from a frozen clock)."""
+    from .fixed_root import FROZEN_NS
+    root, tmp = fixed
+    for task, ago_s in ((T2, 3 * 3600 + 300), (T3, 120)):
+        target = os.path.join(root, ".archive", P, task)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.rename(os.path.join(root, P, task), target)
+        when = FROZEN_NS - ago_s * 1_000_000_000
+        os.utime(target, ns=(when, when))
+
+    async def open_archive(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("A")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ArchiveScreen)
+                    and len(pilot.app.screen.items) == 2, 10, "the archive list")
+        await settle(pilot)
+
+    assert snap_compare(app_for(root, tmp, root_label="/srv/runs"), terminal_size=(100, 30),
+                        run_before=open_archive)

@@ -196,3 +196,21 @@ def test_without_the_peek_column_no_stdout_is_read_for_it(peek_root, monkeypatch
             await until(pilot, lambda: "›" in label(app, T1), 15, "the peek")
             assert set(calls) == {R1B, R2}  # each task's newest run only
     asyncio.run(scenario())
+
+
+def test_peek_column_snapshot(snap_compare, peek_root):
+    """Two tasks with the `all` columns, the tree zoomed: each row ends with its newest run's
+    last line."""
+    root, state, _layout = peek_root
+    with open(state, "w") as fh:
+        json.dump({"tree_columns": "all"}, fh)
+    app = ConductorApp(root, clock=frozen_clock, watch=False, root_label="/srv/runs",
+                       state_path=state)
+
+    async def peeks_in(pilot) -> None:
+        await until(pilot, lambda: label(app, T1).endswith("› Fixing it now.")
+                    and label(app, T2).endswith("› all 12 checks passed"), 15, "the peeks")
+        await pilot.press("z")  # the tree zoomed: whole rows
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(120, 24), run_before=peeks_in)

@@ -97,8 +97,8 @@ def _when(ns: int | None, now_ns: int) -> str:
     return f"{clock_time(ns, now_ns)} ({format_rfc3339nano(ns)})" if ns else "-"
 
 
-def info_rows(sel: Selection, now_ns: int, *,
-              start_failure: str = "") -> list[tuple[str, Text]] | Text:
+def info_rows(sel: Selection, now_ns: int, *, start_failure: str = "",
+              worktree: list[tuple[str, str]] | None = None) -> list[tuple[str, Text]] | Text:
     """The Info tab as (key, value) rows, or one line of text when nothing is selected.
     ``start_failure``: the error of the task's last start from this console, if it failed."""
     table: list[tuple[str, Text]] = []
@@ -124,6 +124,8 @@ def info_rows(sel: Selection, now_ns: int, *,
     if start_failure:
         row("start failed", Text(safe_text(start_failure), style="red"))
     row("task dir", task.path)
+    for key, value in worktree or ():  # the task's git worktree (WORKTREE.json, issue 13)
+        row(key, value)
     if task.depends_on:
         row("depends on", ", ".join(task.depends_on))
     if task.waiting_on:
@@ -211,6 +213,7 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
         self._sniffed: dict[str, str] = {}
         self._info_shown: tuple | None = None
         self._file_shown: dict[str, tuple[str, str]] = {}
+        self._worktree: list[tuple[str, str]] = []  # Info's worktree rows, read in a thread
 
     @property
     def active(self) -> str:
@@ -256,6 +259,8 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
             return
         self._key = key
         self._generation += 1
+        self._worktree = []
+        self._file_shown.pop("worktree", None)
         run = sel.run
         self._set_logs(run)
         self._load_small(self._generation, run, sel.task)
@@ -306,8 +311,9 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
         drawn change costs a layout of the whole screen)."""
         task = self.selection.task
         failure = self.start_failures.get((task.project, task.task), "") if task else ""
-        rows = (info_rows(self.selection, self.clock(), start_failure=failure) if failure
-                else info_rows(self.selection, self.clock()))
+        more = {"worktree": self._worktree} if self._worktree and task else {}
+        rows = (info_rows(self.selection, self.clock(), start_failure=failure, **more)
+                if failure else info_rows(self.selection, self.clock(), **more))
         key = _rows_key(rows)
         if key == self._info_shown:
             return
@@ -350,6 +356,9 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
             body = "## TASK.md\n\n" + (safe_text(prompt) if prompt is not None else f"*{pnote}*")
             body += "\n\n## TASK_STATE.md\n\n" + (safe_text(state) if state else "*empty*")
             self.post_message(FileRead(generation, "task", body))
+            from ...worktree.record import info_rows as worktree_rows
+            self.post_message(FileRead(generation, "worktree", "\n".join(
+                f"{key}\t{value}" for key, value in worktree_rows(task.path))))
         else:
             self.post_message(FileRead(generation, "task", "*select a task*"))
 
@@ -370,3 +379,7 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
             self.query_one("#output-md", Markdown).update(safe_text(message.text))
         elif message.slot == "task":
             self.query_one("#task-md", Markdown).update(message.text)
+        elif message.slot == "worktree":
+            self._worktree = [(k, v) for k, _, v in (line.partition("\t")
+                                                     for line in message.text.splitlines())]
+            self.update_info()

@@ -209,6 +209,8 @@ class PeekReader:
             found = sniff(path)
             if found is None:
                 return agent
+            if len(self._sniffed) >= PEEK_REMEMBERED:
+                self._sniffed.clear()
             self._sniffed[path] = found
         return self._sniffed[path]
 

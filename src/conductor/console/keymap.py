@@ -46,7 +46,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("post_message", "m", "post_message", "Post message", "Tasks", control=True),
     ActionSpec("duplicate_task", "N", "duplicate_task", "Duplicate task (new-task dialog)",
                "Tasks", control=True, show=False),
-    ActionSpec("archive_task", "a", "archive_task", "Archive task (run-agent task restore)",
+    ActionSpec("archive_task", "a", "archive_task", "Archive task (A restores it)",
                "Tasks", control=True, show=False),
     ActionSpec("delete_task", "D", "delete_task", "Delete task", "Tasks", control=True,
                show=False),

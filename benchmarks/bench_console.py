@@ -4,13 +4,14 @@ Headless (``App.run_test``), on a generated runs root under /tmp that is removed
 Figures are single runs on a noisy VM: read them against budgets of >= 2x (notes/textual-perf.md).
 
 * first screen / tree complete with 10,000 runs (1,000 tasks)
+* the same with the peek column, the peeks of an expanded project, cursor steps over them
 * cursor move per step (key event -> cursor moved -> frame)
 * append -> on screen latency p50/p95 for a stdout line and a bus message (another process writes)
 * opening a 1 GB stdout: tail visible, RSS growth
 * idle CPU with 10,000 runs watched
 * key press response p95 while 100 runs each write 10 lines/s
 
-``--only tree,latency,keys,bigfile`` runs a subset. Besides the budget figures it prints where the
+``--only tree,peek,latency,keys,bigfile`` runs a subset. Besides the budget figures it prints where the
 time goes: a cursor step split into key -> cursor moved and moved -> frame; an append split into
 write -> watch event (the watcher), event -> applied (the console's reads) and applied -> frame;
 and the full garbage collections (gen 2) that ran during each measurement, with the longest one.
@@ -369,7 +370,78 @@ async def bench_keys_under_load(root: str) -> None:
             app._watcher.stop()
 
 
-PARTS = ("tree", "latency", "keys", "bigfile")
+async def bench_peek(root: str) -> None:
+    """The tree with the ``all`` columns (the peek: each shown task's newest run's last
+    assistant line): the first screen, then a project of 100 tasks expanded (100 peeks read,
+    each a 64 KiB tail of a ~40 KB claude stream), then cursor steps over peeked rows."""
+    import json
+    layout = Layout(root)
+    event = json.dumps({"type": "assistant", "message": {"role": "assistant", "content": [
+        {"type": "text", "text": "step {} of the work: the tests pass, moving on"}]}})
+    stdout = "".join(event.replace("{}", str(i)) + "\n" for i in range(256)).encode()
+    for t in range(TASKS):
+        task = f"task-20260101-{t:06d}-bench"
+        run_id = f"20260101-{t:06d}{RUNS - 1:04d}-1-{RUNS - 1:04d}"
+        with open(os.path.join(layout.task_dir("proj-00", task), "runs", run_id,
+                               "agent-stdout.txt"), "wb") as fh:
+            fh.write(stdout)
+    state = os.path.join(root, "..", "state-peek.json")
+    with open(state, "w") as fh:
+        json.dump({"tree_columns": "all"}, fh)
+    started = time.perf_counter()
+    app = ConductorApp(root, state_path=state)
+    async with app.run_test(size=(160, 50)) as pilot:
+        first = time.perf_counter() - started
+        while not app.loaded:
+            await asyncio.sleep(0.002)
+        await frame(pilot)
+        record("first screen, 10,000 runs, all columns (peek)", f"{first * 1000:.0f} ms",
+               "<= 1000 ms")
+        tree = app.run_tree
+        assert tree.columns_name == "all"
+        t0 = time.perf_counter()
+        tree.select_ref(NodeRef("task", "proj-00", "task-20260101-000050-bench"))
+        tree.focus()
+        while len(tree.peeks) < TASKS:
+            await asyncio.sleep(0.002)
+            if time.perf_counter() - t0 > 30:
+                raise RuntimeError(f"only {len(tree.peeks)} peeks in after 30 s")
+        await frame(pilot)
+        record("project of 100 tasks expanded -> every peek on screen",
+               f"{(time.perf_counter() - t0) * 1000:.0f} ms", "(off the event loop)")
+        async def steps() -> list[float]:
+            out = []
+            for _ in range(50):
+                line = tree.cursor_line
+                t1 = time.perf_counter()
+                app.post_message(events.Key("j", "j"))
+                while tree.cursor_line == line:
+                    await asyncio.sleep(0)
+                await frame(pilot)
+                out.append(time.perf_counter() - t1)
+            return out
+        # the same 50 rows with and without the peek (each selected task's stdout is a 40 KB
+        # stream the readable pane renders, so both cost more than the tree part's steps)
+        # (the first pass over the rows warms their caches: its figure is higher either way)
+        for n, columns in enumerate(("usual", "all", "usual", "all"), 1):
+            tree.set_columns(columns)
+            tree.select_ref(NodeRef("task", "proj-00", "task-20260101-000050-bench"))
+            await pilot.pause(0.5)
+            await frame(pilot)
+            took = await steps()
+            record(f"cursor move per step, stdout-rich rows, pass {n}, {columns} columns "
+                   "(p50 / p95)",
+                   f"{statistics.median(took) * 1000:.1f} / {pct(took, .95) * 1000:.1f} ms",
+                   "<= 16 ms")
+        t2 = time.perf_counter()
+        tree.schedule_peeks()  # the heartbeat's re-read: every file unchanged
+        while tree._peek_busy:
+            await asyncio.sleep(0.001)
+        record("re-reading 100 unchanged peeks (fstat each, in a thread)",
+               f"{(time.perf_counter() - t2) * 1000:.1f} ms", "(off the event loop)")
+
+
+PARTS = ("tree", "peek", "latency", "keys", "bigfile")
 
 
 def main() -> None:
@@ -389,6 +461,8 @@ def main() -> None:
         print(f"generated 10,000 runs in {time.perf_counter() - t0:.1f} s", flush=True)
         if "tree" in only:
             asyncio.run(bench_tree(root))
+        if "peek" in only:
+            asyncio.run(bench_peek(root))
         if "latency" in only:
             asyncio.run(bench_latency(root))
         if "keys" in only:

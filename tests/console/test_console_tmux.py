@@ -21,20 +21,25 @@ pytestmark = [pytest.mark.tmux,
 SRC = os.path.join(os.path.dirname(__file__), "..", "..", "src")
 
 
+def console_command(tmp_path, *args: str) -> str:
+    """The real console in a clean environment (its own HOME and state file), with ``args``."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = {"PYTHONPATH": os.path.abspath(SRC), "HOME": str(home), "TERM": "xterm-256color",
+           "CONDUCTOR_CONSOLE_STATE": str(tmp_path / "state.json"), "LANG": "C.UTF-8",
+           "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    return " ".join(["env", "-i", *(f"{k}={shlex.quote(v)}" for k, v in env.items()),
+                     shlex.quote(sys.executable), "-m", "conductor", "console",
+                     *(shlex.quote(a) for a in args)])
+
+
 @pytest.fixture
 def e2e(tmp_path):
     root = tmp_path / "runs"
     root.mkdir()
     config, _ = write_agent(tmp_path)
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {"PYTHONPATH": os.path.abspath(SRC), "HOME": str(home), "TERM": "xterm-256color",
-           "CONDUCTOR_CONSOLE_STATE": str(tmp_path / "state.json"), "LANG": "C.UTF-8",
-           "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    command = " ".join(["env", "-i", *(f"{k}={shlex.quote(v)}" for k, v in env.items()),
-                        shlex.quote(sys.executable), "-m", "conductor", "console",
-                        "--root", shlex.quote(str(root)), "--config", shlex.quote(config),
-                        "--project", "e2e"])
+    command = console_command(tmp_path, "--root", str(root), "--config", config,
+                              "--project", "e2e")
     tmux = Tmux(tmp_path.name[-20:])
     yield tmux, command, str(root)
     tmux.kill()
@@ -126,3 +131,69 @@ def test_a_logs_dashboard_follows_a_task_started_after_it_opened(e2e, tmp_path):
     screen = tmux.wait_line(lambda line: line.startswith(f" running · e2e / {second} / "),
                             "the title naming the second task's run")
     assert "follows the newest running run of root" in screen
+
+
+def test_a_restart_whose_supervisor_fails_is_reported_as_failed(e2e, tmp_path):
+    """A console opened without --config (as after `conductor demo`): `r` on a completed task
+    starts a supervisor that exits at once; the status line says so, the task stays
+    completed with its DONE, and no run is made."""
+    from .live import start_task
+    tmux, _command, root = e2e
+    task = "task-20260101-000000-quick-job"
+    task_dir = os.path.join(root, "e2e", task)
+    start_task(root, str(tmp_path / "config.yaml"), "e2e", task, "Do the quick job.")
+    wait_for(lambda: os.path.exists(os.path.join(task_dir, "DONE")) and not loop_alive(task_dir),
+             30, "the quick job done and its loop gone")
+    runs_before = sorted(os.listdir(os.path.join(task_dir, "runs")))
+    tmux.start(console_command(tmp_path, "--root", root))  # no --config: no agent
+    tmux.wait_screen("✔ 1 completed")
+    # as a person would: move to the task and wait until the panes show it, then press r
+    tmux.wait_line(lambda line: "✔ quick-job  completed" in line, "the task's row")
+    tmux.keys("Down")
+    tmux.wait_screen(f"Bus · task {task}")
+    tmux.keys("r")
+    # the status line (the toast says it too, in its box)
+    screen = tmux.wait_line(lambda line: line.strip() == "restart: Error: agent is empty",
+                            "the status line saying the restart failed")
+    assert "started (supervisor pid" not in screen
+    assert "✔ quick-job  completed" in screen and "✔ 1 completed" in screen
+    assert os.path.exists(os.path.join(task_dir, "DONE"))
+    assert sorted(os.listdir(os.path.join(task_dir, "runs"))) == runs_before
+
+
+def test_a_three_pane_dashboard_follows_a_task_started_after_it_opened(e2e, tmp_path):
+    """docs/console.md's recipe: tree, logs and bus panes (read-only, --view each) in one tmux
+    window on one root; a task started after they opened shows in all three."""
+    from .live import start_task
+    tmux, _command, root = e2e
+    config = str(tmp_path / "config.yaml")
+    first, second = "task-20260101-000000-first-job", "task-20260101-000100-second-job"
+    start_task(root, config, "e2e", first, "Work for a long time @LONG@")
+    wait_for(lambda: _stdout_size(os.path.join(root, "e2e", first)) > 0, 30, "first running")
+
+    def view(name: str) -> str:
+        return console_command(tmp_path, "--root", root, "--read-only", "--view", name)
+    tree = tmux.start(view("tree"), size=(200, 60))
+    logs = tmux.split(view("logs"), target=tree)
+    bus = tmux.split(view("bus"), vertical=True, target=logs)
+    assert tmux.pane_size(tree)[1] == 60 and tmux.pane_size(logs)[1] < 60
+
+    def titled(task: str):
+        return lambda line: line.startswith(f" running · e2e / {task} / ")
+    # every pane up and showing the first task before the second starts
+    tmux.wait_line(lambda line: "● first-job  running" in line, "the first task in the tree",
+                   pane=tree)
+    tmux.wait_line(titled(first), "the logs pane on the first task", pane=logs)
+    tmux.wait_line(titled(first), "the bus pane on the first task", pane=bus)
+    tmux.wait_screen("working line", pane=logs)
+
+    start_task(root, config, "e2e", second, "Work for a long time @LONG@")
+    tmux.wait_line(lambda line: "● second-job  running" in line, "the second task in the tree",
+                   pane=tree)
+    tmux.wait_screen("● 2 running", pane=tree)
+    tmux.wait_line(titled(second), "the logs pane on the second task", pane=logs)
+    tmux.wait_line(titled(second), "the bus pane on the second task", pane=bus)
+    # the logs pane shows the second task's output, the read-only panes no control keys
+    tmux.wait_screen("working line", pane=logs)
+    for pane in (tree, logs, bus):
+        assert "New task" not in tmux.screen(pane)

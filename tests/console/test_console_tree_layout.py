@@ -110,9 +110,9 @@ def test_labels_slug_first_status_word_agent_name_date(tree_root):
             assert label(app, LONG1) == \
                 "● migrate-the-billing-service-to-the-new-ledger  running  reviewer  06-21 00:00"
             assert label(app, LONG2) == \
-                "? answer-the-security-questionnaire-for-acme  asks you  reviewer  06-21 00:01"
+                "? answer-the-security-questionnaire-for-acme  needs you  reviewer  06-21 00:01"
             assert label(app, LONG3) == \
-                "✔ rewrite-the-flaky-integration-tests  done  codex  12.8k tok  06-21 00:02"
+                "✔ rewrite-the-flaky-integration-tests  completed  codex  12.8k tok  06-21 00:02"
             assert label(app, ODD) == "○ hand-made-task  queued"
             # what fits in the 80-column tree: the slug's start and, for a short slug, the word
             lines = screen_text(app).splitlines()
@@ -129,13 +129,13 @@ def test_columns_key_cycles_and_is_remembered(tree_root):
             await ready(pilot)
             await pilot.press("C")  # usual -> all: the age instead of the date
             await until(pilot, lambda: label(app, LONG3) ==
-                        "✔ rewrite-the-flaky-integration-tests  done  codex  12.8k tok  58m00s",
+                        "✔ rewrite-the-flaky-integration-tests  completed  codex  12.8k tok  58m00s",
                         5, "age column")
             assert "tree columns: all" in screen_text(app)
             await until(pilot, lambda: state(tree_root).get("tree_columns") == "all", 5, "saved")
             await pilot.press("C")  # all -> bare: no usage, date back
             await until(pilot, lambda: label(app, LONG3) ==
-                        "✔ rewrite-the-flaky-integration-tests  done  codex  06-21 00:02",
+                        "✔ rewrite-the-flaky-integration-tests  completed  codex  06-21 00:02",
                         5, "bare columns")
             await until(pilot, lambda: state(tree_root).get("tree_columns") == "bare", 5, "saved")
 
@@ -144,7 +144,7 @@ def test_columns_key_cycles_and_is_remembered(tree_root):
             await ready(pilot)
             assert again.run_tree.columns_name == "bare"
             assert label(again, LONG3) == \
-                "✔ rewrite-the-flaky-integration-tests  done  codex  06-21 00:02"
+                "✔ rewrite-the-flaky-integration-tests  completed  codex  06-21 00:02"
 
     run(scenario())
 

@@ -107,7 +107,7 @@ def test_run_tree_labels_carry_usage_and_loop_words(usage):
             assert task(U3) == ("⊗ flaky-net  stuck: 3 identical failures  codex  3.6k tok  ×3"
                                 "  06-21 00:08")
             assert task(U4) == "◷ backing-off  retry in 40s  claude  $0.010  06-21 00:09"
-            assert task(U5) == "✔ codex-tokens  done  codex  12.8k tok  06-21 00:10"
+            assert task(U5) == "✔ codex-tokens  completed  codex  12.8k tok  06-21 00:10"
             assert task(U6) == ("✘ not-logged-in  auth: Invalid API key · Please run /login  claude"
                                 "  06-21 00:11")
             assert label(app, NodeRef("run", SPEND, U2, U2_RUNS[0])) == \
@@ -198,7 +198,7 @@ def test_waits_end_with_their_supervisor_stuck_stays(tmp_path, monkeypatch):
             assert (got[U1], got[U2], got[U3], got[U4]) == ("failed", "needs-you", "stuck",
                                                             "failed")
             assert app.run_tree.task_view(SPEND, U1).loop_state is None
-            assert "  asks you  " in label(app, NodeRef("task", SPEND, U2))
+            assert "  needs you  " in label(app, NodeRef("task", SPEND, U2))
 
     run(scenario())
 

@@ -24,8 +24,16 @@ class Tmux:
             raise AssertionError(f"tmux {args}: {out.stderr}")
         return out.stdout
 
-    def start(self, command: str) -> None:
-        self.run("new-session", "-d", "-s", self.session, "-x", "160", "-y", "45", command)
+    def start(self, command: str, *, size: tuple[int, int] = (160, 45)) -> str:
+        """A session running ``command``; returns its pane's id (``%0``)."""
+        return self.run("new-session", "-d", "-s", self.session, "-x", str(size[0]), "-y",
+                        str(size[1]), "-P", "-F", "#{pane_id}", command).strip()
+
+    def split(self, command: str, *, vertical: bool = False, target: str | None = None) -> str:
+        """Split a pane (the session's active one, or ``target``) beside it (``-h``) or below
+        it (``-v``) to run ``command``; returns the new pane's id."""
+        return self.run("split-window", "-v" if vertical else "-h", "-t",
+                        target or self.session, "-P", "-F", "#{pane_id}", command).strip()
 
     def keys(self, *keys: str) -> None:
         self.run("send-keys", "-t", self.session, *keys)
@@ -33,14 +41,20 @@ class Tmux:
     def text(self, *text: str) -> None:
         self.run("send-keys", "-t", self.session, "-l", *text)
 
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", self.session, check=False)
+    def screen(self, pane: str | None = None) -> str:
+        """What the session's active pane (or ``pane``) shows."""
+        return self.run("capture-pane", "-p", "-t", pane or self.session, check=False)
 
-    def wait_screen(self, *needles: str, timeout: float = 40.0) -> str:
-        """The screen once any of ``needles`` is on it."""
+    def pane_size(self, pane: str) -> tuple[int, int]:
+        width, height = self.run("display-message", "-p", "-t", pane,
+                                 "#{pane_width} #{pane_height}").split()
+        return int(width), int(height)
+
+    def wait_screen(self, *needles: str, timeout: float = 40.0, pane: str | None = None) -> str:
+        """The screen (of ``pane``, else the active one) once any of ``needles`` is on it."""
         deadline = time.monotonic() + timeout
         while True:
-            screen = self.screen()
+            screen = self.screen(pane)
             if any(needle in screen for needle in needles):
                 return screen
             if time.monotonic() > deadline:
@@ -48,11 +62,13 @@ class Tmux:
                                      f"screen:\n{screen}")
             time.sleep(0.1)
 
-    def wait_line(self, predicate, what: str, timeout: float = 40.0) -> str:
-        """The screen once one of its lines satisfies ``predicate``."""
+    def wait_line(self, predicate, what: str, timeout: float = 40.0,
+                  pane: str | None = None) -> str:
+        """The screen (of ``pane``, else the active one) once one of its lines satisfies
+        ``predicate``."""
         deadline = time.monotonic() + timeout
         while True:
-            screen = self.screen()
+            screen = self.screen(pane)
             if any(predicate(line) for line in screen.splitlines()):
                 return screen
             if time.monotonic() > deadline:

@@ -41,6 +41,7 @@ from typing import Any
 from .backend import (AGENT, AUTH, BUDGET, LIMIT, NETWORK, NO_ANSWER, UNTRUSTED, Backend,
                       Failure, Launch, Outcome, StreamWatch, Usage, Verdict, iter_events, money,
                       number, one_line, read_text_tail, text_of)
+from ..words import count
 from .display import (FAIL_MARK, OK_MARK, DisplayLine, _first_line, _system, _text_lines,
                       _thinking, _tool, _tool_output, cut)
 
@@ -502,7 +503,7 @@ def _display_system(event: dict[str, Any]) -> list[DisplayLine]:
         if event.get("cwd"):
             parts.append(f"cwd {event['cwd']}")
         if isinstance(event.get("tools"), list):
-            parts.append(f"{len(event['tools'])} tools")
+            parts.append(count(len(event["tools"]), "tool"))
         return _system("● session init" + (": " + ", ".join(parts) if parts else ""))
     if subtype == "api_retry":
         return _system(retry_line(event))

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..words import count
+from ..words import count, plural
 from .streams import parse_event
 
 
@@ -75,7 +75,7 @@ def _text_lines(text: Any) -> list[DisplayLine]:
 
 def _thinking(text: Any) -> DisplayLine:
     size = len(text) if isinstance(text, str) else 0
-    return DisplayLine("thinking", f"… thinking ({size} chars)")
+    return DisplayLine("thinking", f"… thinking ({count(size, 'char')})")
 
 
 def _tool(name: Any, arguments: Any) -> DisplayLine:
@@ -122,7 +122,8 @@ def _system(text: str) -> list[DisplayLine]:
 
 
 def _count(value: Any, noun: str) -> str:
-    return f"{value} {noun}" + ("" if value == 1 else "s")
+    """``1 tool call``, ``2 tool calls`` (a float count is shown as it came)."""
+    return f"{value} {plural(1 if value == 1 else 2, noun)}"
 
 
 def _number(value: Any) -> bool:

@@ -484,7 +484,7 @@ def _result_line(event: dict[str, Any]) -> DisplayLine:
     stats = event.get("stats") if isinstance(event.get("stats"), dict) else {}
     details = []
     if number(stats.get("total_tokens")):
-        details.append(f"{number(stats['total_tokens'])} tokens")
+        details.append(_display._count(number(stats["total_tokens"]), "token"))
     if number(stats.get("tool_calls")):
         details.append(_display._count(number(stats["tool_calls"]), "tool call"))
     if number(stats.get("duration_ms")):

@@ -23,6 +23,7 @@ from .backend import (AGENT, AUTH, CONFIG, LIMIT, NETWORK, NO_ANSWER, Backend, F
                       Outcome, StreamWatch, Usage, Verdict, iter_events, last_lines, money,
                       number, read_text_tail, text_of)
 from .display import FAIL_MARK, OK_MARK, DisplayLine, _system, _tool, _tool_output, cut
+from ..words import count
 
 # ---- the child's exit codes ----------------------------------------------------------------
 EXIT_OK = 0          # the response completed with an answer
@@ -446,7 +447,7 @@ def _completed_lines(response: dict[str, Any]) -> list[DisplayLine]:
         tokens = f"in {usage.input_tokens}"
         if usage.cached_tokens:
             tokens += f", cached {usage.cached_tokens}"
-        details.append(f"{tokens}, out {usage.output_tokens} tokens")
+        details.append(f"{tokens}, out {count(usage.output_tokens, 'token')}")
     if usage.cost_usd is not None:
         details.append(f"${usage.cost_usd:.4f}")
     lines = []

@@ -888,6 +888,24 @@ class ConductorApp(App[None]):
         if task is not None:
             self._control("archive", lambda: self.controller.archive(task.project, task.task))
 
+    def action_archived_tasks(self) -> None:
+        """The archive (of the console's project, or all): pick a task, confirm, restore it."""
+        from .screens.archive import ArchiveScreen
+
+        def chosen(item) -> None:
+            if item is None:
+                return
+
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self._pending_select = NodeRef.of_task(item.project, item.task)
+                    self._control("restore", lambda: self.controller.restore(
+                        item.project, item.task))
+            self._confirm(f"Restore task {item.task}?\nIt moves back from the archive to "
+                          f"project {item.project}; it is not started.", confirmed, "Restore")
+        self.push_screen(ArchiveScreen(self.root, project=self.project_filter,
+                                       now_ns=self.clock()), chosen)
+
     def action_duplicate_task(self) -> None:
         """The new-task dialog, pre-filled with the selected task's prompt, agent and deps."""
         from ..store import read_task_prompt

@@ -56,6 +56,8 @@ def describe(action: str, result: Any, task: str) -> str:
     if action == "archive":
         return (f"archived {task} to {getattr(result, 'target', '?')} (run-agent task restore "
                 f"--project {getattr(result, 'project', '?')} --task {task} brings it back)")
+    if action == "restore":
+        return f"restored {task} to project {getattr(result, 'project', '?')}"
     return f"{action}: done"
 
 
@@ -161,3 +163,9 @@ class Controller:
         from .. import orchestrator
         return self._run("archive", project, task, lambda: orchestrator.archive_task(
             self.root, project, task, force=force))
+
+    def restore(self, project: str, task: str) -> ActionResult:
+        """Move an archived task back to its project (refused when the name is taken)."""
+        from .. import orchestrator
+        return self._run("restore", project, task, lambda: orchestrator.restore_task(
+            self.root, project, task))

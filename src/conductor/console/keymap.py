@@ -46,7 +46,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("post_message", "m", "post_message", "Post message", "Tasks", control=True),
     ActionSpec("duplicate_task", "N", "duplicate_task", "Duplicate task (new-task dialog)",
                "Tasks", control=True, show=False),
-    ActionSpec("archive_task", "a", "archive_task", "Archive task (run-agent task restore)",
+    ActionSpec("archive_task", "a", "archive_task", "Archive task (A restores it)",
                "Tasks", control=True, show=False),
     ActionSpec("delete_task", "D", "delete_task", "Delete task", "Tasks", control=True,
                show=False),
@@ -56,6 +56,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("discard_branch", "ctrl+d", "discard_branch",
                "Discard task worktree+branch (Changes)", "Tasks", control=True,
                show=False),
+    ActionSpec("archived_tasks", "A", "archived_tasks", "Archived tasks (restore one)", "Tasks",
+               control=True, show=False),
     ActionSpec("copy_id", "y", "copy_id", "Copy run/task id (OSC 52)", "Copy", show=False),
     ActionSpec("copy_path", "Y", "copy_path", "Copy run/task dir path (OSC 52)", "Copy",
                show=False),
@@ -182,6 +184,11 @@ WIDGET_KEYS: dict[str, tuple[ActionSpec, ...]] = {
     "review": (
         _spec("review.cancel", "escape", "cancel", "Cancel", "Dialogs", show=True),
         _spec("review.submit", "ctrl+s", "submit", "Send", "Dialogs", show=True),
+    ),
+    "archive": (
+        _spec("archive.restore", "r", "restore", "Restore (enter on a row too)", "Dialogs",
+              show=True),
+        _spec("archive.close", "escape,q", "close", "Close", "Dialogs", show=True),
     ),
 }
 

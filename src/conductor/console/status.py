@@ -14,8 +14,9 @@ from ..store.taskview import STATES, RunView, TaskView, batched_alive, view_task
 from ..store.usage import Usage
 from ..timefmt import NS
 
-__all__ = ["HEARTBEAT_LOOKS", "LOOKS", "ProjectView", "RunView", "StatusLook", "TaskView",
-           "counts", "heartbeat", "look", "read_root", "read_task", "total_spend"]
+__all__ = ["HEARTBEAT_LOOKS", "LOOKS", "Archived", "PeekReader", "ProjectView", "RunView", "StatusLook",
+           "TaskView", "counts", "heartbeat", "list_archived", "look", "read_root", "read_task",
+           "total_spend"]
 
 LIVE_NS = 60 * NS
 STALE_NS = 5 * 60 * NS
@@ -108,3 +109,164 @@ def total_spend(projects: list[ProjectView]) -> Usage:
         for task in project.tasks:
             total = total + task.usage
     return total
+
+
+PEEK_TAIL = 64 * 1024
+"""How much of a run's stdout the peek reads: its last 64 KiB (some dozens of stream events; one longer line gives no peek)."""
+PEEK_WIDTH = 160
+PEEK_REMEMBERED = 4096
+
+
+def stdout_path(run: RunView) -> str:
+    """A run's stdout: the path its run-info records when that lies inside the run dir, else
+    ``agent-stdout.txt`` there (an agent can write run-info; a path elsewhere is never read)."""
+    import os
+
+    from ..store.layout import STDOUT
+    fixed = os.path.join(run.path, STDOUT)
+    given = run.info.stdout_path
+    if not given:
+        return fixed
+    full = os.path.normpath(os.path.join(run.path, given))
+    return full if full.startswith(os.path.abspath(run.path).rstrip(os.sep) + os.sep) else fixed
+
+
+def last_assistant_line(agent: str, data: bytes) -> str:
+    """The last line the agent said in ``data`` (whole stdout lines), as the readable view
+    renders it: for a JSON stream the last non-empty ``text`` row (streamed pieces joined),
+    for anything else the last non-empty line. "" when there is none."""
+    from ..agents.display import display_lines
+    rows: list[list[str]] = []  # [kind, text]
+    for raw in data.decode("utf-8", errors="replace").split("\n"):
+        if not raw.strip():
+            continue
+        for line in display_lines(agent, raw):
+            parts = line.text.split("\n")
+            if line.join and rows and rows[-1][0] == line.kind:
+                rows[-1][1] += parts[0]
+                parts = parts[1:]
+            rows.extend([line.kind, part] for part in parts)
+    for kind, text in reversed(rows):
+        if kind in ("text", "raw") and text.strip():
+            return text
+    return ""
+
+
+class PeekReader:
+    """The tree's peek column: the last assistant line of runs' stdout, by a bounded tail read
+    (:data:`PEEK_TAIL`), remembered by the file's identity, size and mtime so an unchanged
+    file costs one ``fstat``. Call :meth:`peek` from a thread. A link, FIFO or garbage at the
+    name gives no peek, never an error."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[tuple[int, int, int, int], str]] = {}
+        self._sniffed: dict[str, str] = {}
+
+    def peek(self, run: RunView) -> str:
+        import os
+
+        from ..agents.display import cut, sniff_stream_type
+        from ..errors import ConductorError
+        from ..store import safefs
+        from .text import neutralise
+        path = stdout_path(run)
+        try:
+            fd = safefs.open_view(path)
+        except (OSError, ConductorError):
+            return ""
+        if fd is None:
+            return ""
+        try:
+            st = os.fstat(fd)
+            ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            seen = self._seen.get(path)
+            if seen is not None and seen[0] == ident:
+                return seen[1]
+            start = max(0, st.st_size - PEEK_TAIL)
+            data = os.pread(fd, st.st_size - start, start)
+        except OSError:
+            return ""
+        finally:
+            os.close(fd)
+        if start > 0:  # the first line is cut: not a whole event
+            data = data[data.find(b"\n") + 1:] if b"\n" in data else b""
+        data = data[:data.rfind(b"\n") + 1]  # whole lines only: the last may be half written
+        agent = self._agent(run, path, sniff_stream_type)
+        text = neutralise(cut(last_assistant_line(agent, data), PEEK_WIDTH))
+        if len(self._seen) >= PEEK_REMEMBERED:
+            self._seen.clear()
+        self._seen[path] = (ident, text)
+        return text
+
+    def _agent(self, run: RunView, path: str, sniff) -> str:
+        """The recorded agent type when its stream is readable, else the stream format found
+        at the start of stdout (a ``command`` agent wrapping claude), else the type."""
+        from ..agents.registry import backend, known
+        agent = (run.info.agent or "").strip().lower()
+        if known(agent) and backend(agent).json_stream:
+            return agent
+        if path not in self._sniffed:
+            found = sniff(path)
+            if found is None:
+                return agent
+            if len(self._sniffed) >= PEEK_REMEMBERED:
+                self._sniffed.clear()
+            self._sniffed[path] = found
+        return self._sniffed[path]
+
+
+@dataclass(frozen=True)
+class Archived:
+    """An archived task: ``<root>/.archive/<project>/<task>``; ``when_ns`` is the directory's
+    mtime (when it was archived, as near as the file system tells)."""
+    project: str
+    task: str
+    when_ns: int
+
+
+def list_archived(root: str, *, project: str | None = None) -> list[Archived]:
+    """The archived tasks under ``root`` (of one project, or all), newest first (call from a
+    thread). Only real directories with valid names count: a link, a file or a bad name at
+    any level is passed by, never followed. A missing archive is an empty list."""
+    import os
+    import stat as st_mod
+
+    from ..errors import ConductorError
+    from ..ids import validate_component, validate_project_id
+    from ..orchestrator import ARCHIVE_DIR
+
+    def real_dirs(path: str):
+        try:
+            with os.scandir(path) as entries:
+                for entry in entries:
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if st_mod.S_ISDIR(info.st_mode):
+                        yield entry.name, info
+        except OSError:
+            return
+
+    base = os.path.join(Layout(root).root, ARCHIVE_DIR)
+    try:
+        if not st_mod.S_ISDIR(os.lstat(base).st_mode):
+            return []
+    except OSError:
+        return []
+    found: list[Archived] = []
+    for pid, _info in real_dirs(base):
+        if project is not None and pid != project:
+            continue
+        try:
+            validate_project_id(pid)
+        except ConductorError:
+            continue
+        for tid, info in real_dirs(os.path.join(base, pid)):
+            try:
+                validate_component("task", tid)
+            except ConductorError:
+                continue
+            found.append(Archived(pid, tid, info.st_mtime_ns))
+    found.sort(key=lambda a: (-a.when_ns, a.project, a.task))
+    return found

@@ -19,12 +19,14 @@ from typing import Callable
 from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
+from textual.worker import Worker, WorkerState
 
 from ...store.usage import Usage, format_usage
 from ...timefmt import NS
 from ...words import count
 from ..model import NodeRef, RootModel, RootRead, TaskRead
-from ..status import HEARTBEAT_LOOKS, ProjectView, RunView, TaskView, heartbeat, look
+from ..status import (HEARTBEAT_LOOKS, PeekReader, ProjectView, RunView, TaskView, heartbeat,
+                      look)
 from ..text import neutralise
 from .scrolling import VimKeys
 
@@ -56,13 +58,14 @@ def _glyph(status: str) -> Text:
     return Text(st.glyph + " ", style=st.style)
 
 
-COLUMNS = ("age", "duration", "usage")
+COLUMNS = ("age", "duration", "usage", "peek")
 """The optional columns: ``age`` (a task's age instead of its date), ``duration`` (a run's),
-``usage`` (cost, else tokens). The slug, the status word and the agent always show."""
+``usage`` (cost, else tokens), ``peek`` (the last line the agent said in the task's newest
+run, read off the event loop). The slug, the status word and the agent always show."""
 
 COLUMN_SETS: dict[str, frozenset[str]] = {
     "usual": frozenset({"duration", "usage"}),
-    "all": frozenset({"age", "duration", "usage"}),
+    "all": frozenset({"age", "duration", "usage", "peek"}),
     "bare": frozenset(),
 }
 """What the columns key cycles through, in order; ``usual`` is the default."""
@@ -72,9 +75,14 @@ DEFAULT_COLUMNS = "usual"
 _TASK_ID = re.compile(r"task-([0-9]{4})([0-9]{2})([0-9]{2})-([0-9]{2})([0-9]{2})([0-9]{2})-(.+)\Z",
                       re.ASCII | re.DOTALL)
 
-# The status word after the slug, when the task has no detail to say instead.
-TASK_WORDS = {"running": "running", "completed": "done", "failed": "failed",
-              "needs-you": "asks you", "loop-dead": "loop dead", "stopped": "stopped",
+PEEK_MARK = "›"
+PEEK_STYLE = "italic"
+PEEK_MIN_INTERVAL = 0.5  # seconds between two peek reads while logs grow
+
+# The status word after the slug, when the task has no detail to say instead: the store's
+# status words (the header's and the filter's), two-word states spaced.
+TASK_WORDS = {"running": "running", "completed": "completed", "failed": "failed",
+              "needs-you": "needs you", "loop-dead": "loop dead", "stopped": "stopped",
               "cancelled": "cancelled", "waiting": "waiting", "queued": "queued"}
 _WORD_STYLES = {"needs-you": "bold magenta", "loop-dead": "bold red"}
 
@@ -138,9 +146,10 @@ def run_label(run: RunView, now_ns: int, columns: frozenset[str] = COLUMN_SETS[D
 
 
 def task_label(task: TaskView, now_ns: int, columns: frozenset[str] = COLUMN_SETS[DEFAULT_COLUMNS],
-               names: dict[str, str] | None = None) -> Text:
+               names: dict[str, str] | None = None, peek: str = "") -> Text:
     """Slug first (what fits in 80 columns is the name and the state), then the status word
-    or detail, the agent's name, the optional columns, and the date dim (or the age)."""
+    or detail, the agent's name, the optional columns, the date dim (or the age), and last
+    the peek (``› the agent's last line``) when that column is on."""
     slug, date, created = split_task_id(task.task)
     text = _glyph(task.status)
     text.append(neutralise(slug), style="bold" if task.status == "needs-you" else "")
@@ -168,6 +177,8 @@ def task_label(task: TaskView, now_ns: int, columns: frozenset[str] = COLUMN_SET
         text.append(f"  {format_age(now_ns - created)}", style="bright_black")
     elif date:
         text.append(f"  {date}", style="dim")
+    if "peek" in columns and peek:
+        text.append(f"  {PEEK_MARK} {peek}", style=PEEK_STYLE)
     return text
 
 
@@ -238,6 +249,12 @@ class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
         self._terms: list[str] = []
         self.columns_name = DEFAULT_COLUMNS
         self.agent_names: dict[str, str] = {}  # run-info agent type -> configured name
+        # the peek column: (project, task) -> the newest run's last line, read in a thread
+        self.peeks: dict[tuple[str, str], str] = {}
+        self._peek_reader = PeekReader()
+        self._peek_busy = False
+        self._peek_wanted: set[tuple[str, str]] | None = set()  # None: every built task
+        self._peek_timer = None
 
     # -- labels --------------------------------------------------------------------------
 
@@ -246,7 +263,8 @@ class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
         return COLUMN_SETS[self.columns_name]
 
     def _task_label(self, task: TaskView, now: int) -> Text:
-        return task_label(task, now, self.columns, self.agent_names)
+        return task_label(task, now, self.columns, self.agent_names,
+                          self.peeks.get((task.project, task.task), ""))
 
     def _run_label(self, run: RunView, now: int) -> Text:
         return run_label(run, now, self.columns, self.agent_names)
@@ -257,6 +275,7 @@ class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
         if name not in COLUMN_SETS or name == self.columns_name:
             return
         self.columns_name = name
+        self.schedule_peeks()
         now = self.clock()
         for node in self._by_key.values():
             ref = node.data
@@ -303,6 +322,10 @@ class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
     def apply_root(self, change: RootRead, *, focus_project: str | None = None) -> None:
         """A full read went into the model: the first builds the tree, later ones update it
         in place (nodes of tasks that did not change keep their state)."""
+        self._apply_root(change, focus_project)
+        self.schedule_peeks()
+
+    def _apply_root(self, change: RootRead, focus_project: str | None) -> None:
         projects = list(self.model.projects.values())
         if change.first:
             self._rebuild(expand=focus_project or (projects[0].id if len(projects) == 1 else None))
@@ -332,6 +355,10 @@ class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
     def apply_task(self, read: TaskRead) -> None:
         """One task went into the model: relabel its node, rebuild its runs only if their set
         changed."""
+        self._apply_one_task(read)
+        self.schedule_peeks((read.task.project, read.task.task))
+
+    def _apply_one_task(self, read: TaskRead) -> None:
         task = read.task
         project = self.model.projects[task.project]
         if self._terms:
@@ -357,6 +384,7 @@ class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
     def set_filter(self, text: str) -> None:
         self._terms = text.lower().split()
         self._rebuild(expand=None)
+        self.schedule_peeks()
 
     def _rebuild(self, expand: str | None) -> None:
         cursor = self.cursor_node.data if self.cursor_node is not None else None
@@ -510,6 +538,7 @@ class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
                     if n.data.kind == "run" and n.data.same_task(project, task)]:
             del self._by_key[ref.key]
         self._filled.discard(key)
+        self.peeks.pop((project, task), None)
         if node is not None:
             node.remove()
 
@@ -545,9 +574,12 @@ class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
                     node = self._by_key.get(ref.key)
                     if node is not None:
                         _relabel(node, self._run_label(run, now))
+        self.schedule_peeks()
 
     def note_output(self, project: str, task: str, run: str, when_ns: int) -> None:
-        """A log grew: the run is live now (no disk read needed for the heartbeat)."""
+        """A log grew: the run is live now (no disk read needed for the heartbeat); the
+        task's peek is read again (at most every :data:`PEEK_MIN_INTERVAL`)."""
+        self.schedule_peeks((project, task))
         view = self.task_view(project, task)
         found = view.run(run) if view else None
         if found is None or found.status != "running":
@@ -557,6 +589,68 @@ class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
         if node is not None:
             # Logs grow many times a second; the label (age, heartbeat) changes once a second.
             _relabel(node, self._run_label(found, self.clock()))
+
+    # -- the peek column ------------------------------------------------------------------
+
+    def schedule_peeks(self, key: tuple[str, str] | None = None) -> None:
+        """Read the peek of one task (``key``), or of every task that has a node, in a thread
+        (one read at a time, the next at most :data:`PEEK_MIN_INTERVAL` after it); nothing
+        when the peek column is off. Labels change when the reads are in."""
+        if "peek" not in self.columns or not self.is_mounted:
+            return
+        if key is None:
+            self._peek_wanted = None
+        elif self._peek_wanted is not None:
+            self._peek_wanted.add(key)
+        if not self._peek_busy and self._peek_timer is None:
+            self._start_peeks()
+
+    def _start_peeks(self) -> None:
+        self._peek_timer = None
+        wanted, self._peek_wanted = self._peek_wanted, set()
+        if "peek" not in self.columns:
+            return
+        targets: list[tuple[tuple[str, str], RunView]] = []
+        for project in self.projects.values():
+            if NodeRef.of_project(project.id).key not in self._filled:
+                continue  # lazy: a collapsed project's tasks have no nodes, so no peeks
+            for task in project.tasks:
+                key = (task.project, task.task)
+                if (wanted is not None and key not in wanted) or task.latest is None or \
+                        NodeRef.of_task(*key).key not in self._by_key:
+                    continue
+                targets.append((key, task.latest))
+        if not targets:
+            return
+        self._peek_busy = True
+        reader = self._peek_reader
+
+        def read() -> dict[tuple[str, str], str]:
+            return {key: reader.peek(run) for key, run in targets}
+        self.run_worker(read, thread=True, group="peek", exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != "peek" or event.state not in (
+                WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            return
+        event.stop()
+        self._peek_busy = False
+        if event.state == WorkerState.SUCCESS and isinstance(worker.result, dict):
+            self._apply_peeks(worker.result)
+        if (self._peek_wanted is None or self._peek_wanted) and self.is_mounted:
+            self._peek_timer = self.set_timer(PEEK_MIN_INTERVAL, self._start_peeks)
+
+    def _apply_peeks(self, peeks: dict[tuple[str, str], str]) -> None:
+        now = self.clock()
+        for key, text in peeks.items():
+            if self.peeks.get(key, "") == text:
+                continue
+            self.peeks[key] = text
+            task = self.task_view(*key)
+            node = self._by_key.get(NodeRef.of_task(*key).key)
+            if task is not None and node is not None:
+                _relabel(node, self._task_label(task, now))
 
     # -- navigation ----------------------------------------------------------------------
 
@@ -597,6 +691,7 @@ class RunTree(VimKeys, Tree[NodeRef], keys="tree"):
             return
         if data.kind == "project":
             self._fill_project(event.node)
+            self.schedule_peeks()
         elif data.kind == "task":
             self._fill_task(event.node)
 

@@ -499,6 +499,7 @@ def test_index_detects_truncation_and_replacement(tmp_path):
 def test_display_line_cuts_and_counts_hidden_characters():
     shown = display_line(line_index.LineBytes(b"abcdef", 6, True), 4)
     assert shown.text == "abcd\u2026 [+2 chars]" and shown.cut_at == 4
+    assert display_line(line_index.LineBytes(b"abcde", 5, True), 4).text == "abcd\u2026 [+1 char]"
     partial = display_line(line_index.LineBytes(b"abcdef", 1_000, True), 4)
     assert partial.text == "abcd\u2026 [+996 chars]"
     assert display_line(line_index.LineBytes(b"\xe2\x82", 10, True), 4).text == (

@@ -29,6 +29,7 @@ from enum import Enum
 from conductor.store import safefs
 
 from .text import neutralise
+from ..words import count as plural_count
 
 CHUNK_BYTES = 256 * 1024
 """A new chunk starts at the first line start at least this far from the current chunk's start."""
@@ -545,7 +546,7 @@ def display_line(raw: LineBytes, max_chars: int) -> DisplayLine:
         return DisplayLine(text)
     hidden = max(len(text) - max_chars, 0) + unread
     shown = text[:max_chars]
-    return DisplayLine(f"{shown}{MARKER_PREFIX}{hidden} chars]", cut_at=len(shown))
+    return DisplayLine(f"{shown}{MARKER_PREFIX}{plural_count(hidden, 'char')}]", cut_at=len(shown))
 
 
 def read_display_lines(reader: LineReader, lines, max_chars: int,

@@ -57,6 +57,7 @@ from conductor.console.line_index import (
 from conductor.console.keymap import widget_bindings
 from conductor.console.widgets.scrolling import VimKeys, set_virtual_size
 from conductor.errors import ConductorError
+from conductor.words import plural
 
 if TYPE_CHECKING:
     from conductor.console.widgets.readable_log import ReadableLog
@@ -291,7 +292,7 @@ class LogView(VimKeys, ScrollView, can_focus=True, keys="log"):
         """One line for the status bar: follow state, new lines, position, index and search."""
         parts = ["FOLLOWING" if self._following else "PAUSED"]
         if not self._following and self._new_lines:
-            parts.append(f"{self._new_lines:,} new lines \u2014 G/End to follow")
+            parts.append(f"{self._new_lines:,} new {plural(self._new_lines, 'line')} \u2014 G/End to follow")
         if self._problem:
             parts.append(self._problem)
         count = self.line_count

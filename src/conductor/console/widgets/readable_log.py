@@ -36,6 +36,7 @@ from ..messages import ReportsWorkerErrors
 from ..text import neutralise
 from .line_list import LineList
 from .scrolling import VimKeys
+from ...words import plural
 
 TAIL_BYTES = 2 * 1024 * 1024
 MAX_READ = 8 * 1024 * 1024
@@ -248,7 +249,7 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):
         """The raw view's status row, in rendered rows."""
         parts = ["FOLLOWING" if self._follow else "PAUSED"]
         if not self._follow and self._new_lines:
-            parts.append(f"{self._new_lines:,} new lines \u2014 G/End to follow")
+            parts.append(f"{self._new_lines:,} new {plural(self._new_lines, 'line')} \u2014 G/End to follow")
         if self._problem:
             parts.append(self._problem)
         count = self.row_count

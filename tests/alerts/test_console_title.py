@@ -10,6 +10,7 @@ import os
 from console.fixed_root import (T1, T6, build_fixed_root, frozen_clock, hold_loop_lock,
                                 pretend_runs_alive)
 from console.live import settle, until
+from console.screen_text import screen_text
 
 from conductor.bus import Message, MessageBus
 from conductor.console.app import ConductorApp
@@ -34,6 +35,8 @@ def test_title_is_the_summary_and_follows_the_tasks(tmp_path, monkeypatch) -> No
                 real_write(data)
 
         async with app.run_test(size=(160, 45)) as pilot:
+            # the first read is done (the header counts the running task) before recording
+            await until(pilot, lambda: "1 running" in screen_text(app), 10, "the first read")
             real_write = app._driver.write
             app._driver.write = record
             app._terminal_title = ""  # what the first read wrote went to the real driver

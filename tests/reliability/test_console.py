@@ -282,7 +282,7 @@ def test_damaged_and_hostile_files_are_shown_safely_and_the_console_keeps_workin
             await pilot.press("2")
             await until(pilot, lambda: "after the long line" in screen_text(app), 20, "tail")
             screens.append(screen_text(app))
-            assert "yyyy" in screen_text(app)
+            assert "yyyy" in screen_text(app), screen_text(app)
 
             await select(pilot, app, NodeRef("task", PROJECT, BAD_BUS_TASK))
             await until(pilot, lambda: "after the damage" in screen_text(app), 60, "bus feed")

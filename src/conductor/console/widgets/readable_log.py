@@ -40,6 +40,7 @@ from ...words import plural
 
 TAIL_BYTES = 2 * 1024 * 1024
 MAX_READ = 8 * 1024 * 1024
+CUT = "\u2026".encode()  # marks a line shown in part (it began before the read, or goes on)
 MAX_ROWS = 5000
 POLL_SECONDS = 0.5
 KIND_STYLES = {
@@ -130,15 +131,20 @@ def read_chunk(path: str, offset: int, ident: tuple | None) -> tuple[int, int, t
         if reset:
             offset = max(0, st.st_size - TAIL_BYTES)
         stop = min(st.st_size, offset + MAX_READ)
-        fh.seek(offset)
+        fh.seek(offset - 1 if offset > 0 else 0)
+        before = fh.read(1) if offset > 0 else b"\n"  # does ``offset`` start a line?
         data = fh.read(stop - offset)
-    if reset and offset > 0:
-        cut = data.find(b"\n")
-        data = data[cut + 1:] if cut >= 0 else b""
-        offset = stop - len(data)
     last = data.rfind(b"\n")
+    if last < 0 and len(data) == MAX_READ:
+        # one line longer than a whole read: shown in pieces (each marked cut), never stuck
+        return offset, stop, current, (CUT if before != b"\n" else b"") + data + CUT + b"\n", reset
     data = data[:last + 1] if last >= 0 else b""
-    return offset, offset + len(data), current, data, reset
+    end = offset + len(data)
+    if before != b"\n" and data:
+        # the read began inside a line (a tail read, or after a piece above): that line is
+        # shown cut, not dropped
+        data = CUT + data
+    return offset, end, current, data, reset
 
 
 class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):

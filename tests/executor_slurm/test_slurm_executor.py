@@ -406,3 +406,40 @@ def test_a_stale_heartbeat_reads_lost_through_the_store(stub, slurm, tmp_path, r
     (seen,) = observe_runs([info])
     assert seen.state == ENDED and "heartbeat 600 s old" in seen.reason
     wait_for(lambda: True)
+
+
+# ---- configuration ------------------------------------------------------------------------
+
+def test_the_config_names_executors_and_slurm_options(tmp_path):
+    from conductor.config import load_config
+    path = tmp_path / "config.yaml"
+    path.write_text("agents:\n  cmd:\n    type: command\n    command: [true]\n    executor: slurm\n"
+                    "defaults:\n  executor: local\nslurm:\n  partition: gpu\n  cpus: 4\n"
+                    "  time: '2:00:00'\n  args: --exclusive --constraint=a100\n")
+    config = load_config(str(path))
+    assert (config.defaults.executor, config.agents["cmd"].executor) == ("local", "slurm")
+    assert config.slurm.options() == {"partition": "gpu", "time": "2:00:00", "cpus": 4,
+                                      "mem": "", "account": "", "qos": "",
+                                      "args": ["--exclusive", "--constraint=a100"]}
+
+
+def test_an_unknown_executor_in_the_config_is_one_line_naming_file_and_field(tmp_path):
+    from conductor.config import load_config
+    path = tmp_path / "config.yaml"
+    path.write_text("defaults:\n  executor: kubernetes\n")
+    with pytest.raises(ConductorError) as err:
+        load_config(str(path))
+    text = str(err.value)
+    assert "\n" not in text and str(path) in text and "defaults.executor" in text
+    assert 'must be one of local, slurm, got "kubernetes"' in text
+
+
+def test_run_agent_task_refuses_an_unknown_executor(tmp_path, runs_root, subprocess_env):
+    import subprocess
+    run_agent = os.path.join(os.path.dirname(sys.executable), "run-agent")
+    done = subprocess.run([run_agent, "task", "--root", runs_root, "--project", PROJECT,
+                           "--task", TASK, "--agent", "codex", "--prompt", "go",
+                           "--executor", "nope"], env=subprocess_env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr == 'Error: unknown executor "nope" (known: local, slurm)\n'

@@ -99,7 +99,12 @@ def answer(name, args, state):
     if name == "squeue":
         for j in jobs.values():
             _refresh(j)
-        wanted = flag(args, "--jobs").split(",")
+        if "--me" in args:  # every job of ours
+            wanted = list(jobs)
+            if not wanted:
+                return 0, "", ""
+        else:
+            wanted = flag(args, "--jobs").split(",")
         known = [j for j in wanted if j in jobs]
         if not known:
             return 1, "", "slurm_load_jobs error: Invalid job id specified\n"

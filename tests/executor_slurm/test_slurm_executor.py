@@ -84,6 +84,7 @@ def stub(tmp_path, monkeypatch):
 def slurm(stub, monkeypatch):
     """A fresh executor in the registry (its heartbeat settings are the test's)."""
     fresh = SlurmExecutor()
+    fresh.queue_ttl = 0  # each observe asks for its own jobs (the shared queue: its own test)
     monkeypatch.setitem(registry._LOADED, "slurm", fresh)
     return fresh
 
@@ -219,6 +220,30 @@ def test_every_placement_is_unknown_when_squeue_fails(stub, slurm):
     assert [(o.state, o.reason) for o in seen] == [
         (UNKNOWN, "squeue exited with code 1: slurm_load_jobs error: Unable to contact slurm "
                   "controller (connect failure)")] * 2
+
+
+def test_task_loops_share_one_squeue_of_all_our_jobs(stub, slurm, monkeypatch, tmp_path):
+    """Every task loop polls its own run: within queue_ttl one `squeue --me` answers them all
+    (each loop is its own process; here two executors stand for two of them)."""
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    stub.job("61", state="RUNNING", node="cn1")
+    stub.job("62", state="PENDING")
+    before = now_ns() - 60 * NS
+    loops = [SlurmExecutor(), SlurmExecutor()]
+    for loop in loops:
+        loop.queue_ttl = 30
+    (a,) = loops[0].observe([_p("61", submit_time=before)])
+    (b,) = loops[1].observe([_p("62", submit_time=before)])
+    (gone,) = loops[1].observe([_p("63", submit_time=before)])  # ended and forgotten
+    assert (a.state, b.state, gone.state) == (ALIVE, ALIVE, ENDED)
+    assert stub.calls("squeue") == [["squeue", "--noheader", "--states=all", "--me",
+                                     "--format=%i|%T|%N|%r"]]
+    # a job submitted after the snapshot was taken is asked about by id, never read as gone
+    stub.job("64", state="PENDING")
+    (new,) = loops[0].observe([_p("64", submit_time=now_ns())])
+    assert new.state == ALIVE and stub.calls("squeue")[-1][3] == "--jobs=64"
+    folder = tmp_path / f"conductor-slurm-{os.getuid()}"
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
 
 
 def test_a_running_job_is_alive_only_while_its_heartbeat_is_fresh(stub, slurm):

@@ -39,6 +39,7 @@ NAME = "slurm"
 COMMAND_TIMEOUT = 30.0
 STOP_POLL = 0.2
 FORCE_WAIT = 30.0
+SKEW_NS = 5 * 1_000_000_000
 # Slurm's job states: still holding the job's processes (alive) and ended
 ALIVE_STATES = frozenset({"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED",
                           "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESIZING", "SIGNALING",
@@ -146,6 +147,55 @@ def parse_exit(text: str) -> tuple[int | None, str]:
     return status, ""
 
 
+def _cache_key() -> str:
+    """Which cluster a cached queue is of: the squeue program and the Slurm config in force."""
+    import hashlib
+    import shutil
+    program = shutil.which(_tool("squeue")) or ""
+    text = "\0".join((os.path.realpath(program) if program else "",
+                      os.environ.get("SLURM_CONF", ""), os.environ.get("SLURM_CLUSTERS", "")))
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def _read_cache(folder: str, path: str) -> dict | None:
+    import json
+    import stat
+    try:
+        st = os.lstat(folder)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+            return None  # not our private directory: never trust what is in it
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        try:
+            fst = os.fstat(fd)
+            if not stat.S_ISREG(fst.st_mode) or fst.st_uid != os.getuid():
+                return None
+            data = os.read(fd, 16 << 20)
+        finally:
+            os.close(fd)
+        found = json.loads(data)
+        if isinstance(found, dict) and isinstance(found.get("taken"), int) \
+                and isinstance(found.get("rows"), dict):
+            return found
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _write_cache(folder: str, path: str, cached: dict) -> None:
+    import json
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, json.dumps(cached).encode("utf-8"))
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
 class SlurmExecutor(Executor):
     name = NAME
     # the node's runner refreshes heartbeat_time this often; a run whose heartbeat is older
@@ -153,6 +203,8 @@ class SlurmExecutor(Executor):
     # threshold allows for a network file system's attribute cache (NFS: up to 60 s).
     heartbeat_interval = float(os.environ.get("CONDUCTOR_SLURM_HEARTBEAT", "15"))
     heartbeat_stale = float(os.environ.get("CONDUCTOR_SLURM_HEARTBEAT_STALE", "120"))
+    # how long one `squeue --me` answers every task loop's poll (0: each asks for its own jobs)
+    queue_ttl = float(os.environ.get("CONDUCTOR_SLURM_QUEUE_TTL", "1"))
 
     def __init__(self) -> None:
         self._cluster: str | None = None
@@ -208,12 +260,15 @@ class SlurmExecutor(Executor):
         if not ids:
             return {}
         try:
-            out = self._run("squeue", ["--noheader", "--states=all", f"--jobs={','.join(ids)}",
-                                       "--format=%i|%T|%N|%r"])
+            return self._squeue([f"--jobs={','.join(ids)}"])
         except SlurmError as exc:
             if "Invalid job id" in str(exc):  # every id is unknown to Slurm by now
                 return {}
             raise
+
+    def _squeue(self, which: list[str]) -> dict[str, tuple[str, str, str]]:
+        out = self._run("squeue", ["--noheader", "--states=all", *which,
+                                   "--format=%i|%T|%N|%r"])
         found = {}
         for line in out.splitlines():
             parts = line.strip().split("|")
@@ -221,9 +276,41 @@ class SlurmExecutor(Executor):
                 found[parts[0]] = (parts[1].strip(), parts[2].strip(), parts[3].strip())
         return found
 
+    def shared_queue(self, placements: Sequence[Placement]) -> dict[str, tuple[str, str, str]]:
+        """:meth:`queue` for ``placements``, shared between processes: every task loop polls
+        its own run, so hundreds of loops would each run squeue every poll. One
+        ``squeue --me --states=all`` (all of this user's jobs) is kept for
+        :attr:`queue_ttl` seconds in a 0700 directory of ours and answers every process whose
+        jobs were all submitted before it was taken; any other asks Slurm itself."""
+        if self.queue_ttl <= 0:
+            return self.queue([p.job_id for p in placements])
+        import tempfile
+        ids = [p.job_id for p in placements if p.job_id]
+        key = _cache_key()
+        folder = os.path.join(tempfile.gettempdir(), f"conductor-slurm-{os.getuid()}")
+        path = os.path.join(folder, f"squeue-{key}.json")
+        now = time.time_ns()
+        cached = _read_cache(folder, path)
+        if cached is None or not 0 <= now - cached["taken"] < self.queue_ttl * 1e9:
+            taken = time.time_ns()
+            try:
+                rows = self._squeue(["--me"])
+            except SlurmError:
+                return self.queue(ids)
+            cached = {"taken": taken, "rows": rows}
+            _write_cache(folder, path, cached)
+        rows = cached["rows"]
+        # a job missing from the snapshot has ended only if it was submitted well before it
+        # was taken (SKEW: the submitting host's clock may differ from ours)
+        if all(p.job_id in rows or (p.submit_time is not None
+                                    and p.submit_time < cached["taken"] - SKEW_NS)
+               for p in placements if p.job_id):
+            return {j: tuple(rows[j]) for j in ids if j in rows}  # type: ignore[misc]
+        return self.queue(ids)
+
     def observe(self, placements: Sequence[Placement]) -> list[Observation]:
         try:
-            queue = self.queue([p.job_id for p in placements])
+            queue = self.shared_queue(placements)
         except SlurmError as exc:
             return [Observation(UNKNOWN, reason=str(exc)) for _ in placements]
         now = time.time_ns()

@@ -223,8 +223,7 @@ async def bench_latency(root: str) -> None:
         app.run_tree.select_ref(NodeRef("run", "live", task, "20260101-0000000000-9-0001"))
         await pilot.pause(0.5)
         app.detail.raw_stdout = True
-        app.detail._switch_stdout(False)
-        view = app.detail.query_one("#stdout-raw").log_view
+        view = app.detail.query_one("#stdout-log").log_view
         events_seen: list[tuple[int, set[str]]] = []
         apply_events = app.apply_events
 
@@ -304,7 +303,7 @@ async def bench_big_file(root: str) -> None:
         t0 = time.perf_counter()
         app.run_tree.select_ref(NodeRef("run", "big", task, "20260101-0000000000-8-0001"))
         app._update_selection()
-        view = app.detail.query_one("#stdout-raw").log_view
+        view = app.detail.query_one("#stdout-log").log_view
         while view.line_count == 0:
             await asyncio.sleep(0.001)
         await frame(pilot)

@@ -38,7 +38,8 @@ def test_the_loop_and_the_parser_agree():
     assert loop_options(args, None) == {"max_cost_usd": None, "max_tokens": None,
                                         "failure_limit": df.FAILURE_LIMIT,
                                         "limit_wait_max": df.LIMIT_WAIT_MAX,
-                                        "resume_mode": df.RESUME_MODE}
+                                        "resume_mode": df.RESUME_MODE,
+                                        "alerts": None}  # no config: no hooks, no webhook
     resume = parse("task", "resume", "--task", "t")
     assert (resume.max_restarts, resume.restart_delay) == (df.RESUME_MAX_ATTEMPTS, df.RESTART_DELAY)
     assert parse("stop").grace == parse("task", "stop", "--project", "p", "--task", "t").grace \

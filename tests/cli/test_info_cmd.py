@@ -222,7 +222,7 @@ def test_list_activity_columns(root, capsys, monkeypatch):
     # process behind it, and the probe is told it lives (a real pid-0 record without a live
     # runner reads failed)
     import conductor.store.taskview as taskview
-    monkeypatch.setattr(taskview, "run_alive", lambda info: True)
+    monkeypatch.setattr(taskview, "runs_alive", lambda infos: [True] * len(infos))
     make_run(root, T1, RUN9, status="running", start=start, pid=0)
     bus = MessageBus(os.path.join(root, P, T1, "TASK-MESSAGE-BUS.md"))
     bus.append(Message(type="PROGRESS", project_id=P, task_id=T1, body="  step\n\tone  "))

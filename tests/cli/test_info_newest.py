@@ -64,7 +64,7 @@ def test_all_runs_counts_a_running_older_run(tmp_path, capsys, monkeypatch):
     """The rule of the newest read: a task runs when its newest run does. --all-runs keeps the
     old rule (any run), which shows when an older run still runs next to a newer one."""
     import conductor.store.taskview as taskview
-    monkeypatch.setattr(taskview, "run_alive", lambda info: True)
+    monkeypatch.setattr(taskview, "runs_alive", lambda infos: [True] * len(infos))
     root = str(tmp_path)
     make_run(root, T1, "20260220-1530000000-100-1", status="running",
              start="2026-02-20T15:30:00Z")

@@ -104,10 +104,10 @@ def pretend_runs_alive(monkeypatch) -> None:
     A real record with pid 0 and no live runner reads failed (store.liveness.run_alive); these
     frozen scenes keep them running, as their snapshots were drawn."""
     import conductor.store.taskview as taskview
-    from conductor.store.liveness import run_alive
+    from conductor.store.liveness import runs_alive
 
-    monkeypatch.setattr(taskview, "run_alive",
-                        lambda info: info.pid <= 0 and info.pgid <= 0 or run_alive(info))
+    monkeypatch.setattr(taskview, "runs_alive", lambda infos: [
+        info.pid <= 0 and info.pgid <= 0 or alive for info, alive in zip(infos, runs_alive(infos))])
 
 
 def build_fixed_root(root: str) -> Layout:

@@ -63,14 +63,17 @@ def test_every_binding_of_every_console_class_comes_from_the_keymap():
 
 
 def test_vim_moves_are_written_once_and_shared_by_the_scrolling_widgets():
-    for cls, scope in ((LogView, "log"), (ReadableLog, "readable"), (FeedList, "feed"),
+    for cls, scope in ((LogView, "log"), (ReadableLog, "log"), (FeedList, "feed"),
                        (RunTree, "tree")):
         ids = {b.id for b in cls.BINDINGS}
         assert {f"{scope}.{x}" for x in ("top",)} <= ids
         keys = {b.key for b in cls.BINDINGS}
         assert {"g,home", "G,end"} <= keys
-    # the readable view's keys were not remappable before: they are now known ids
-    assert km.split_keymap({"readable.down": "ctrl+j", "readable.page_up": "b"})[1] == []
+    # both renderers of a log pane have the same keys, under the same ids
+    assert ReadableLog.BINDINGS == LogView.BINDINGS
+    # the readable view's old ids still work in a config: they name the log pane's
+    assert km.split_keymap({"readable.down": "ctrl+j", "readable.page_up": "b"}) == (
+        {"log.line_down": "ctrl+j", "log.page_up": "b"}, [])
 
 
 # -- live: remap every id, then look at the bindings in force -----------------------------
@@ -115,7 +118,7 @@ def test_remapping_every_id_changes_the_live_binding(tmp_path):
         async with app.run_test(size=(100, 40)) as pilot:
             app.set_keymap(keymap)
             for selector, scopes in (("#tree", ("tree",)), ("#feed", ("feed",)),
-                                     ("#readable", ("readable",)),
+                                     ("#readable", ("log",)),
                                      ("#log-view", ("log", "log_pane"))):
                 app.query_one(selector).focus()
                 await pilot.pause()
@@ -148,7 +151,7 @@ def test_a_remapped_readable_key_moves_the_readable_view():
     async def main():
         app = One()
         async with app.run_test(size=(60, 10)) as pilot:
-            app.set_keymap(km.split_keymap({"readable.top": "ctrl+t"})[0])
+            app.set_keymap(km.split_keymap({"log.top": "ctrl+t"})[0])
             view = app.query_one(ReadableLog)
             view.set_rows([Text(f"row {n}") for n in range(50)])
             view.focus()
@@ -168,13 +171,14 @@ def test_a_remapped_readable_key_moves_the_readable_view():
 
 def test_help_lists_every_id_with_the_keys_in_force():
     keys = km.effective_keys({"readable.down": "ctrl+j", "log.search": "f3", "quit": "ctrl+q"})
+    assert keys["log.line_down"] == "ctrl+j"  # an old id, renamed
     out = Console(width=160, record=True)
     out.print(help_table(keys, read_only=False))
     text = out.export_text()
     for spec in km.ALL:
         assert spec.id in text, spec.id
     lines = {line.split()[-1]: line for line in text.splitlines() if line.strip()}
-    assert lines["readable.down"].split()[0] == "ctrl+j"
+    assert lines["log.line_down"].split()[0] == "ctrl+j"
     assert lines["log.search"].split()[0] == "f3"
     read_only = Console(width=160, record=True)
     read_only.print(help_table(keys, read_only=True))

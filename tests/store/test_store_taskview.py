@@ -75,12 +75,12 @@ def test_a_run_stopped_by_the_operator_is_stopped(layout):
 
 def test_running_and_loop_dead_follow_the_supervisor_lock(layout, monkeypatch):
     write_run(layout, T, 10, "running", pid=os.getpid())
-    monkeypatch.setattr(tv, "run_alive", lambda info: True)
+    monkeypatch.setattr(tv, "runs_alive", lambda infos: [True] * len(infos))
     assert view(layout).status == "loop-dead"  # a run claims to run, no supervisor
     monkeypatch.setattr(tv, "loop_alive", lambda task_dir: True)
     v = view(layout)
     assert v.status == "running" and v.newest.alive and v.any_running
-    monkeypatch.setattr(tv, "run_alive", lambda info: False)
+    monkeypatch.setattr(tv, "runs_alive", lambda infos: [False] * len(infos))
     v = view(layout)  # the process is gone: reconciled in memory, never written
     assert v.newest.info.status == "failed" and v.status == "running"  # a live loop between runs
     with open(os.path.join(v.newest.path, "run-info.yaml")) as fh:

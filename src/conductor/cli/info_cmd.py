@@ -93,10 +93,14 @@ def _register_status(sub) -> None:
                     "(by start time), its DONE marker and whether the run's process is alive. "
                     "Read-only: a dead 'running' run is shown as failed (or completed when DONE "
                     "exists) without rewriting its run-info.")
-    p.add_argument("--project", required=True, help="project id (required)")
+    p.add_argument("--project", default=None, help="project id (required, except with --tmux)")
     _root_flags(p)
     p.add_argument("--task", action="append", default=[],
                    help="only this task (repeatable; default: every task)")
+    p.add_argument("--tmux", action="store_true",
+                   help="one short line for tmux's status-right: running, needs-you, failed, "
+                        "stuck and loop-dead task counts (every project unless --project)")
+    p.add_argument("--ascii", action="store_true", help="with --tmux: letters, not symbols")
     p.add_argument("--status", default="",
                    help="filter rows: active (= running), done|all_finished (DONE exists), "
                         "pending (no runs), or a status (running, completed, failed, blocked, "
@@ -181,8 +185,7 @@ def _list_tasks(layout, project: str, args) -> int:
     now = _now()
     rows = []
     newest, bus = _read_mode(args, LIST_FILTERS)
-    for task in it.task_ids(project_dir):
-        view = it.view_task(layout, project, task, now, newest=newest, bus=bus)
+    for view in it.view_tasks(layout, project, it.task_ids(project_dir), now, newest=newest, bus=bus):
         status = it.list_status(view)
         activity = None
         if args.activity:
@@ -353,7 +356,11 @@ def cmd_status(args, environ=None, cwd=None) -> int:
     from ..store import Layout
     from . import info_tasks as it
     environ = os.environ if environ is None else environ
-    project = args.project.strip()
+    project = (args.project or "").strip()
+    if getattr(args, "tmux", False):
+        return _status_tmux(args, project, environ)
+    if args.project is None:
+        raise UsageError('required flag(s) "project" not set')
     if not project:
         raise UsageError("--project is required")
     if args.json and args.concise:
@@ -368,17 +375,31 @@ def cmd_status(args, environ=None, cwd=None) -> int:
         if not os.path.isdir(task_dir):
             raise UsageError(f"task path is not a directory: {task_dir}")
     now = _now()
-    rows = [_status_row(layout, project, task, args, now)
-            for task in (tasks or it.task_ids(project_dir))]
+    newest, bus = _read_mode(args, STATUS_FILTERS)
+    rows = [_status_row(view, args, now)
+            for view in it.view_tasks(layout, project, tasks or it.task_ids(project_dir), now,
+                                      newest=newest, bus=bus)]
     rows = [r for r in rows if _status_matches(r, args.status)]
     _print_status(rows, project, tasks, args)
     return 0
 
 
-def _status_row(layout, project: str, task: str, args, now: int) -> dict:
+def _status_tmux(args, project: str, environ) -> int:
+    """``status --tmux``: the summary line (alerts.summary), or nothing when nothing is on."""
+    from ..alerts.summary import summary
+    if project:
+        from ..ids import validate_project_id
+        validate_project_id(project)
+    text = summary(sc.runs_root(args.root, args.config, environ), project,
+                   ascii_only=args.ascii)
+    if text:
+        sys.stdout.write(text + "\n")
+    return 0
+
+
+def _status_row(view, args, now: int) -> dict:
     from . import info_tasks as it
-    newest, bus = _read_mode(args, STATUS_FILTERS)
-    view = it.view_task(layout, project, task, now, newest=newest, bus=bus)
+    task = view.id
     status = it.status_status(view)
     newest = view.newest
     readable = newest is not None and newest.readable
@@ -512,8 +533,8 @@ def cmd_watch(args, environ=None, cwd=None) -> int:
         _out(f"Watching {len(args.task)} task(s) for project {go_quote(args.project)}:\n")
     while True:
         now = _now()
-        states = [(t, it.watch_state(it.view_task(layout, args.project, t, now), now))
-                  for t in args.task]
+        states = [(t, it.watch_state(view, now))
+                  for t, view in zip(args.task, it.view_tasks(layout, args.project, args.task, now))]
         all_done = all(s.done for _, s in states)
         remaining = deadline - time.monotonic()
         if args.json:

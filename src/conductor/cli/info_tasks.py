@@ -26,12 +26,24 @@ FINISHED = ("completed", "failed")
 _WARNED: set[str] = set()  # broken run-info files already reported by this process
 
 
+def view_tasks(layout: Layout, project: str, tasks: list[str], now: int | None = None, *,
+               newest: bool = True, bus: bool = False) -> list[TaskView]:
+    """:func:`view_task` for each of ``tasks``, with one liveness question per executor for all
+    their running runs (one ``squeue`` for a listing of Slurm runs, not one per task)."""
+    from ..store.scan import scan_task
+    from ..store.taskview import batched_alive
+    snaps = [scan_task(layout, project, task, newest=newest) for task in tasks]
+    alive = batched_alive(snaps)
+    return [view_task(layout, project, task, now, newest=newest, bus=bus, snap=snap, alive=alive)
+            for task, snap in zip(tasks, snaps)]
+
+
 def view_task(layout: Layout, project: str, task: str, now: int | None = None, *,
-              newest: bool = True, bus: bool = False) -> TaskView:
+              newest: bool = True, bus: bool = False, snap=None, alive=None) -> TaskView:
     """The task's view (only its newest runs unless ``newest`` is False), with a warning on
     stderr for each broken file it met."""
     view = _view_task(layout, project, task, now_ns=_now_ns() if now is None else now,
-                      newest=newest, bus=bus)
+                      newest=newest, bus=bus, snap=snap, alive=alive)
     if view.error:
         sys.stderr.write(f"warning: task {task}: {view.error}\n")
     for run in view.runs:

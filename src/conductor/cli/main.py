@@ -23,8 +23,9 @@ VERB_MODULES = {
     "list": "info_cmd", "status": "info_cmd", "output": "info_cmd", "watch": "info_cmd",
     "gc": "info_cmd",
     "console": "console_cmd", "demo": "console_cmd",
+    "serve": "serve_cmd",
 }
-ALL_MODULES = ("bus_cmd", "runner_cmd", "info_cmd", "console_cmd")
+ALL_MODULES = ("bus_cmd", "runner_cmd", "info_cmd", "console_cmd", "serve_cmd")
 
 
 def build_parser(prog: str, verb: str | None = None):

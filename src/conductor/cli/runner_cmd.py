@@ -83,7 +83,8 @@ def _register_task(sub) -> None:
     delete.add_argument("--root", default=None)
     delete.add_argument("--config", default=None)
     delete.add_argument("--force", action="store_true",
-                        help="stop a running task (loop and runs, SIGKILL after --grace) first")
+                        help="stop a running task (loop and runs, SIGKILL after --grace) first; "
+                             "delete its worktree branch even with unmerged work")
     delete.add_argument("--grace", type=duration, default=df.DELETE_GRACE,
                         help=f"with --force: wait after SIGTERM (default {_d(df.DELETE_GRACE)})")
     delete.set_defaults(func=cmd_task_delete)
@@ -95,6 +96,9 @@ def _register_task(sub) -> None:
         moved.add_argument("--task", required=True)
         moved.add_argument("--root", default=None)
         moved.add_argument("--config", default=None)
+        if verb == "archive":
+            moved.add_argument("--force", action="store_true",
+                               help="remove its worktree branch even with unmerged work")
         moved.set_defaults(func=func)
 
 
@@ -143,6 +147,14 @@ def _task_flags(p) -> None:
     p.add_argument("--timeout", type=duration, default=0.0, help="idle-output timeout per attempt")
     p.add_argument("--resume", action="store_true", help="prefix the first attempt as a restart")
     _budget_flags(p)
+    # issue 13 (docs/worktrees.md): a git worktree per task
+    p.add_argument("--worktree", action="store_true", default=None,
+                   help="run the task on branch conductor/<task> in its own git worktree of the "
+                        "working dir's repository (default: the config's worktree.enabled)")
+    p.add_argument("--no-worktree", dest="worktree", action="store_false",
+                   help="no worktree, whatever the config says")
+    p.add_argument("--base", default=None,
+                   help="with --worktree: the commit the branch starts from (default HEAD)")
     _executor_flag(p)
 
 
@@ -221,7 +233,16 @@ def loop_options(args, config) -> dict:
         "failure_limit": pick("failure_limit", "failure_limit", df.FAILURE_LIMIT),
         "limit_wait_max": limit_wait if limit_wait else df.LIMIT_WAIT_MAX,
         "resume_mode": pick("resume_mode", "resume", df.RESUME_MODE),
+        "alerts": alert_targets(config),  # hooks and the webhook (issue 13)
     }
+
+
+def alert_targets(config):
+    """The config's hooks and webhook (conductor.alerts), None when it has neither."""
+    if config is None or not (getattr(config, "hooks", None) or config.webhook):
+        return None
+    from ..alerts.targets import from_config
+    return from_config(config)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -354,7 +375,8 @@ def cmd_job(args, environ=None, cwd=None) -> int:
         root=s.root, project=s.project, task=s.task, prompt=prompt, agent=agent, cwd=args.cwd,
         parent_run_id=parent or "", previous_run_id=args.previous_run_id or "",
         idle_timeout=args.timeout, conductor_url=args.conductor_url or "", environ=environ,
-        secrets=collect_secrets(config, environ), on_started=follower.started if follower else None))
+        secrets=collect_secrets(config, environ), on_started=follower.started if follower else None,
+        alerts=alert_targets(config)))
     if follower:
         follower.finish()
     if not result.ok:
@@ -412,9 +434,15 @@ def cmd_task(args, environ=None, cwd=None) -> int:
     clear_markers = environ.pop("CONDUCTOR_CLEAR_MARKERS", "") == "1"
     check_written_text(args)
     prompt = read_prompt(args.prompt, args.prompt_file)  # before a new task id is announced
+    wanted_worktree = args.worktree
+    if args.worktree and not args.task:
+        _check_worktree_source(args, cwd)  # one line, before a new task id is announced
     s = sc.resolve(args, environ, cwd or os.getcwd(), task="new")
     utf8_arg("runs root", s.root)
     agent, config = load_agent(args.config, args.agent)
+    worktree = worktree_settings(args, config, s, cwd)
+    if args.base is not None and worktree is None and not wanted_worktree:
+        raise UsageError("--base needs --worktree (or worktree.enabled in the config)")
     depends = None
     if args.depends_on is not None:
         depends = [d for item in args.depends_on for d in item.split(",")]
@@ -431,13 +459,58 @@ def cmd_task(args, environ=None, cwd=None) -> int:
         child_wait_timeout=args.child_wait_timeout or df.CHILD_WAIT,
         child_poll_interval=args.child_poll_interval or df.CHILD_POLL, idle_timeout=args.timeout,
         resume=args.resume, environ=environ, secrets=collect_secrets(config, environ),
-        clear_markers=clear_markers, **_placement(args, agent, config, environ)))
+        clear_markers=clear_markers, worktree=worktree,
+        **_placement(args, agent, config, environ)))
     return 0
 
 
 def _placement(args, agent, config, environ) -> dict:
     where, options = pick_executor(args, agent, config, environ)
     return {"executor": where, "executor_options": options} if where != "local" else {}
+
+
+def _check_worktree_source(args, cwd) -> str:
+    from ..worktree.manage import check_base, repo_top
+    if args.base:
+        check_base(args.base)
+    return repo_top(args.cwd or cwd or os.getcwd())
+
+
+def worktree_settings(args, config, s: sc.Scope, cwd):
+    """What creating the task's worktree needs (``--worktree`` or the config's
+    ``worktree.enabled``), or None. A task that has a worktree already reuses it whatever
+    is asked (a restart, a resume); otherwise a working dir outside git is one error line."""
+    from ..store import Layout, safefs
+    from ..worktree.manage import DEFAULT_SETUP_TIMEOUT, WorktreeSettings
+    from ..worktree.record import read_record
+    wt = config.worktree if config is not None else None
+    task_dir = Layout(s.root).task_dir(s.project, s.task)
+    wanted = args.worktree
+    if wanted is None:  # the config's default is for new tasks: one that has run keeps its way
+        wanted = bool(wt and wt.enabled) and not safefs.subdirs(s.root, os.path.join(task_dir,
+                                                                                     "runs"))
+    if not wanted:
+        return None
+    if read_record(task_dir) is not None:
+        return None  # the loop reuses the recorded one
+    source = os.path.abspath(args.cwd or cwd or os.getcwd())
+    root = os.path.abspath(s.root)
+    if source == root or source.startswith(root.rstrip(os.sep) + os.sep):
+        # a supervisor started without a working dir runs in the task dir: that is never
+        # the repository meant (even when the runs root lies in one)
+        if args.worktree:
+            raise UsageError(f"--worktree: the working dir {source} is inside the runs root; "
+                             "give --cwd")
+        return None
+    _check_worktree_source(args, cwd)
+    timeout = DEFAULT_SETUP_TIMEOUT
+    if wt is not None and wt.setup_timeout:
+        timeout = duration(wt.setup_timeout)
+    return WorktreeSettings(
+        source=os.path.abspath(args.cwd or cwd or os.getcwd()),
+        base=args.base or (wt.base if wt is not None else ""),
+        dir=wt.dir if wt is not None else "", setup=list(wt.setup) if wt is not None else [],
+        setup_timeout=timeout, copy=list(wt.copy) if wt is not None else [])
 
 
 
@@ -564,6 +637,8 @@ def cmd_task_delete(args, environ=None, cwd=None) -> int:
         raise
     for outcome in result.stopped:
         _print_outcome(outcome)
+    if result.worktree:
+        sys.stdout.write(result.worktree + "\n")
     sys.stdout.write(f"Deleted task: {s.task}\n")
     return 0
 
@@ -571,7 +646,9 @@ def cmd_task_delete(args, environ=None, cwd=None) -> int:
 def cmd_task_archive(args, environ=None, cwd=None) -> int:
     from ..orchestrator import archive_task
     s = _existing(args, dict(os.environ if environ is None else environ), cwd)
-    result = archive_task(s.root, s.project, s.task)
+    result = archive_task(s.root, s.project, s.task, force=args.force)
+    if result.worktree:
+        sys.stdout.write(result.worktree + "\n")
     sys.stdout.write(f"Archived task: {s.task} -> {result.target}\n")
     return 0
 

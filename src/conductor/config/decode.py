@@ -18,7 +18,8 @@ from .model import (DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_SSE_DISCOVERY_IN
                     DEFAULT_SSE_HEARTBEAT_INTERVAL_S, DEFAULT_SSE_MAX_CLIENTS_PER_RUN,
                     DEFAULT_SSE_POLL_INTERVAL_MS, DEFAULT_WEBHOOK_TIMEOUT, AgentConfig, ApiConfig,
                     Config, Defaults, Diversification, SseConfig, StorageConfig, WebhookConfig,
-                    normalize_agent_type)
+                    WorktreeConfig, normalize_agent_type)
+from .model import DEFAULT_HOOK_TIMEOUT, HookConfig
 from .model import SlurmConfig  # issue 14
 from .source import Source
 from .tree import Entry, Mapping, Node, Scalar, Sequence
@@ -287,6 +288,27 @@ def _theme(decoder: Decoder, node: Node) -> str:
     return decoder.string(node, "theme")
 
 
+def _worktree(decoder: Decoder, node: Node) -> WorktreeConfig:
+    result = WorktreeConfig()
+    _fill(decoder, node, "worktree", result, {
+        "enabled": _BOOL, "dir": _STR, "base": _STR, "setup": _command,
+        "setup_timeout": _STR, "copy": _STRS,
+    }, "must be a mapping (enabled, dir, base, setup, setup_timeout, copy)")
+    return result
+
+
+def _hooks(decoder: Decoder, node: Node) -> list[HookConfig]:
+    """``hooks:``, a list of {command, on, timeout} (ours, issue 13)."""
+    hooks = []
+    for field, item in decoder.items(node, "hooks", "hooks (mappings with command, on, timeout)"):
+        hook = HookConfig(timeout="")
+        _fill(decoder, item, field, hook, {"command": _command, "on": _STRS, "timeout": _STR},
+              "must be a mapping with command (a list of words), on and timeout")
+        hook.timeout = hook.timeout or DEFAULT_HOOK_TIMEOUT
+        hooks.append(hook)
+    return hooks
+
+
 def _slurm(decoder: Decoder, node: Node) -> SlurmConfig | None:
     """``slurm:`` (issue 14): the Slurm executor's sbatch options."""
     if isinstance(node, Scalar) and node.is_null:
@@ -301,7 +323,10 @@ def _slurm(decoder: Decoder, node: Node) -> SlurmConfig | None:
 
 _SECTIONS: dict[str, Callable[[Decoder, Node], object]] = {
     "agents": _agents, "defaults": _defaults, "api": _api, "storage": _storage,
-    "webhook": _webhook, "keymap": _keymap, "theme": _theme, "slurm": _slurm,
+    "webhook": _webhook, "keymap": _keymap, "theme": _theme,
+    "worktree": _worktree,
+    "hooks": _hooks,
+    "slurm": _slurm,
 }
 
 

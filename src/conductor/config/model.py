@@ -167,6 +167,35 @@ class WebhookConfig:
         return _masked_repr(self, ("secret",))
 
 
+# ours (issue 13): `hooks:`, commands run by the supervisor on a task's transitions
+HOOK_EVENTS: tuple[str, ...] = ("needs-you", "done", "failed", "stuck", "budget", "limit",
+                                "loop-lost")
+DEFAULT_HOOK_TIMEOUT = "30s"
+
+
+@dataclass
+class HookConfig:
+    """One entry of ``hooks:``: an argv (no shell), the events it runs on (all when empty) and
+    how long it may take before its process group is killed."""
+
+    command: list[str] = field(default_factory=list)
+    on: list[str] = field(default_factory=list)
+    timeout: str = DEFAULT_HOOK_TIMEOUT
+
+
+@dataclass
+class WorktreeConfig:
+    """``worktree:`` (issue 13): a git worktree per task. ``enabled`` is the default of a new
+    task (``run-agent task --worktree/--no-worktree`` and the new-task dialog override it);
+    ``dir`` defaults to a ``worktrees`` dir beside the runs root (absolute after loading)."""
+
+    enabled: bool = False
+    dir: str = ""
+    base: str = ""                     # the default base ref ("": HEAD)
+    setup: list[str] = field(default_factory=list)  # argv run in a new worktree
+    setup_timeout: str = ""            # a duration ("": 10m)
+    copy: list[str] = field(default_factory=list)   # relative paths copied into it (.env)
+
 
 @dataclass
 class SlurmConfig:
@@ -200,6 +229,8 @@ class Config:
     webhook: WebhookConfig | None = None
     keymap: dict[str, str] = field(default_factory=dict)
     theme: str = ""
+    worktree: WorktreeConfig = field(default_factory=WorktreeConfig)
+    hooks: list[HookConfig] = field(default_factory=list)  # ours (issue 13)
     # Line of each field as "agents.claude.token_file" -> 7; used for errors found after loading.
     lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     # issue 14: the Slurm executor's options (`slurm:`); None when the section is absent

@@ -52,3 +52,9 @@ def resolve_config_paths(config: Config, source: Source, *, strict: bool = True)
         resolve_path(root, base_dir, f"storage.extra_roots[{index}]", source)
         for index, root in enumerate(storage.extra_roots)
     ]
+    # worktree.dir (issue 13): relative to the config's dir too
+    try:
+        config.worktree.dir = resolve_path(config.worktree.dir, base_dir, "worktree.dir", source)
+    except ConfigError:
+        if strict:
+            raise

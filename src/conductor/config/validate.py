@@ -23,7 +23,7 @@ def validate_config(config: Config, source: Source) -> None:
     """Raise the first (by line) problem of a decoded config; no problem, no exception."""
     problems: list[ConfigError] = []
     for check in (_check_defaults, _check_api, _check_agents, _check_webhook,
-                  _check_diversification, _check_keymap,
+                  _check_diversification, _check_keymap, _check_worktree, _check_hooks,
                   _check_executor):
         problems.extend(check(config, source))
     if problems:
@@ -244,6 +244,67 @@ def _check_diversification(config: Config, source: Source) -> list[ConfigError]:
 def _check_keymap(config: Config, source: Source) -> list[ConfigError]:
     return [source.error(f"keymap.{action}", "must name at least one key")
             for action, keys in config.keymap.items() if not keys.strip(" ,")]
+
+
+def _check_worktree(config: Config, source: Source) -> list[ConfigError]:
+    """``worktree:`` (issue 13): one line per problem, naming the field."""
+    wt = config.worktree
+    found = []
+    if wt.base and (wt.base.startswith("-") or any(not ch.isprintable() or ch.isspace()
+                                                   for ch in wt.base)):
+        found.append(source.error("worktree.base", f"must be a git ref such as main, got "
+                                                   f"{_shown(wt.base)}"))
+    if wt.setup and not wt.setup[0]:
+        found.append(source.error("worktree.setup", "has an empty program name"))
+    for index, part in enumerate(wt.setup):
+        if "\0" in part:
+            found.append(source.error(f"worktree.setup[{index}]", "contains a NUL byte"))
+    if wt.setup_timeout:
+        try:
+            if parse_duration(wt.setup_timeout) <= 0:
+                raise ValueError
+        except ValueError:
+            found.append(source.error("worktree.setup_timeout",
+                                      f'must be a positive duration such as "5m", got '
+                                      f"{_shown(wt.setup_timeout)}"))
+    for index, rel in enumerate(wt.copy):
+        field = f"worktree.copy[{index}]"
+        norm = os.path.normpath(rel) if rel and "\0" not in rel else ""
+        if not rel:
+            found.append(source.error(field, "is empty"))
+        elif "\0" in rel:
+            found.append(source.error(field, "contains a NUL byte"))
+        elif os.path.isabs(rel) or rel.startswith("~") or norm == ".." \
+                or norm.startswith(".." + os.sep) or norm == ".":
+            found.append(source.error(field, f"{_shown(rel)} leaves the repository: give a path "
+                                             "relative to the working dir, inside it"))
+    return found
+
+
+def _check_hooks(config: Config, source: Source) -> list[ConfigError]:
+    """``hooks:`` (ours, issue 13): a program to run, known event names, a positive timeout."""
+    from .model import HOOK_EVENTS
+    found = []
+    for index, hook in enumerate(config.hooks):
+        field = f"hooks[{index}]"
+        if not hook.command or not hook.command[0]:
+            found.append(source.error(f"{field}.command", "must name a program to run "
+                                                          "(a list such as [notify-send, conductor])"))
+        for part_index, part in enumerate(hook.command):
+            if "\0" in part:
+                found.append(source.error(f"{field}.command[{part_index}]", "contains a NUL byte"))
+        for event_index, event in enumerate(hook.on):
+            if event not in HOOK_EVENTS:
+                found.append(source.error(f"{field}.on[{event_index}]",
+                                          f"unknown event {_shown(event)}; events: "
+                                          f"{', '.join(HOOK_EVENTS)}"))
+        try:
+            if parse_duration(hook.timeout) <= 0:
+                raise ValueError
+        except ValueError:
+            found.append(source.error(f"{field}.timeout", f'must be a positive duration such as '
+                                                          f'"10s", got {_shown(hook.timeout)}'))
+    return found
 
 
 def _check_executor(config: Config, source: Source) -> list[ConfigError]:

@@ -285,6 +285,32 @@ class ConductorApp(App[None]):
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # an app run in a longer process (tests) gives its objects back
+        if self._terminal_title:  # the title the terminal had before ours (pushed below)
+            self._write_to_terminal("\x1b[23;2t")
+
+    # the terminal's title: the alerts summary (issue 13), as `status --tmux` prints it
+    _terminal_title = ""
+
+    def _set_terminal_title(self) -> None:
+        """OSC 2 through the driver, as Textual writes its own OSC 52 (copy_to_clipboard):
+        Textual has no public call for the terminal's title (App.title is the header's).
+        The terminal's own title is pushed first (XTWINOPS 22) and restored on exit."""
+        from ..alerts.summary import count, line
+        text = line(count(t.status for t in self.model.tasks()))
+        title = f"conductor {text}" if text else "conductor"
+        if title == self._terminal_title:
+            return
+        push = "" if self._terminal_title else "\x1b[22;2t"
+        self._terminal_title = title
+        self._write_to_terminal(f"{push}\x1b]2;{title}\x07")
+
+    def _write_to_terminal(self, data: str) -> None:
+        driver = self._driver  # private: the one way to the terminal (see above)
+        if driver is not None:
+            try:
+                driver.write(data)
+            except (OSError, ValueError):
+                pass
 
     def mark_dirty(self, project: str, task: str) -> None:
         """Re-read this task soon (with the others marked meanwhile)."""
@@ -338,6 +364,7 @@ class ConductorApp(App[None]):
 
     def _update_counts(self) -> None:
         self.header.set_counts(self.model.counts(), self.model.spend())
+        self._set_terminal_title()
         # a first run: the next steps in place of an empty tree, until a task appears
         empty = self._first_run is not None and not any(True for _ in self.model.tasks())
         if self.view in (None, "tree") and self.query_one(FirstRun).display != empty:
@@ -849,6 +876,13 @@ class ConductorApp(App[None]):
         self._confirm(f"{first}\nIts directory and every run in it are removed for good "
                       f"({archive} archives a stopped task instead).", confirmed, "Delete")
 
+    def action_merge_branch(self) -> None:
+        """The Changes tab's task branch into its base (the pane asks git, then confirms)."""
+        self.detail.changes.merge()
+
+    def action_discard_branch(self) -> None:
+        self.detail.changes.discard()
+
     def action_archive_task(self) -> None:
         task = self._selected_task("archive")
         if task is not None:
@@ -902,8 +936,9 @@ class ConductorApp(App[None]):
 
     def action_copy_line(self) -> None:
         from .widgets.log_view import LogView
-        view = self.focused
-        got = view.current_line() if isinstance(view, LogView) else None
+        from .widgets.readable_log import ReadableLog
+        view = self.focused  # either renderer of a log pane
+        got = view.current_line() if isinstance(view, (LogView, ReadableLog)) else None
         if got is None:
             self.report_error("copy line: no line shown in this log pane yet")
         else:
@@ -939,8 +974,25 @@ class ConductorApp(App[None]):
             self.notify(result.text, title=result.action)
         else:
             self.report_error(result.text)
+            if result.worktree_refused:  # unmerged work on the task's worktree branch
+                self._offer_worktree_force(result)
         self.mark_dirty(result.project, result.task)
         self._flush_dirty()
+
+    def _offer_worktree_force(self, result: ActionResult) -> None:
+        """A delete or archive refused for the task's worktree: say why, offer to force it."""
+        def confirmed(yes: bool | None) -> None:
+            if not yes:
+                return
+            if result.action == "delete":
+                self._control("delete", lambda: self.controller.delete(
+                    result.project, result.task, force=True, worktree_force=True))
+            else:
+                self._control("archive", lambda: self.controller.archive(
+                    result.project, result.task, force=True))
+        self._confirm(f"{result.message}.\n{result.action.capitalize()} anyway? The worktree "
+                      "and its branch are removed, with that work.", confirmed,
+                      f"{result.action.capitalize()} anyway")
 
     @while_running
     def on_pane_error(self, message: PaneError) -> None:

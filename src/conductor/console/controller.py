@@ -25,6 +25,8 @@ class ActionResult:
     project: str = ""
     task: str = ""
     pid: int | None = None
+    # a delete or archive refused because the task's worktree branch holds unmerged work
+    worktree_refused: bool = False
 
     @property
     def text(self) -> str:
@@ -90,7 +92,9 @@ class Controller:
             message = str(exc) or type(exc).__name__
             if isinstance(exc, StartFailed):
                 self.start_failures[(project, task)] = message
-            return ActionResult(action, False, message, project, task)
+            from ..worktree.manage import RemovalRefused
+            return ActionResult(action, False, message, project, task,
+                                worktree_refused=isinstance(exc, RemovalRefused))
         if action in ("start", "restart", "new task"):
             self.start_failures.pop((project, task), None)
         pid = getattr(result, "pid", None)
@@ -138,18 +142,22 @@ class Controller:
             return orchestrator.start_task(
                 self.root, req.project, req.task, agent=req.agent, config_path=self.config_path,
                 cwd=os.path.expanduser(req.cwd) if req.cwd else None,
-                extra_args=budget_args(req) or None)
+                extra_args=budget_args(req) or None, worktree=req.worktree)
         return self._run("new task", req.project, req.task, create)
 
-    def delete(self, project: str, task: str, *, force: bool = False) -> ActionResult:
+    def delete(self, project: str, task: str, *, force: bool = False,
+               worktree_force: bool = False) -> ActionResult:
         """Delete a task's directory; a live task is refused unless ``force`` (stop it first,
-        SIGKILL after the console's grace)."""
+        SIGKILL after the console's grace), unmerged work on its worktree branch unless
+        ``worktree_force``."""
         from .. import orchestrator
         return self._run("delete", project, task, lambda: orchestrator.delete_task(
-            self.root, project, task, force=force, grace=self.STOP_GRACE))
+            self.root, project, task, force=force, grace=self.STOP_GRACE,
+            worktree_force=worktree_force))
 
-    def archive(self, project: str, task: str) -> ActionResult:
-        """Move a stopped task to ``<root>/.archive/<project>/<task>`` (restorable)."""
+    def archive(self, project: str, task: str, *, force: bool = False) -> ActionResult:
+        """Move a stopped task to ``<root>/.archive/<project>/<task>`` (restorable); its
+        worktree is removed (refused with unmerged work unless ``force``)."""
         from .. import orchestrator
         return self._run("archive", project, task, lambda: orchestrator.archive_task(
-            self.root, project, task))
+            self.root, project, task, force=force))

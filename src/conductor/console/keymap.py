@@ -50,6 +50,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Tasks", control=True, show=False),
     ActionSpec("delete_task", "D", "delete_task", "Delete task", "Tasks", control=True,
                show=False),
+    ActionSpec("merge_branch", "M", "merge_branch",
+               "Merge task branch into base (Changes)", "Tasks", control=True,
+               show=False),
+    ActionSpec("discard_branch", "ctrl+d", "discard_branch",
+               "Discard task worktree+branch (Changes)", "Tasks", control=True,
+               show=False),
     ActionSpec("copy_id", "y", "copy_id", "Copy run/task id (OSC 52)", "Copy", show=False),
     ActionSpec("copy_path", "Y", "copy_path", "Copy run/task dir path (OSC 52)", "Copy",
                show=False),
@@ -64,6 +70,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("tab_prompt", "4", "show_tab('prompt')", "Prompt tab", "View", show=False),
     ActionSpec("tab_task", "5", "show_tab('task')", "Task tab", "View", show=False),
     ActionSpec("tab_info", "6", "show_tab('info')", "Info tab", "View", show=False),
+    ActionSpec("tab_changes", "7", "show_tab('changes')", "Changes tab", "View", show=False),
     ActionSpec("next_pane", "tab", "focus_next", "Next pane", "View", show=False),
     ActionSpec("previous_pane", "shift+tab", "focus_previous", "Previous pane", "View",
                show=False),
@@ -128,6 +135,7 @@ WIDGET_KEYS: dict[str, tuple[ActionSpec, ...]] = {
     "feed": vim("feed", "Bus feed") + (
         _spec("feed.open", "enter", "choose", "Open message", "Bus feed", show=True),
     ),
+    # Both renderers of a log pane (the raw LogView, the readable ReadableLog) use these.
     "log": vim("log", "Log (stdout, stderr)",
                actions={"down": "line_down", "up": "line_up", "bottom": "end"},
                ids={"down": "line_down", "up": "line_up", "bottom": "end"},
@@ -146,7 +154,6 @@ WIDGET_KEYS: dict[str, tuple[ActionSpec, ...]] = {
         _spec("log.close_search", "escape", "close_search", "Close search",
               "Log (stdout, stderr)"),
     ),
-    "readable": vim("readable", "Readable stdout", shown={"bottom": "Follow"}),
     "help": (_spec("help.close", "escape,q,question_mark", "close", "Close", "Dialogs",
                    show=True),),
     "message": (_spec("message.close", "escape,q,enter", "close", "Close", "Dialogs",
@@ -167,11 +174,28 @@ WIDGET_KEYS: dict[str, tuple[ActionSpec, ...]] = {
         _spec("types.cancel", "escape", "cancel", "Cancel", "Dialogs", show=True),
         _spec("types.apply", "ctrl+s", "apply", "Apply", "Dialogs", show=True),
     ),
+    "changes_files": vim("changes_files", "Changes (files)"),
+    "changes_diff": vim("changes_diff", "Changes (diff)") + (
+        _spec("changes.comment", "c", "comment", "Review comment on this line",
+              "Changes (diff)", show=True),
+    ),
+    "review": (
+        _spec("review.cancel", "escape", "cancel", "Cancel", "Dialogs", show=True),
+        _spec("review.submit", "ctrl+s", "submit", "Send", "Dialogs", show=True),
+    ),
 }
 
 ALL: tuple[ActionSpec, ...] = ACTIONS + tuple(
     spec for specs in WIDGET_KEYS.values() for spec in specs)
 """Every binding of the console, app first, in the help screen's order."""
+
+RENAMED: dict[str, str] = {
+    "readable.down": "log.line_down", "readable.up": "log.line_up", "readable.top": "log.top",
+    "readable.bottom": "log.end", "readable.page_down": "log.page_down",
+    "readable.page_up": "log.page_up",
+}
+"""Old ids a config may still use -> the id they became. The readable stdout view had its own
+moves; it is now a renderer of the log pane, with the log pane's keys (``log.*``)."""
 
 CONTROL_ACTIONS = frozenset(spec.action for spec in ACTIONS if spec.control)
 BY_ID = {spec.id: spec for spec in ALL}
@@ -195,7 +219,9 @@ def split_keymap(keymap: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     unknown: list[str] = []
     for action_id, keys in keymap.items():
         keys = ",".join(k.strip() for k in keys.split(",") if k.strip())
-        if action_id in BY_ID:
+        if action_id in RENAMED:
+            known.setdefault(RENAMED[action_id], keys)  # the new id, when given too, wins
+        elif action_id in BY_ID:
             known[action_id] = keys
         else:
             unknown.append(action_id)

@@ -4,10 +4,15 @@ kept out of the runs root.
 ``~/.config/conductor/console-state.json`` (``$XDG_CONFIG_HOME`` honoured), or the path in
 ``$CONDUCTOR_CONSOLE_STATE``. A broken or unwritable file is ignored: remembering a theme is
 never worth an error.
+
+Saving is a read-modify-write of one JSON object, so two writers (the theme and the layout
+workers of one console, or two consoles in a tmux dashboard) take an exclusive ``flock`` on a
+lock file beside it for the whole cycle; without it the later writer drops the other's key.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
@@ -32,16 +37,31 @@ def load_state(path: str) -> dict:
 
 
 def save_state(path: str, updates: dict) -> bool:
-    """Merge ``updates`` into the file, atomically."""
-    data = load_state(path)
-    data.update(updates)
+    """Merge ``updates`` into the file, atomically, under the lock file ``<path>.lock``."""
+    directory = os.path.dirname(path) or "."
+    tmp = None
     try:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".console-state.")
+        os.makedirs(directory, exist_ok=True)
+        lock = os.open(path + ".lock", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = load_state(path)
+        data.update(updates)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".console-state.")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=2, sort_keys=True)
             fh.write("\n")
         os.replace(tmp, path)
+        tmp = None
         return True
     except OSError:
         return False
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        os.close(lock)  # releases the lock

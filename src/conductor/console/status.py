@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..store import Layout, scan_root, scan_task
-from ..store.taskview import STATES, RunView, TaskView, view_task
+from ..store.taskview import STATES, RunView, TaskView, batched_alive, view_task
 from ..store.usage import Usage
 from ..timefmt import NS
 
@@ -75,10 +75,13 @@ def heartbeat(last_output_ns: int | None, now_ns: int) -> str:
 def read_root(root: str, *, project: str | None, now_ns: int) -> list[ProjectView]:
     """The whole root as views (call from a thread: it reads every task dir)."""
     layout = Layout(root)
+    projects = scan_root(root, project=project)
+    alive = batched_alive(t for snap in projects for t in snap.tasks)
     return [ProjectView(snap.id, snap.path,
-                        [view_task(layout, snap.id, t.id, now_ns=now_ns, snap=t, outputs=True)
+                        [view_task(layout, snap.id, t.id, now_ns=now_ns, snap=t, outputs=True,
+                                   alive=alive)
                          for t in snap.tasks])
-            for snap in scan_root(root, project=project)]
+            for snap in projects]
 
 
 def read_task(root: str, project: str, task: str, *, now_ns: int) -> TaskView:

@@ -100,14 +100,19 @@ def start_task(root: str, project: str, task: str, *, agent: str | None = None,
                config_path: str | None = None, prompt: str | None = None, cwd: str | None = None,
                depends_on: list[str] | None = None, resume: bool = False,
                extra_args: list[str] | None = None, environ: dict | None = None,
-               clear_markers: bool = False, window: float | None = None) -> StartResult:
+               clear_markers: bool = False, window: float | None = None,
+               worktree: bool | None = None, base: str | None = None) -> StartResult:
     """Launch ``run-agent task`` detached; it survives the caller's exit.
 
     Then watch it for up to ``window`` seconds (:data:`defaults.START_WINDOW`; 0: not at all):
     a supervisor holding the task's lock is started (its pid returned); one that exited is a
     :class:`StartFailed` carrying the error it wrote. ``clear_markers``: the supervisor clears
-    DONE and CANCELLED once it holds the lock (never before: a failed start leaves them)."""
+    DONE and CANCELLED once it holds the lock (never before: a failed start leaves them).
+    ``worktree``: True runs the task in its own git worktree of the repository of ``cwd``
+    (default: the caller's working dir) at ``base``; False never; None as the config says."""
     task_dir = _task_dir(root, project, task)
+    if worktree and not cwd:
+        cwd = os.getcwd()  # the supervisor runs in the task dir: the repository is ours
     if _loop_alive(task_dir):
         raise UsageError(f"task {task} already has a running loop")
     root = Layout(root).root
@@ -126,6 +131,10 @@ def start_task(root: str, project: str, task: str, *, agent: str | None = None,
         argv += ["--depends-on", ",".join(depends_on)]
     if resume:
         argv.append("--resume")
+    if worktree is not None:
+        argv.append("--worktree" if worktree else "--no-worktree")
+    if worktree and base:
+        argv += ["--base", base]
     argv += extra_args or []
     log_path = os.path.join(task_dir, LOOP_LOG)
     # through safefs: a link planted at TASK-LOOP.log is refused (one line), never written
@@ -264,6 +273,7 @@ class DeleteResult:
     task: str
     task_dir: str
     stopped: list[_StopOutcome]  # with force, what stopping the live task did first
+    worktree: str = ""  # what removing the task's git worktree did ("" when it had none)
 
 
 def stop_marks_task(run_dir: str, *, task_named: bool) -> bool:
@@ -351,14 +361,19 @@ def task_liveness(root: str, project: str, task: str) -> str:
 
 
 def delete_task(root: str, project: str, task: str, *, force: bool = False,
-                grace: float = defaults.DELETE_GRACE) -> DeleteResult:
+                grace: float = defaults.DELETE_GRACE,
+                worktree_force: bool | None = None) -> DeleteResult:
     """Delete a task's directory. A live task (its loop or a run) is refused; with ``force`` it
-    is stopped first (SIGKILL after ``grace``) and deleted only once nothing of it runs."""
+    is stopped first (SIGKILL after ``grace``) and deleted only once nothing of it runs.
+    A task's git worktree and branch go with it; one with work not merged into its base is
+    refused unless ``worktree_force`` (None: as ``force``)."""
+    wt_force = force if worktree_force is None else worktree_force
     task_dir = _task_dir(root, project, task)
     layout = Layout(root)
     if not os.path.isdir(task_dir) or os.path.islink(task_dir):
         raise UsageError(f"task not found: {project}/{task}")
     result = DeleteResult(project, task, task_dir, [])
+    keep_worktree = _worktree_refusal(task_dir, task, wt_force)
     live = task_liveness(root, project, task)
     if live and not force:
         raise UsageError(f"task {task} is running ({live}); stop it first "
@@ -372,10 +387,34 @@ def delete_task(root: str, project: str, task: str, *, force: bool = False,
                                  "not deleting it")
             exc.partial = result
             raise exc
+    if not keep_worktree:
+        result.worktree = _remove_worktree(task_dir, task, wt_force)
     # through descriptors walked from the root: links inside the task are removed, never
     # followed, and a task dir swapped for a link meanwhile is refused
     safefs.rmtree(layout.root, task_dir)
     return result
+
+
+def _worktree_refusal(task_dir: str, task: str, force: bool) -> bool:
+    """Refuse (a one-line :class:`~conductor.worktree.manage.RemovalRefused`) to delete or
+    archive a task whose worktree branch holds work its base has not, unless ``force``.
+    True when the task's WORKTREE.json cannot be read and ``force`` goes on without it."""
+    from ..worktree.manage import RemovalRefused, removal_problem
+    from ..worktree.record import WorktreeRecordError
+    try:
+        problem = removal_problem(task_dir, task)
+    except WorktreeRecordError as exc:
+        if force:
+            return True
+        raise UsageError(f"{exc}; --force goes on without touching any worktree") from None
+    if problem and not force:
+        raise RemovalRefused(f"task {task}: {problem}")
+    return False
+
+
+def _remove_worktree(task_dir: str, task: str, force: bool) -> str:
+    from ..worktree.manage import remove_worktree
+    return remove_worktree(task_dir, task, force=force)
 
 
 ARCHIVE_DIR = ".archive"
@@ -390,6 +429,7 @@ class ArchiveResult:
     task: str
     source: str
     target: str
+    worktree: str = ""  # archive: what removing the task's git worktree did
 
 
 def archive_dir(root: str, project: str, task: str) -> str:
@@ -432,7 +472,7 @@ def _move_dir(root: str, source: str, target: str, *, taken: str) -> None:
         os.close(src_fd)
 
 
-def archive_task(root: str, project: str, task: str) -> ArchiveResult:
+def archive_task(root: str, project: str, task: str, *, force: bool = False) -> ArchiveResult:
     """Move a task's directory to ``<root>/.archive/<project>/<task>`` (``restore_task`` moves
     it back). A live task (its loop or a run) is refused: stop it first."""
     task_dir = _task_dir(root, project, task)
@@ -448,11 +488,16 @@ def archive_task(root: str, project: str, task: str) -> ArchiveResult:
         raise UsageError(f"task {task} is running ({live}); stop it first "
                          "(run-agent task stop), then archive it")
     target = archive_dir(root, project, task)
+    keep_worktree = _worktree_refusal(task_dir, task, force)
+    if safefs.lstat(layout.root, target) is None and not keep_worktree:
+        worktree = _remove_worktree(task_dir, task, force)
+    else:
+        worktree = ""
     safefs.makedirs(layout.root, os.path.dirname(target))
     _move_dir(layout.root, task_dir, target,
               taken=f"task {task} of project {project} is already archived ({target}); "
                     "restore or delete that one first")
-    return ArchiveResult(project, task, task_dir, target)
+    return ArchiveResult(project, task, task_dir, target, worktree)
 
 
 def restore_task(root: str, project: str, task: str) -> ArchiveResult:

@@ -82,6 +82,8 @@ class JobRequest:
     # process_ownership external, and where the agent runs on this host (host_pid...)
     placed_by: str = ""
     heartbeat: float = 0.0  # seconds between heartbeat_time refreshes (0: none), for placed runs
+    # hooks and the webhook (conductor.alerts.targets.Targets): run_stop goes to the webhook
+    alerts: Any = None
 
 
 @dataclass
@@ -149,6 +151,12 @@ class _Forwarder:
             signal.signal(sig, old)
 
 
+def _worktree_path(task_dir: str) -> str:
+    from ..worktree.record import read_record
+    record = read_record(task_dir)
+    return record.path if record is not None else ""
+
+
 def _secrets(req: JobRequest) -> tuple[str, ...]:
     environ = req.environ if req.environ is not None else os.environ
     return usable((*req.secrets, *collect(None, environ), getattr(req.agent, "token", "") or ""))
@@ -159,7 +167,8 @@ def run_job(req: JobRequest) -> JobResult:
     layout = Layout(req.root)
     task_dir = layout.ensure_task_dir(req.project, req.task)
     write_task_md_if_missing(task_dir, req.prompt)
-    workdir = os.path.abspath(req.cwd or task_dir)
+    # a task with a worktree (WORKTREE.json, issue 13) runs there, its child jobs too
+    workdir = os.path.abspath(req.cwd or _worktree_path(task_dir) or task_dir)
     bus = MessageBus(layout.task_bus(req.project, req.task))
     run_id, run_dir = req.run_dir or layout.allocate_run_dir(req.project, req.task)
     paths = {name: os.path.join(run_dir, name) for name in (RUN_INFO, PROMPT, OUTPUT, STDOUT, STDERR)}
@@ -578,6 +587,9 @@ def _finish(req: JobRequest, info_path: str, info: RunInfo, bus: MessageBus, pat
         update_run_info(info_path, final)
     except ConductorError as exc:
         problems.insert(0, f"could not record the run's end (exit code {exit_code}): {exc}")
+    if req.alerts:  # upstream's run_stop webhook, delivered by a helper that outlives us
+        from ..alerts.watch import fire_run_stop
+        fire_run_stop(task_dir, final(info), req.alerts)
     if failure is not None:
         _post(bus, "ERROR", req, info.run_id, f"{found.type}: {failure.message}")
     body = f"run stopped with code {exit_code}\nrun_dir: {run_dir}\noutput: {paths[OUTPUT]}"
@@ -663,6 +675,9 @@ def _spawn_failed(ctx: _Context, info: RunInfo, error: str, kind: str = SPAWN) -
         problems.append(f"could not record the failure: {exc}")
     if not _exists(ctx, info.output_path):
         _write_output(ctx, f"# Agent did not start\n\n{error}\n", problems)
+    if ctx.req.alerts:  # a run that never started stopped too (run_stop, failed)
+        from ..alerts.watch import fire_run_stop
+        fire_run_stop(os.path.dirname(os.path.dirname(ctx.run_dir)), failed(info), ctx.req.alerts)
     run_dir = ctx.run_dir
     try:
         ctx.bus.append(Message(type="RUN_CRASH", project_id=info.project_id, task_id=info.task_id,

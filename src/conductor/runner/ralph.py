@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import defaults
@@ -89,6 +89,11 @@ class TaskRequest:
     # clear DONE and CANCELLED once the lock is held (the orchestrator's resume/restart: a
     # start that fails before the lock leaves them as they were)
     clear_markers: bool = False
+    # issue 13: create the task's git worktree (conductor.worktree.manage.WorktreeSettings)
+    # when it has none; a task with one (WORKTREE.json) always runs there
+    worktree: Any = None
+    # hooks and the webhook (conductor.alerts.targets.Targets, from the config; None: none)
+    alerts: Any = None
 
 
 @dataclass
@@ -106,6 +111,8 @@ class RalphLoop:
         self.bus = MessageBus(self.layout.task_bus(req.project, req.task))
         self._last_pgid = 0
         self._operator_stop = False  # set by STOP_SIGNAL from `stop`/`task stop`
+        self._alerts: Any = None  # conductor.alerts.watch.TaskAlerts while the loop runs
+        self._ended_on: TaskError | None = None  # the loop ended on this (alerts: failed)
 
     def post(self, kind: str, body: str) -> None:
         try:
@@ -138,14 +145,31 @@ class RalphLoop:
                     clear_done(self.task_dir)
                     clear_cancelled(self.task_dir)
                 loopstate.clear_loop_state(self.task_dir)  # stuck/failed end with a new start
+                self._start_alerts()
                 self._heal_stale_runs()
+                self._worktree()
                 prompt = self._prompt()
                 self._preflight()
                 self._dependencies()
                 return self._loop(prompt)
+        except TaskError as exc:
+            self._ended_on = exc
+            raise
         finally:
             if old is not None:
                 signal.signal(STOP_SIGNAL, old)
+            if self._alerts is not None:  # the lock is released: the task's final state
+                ended = self._ended_on
+                self._alerts.finish(failed=ended is not None and not isinstance(ended, TaskStopped))
+
+    def _start_alerts(self) -> None:
+        """Hooks and the webhook (issue 13): a watcher thread of this supervisor."""
+        if not self.req.alerts:
+            return
+        from ..alerts.watch import TaskAlerts
+        self._alerts = TaskAlerts(self.layout.root, self.req.project, self.req.task,
+                                  self.task_dir, self.req.alerts)
+        self._alerts.start()
 
     def _heal_stale_runs(self) -> None:
         """Runs left ``running`` by a supervisor or job that was killed (or a reboot) are
@@ -178,6 +202,24 @@ class RalphLoop:
                 heal_run(path, done_exists=done)
             except (ConductorError, OSError):
                 continue
+
+    def _worktree(self) -> None:
+        """The task's worktree (created once, under the lock; reused by every later start):
+        every attempt, and every child job of the task, runs in it."""
+        from ..worktree.manage import ensure_worktree
+        try:
+            record = ensure_worktree(self.req.root, self.req.project, self.req.task,
+                                     self.task_dir, self.req.worktree,
+                                     note=lambda text: self.post("INFO", text))
+        except ConductorError as exc:
+            self._state(loopstate.FAILED, str(exc))
+            self.post("ERROR", f"task not started: {exc}")
+            raise TaskError(str(exc)) from None
+        if record is None:
+            return
+        self.post("INFO", f"worktree: {record.path} (branch {record.branch}, base "
+                              f"{record.base_ref} {record.base_commit[:12]})")
+        self.req = replace(self.req, cwd=record.path)
 
     def _prompt(self) -> str:
         existing = read_task_prompt(self.task_dir)
@@ -256,6 +298,8 @@ class RalphLoop:
                 question=question))
         except (ConductorError, OSError):
             pass  # the bus message says the same; a full disk must not stop the loop
+        if self._alerts is not None:  # the watcher looks now, not at its next poll
+            self._alerts.nudge()
 
     # ---- the loop ------------------------------------------------------------------------
 
@@ -295,6 +339,7 @@ class RalphLoop:
                 cwd=req.cwd, parent_run_id=req.parent_run_id, previous_run_id=previous,
                 idle_timeout=req.idle_timeout, conductor_url=req.conductor_url,
                 environ=req.environ, extra_env=req.extra_env, secrets=req.secrets,
+                alerts=req.alerts,
                 should_stop=lambda: self._operator_stop, resume_session=resume,
                 session_usage=session_totals.get(resume),
                 budget_usd=self.budget.left_usd(spent),
@@ -355,8 +400,19 @@ class RalphLoop:
         if name == "local":
             return run_job(job)
         from .placed import place_run
-        return place_run(name, job, poll=self.req.placed_poll,
-                         options=self.req.executor_options)
+        result = place_run(name, job, poll=self.req.placed_poll,
+                           options=self.req.executor_options)
+        if self.req.alerts:  # the node side has no config: run_stop is posted from here
+            self._run_stop(result.run_dir)
+        return result
+
+    def _run_stop(self, run_dir: str) -> None:
+        from ..alerts.watch import fire_run_stop
+        try:
+            info = read_run_info(os.path.join(run_dir, RUN_INFO))
+        except ConductorError:
+            return
+        fire_run_stop(self.task_dir, info, self.req.alerts)
 
     def _stuck(self, reason: str, failures: int) -> None:
         self._state(loopstate.STUCK, reason, failures=failures)

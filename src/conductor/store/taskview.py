@@ -35,12 +35,12 @@ Nothing here writes, and nothing imports Textual.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from ..errors import ConductorError
 from . import safefs
 from .layout import DONE, STDERR, STDOUT, TASK_BUS, Layout
-from .liveness import reconcile, run_alive
+from .liveness import reconcile, runs_alive
 from .loopstate import BACKOFF, BUDGET, LIMIT, LoopState, read_loop_state
 from .loopview import LoopWords, effective, loop_words
 from .runinfo import RunInfo
@@ -326,6 +326,26 @@ def build_view(snap: TaskSnapshot, *, now_ns: int, loop_alive: bool = False,
                     list(waiting_on or []), last_bus_type, root=root)
     view.status = task_state(view)
     return view
+
+
+def run_alive(info: RunInfo) -> bool:
+    """One run's liveness, through :func:`runs_alive` (the one probe every view asks)."""
+    return runs_alive([info])[0]
+
+
+def batched_alive(snaps: Iterable[TaskSnapshot]) -> Callable[[RunInfo], bool]:
+    """Liveness for every ``running`` run of many tasks, asked at once: each executor gets
+    one question for all of its runs (one ``squeue`` per listing of a Slurm root, never one per
+    run or per task). The answer is keyed by record identity; a record it was not asked about
+    (read later) is probed alone."""
+    infos = [run.info for snap in snaps for run in snap.runs
+             if not run.orphan and run.error is None and run.info.status == RUNNING]
+    answers = dict(zip(map(id, infos), runs_alive(infos))) if infos else {}
+
+    def alive(info: RunInfo) -> bool:
+        found = answers.get(id(info))
+        return run_alive(info) if found is None else found
+    return alive
 
 
 def view_task(layout: Layout, project: str, task: str, *, now_ns: int, newest: bool = False,

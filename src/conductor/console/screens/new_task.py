@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
-from textual.widgets import Button, Input, Label, Select, Static, TextArea
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static, TextArea
 from textual.worker import get_current_worker
 
 from ... import ids
@@ -36,6 +36,7 @@ class NewTaskRequest:
     max_restarts: str = ""
     unknown_deps_ok: bool = False  # the operator confirmed dependencies not created yet
     path_prompt_ok: bool = False  # the operator confirmed a prompt that names a file
+    worktree: bool = False  # run the task in its own git worktree (docs/worktrees.md)
 
 
 UNKNOWN_DEPENDENCY = "depends on: no task "  # orchestrator.verbs.UNKNOWN_DEPENDENCY
@@ -116,6 +117,13 @@ def load_prompt_file(req: NewTaskRequest) -> NewTaskRequest:
     """Read the prompt file and check the working dir (thread side; raises ConductorError)."""
     if req.cwd and not os.path.isdir(os.path.expanduser(req.cwd)):
         raise ConductorError(f"working dir: {req.cwd}: not a directory")
+    if req.worktree:  # a dir outside git is said here, before the task is written
+        from ...worktree.manage import repo_top
+        try:
+            repo_top(os.path.expanduser(req.cwd) if req.cwd else os.getcwd(),
+                     hint="give a git working dir as work dir, or untick worktree")
+        except ConductorError as exc:
+            raise ConductorError(f"worktree: {str(exc).removeprefix('--worktree: ')}") from None
     text = req.prompt.strip()
     if (not req.prompt_file and not req.path_prompt_ok and "\n" not in text
             and len(text) < 4096 and os.path.isfile(os.path.expanduser(text))):
@@ -138,13 +146,18 @@ class NewTaskScreen(ModalScreen[str | None]):
     """Returns the success text (the dialog closes) or None when cancelled."""
 
     BINDINGS = widget_bindings("new")
+    DEFAULT_CSS = """
+    #new-worktree { width: auto; height: 1; margin-left: 1; }
+    """
 
     def __init__(self, *, projects: list[str], project: str, agents: list[str],
                  agent: str, create: Callable[[NewTaskRequest], str],
                  task_id: str | None = None, prompt: str = "",
-                 depends_on: list[str] | None = None) -> None:
-        """``prompt`` and ``depends_on`` pre-fill the form (the duplicate key)."""
+                 depends_on: list[str] | None = None, worktree: bool | None = None) -> None:
+        """``prompt`` and ``depends_on`` pre-fill the form (the duplicate key). ``worktree``:
+        the checkbox's first value (None: the app's config, ``worktree.enabled``)."""
         super().__init__()
+        self.worktree = worktree
         self.prompt = prompt
         self.depends_on = list(depends_on or [])
         self.projects = projects
@@ -182,6 +195,9 @@ class NewTaskScreen(ModalScreen[str | None]):
                 yield Label("work dir", classes="field-label")
                 yield Input("", placeholder="agent's working dir (optional)", id="new-cwd",
                             compact=True)
+                yield Checkbox("worktree", self._worktree_default(), id="new-worktree",
+                               compact=True, tooltip="run the task on branch conductor/<task> "
+                               "in its own git worktree of the work dir's repository")
             with Horizontal(classes="field"):
                 yield Label("depends on", classes="field-label")
                 yield Input(",".join(self.depends_on),
@@ -201,6 +217,12 @@ class NewTaskScreen(ModalScreen[str | None]):
                              compact=True)
                 yield Button("Cancel (esc)", id="new-cancel", compact=True)
 
+    def _worktree_default(self) -> bool:
+        if self.worktree is not None:
+            return self.worktree
+        config = getattr(self.app, "config", None)
+        return bool(config is not None and config.worktree.enabled)
+
     def on_mount(self) -> None:
         # set now, not later from the app's queue (what .focus() does): keys typed while the
         # dialog opened are handled after this, by the field, instead of by no one
@@ -219,7 +241,8 @@ class NewTaskScreen(ModalScreen[str | None]):
             depends_on=[d.strip() for d in deps.split(",") if d.strip()],
             max_cost_usd=self.query_one("#new-max-cost", Input).value.strip(),
             max_tokens=self.query_one("#new-max-tokens", Input).value.strip(),
-            max_restarts=self.query_one("#new-max-restarts", Input).value.strip())
+            max_restarts=self.query_one("#new-max-restarts", Input).value.strip(),
+            worktree=self.query_one("#new-worktree", Checkbox).value)
 
     @property
     def error_text(self) -> str:

@@ -1,5 +1,5 @@
 """The detail tabs for the selected run (or task, or project): Output, Stdout, Stderr, Prompt,
-Task, Info. Logs are file-backed panes; small files are read in a thread and rendered once."""
+Task, Info, Changes. Logs are file-backed panes; small files are read in a thread and rendered once."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import ContentSwitcher, Markdown, Static, TabbedContent, TabPane
+from textual.widgets import Markdown, Static, TabbedContent, TabPane
 
-from ...agents.display import sniff_stream_type
 from ...store import OUTPUT, PROMPT, STDERR, STDOUT, TASK_MD, TASK_STATE
 from ...store.loopview import clock_time
 from ...store.usage import Usage, format_cost, format_tokens
@@ -21,13 +20,13 @@ from ...words import count
 from ..messages import FileRead, ReportsWorkerErrors
 from ..status import ProjectView, RunView, TaskView, heartbeat, look
 from ..text import read_text_head, safe_text
+from .changes import ChangesPane
 from .log_view import LogPane
-from .readable_log import ReadableLog, readable
 from .run_tree import format_age
 
-TABS = ("output", "stdout", "stderr", "prompt", "task", "info")
+TABS = ("output", "stdout", "stderr", "prompt", "task", "info", "changes")
 TAB_TITLES = {"output": "1 Output", "stdout": "2 Stdout", "stderr": "3 Stderr",
-              "prompt": "4 Prompt", "task": "5 Task", "info": "6 Info"}
+              "prompt": "4 Prompt", "task": "5 Task", "info": "6 Info", "changes": "7 Changes"}
 
 
 @dataclass
@@ -97,8 +96,8 @@ def _when(ns: int | None, now_ns: int) -> str:
     return f"{clock_time(ns, now_ns)} ({format_rfc3339nano(ns)})" if ns else "-"
 
 
-def info_rows(sel: Selection, now_ns: int, *,
-              start_failure: str = "") -> list[tuple[str, Text]] | Text:
+def info_rows(sel: Selection, now_ns: int, *, start_failure: str = "",
+              worktree: list[tuple[str, str]] | None = None) -> list[tuple[str, Text]] | Text:
     """The Info tab as (key, value) rows, or one line of text when nothing is selected.
     ``start_failure``: the error of the task's last start from this console, if it failed."""
     table: list[tuple[str, Text]] = []
@@ -124,6 +123,8 @@ def info_rows(sel: Selection, now_ns: int, *,
     if start_failure:
         row("start failed", Text(safe_text(start_failure), style="red"))
     row("task dir", task.path)
+    for key, value in worktree or ():  # the task's git worktree (WORKTREE.json, issue 13)
+        row(key, value)
     if task.depends_on:
         row("depends on", ", ".join(task.depends_on))
     if task.waiting_on:
@@ -199,7 +200,7 @@ def info_rows(sel: Selection, now_ns: int, *,
 
 
 class DetailTabs(ReportsWorkerErrors, Vertical):
-    """The six tabs; :meth:`show` points them at a selection."""
+    """The tabs; :meth:`show` points them at a selection."""
 
     PANE_LABEL = "detail"
 
@@ -210,12 +211,12 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
         # (project, task) -> its last failed start's error (the controller's, shared)
         self.start_failures = {} if start_failures is None else start_failures
         self.selection = Selection()
-        self.raw_stdout = False
+        self._raw_stdout = False
         self._generation = 0
         self._key: tuple | None = None
-        self._sniffed: dict[str, str] = {}
         self._info_shown: tuple | None = None
         self._file_shown: dict[str, tuple[str, str]] = {}
+        self._worktree: list[tuple[str, str]] = []  # Info's worktree rows, read in a thread
 
     @property
     def active(self) -> str:
@@ -229,15 +230,22 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
         with TabbedContent(initial="stdout", id="tabs"):
             yield from self._panes()
 
+    @property
+    def changes(self) -> ChangesPane:
+        """The Changes tab's pane (it runs git only while its tab is shown)."""
+        return self.query_one(ChangesPane)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.changes.set_visible(event.pane.id == "changes")
+
     def _panes(self):
         with TabPane(TAB_TITLES["output"], id="output"):
             with VerticalScroll(id="output-scroll"):
                 yield Static("", id="output-note", markup=False)
                 yield Markdown("", id="output-md")
         with TabPane(TAB_TITLES["stdout"], id="stdout"):
-            with ContentSwitcher(initial="stdout-raw", id="stdout-switch"):
-                yield LogPane(id="stdout-raw")
-                yield ReadableLog(id="stdout-readable")
+            # one pane, two renderers; the mode (raw_stdout) is this widget's, not the run's
+            yield LogPane(readable=not self.raw_stdout, id="stdout-log")
         with TabPane(TAB_TITLES["stderr"], id="stderr"):
             yield LogPane(id="stderr-log")
         with TabPane(TAB_TITLES["prompt"], id="prompt"):
@@ -248,6 +256,8 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
         with TabPane(TAB_TITLES["info"], id="info"):
             with VerticalScroll(id="info-scroll"):
                 yield Static("", id="info-body")
+        with TabPane(TAB_TITLES["changes"], id="changes"):
+            yield ChangesPane(id="changes-pane")
 
     # -- selection -----------------------------------------------------------------------
 
@@ -257,10 +267,13 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
                sel.run.run_id if sel.run else None)
         self.selection = sel
         self.update_info()
+        self.changes.show(sel.task, sel.run)  # reads only while its tab is shown
         if key == self._key and not force:
             return
         self._key = key
         self._generation += 1
+        self._worktree = []
+        self._file_shown.pop("worktree", None)
         run = sel.run
         self._set_logs(run)
         self._load_small(self._generation, run, sel.task)
@@ -271,48 +284,38 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
         self._generation += 1
         self._load_small(self._generation, sel.run, sel.task)
 
-    def _stream_type(self, run: RunView | None, stdout: str | None) -> str:
-        """The recorded agent type, or, for other agents (a ``command`` wrapping claude, say),
-        the stream format found at the start of stdout (a read of at most 4 KB, remembered)."""
-        agent = (run.info.agent if run else "").strip().lower()
-        if readable(agent) or not stdout:
-            return agent
-        if stdout not in self._sniffed:
-            found = sniff_stream_type(stdout)
-            if found is None:
-                return agent  # maybe nothing written yet: look again next time
-            self._sniffed[stdout] = found
-        return self._sniffed[stdout]
-
     def _set_logs(self, run: RunView | None) -> None:
-        stdout = run_file(run, STDOUT) if run else None
-        self.query_one("#stdout-raw", LogPane).set_path(stdout)
-        agent = self._stream_type(run, stdout)
-        view = self.query_one("#stdout-readable", ReadableLog)
-        view.set_path(stdout if readable(agent) else None, agent)
-        self._switch_stdout(readable(agent) and not self.raw_stdout)
+        agent = (run.info.agent if run else "").strip().lower()
+        self.query_one("#stdout-log", LogPane).set_path(run_file(run, STDOUT) if run else None,
+                                                        agent)
         self.query_one("#stderr-log", LogPane).set_path(run_file(run, STDERR) if run else None)
         self.query_one("#prompt-log", LogPane).set_path(run_file(run, PROMPT) if run else None)
 
-    def _switch_stdout(self, show_readable: bool) -> None:
-        self.query_one("#stdout-switch", ContentSwitcher).current = \
-            "stdout-readable" if show_readable else "stdout-raw"
-
     def toggle_raw(self) -> bool:
-        """Stdout raw <-> readable; returns whether raw is now shown."""
+        """Stdout raw <-> readable (for every run from now on); returns whether raw is now
+        shown. The focus stays on the stdout pane's renderer when it was there."""
         self.raw_stdout = not self.raw_stdout
-        run = self.selection.run
-        agent = self._stream_type(run, run_file(run, STDOUT) if run else None)
-        self._switch_stdout(readable(agent) and not self.raw_stdout)
         return self.raw_stdout
+
+    @property
+    def raw_stdout(self) -> bool:
+        """The stdout pane's mode: raw lines (True) or readable (False, the default)."""
+        return self._raw_stdout
+
+    @raw_stdout.setter
+    def raw_stdout(self, raw: bool) -> None:
+        self._raw_stdout = raw
+        if self.is_mounted:
+            self.query_one("#stdout-log", LogPane).set_readable(not raw)
 
     def update_info(self) -> None:
         """Draw the Info tab; a task re-read that changed nothing shown draws nothing (every
         drawn change costs a layout of the whole screen)."""
         task = self.selection.task
         failure = self.start_failures.get((task.project, task.task), "") if task else ""
-        rows = (info_rows(self.selection, self.clock(), start_failure=failure) if failure
-                else info_rows(self.selection, self.clock()))
+        more = {"worktree": self._worktree} if self._worktree and task else {}
+        rows = (info_rows(self.selection, self.clock(), start_failure=failure, **more)
+                if failure else info_rows(self.selection, self.clock(), **more))
         key = _rows_key(rows)
         if key == self._info_shown:
             return
@@ -321,24 +324,23 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
 
     def refresh_logs(self, path: str | None = None) -> None:
         """A log grew (``path``) or a timer fired (None): read the new bytes."""
-        for pane_id in ("#stdout-raw", "#stderr-log", "#prompt-log"):
+        for pane_id in ("#stdout-log", "#stderr-log", "#prompt-log"):
             pane = self.query_one(pane_id, LogPane)
             if path is None or pane.log_view.path == path:
                 pane.log_view.refresh_file()
-        readable = self.query_one("#stdout-readable", ReadableLog)
-        if path is None or readable.path == path:
-            readable.refresh_file()
+            shown = pane.readable_view
+            if shown is not None and (path is None or shown.path == path):
+                shown.refresh_file()  # reads only while shown
 
     def log_paths(self) -> set[str]:
         paths = {self.query_one(p, LogPane).log_view.path
-                 for p in ("#stdout-raw", "#stderr-log", "#prompt-log")}
+                 for p in ("#stdout-log", "#stderr-log", "#prompt-log")}
         return {p for p in paths if p}
 
     def followed_files(self) -> frozenset[str]:
         """The files this pane shows and reads again when they grow: the app routes a
         ``log_grew`` event for one of them to :meth:`refresh_logs`."""
-        readable_path = self.query_one("#stdout-readable", ReadableLog).path
-        return frozenset(self.log_paths() | ({readable_path} if readable_path else set()))
+        return frozenset(self.log_paths())
 
     # -- small files ---------------------------------------------------------------------
 
@@ -355,6 +357,9 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
             body = "## TASK.md\n\n" + (safe_text(prompt) if prompt is not None else f"*{pnote}*")
             body += "\n\n## TASK_STATE.md\n\n" + (safe_text(state) if state else "*empty*")
             self.post_message(FileRead(generation, "task", body))
+            from ...worktree.record import info_rows as worktree_rows
+            self.post_message(FileRead(generation, "worktree", "\n".join(
+                f"{key}\t{value}" for key, value in worktree_rows(task.path))))
         else:
             self.post_message(FileRead(generation, "task", "*select a task*"))
 
@@ -375,3 +380,7 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
             self.query_one("#output-md", Markdown).update(safe_text(message.text))
         elif message.slot == "task":
             self.query_one("#task-md", Markdown).update(message.text)
+        elif message.slot == "worktree":
+            self._worktree = [(k, v) for k, _, v in (line.partition("\t")
+                                                     for line in message.text.splitlines())]
+            self.update_info()

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections import deque
 
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -63,6 +64,7 @@ class LineList(ScrollView, can_focus=True):
         self.following = True
         self._strips: LRUCache[tuple, Strip] = LRUCache(512)
         self._widest = 0
+        self._frame: tuple[Style, int] | None = None  # (style, width) while a frame renders
 
     # -- content -------------------------------------------------------------------------
 
@@ -122,24 +124,43 @@ class LineList(ScrollView, can_focus=True):
             self._to_end()
         self.refresh()
 
+    def _content_size(self) -> Size:
+        """The virtual size: the widest row by the rows (a subclass that wraps rows says)."""
+        return Size(self._widest, len(self._rows))
+
     def _resize(self, *, quiet: bool = False) -> None:
-        size = Size(self._widest, len(self._rows))
+        size = self._content_size()
         if quiet:  # appends: the hot path of a live feed
             set_virtual_size(self, size)
         else:
             self.virtual_size = size
 
     def _to_end(self) -> None:
-        self.scroll_to(y=max(0, len(self._rows) - self.scrollable_content_region.height),
+        self.scroll_to(y=max(0, self._content_size().height
+                             - self.scrollable_content_region.height),
                        animate=False, immediate=True)
 
     # -- drawing -------------------------------------------------------------------------
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # rich_style walks the DOM and the content region is computed: once per frame, not
+        # once per line (they were half of an append's frame)
+        self._frame = (self.rich_style, self.scrollable_content_region.width)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
+    def _frame_style(self) -> tuple[Style, int]:
+        """The widget's style and the content width, for the lines being drawn."""
+        if self._frame is not None:
+            return self._frame
+        return self.rich_style, self.scrollable_content_region.width
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y
-        width = self.scrollable_content_region.width
-        base = self.rich_style
+        base, width = self._frame_style()
         if index >= len(self._rows):
             return Strip.blank(width, base)
         is_cursor = self.has_cursor and index == self._cursor
@@ -147,7 +168,7 @@ class LineList(ScrollView, can_focus=True):
         cached = self._strips.get(key)
         if cached is not None:
             return cached
-        row = self._rows[index]
+        row = self._decorated(index)
         segments = list(row.render(self.app.console))
         strip = Strip(Segment.apply_style(segments, base), row.cell_len)
         strip = strip.crop_extend(scroll_x, scroll_x + width, base)
@@ -155,6 +176,10 @@ class LineList(ScrollView, can_focus=True):
             strip = strip.apply_style(self.get_component_rich_style("line-list--cursor"))
         self._strips[key] = strip
         return strip
+
+    def _decorated(self, index: int) -> Text:
+        """The row as drawn (a subclass highlights search matches in a copy)."""
+        return self._rows[index]
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

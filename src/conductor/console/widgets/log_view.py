@@ -26,7 +26,7 @@ import os
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from rich.style import Style
 from rich.text import Text
@@ -38,7 +38,8 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Input, Static
+from textual.widget import Widget
+from textual.widgets import ContentSwitcher, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from conductor.console.text import PLACEHOLDER_CHARS
@@ -56,6 +57,9 @@ from conductor.console.line_index import (
 from conductor.console.keymap import widget_bindings
 from conductor.console.widgets.scrolling import VimKeys, set_virtual_size
 from conductor.errors import ConductorError
+
+if TYPE_CHECKING:
+    from conductor.console.widgets.readable_log import ReadableLog
 
 POLL_SECONDS = 0.5
 TAIL_LINES = 1000
@@ -102,36 +106,36 @@ class LogView(VimKeys, ScrollView, can_focus=True, keys="log"):
     class FollowChanged(Message):
         """Following started or stopped (by the user, a search jump, or a reset)."""
 
-        def __init__(self, log_view: LogView, following: bool) -> None:
+        def __init__(self, log_view: Widget, following: bool) -> None:
             super().__init__()
             self.log_view = log_view
             self.following = following
 
         @property
-        def control(self) -> LogView:
+        def control(self) -> Widget:
             return self.log_view
 
     class StatusChanged(Message):
         """The one-line status text changed (see :attr:`LogView.status_text`)."""
 
-        def __init__(self, log_view: LogView, text: str) -> None:
+        def __init__(self, log_view: Widget, text: str) -> None:
             super().__init__()
             self.log_view = log_view
             self.text = text
 
         @property
-        def control(self) -> LogView:
+        def control(self) -> Widget:
             return self.log_view
 
     class SearchRequested(Message):
         """The user asked to type a search (``/``); the container shows an input."""
 
-        def __init__(self, log_view: LogView) -> None:
+        def __init__(self, log_view: Widget) -> None:
             super().__init__()
             self.log_view = log_view
 
         @property
-        def control(self) -> LogView:
+        def control(self) -> Widget:
             return self.log_view
 
     class _IndexBuilt(Message):
@@ -992,7 +996,13 @@ class LogView(VimKeys, ScrollView, can_focus=True, keys="log"):
 
 
 class LogPane(Vertical):
-    """A :class:`LogView` with its status bar and search input, as one pane."""
+    """A log pane: its status row and search input around one renderer.
+
+    A plain pane shows a :class:`LogView`. ``readable=True`` (the stdout pane) holds two
+    renderers of the same file, the raw :class:`LogView` and the readable
+    :class:`~.readable_log.ReadableLog`, with the same keys, status row and search; which one
+    shows is the pane's mode (:meth:`set_readable`), kept when the file changes (a new run, a
+    restart), and the focus moves with it."""
 
     BINDINGS = widget_bindings("log_pane")
 
@@ -1000,6 +1010,8 @@ class LogPane(Vertical):
     LogPane {
         height: 1fr;
         & > LogView { height: 1fr; }
+        & > #log-switch { height: 1fr; }
+        & > #log-switch > * { height: 1fr; }
         & > #log-search { display: none; }
         & > #log-search.-open { display: block; }
         & > #log-status { height: 1; background: $panel; color: $text; padding: 0 1; }
@@ -1007,33 +1019,91 @@ class LogPane(Vertical):
     """
 
     def __init__(self, path: str | None = None, *, follow: bool = True,
-                 max_line_length: int = 2000, name: str | None = None,
+                 max_line_length: int = 2000, readable: bool = False, name: str | None = None,
                  id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._view = LogView(path, follow=follow, max_line_length=max_line_length,
                              id="log-view")
-        self._view.status_sink = self._show_status
-        self._status_shown = self._view.status_text
+        self._view.status_sink = lambda text: self._sink(self._view, text)
+        self._readable: ReadableLog | None = None
+        if readable:
+            from .readable_log import ReadableLog
+            view = ReadableLog(id="readable-view")
+            view.status_sink = lambda text: self._sink(view, text)
+            self._readable = view
+        self._show_readable = readable
+        self._status_shown = self.shown.status_text
 
     @property
     def log_view(self) -> LogView:
+        """The raw renderer."""
         return self._view
+
+    @property
+    def readable_view(self) -> ReadableLog | None:
+        """The readable renderer (a ``readable=True`` pane only)."""
+        return self._readable
+
+    @property
+    def readable(self) -> bool:
+        """The pane's mode: the readable renderer is the one shown."""
+        return self._show_readable
+
+    @property
+    def shown(self) -> LogView | ReadableLog:
+        """The renderer on screen."""
+        return self._readable if self._show_readable and self._readable is not None \
+            else self._view
 
     @property
     def status(self) -> Static:
         return self.query_one("#log-status", Static)
 
     def compose(self):
-        yield self._view
+        if self._readable is not None:
+            initial = "readable-view" if self._show_readable else "log-view"
+            with ContentSwitcher(initial=initial, id="log-switch"):
+                yield self._view
+                yield self._readable
+        else:
+            yield self._view
         yield Input(placeholder="search (enter to find, esc to close)", id="log-search",
                     compact=True)
-        yield Static(self._view.status_text, id="log-status", markup=False)
+        yield Static(self._status_shown, id="log-status", markup=False)
 
-    def set_path(self, path: str | None) -> None:
+    def set_path(self, path: str | None, agent: str = "") -> None:
+        """Show another file; ``agent``: the run's agent type, for the readable renderer."""
         self._view.set_path(path)
+        if self._readable is not None:
+            self._readable.set_path(path, agent)
+
+    def set_readable(self, readable: bool) -> None:
+        """Show the readable (True) or the raw renderer. The focus, when on the renderer
+        hidden now, moves to the one shown; an open search closes."""
+        if self._readable is None or readable == self._show_readable:
+            return
+        before = self.shown
+        self._show_readable = readable
+        if self.is_mounted:
+            had_focus = before.has_focus
+            self.query_one("#log-switch", ContentSwitcher).current = \
+                "readable-view" if readable else "log-view"
+            search = self.query_one("#log-search", Input)
+            search_open = search.has_class("-open")
+            search.remove_class("-open")
+            if had_focus or search_open and search.has_focus:
+                self.shown.focus()
+            if readable:
+                self._readable.refresh_file()  # not read while hidden
+        self._show_status(self.shown.status_text)
 
     def on_log_view_status_changed(self, message: LogView.StatusChanged) -> None:
-        self._show_status(message.text)  # usually drawn already, through status_sink
+        if message.log_view is self.shown:
+            self._show_status(message.text)  # usually drawn already, through status_sink
+
+    def _sink(self, view, text: str) -> None:
+        if view is self.shown:
+            self._show_status(text)
 
     def _show_status(self, text: str) -> None:
         if text == self._status_shown:
@@ -1047,8 +1117,9 @@ class LogPane(Vertical):
         status.update(text, layout=False)
 
     def on_log_view_search_requested(self, message: LogView.SearchRequested) -> None:
+        message.stop()
         search = self.query_one("#log-search", Input)
-        search.value = self._view.search_query
+        search.value = self.shown.search_query
         search.add_class("-open")
         search.focus()
 
@@ -1056,11 +1127,11 @@ class LogPane(Vertical):
         if message.input.id != "log-search":
             return
         message.stop()
-        self._view.search(message.value)
+        self.shown.search(message.value)
         self.action_close_search()
 
     def action_close_search(self) -> None:
         search = self.query_one("#log-search", Input)
         if search.has_class("-open"):
             search.remove_class("-open")
-            self._view.focus()
+            self.shown.focus()

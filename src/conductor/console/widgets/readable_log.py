@@ -1,21 +1,35 @@
 """Agent stdout made readable: claude/codex/gemini JSON streams as prose, one row per event.
 
-Follows the file by byte offset like the log pane, but keeps only the last rows it rendered
+The readable renderer of the stdout log pane (:class:`~.log_view.LogPane` shows it or the raw
+:class:`~.log_view.LogView`). It has the raw view's keys (the ``log.*`` ids: search with
+highlight and ``n``/``N``, ``w`` wrap, ``G``/End follow, copy line) and its status row text,
+counted in rendered rows: scrolled up, it is PAUSED and counts the rows that arrived.
+
+Follows the file by byte offset like the raw view, but keeps only the last rows it rendered
 (bounded) and reads the tail on open (at most :data:`TAIL_BYTES`), so a huge stdout opens at
-once. The raw file is always one key away (the log pane); this view never scrolls back further
-than its window.
+once; the status row then says ``tail:``. The raw file is always one key away (``v``). Every
+read (and the sniffing of a ``command`` agent's stream format) runs in a thread worker.
+Searching looks through the rendered rows, which are in memory (at most :data:`MAX_ROWS`).
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import os
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import work
+from textual.cache import LRUCache
+from textual.geometry import Size
 from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 from textual.worker import WorkerState, get_current_worker
 
-from ...agents.display import DisplayLine, display_lines
+from ...agents.display import DisplayLine, display_lines, sniff_stream_type
 from ...errors import ConductorError
 from ...store import safefs
 from ..messages import ReportsWorkerErrors
@@ -35,6 +49,8 @@ KIND_STYLES = {
     "system": "bright_black",
     "raw": "",
 }
+
+
 def readable(agent: str) -> bool:
     """The agent type prints a JSON event stream this view can render (its backend says so:
     claude, codex, gemini, and the REST agents' event lines)."""
@@ -88,7 +104,7 @@ def render_rows(agent: str, data: bytes) -> Rows:
 
 class _Read(Message):
     def __init__(self, generation: int, start: int, end: int, ident: tuple, rows: list[Text],
-                 reset: bool) -> None:
+                 reset: bool, stream: str | None = None, problem: str = "") -> None:
         super().__init__()
         self.generation = generation
         self.start = start
@@ -96,6 +112,8 @@ class _Read(Message):
         self.ident = ident
         self.rows = rows
         self.reset = reset
+        self.stream = stream  # the stream type found by sniffing (a ``command`` agent's)
+        self.problem = problem
 
 
 def read_chunk(path: str, offset: int, ident: tuple | None) -> tuple[int, int, tuple, bytes, bool]:
@@ -122,10 +140,22 @@ def read_chunk(path: str, offset: int, ident: tuple | None) -> tuple[int, int, t
     return offset, offset + len(data), current, data, reset
 
 
-class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="readable"):
-    """The readable view of an agent's stdout."""
+class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):
+    """The readable view of an agent's stdout: the log pane's keys, counted in rendered rows."""
 
     PANE_LABEL = "stdout"
+
+    COMPONENT_CLASSES = LineList.COMPONENT_CLASSES | {
+        "readable-log--match",
+        "readable-log--current-match",
+    }
+
+    DEFAULT_CSS = """
+    ReadableLog {
+        & > .readable-log--match { background: $warning 40%; }
+        & > .readable-log--current-match { background: $warning; color: $background; }
+    }
+    """
 
     def on_worker_state_changed(self, event) -> None:
         if event.state == WorkerState.ERROR:
@@ -133,13 +163,115 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="readable"):
         super().on_worker_state_changed(event)
 
     def __init__(self, *, id: str | None = None) -> None:
+        self._follow = True
+        self._new_lines = 0
         super().__init__(max_lines=MAX_ROWS, cursor=False, id=id)
         self.path: str | None = None
         self.agent = ""
+        self._stream: str | None = None  # the format the rows are rendered as, once known
         self._offset = 0
         self._ident: tuple | None = None
         self._generation = 0
         self._reading = False
+        self._tail = False  # the rows start after the file's start (a tail read, rows dropped)
+        self._query = ""
+        self._match: int | None = None
+        self._search_note = ""
+        self._wrap = False
+        self._wrap_key: tuple | None = None  # (width, first, rows) the heights are for
+        self._wrap_heights: list[int] = []  # each row's height when wrapped
+        self._wrap_ends: list[int] = []  # their running sum
+        self._edited: set[int] = set()  # rows (by sequence) changed in place since
+        self._wrapped: LRUCache[tuple, list[Strip]] = LRUCache(256)
+        self._edits = 0  # bumps when a row changes in place (a joined piece)
+        self._adjusting = False
+        self._problem = ""
+        self._last_status = ""
+        self.status_sink = None
+        """Like :attr:`LogView.status_sink`: called with each new status text."""
+
+    # -- the state the pane shows ----------------------------------------------------------
+
+    @property
+    def following(self) -> bool:
+        return self._follow
+
+    @following.setter
+    def following(self, value: bool) -> None:
+        if value == self._follow:
+            return
+        self._follow = value
+        if value:
+            self._new_lines = 0
+        if self.is_mounted:
+            from .log_view import LogView
+            self.post_message(LogView.FollowChanged(self, value))
+            self._post_status()
+
+    @property
+    def new_lines(self) -> int:
+        """Rendered rows that arrived while following was paused."""
+        return self._new_lines
+
+    @property
+    def wrap(self) -> bool:
+        return self._wrap
+
+    @property
+    def search_query(self) -> str:
+        return self._query
+
+    @property
+    def match_line(self) -> int | None:
+        """The row of the current search match, if any."""
+        return self._match
+
+    @property
+    def top_line(self) -> int:
+        """The row drawn on the top line of the view."""
+        return self._row_at(self.scroll_offset.y)
+
+    def _last_shown(self) -> int:
+        height = max(self.scrollable_content_region.height, 1)
+        return min(self._row_at(self.scroll_offset.y + height - 1), self.row_count - 1)
+
+    def current_line(self) -> tuple[int, str] | None:
+        """What a copy key takes, as (row, rendered text): the search match, else the last
+        row on screen (the newest when following); None with no rows."""
+        if not self.row_count:
+            return None
+        row = self._match if self._match is not None else self._last_shown()
+        return row, self.row_text(row)
+
+    @property
+    def status_text(self) -> str:
+        """The raw view's status row, in rendered rows."""
+        parts = ["FOLLOWING" if self._follow else "PAUSED"]
+        if not self._follow and self._new_lines:
+            parts.append(f"{self._new_lines:,} new lines \u2014 G/End to follow")
+        if self._problem:
+            parts.append(self._problem)
+        count = self.row_count
+        if count:
+            top = min(self.top_line + 1, count)
+            where = f"lines {top:,}\u2013{self._last_shown() + 1:,} of {count:,}"
+            parts.append(f"tail: {where}" if self._tail else where)
+        if self._search_note:
+            parts.append(self._search_note)
+        if self._wrap:
+            parts.append("wrap")
+        return " \u00b7 ".join(parts)
+
+    def _post_status(self) -> None:
+        text = self.status_text
+        if text != self._last_status and self.is_mounted:
+            self._last_status = text
+            if self.status_sink is not None:
+                self.status_sink(text)
+            from .log_view import LogView
+            self.post_message(LogView.StatusChanged(self, text))
+
+    # -- reading ---------------------------------------------------------------------------
 
     def on_mount(self) -> None:
         self.set_interval(POLL_SECONDS, self._poll)
@@ -153,36 +285,64 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="readable"):
             return
         self._generation += 1
         self.path, self.agent = path, agent
+        self._stream = agent if readable(agent) else None
         self._offset, self._ident, self._reading = 0, None, False
+        self._query, self._match, self._search_note, self._problem = "", None, "", ""
+        self._tail = False
         self.set_rows([])
         self.refresh_file()
 
     def refresh_file(self) -> None:
-        if self.path is None or self._reading or not self.is_mounted:
+        """Read what was appended (in a worker). Not while hidden behind the raw view: the
+        pane asks again when it shows this renderer."""
+        if self.path is None or self._reading or not self.is_mounted or not self.display:
             return
         self._reading = True
-        self._read(self._generation, self.path, self.agent, self._offset, self._ident)
+        self._read(self._generation, self.path, self.agent, self._stream, self._offset,
+                   self._ident)
 
     @work(thread=True, group="readable-read", exit_on_error=False)
-    def _read(self, generation: int, path: str, agent: str, offset: int, ident) -> None:
+    def _read(self, generation: int, path: str, agent: str, stream: str | None, offset: int,
+              ident) -> None:
         try:
             start, end, current, data, reset = read_chunk(path, offset, ident)
-        except (OSError, ConductorError):
-            self.post_message(_Read(generation, offset, offset, ident, [], False))
+        except FileNotFoundError:
+            self.post_message(_Read(generation, offset, offset, ident, [], False,
+                                    problem="waiting for file"))
             return
+        except OSError as error:
+            self.post_message(_Read(generation, offset, offset, ident, [], False,
+                                    problem=f"cannot read: {error.strerror or error}"))
+            return
+        except ConductorError as error:  # a link, FIFO or device at the name
+            self.post_message(_Read(generation, offset, offset, ident, [], False,
+                                    problem=f"cannot read: {error}"))
+            return
+        if stream is None and data:
+            # a ``command`` agent wrapping claude (say): the format at the file's start
+            stream = sniff_stream_type(path) or agent
         if get_current_worker().is_cancelled:
             return
-        self.post_message(_Read(generation, start, end, current, render_rows(agent, data), reset))
+        rows = render_rows(stream or agent, data)
+        self.post_message(_Read(generation, start, end, current, rows, reset, stream))
 
     def on__read(self, message: _Read) -> None:
         message.stop()
         if message.generation != self._generation:
             return
         self._reading = False
+        self._problem = message.problem
+        if message.problem:
+            self._post_status()
+            return
+        if message.stream is not None:
+            self._stream = message.stream
         grew = message.end > self._offset or message.reset
         rows = message.rows
         if message.reset:
+            self._tail = message.start > 0 or len(rows) >= MAX_ROWS
             self.set_rows(list(rows))
+            self._match = None
         elif rows:
             if getattr(rows, "continues", False) and self.row_count \
                     and self.last_row_style == rows[0].style:
@@ -190,5 +350,270 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="readable"):
                 rows = rows[1:]
             self.append_rows(list(rows))
         self._offset, self._ident = message.end, message.ident
+        self._post_status()
         if grew and message.end - message.start >= MAX_READ:
             self.refresh_file()
+
+    # -- rows ------------------------------------------------------------------------------
+
+    def set_rows(self, rows: list[Text]) -> None:
+        self._new_lines = 0
+        self._wrapped.clear()
+        super().set_rows(rows)
+        if self.is_mounted:  # the new size is laid out after this: scroll to its end then
+            self.call_after_refresh(self._end_if_following)
+        self._post_status()
+
+    def _end_if_following(self) -> None:
+        if self._follow:
+            self._to_end()
+        self._post_status()
+
+    def append_rows(self, rows: list[Text]) -> None:
+        if not rows:
+            return
+        overflow = max(0, self.row_count + len(rows) - self.max_lines)
+        paused = not self._follow
+        top = self.scroll_offset.y
+        super().append_rows(rows)
+        if overflow:
+            self._tail = True
+            if self._match is not None:
+                self._match = self._match - overflow if self._match >= overflow else None
+        if paused:
+            self._new_lines += len(rows)
+            if overflow:  # keep the rows on screen where they are
+                self._adjusting = True
+                try:
+                    self.scroll_to(y=max(top - overflow, 0), animate=False, immediate=True)
+                finally:
+                    self._adjusting = False
+        self._post_status()
+
+    def extend_last_row(self, more: Text) -> None:
+        self._edits += 1
+        self._edited.add(self._first + self.row_count - 1)
+        super().extend_last_row(more)
+
+    # -- wrapping --------------------------------------------------------------------------
+
+    def _ends(self) -> list[int]:
+        """Cumulative wrapped heights of the rows at the current width. Kept up to date
+        incrementally (rows dropped at the front, appended, the last one extended): a row's
+        cell length is measured once per width, never rendered for this."""
+        width = max(self.scrollable_content_region.width, 1)
+        key = (width, self._first, self.row_count)
+        if key == self._wrap_key and not self._edited:
+            return self._wrap_ends
+        heights = self._wrap_heights
+        old = self._wrap_key
+        dropped = self._first - old[1] if old is not None else -1
+        if old is None or old[0] != width or not 0 <= dropped <= len(heights):
+            heights = [max(1, -(-row.cell_len // width)) for row in self._rows]
+        else:
+            del heights[:dropped]
+            for seq in self._edited:
+                at = seq - self._first
+                if 0 <= at < len(heights):
+                    heights[at] = max(1, -(-self._rows[at].cell_len // width))
+            heights.extend(max(1, -(-row.cell_len // width))
+                           for row in itertools.islice(self._rows, len(heights), None))
+        self._edited.clear()
+        self._wrap_heights = heights
+        self._wrap_ends = list(itertools.accumulate(heights))
+        self._wrap_key = key
+        return self._wrap_ends
+
+    def _content_size(self) -> Size:
+        if self._wrap:
+            ends = self._ends()
+            return Size(0, ends[-1] if ends else 0)
+        return super()._content_size()
+
+    def _row_at(self, y: int) -> int:
+        """The row drawn at virtual line ``y``."""
+        if not self._wrap:
+            return y
+        return bisect.bisect_right(self._ends(), y)
+
+    def _first_line_of(self, row: int) -> int:
+        if not self._wrap or row <= 0:
+            return max(row, 0)
+        ends = self._ends()
+        return ends[min(row, len(ends)) - 1]
+
+    def action_toggle_wrap(self) -> None:
+        self.set_wrap(not self._wrap)
+
+    def set_wrap(self, wrap: bool) -> None:
+        top = self.top_line
+        self._wrap = wrap
+        self._wrap_key = None
+        self._strips.clear()
+        self._wrapped.clear()
+        self._resize()
+        self._adjusting = True
+        try:
+            if self._follow:
+                self._to_end()
+            else:
+                self.scroll_to(x=0, y=self._first_line_of(top), animate=False, immediate=True)
+        finally:
+            self._adjusting = False
+        self.refresh()
+        self._post_status()
+
+    def on_resize(self) -> None:
+        if self._wrap:
+            self._wrapped.clear()
+            self._resize()
+        if self._follow:
+            self._to_end()
+        self._post_status()
+
+    def render_line(self, y: int) -> Strip:
+        if not self._wrap:
+            return super().render_line(y)
+        base, width = self._frame_style()
+        line = self.scroll_offset.y + y
+        ends = self._ends()
+        index = bisect.bisect_right(ends, line)
+        if index >= len(ends) or width <= 0:
+            return Strip.blank(width, base)
+        key = (self._first + index, width, self._edits, self._query, self._match == index)
+        parts = self._wrapped.get(key)
+        if parts is None:
+            row = self._decorated(index)
+            strip = Strip(Segment.apply_style(list(row.render(self.app.console)), base),
+                          row.cell_len)
+            length = strip.cell_length
+            cuts = list(range(width, length, width)) + [length] if length > width else []
+            pieces = strip.divide(cuts) if cuts else [strip]
+            parts = [p.extend_cell_length(width, base) for p in pieces]
+            self._wrapped[key] = parts
+        part = line - (ends[index - 1] if index else 0)
+        return parts[part] if part < len(parts) else Strip.blank(width, base)
+
+    # -- search ----------------------------------------------------------------------------
+
+    def _decorated(self, index: int) -> Text:
+        row = self._rows[index]
+        if not self._query:
+            return row
+        query = self._query
+        plain = row.plain.lower() if query == query.lower() else row.plain
+        start = plain.find(query)
+        if start < 0:
+            return row
+        name = ("readable-log--current-match" if index == self._match
+                else "readable-log--match")
+        style: Style = self.get_component_rich_style(name)
+        text = row.copy()
+        while start >= 0:
+            text.stylize(style, start, start + len(query))
+            start = plain.find(query, start + len(query))
+        return text
+
+    def action_search(self) -> None:
+        from .log_view import LogView
+        self.post_message(LogView.SearchRequested(self))
+
+    def search(self, query: str) -> None:
+        """Find ``query`` in the rendered rows from the top row on (wrapping around);
+        lower-case queries ignore case. The rows are in memory: no worker needed."""
+        self._query = query
+        self._match = None
+        self._strips.clear()
+        self._wrapped.clear()
+        self.refresh()
+        if query:
+            self._find(self.top_line, forward=True)
+        else:
+            self._search_note = ""
+            self._post_status()
+
+    def action_search_next(self) -> None:
+        if self._query:
+            self._find(self._match + 1 if self._match is not None else self.top_line, True)
+
+    def action_search_previous(self) -> None:
+        if self._query:
+            self._find(self._match - 1 if self._match is not None else self.top_line, False)
+
+    def _find(self, start: int, forward: bool) -> None:
+        count = self.row_count
+        query = self._query
+        fold = query == query.lower()
+        found: int | None = None
+        wrapped = False
+        order = (list(range(start, count)) + list(range(0, min(start, count))) if forward
+                 else list(range(min(start, count - 1), -1, -1))
+                 + list(range(count - 1, max(start, -1), -1)))
+        first_pass = (count - start) if forward else min(start, count - 1) + 1
+        for n, row in enumerate(order):
+            text = self._rows[row].plain
+            if query in (text.lower() if fold else text):
+                found, wrapped = row, n >= first_pass
+                break
+        if found is None:
+            self._search_note = f"\u201c{query}\u201d not found"
+            self._post_status()
+            return
+        self._match = found
+        self._search_note = f"\u201c{query}\u201d line {found + 1:,}"
+        if wrapped:
+            self._search_note += " (wrapped)"
+        self._strips.clear()
+        self._wrapped.clear()
+        self.following = False
+        self._adjusting = True
+        try:
+            context = 0 if self._wrap else self.scrollable_content_region.height // 3
+            self.scroll_to(y=max(self._first_line_of(found) - context, 0), animate=False,
+                           immediate=True)
+        finally:
+            self._adjusting = False
+        self.refresh()
+        self._post_status()
+
+    # -- moving (the raw view's action names: one keymap scope for both renderers) --------
+
+    def _scroll_by(self, delta: int) -> None:
+        self.scroll_to(y=max(self.scroll_offset.y + delta, 0), animate=False, immediate=True)
+
+    def action_line_down(self) -> None:
+        self._scroll_by(1)
+
+    def action_line_up(self) -> None:
+        self._scroll_by(-1)
+
+    def action_page_down(self) -> None:
+        self._scroll_by(max(self.scrollable_content_region.height - 1, 1))
+
+    def action_page_up(self) -> None:
+        self._scroll_by(-max(self.scrollable_content_region.height - 1, 1))
+
+    def action_top(self) -> None:
+        self.scroll_to(y=0, animate=False, immediate=True)
+        if self._content_size().height > self.scrollable_content_region.height:
+            self.following = False  # also when the view was not at its end yet
+
+    def action_end(self) -> None:
+        """Jump to the last row and follow from now on."""
+        self._to_end()
+        self.following = True
+
+    def action_column_left(self) -> None:
+        self.scroll_to(x=max(self.scroll_offset.x - 4, 0), animate=False, immediate=True)
+
+    def action_column_right(self) -> None:
+        self.scroll_to(x=self.scroll_offset.x + 4, animate=False, immediate=True)
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        ScrollView.watch_scroll_y(self, old, new)
+        if not self._adjusting:
+            if new < old and new < self.max_scroll_y:
+                self.following = False
+            elif new > old and new >= self.max_scroll_y:
+                self.following = True
+        self._post_status()

@@ -122,7 +122,13 @@ def answer(name, args, state):
                 pass
             jobs[job]["cancelled"] = True
             return 0, "", ""
-        if job in jobs and jobs[job]["state"] in ("PENDING", "RUNNING"):
+        if job in jobs and jobs[job]["state"] == "PENDING":
+            if sig:  # Slurm 22.05 signals no pending job
+                return 228, "", (f"scancel: error: Kill job error on job id {job}: Job can "
+                                 "not be altered now, try again later\n")
+            jobs[job].update(state="CANCELLED", exit="0:0")
+            return 0, "", ""
+        if job in jobs and jobs[job]["state"] == "RUNNING":
             to = state["on_kill" if sig == "KILL" else "on_term"]
             if to:
                 jobs[job].update(state=to, exit="0:15" if sig != "KILL" else "0:9")

@@ -290,6 +290,13 @@ def test_stop_sends_term_to_the_whole_job_and_waits_for_it(stub, slurm):
     assert stub.calls("scancel") == [["scancel", "--signal=TERM", "--full", "31"]]
 
 
+def test_a_queued_job_is_cancelled_without_a_signal(stub, slurm):
+    stub.job("35", state="PENDING", reason="Priority")
+    assert slurm.stop(_p("35"), grace=5, force=False).code == "stopped"
+    assert stub.calls("scancel") == [["scancel", "35"]]
+    assert stub.load()["jobs"]["35"]["state"] == "CANCELLED"
+
+
 def test_a_job_ignoring_term_is_killed_with_force_and_times_out_without(stub, slurm):
     stub.set(on_term="")
     stub.job("32", state="RUNNING", node="cn1")

@@ -188,3 +188,27 @@ def test_a_child_run_from_inside_a_slurm_job_goes_through_slurm(slurm_env, tmp_p
                                                                    "slurm")
     assert child.executor_job_id.isdigit() and child.executor_job_id != info.executor_job_id
     assert registry.executor("slurm").calls >= 0
+
+
+def test_stop_cancels_a_run_still_queued(slurm_env, tmp_path, runs_root, cluster):
+    box = {}
+    task = _task(50)
+    agent = _agent(tmp_path, "done")
+    thread = threading.Thread(target=lambda: box.setdefault("result", place_run(
+        "slurm", JobRequest(root=runs_root, project=PROJECT, task=task, prompt="go",
+                            agent=agent, environ=slurm_env),
+        poll=0.2, options={"args": ["--begin=now+300"]})))
+    thread.start()
+    runs_dir = Layout(runs_root).runs_dir(PROJECT, task)
+    run_dir = wait_for(lambda: [os.path.join(runs_dir, n) for n in os.listdir(runs_dir)
+                                if read_run_info(os.path.join(runs_dir, n, "run-info.yaml"))
+                                .executor_job_id] if os.path.isdir(runs_dir) else [])[0]
+    job = read_run_info(os.path.join(run_dir, "run-info.yaml")).executor_job_id
+    assert "|PENDING|" in cluster.run("squeue", "-h", "-j", job, "-o", "%i|%T|%r").stdout
+    outcome = stop_run(run_dir, grace=1, force=True)
+    assert outcome.stopped, outcome
+    thread.join(timeout=60)
+    assert "|CANCELLED|" in cluster.run("squeue", "-h", "-t", "all", "-j", job,
+                                        "-o", "%i|%T|%r").stdout
+    final = _info(box["result"])
+    assert final.status == "failed" and final.error_summary.startswith("run lost: CANCELLED")

@@ -44,6 +44,9 @@ SKEW_NS = 5 * 1_000_000_000
 ALIVE_STATES = frozenset({"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED",
                           "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESIZING", "SIGNALING",
                           "STAGE_OUT", "STOPPED", "RESV_DEL_HOLD", "POWER_UP_NODE"})
+# queued: no process yet; `scancel --signal` refuses these ("Job can not be altered now")
+QUEUED_STATES = frozenset({"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
+                           "RESV_DEL_HOLD"})
 ENDED_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL",
                           "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "PREEMPTED", "SPECIAL_EXIT",
                           "REVOKED"})
@@ -397,7 +400,10 @@ class SlurmExecutor(Executor):
                                              "submitted; try again in a moment")
         try:
             state = self._state(placement)
-            self._scancel(placement, "TERM")
+            if state in QUEUED_STATES:  # nothing runs yet, and Slurm signals no pending job
+                self._run("scancel", [placement.job_id])
+            else:
+                self._scancel(placement, "TERM")
         except SlurmError as exc:
             return StopResult("refused", f"run {placement.run_id}: {exc}")
         if state not in ALIVE_STATES:

@@ -475,3 +475,52 @@ def test_run_agent_task_refuses_an_unknown_executor(tmp_path, runs_root, subproc
                           text=True, timeout=60)
     assert done.returncode == 1
     assert done.stderr == 'Error: unknown executor "nope" (known: local, slurm)\n'
+
+
+# ---- the node's preflight: can it reach the agent's API? -----------------------------------
+
+def _closed_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again when the block ends
+
+
+def test_the_node_preflight_names_the_api_it_cannot_reach(tmp_path):
+    import socket
+    from conductor.runner.placed import reach_problem
+    port = _closed_port()
+    claude = AgentConfig(name="c", type="claude", base_url=f"http://127.0.0.1:{port}")
+    node = os.uname().nodename
+    assert reach_problem(claude, {}) == (
+        f"node {node} cannot reach 127.0.0.1:{port}: Connection refused (set HTTPS_PROXY, or "
+        "place this agent on nodes that reach its API)")
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        proxy = f"http://127.0.0.1:{listening.getsockname()[1]}"
+        # through a proxy that answers, the API's own address is the proxy's business
+        assert reach_problem(claude, {"HTTPS_PROXY": proxy}) == ""
+        assert reach_problem(AgentConfig(name="c", type="claude",
+                                         base_url=proxy.replace("http", "https")), {}) == ""
+    assert reach_problem(claude, {"HTTPS_PROXY": f"http://127.0.0.1:{port}"}).endswith(
+        f"cannot reach 127.0.0.1:{port} through HTTPS_PROXY 127.0.0.1: Connection refused "
+        "(set HTTPS_PROXY, or place this agent on nodes that reach its API)")
+    assert reach_problem(AgentConfig(name="x", type="command", command=["true"]), {}) == ""
+
+
+def test_a_node_that_cannot_reach_the_api_fails_the_run_with_that_line(stub, slurm, tmp_path,
+                                                                       runs_root,
+                                                                       subprocess_env):
+    stub.set(run=True)
+    port = _closed_port()
+    agent = AgentConfig(name="c", type="claude", base_url=f"http://127.0.0.1:{port}",
+                        token="sk-ant-0123456789")
+    result = place_run("slurm", JobRequest(root=runs_root, project=PROJECT, task=TASK,
+                                           prompt="go", agent=agent, environ=subprocess_env),
+                       poll=0.05)
+    info = read_run_info(os.path.join(result.run_dir, "run-info.yaml"))
+    assert (info.status, info.error_summary) == (
+        "failed", f"node {os.uname().nodename} cannot reach 127.0.0.1:{port}: Connection "
+                  "refused (set HTTPS_PROXY, or place this agent on nodes that reach its API)")
+    assert "type: RUN_CRASH" in open(Layout(runs_root).task_bus(PROJECT, TASK)).read()

@@ -20,7 +20,7 @@ def test_the_console_shows_where_a_slurm_run_executes_and_stops_it(slurm_env, tm
                                                                    runs_root):
     box = {}
     task = _task(40)
-    thread = threading.Thread(target=lambda: box.setdefault(
+    thread = threading.Thread(daemon=True, target=lambda: box.setdefault(
         "result", _place(runs_root, tmp_path, slurm_env, "ignore-term", task)))
     thread.start()
     task_dir = os.path.join(runs_root, PROJECT, task)

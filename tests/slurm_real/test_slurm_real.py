@@ -109,14 +109,15 @@ def test_exit_codes_0_3_and_a_signal_match_a_local_run(slurm_env, tmp_path, runs
     def one(mode, n):
         results[mode] = _place(runs_root, tmp_path, slurm_env, mode, _task(n))
 
-    threads = [threading.Thread(target=one, args=(m, 10 + i))
+    threads = [threading.Thread(daemon=True, target=one, args=(m, 10 + i))
                for i, m in enumerate(("done", "exit3", "signal"))]
     for t in threads:
         t.start()
     local = run_job(JobRequest(root=runs_root, project=PROJECT, task=_task(19), prompt="go",
                                agent=_agent(tmp_path, "signal"), environ=slurm_env))
+    deadline = time.monotonic() + 120
     for t in threads:
-        t.join(timeout=120)
+        t.join(timeout=max(0.0, deadline - time.monotonic()))
     assert [(_info(results[m]).status, _info(results[m]).exit_code)
             for m in ("done", "exit3")] == [("completed", 0), ("failed", 3)]
     killed = _info(results["signal"])
@@ -126,7 +127,7 @@ def test_exit_codes_0_3_and_a_signal_match_a_local_run(slurm_env, tmp_path, runs
 
 def test_stop_kills_an_agent_that_ignores_sigterm(slurm_env, tmp_path, runs_root):
     box = {}
-    thread = threading.Thread(target=lambda: box.setdefault(
+    thread = threading.Thread(daemon=True, target=lambda: box.setdefault(
         "result", _place(runs_root, tmp_path, slurm_env, "ignore-term", _task(20))))
     thread.start()
     task_dir = os.path.join(runs_root, PROJECT, _task(20))
@@ -160,11 +161,12 @@ def test_a_batch_of_20_runs(slurm_env, tmp_path, runs_root):
             results.append(found)
 
     started = time.monotonic()
-    threads = [threading.Thread(target=one, args=(n,)) for n in range(20)]
+    threads = [threading.Thread(daemon=True, target=one, args=(n,)) for n in range(20)]
     for t in threads:
         t.start()
+    deadline = time.monotonic() + 120  # one deadline for all: a dead cluster fails, not hangs
     for t in threads:
-        t.join(timeout=180)
+        t.join(timeout=max(0.0, deadline - time.monotonic()))
     took = time.monotonic() - started
     infos = [_info(r) for r in results]
     assert len(infos) == 20 and {(i.status, i.exit_code) for i in infos} == {("completed", 0)}
@@ -194,7 +196,7 @@ def test_stop_cancels_a_run_still_queued(slurm_env, tmp_path, runs_root, cluster
     box = {}
     task = _task(50)
     agent = _agent(tmp_path, "done")
-    thread = threading.Thread(target=lambda: box.setdefault("result", place_run(
+    thread = threading.Thread(daemon=True, target=lambda: box.setdefault("result", place_run(
         "slurm", JobRequest(root=runs_root, project=PROJECT, task=task, prompt="go",
                             agent=agent, environ=slurm_env),
         poll=0.2, options={"args": ["--begin=now+300"]})))

@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     if secrets.get("token"):
         agent.token = str(secrets["token"])
     task_dir = Layout(spec["root"]).task_dir(spec["project"], spec["task"])
-    result = run_job(JobRequest(
+    req = JobRequest(
         root=spec["root"], project=spec["project"], task=spec["task"], prompt=spec["prompt"],
         agent=agent, cwd=spec.get("cwd"), parent_run_id=spec.get("parent_run_id", ""),
         previous_run_id=spec.get("previous_run_id", ""),
@@ -271,8 +271,62 @@ def main(argv: list[str] | None = None) -> int:
         resume_session=spec.get("resume_session", ""), budget_usd=spec.get("budget_usd"),
         placed_by=spec["executor"], heartbeat=float(spec.get("heartbeat_interval") or 0.0),
         environ=environ,
-        should_stop=lambda: marker_present(spec["root"], task_dir)))
+        should_stop=lambda: marker_present(spec["root"], task_dir))
+    problem = reach_problem(agent, environ)
+    if problem:  # fail the run with the reason instead of an agent's opaque network error
+        layout = Layout(spec["root"])
+        _ended(os.path.join(run_dir, RUN_INFO), os.path.basename(run_dir), run_dir,
+               MessageBus(layout.task_bus(req.project, req.task)), req, problem, -1)
+        sys.stderr.write(f"placed run {run_dir}: {problem}\n")
+        return 1
+    result = run_job(req)
     return 0 if result.ok else 1
+
+
+# where each agent type's API is, when its config names no base_url (preflight on the node)
+API_HOSTS = {"claude": "api.anthropic.com", "codex": "api.openai.com",
+             "gemini": "generativelanguage.googleapis.com", "perplexity": "api.perplexity.ai",
+             "xai": "api.x.ai"}
+REACH_TIMEOUT = 5.0
+
+
+def reach_problem(agent, environ, timeout: float = REACH_TIMEOUT) -> str:
+    """"" when this node can open a TCP connection to the agent's API (through HTTPS_PROXY
+    when one is set), else one line saying which host it could not reach from which node."""
+    import socket
+    from urllib.parse import urlsplit
+    base = (getattr(agent, "base_url", "") or "").strip()
+    kind = (getattr(agent, "type", "") or "").strip().lower()
+    if base:
+        parts = urlsplit(base if "://" in base else f"https://{base}")
+        host, port = parts.hostname or "", parts.port or (80 if parts.scheme == "http" else 443)
+    elif kind in API_HOSTS:
+        host, port = API_HOSTS[kind], 443
+    else:
+        return ""  # a command agent: nothing to check
+    if not host:
+        return ""
+    proxy = environ.get("HTTPS_PROXY") or environ.get("https_proxy") or ""
+    target, via = (host, port), ""
+    if proxy and not _no_proxy(host, environ):
+        p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        if p.hostname:
+            target, via = (p.hostname, p.port or 3128), f" through HTTPS_PROXY {p.hostname}"
+    try:
+        socket.create_connection(target, timeout=timeout).close()
+    except OSError as exc:
+        why = exc.strerror or str(exc) or type(exc).__name__
+        return (f"node {os.uname().nodename} cannot reach {host}:{port}{via}: {why} (set "
+                "HTTPS_PROXY, or place this agent on nodes that reach its API)")
+    return ""
+
+
+def _no_proxy(host: str, environ) -> bool:
+    for item in (environ.get("NO_PROXY") or environ.get("no_proxy") or "").split(","):
+        item = item.strip().lstrip(".")
+        if item == "*" or (item and (host == item or host.endswith("." + item))):
+            return True
+    return False
 
 
 if __name__ == "__main__":

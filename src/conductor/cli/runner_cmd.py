@@ -130,6 +130,7 @@ def _job_flags(p) -> None:
         p.add_argument(flag, default=None)
     p.add_argument("--timeout", type=duration, default=0.0, help="idle-output timeout (e.g. 30m)")
     p.add_argument("-f", "--follow", action="store_true", help="print the agent's stdout as it runs")
+    _executor_flag(p)
 
 
 def _task_flags(p) -> None:
@@ -154,6 +155,28 @@ def _task_flags(p) -> None:
                    help="no worktree, whatever the config says")
     p.add_argument("--base", default=None,
                    help="with --worktree: the commit the branch starts from (default HEAD)")
+    _executor_flag(p)
+
+
+def _executor_flag(p) -> None:
+    """``--executor`` (issue 14): where the runs execute; default: $CONDUCTOR_EXECUTOR (set in
+    a placed run, so its child runs go the same way), the agent's ``executor:``, the config's
+    ``defaults.executor``, else local."""
+    p.add_argument("--executor", default=None, metavar="NAME",
+                   help="where the runs execute: local (default) or slurm")
+
+
+def pick_executor(args, agent, config, environ) -> tuple[str, dict]:
+    """(executor name, its options from the config) for a task or a job; an unknown name is
+    a one-line error."""
+    from ..executor.registry import executor
+    name = (getattr(args, "executor", None) or environ.get("CONDUCTOR_EXECUTOR", "")
+            or getattr(agent, "executor", "") or
+            (config.defaults.executor if config is not None else "") or "local").strip().lower()
+    executor(name)  # UnknownExecutor (a ConductorError): unknown executor "x" (known: ...)
+    section = getattr(config, name, None) if config is not None and name != "local" else None
+    options = section.options() if section is not None and hasattr(section, "options") else {}
+    return name, options
 
 
 def _positive_number(text: str) -> float:
@@ -341,7 +364,14 @@ def cmd_job(args, environ=None, cwd=None) -> int:
     if parent:
         validate_component("run", parent)  # it goes into run-info and message headers
     follower = _Follower(collect_secrets(config, environ)) if args.follow else None
-    result = run_job(JobRequest(
+    where, options = pick_executor(args, agent, config, environ)
+    runner = run_job
+    if where != "local":  # a child run of a placed run, or --executor: placed the same way
+        from ..runner.placed import place_run
+
+        def runner(req):
+            return place_run(where, req, options=options)
+    result = runner(JobRequest(
         root=s.root, project=s.project, task=s.task, prompt=prompt, agent=agent, cwd=args.cwd,
         parent_run_id=parent or "", previous_run_id=args.previous_run_id or "",
         idle_timeout=args.timeout, conductor_url=args.conductor_url or "", environ=environ,
@@ -429,8 +459,14 @@ def cmd_task(args, environ=None, cwd=None) -> int:
         child_wait_timeout=args.child_wait_timeout or df.CHILD_WAIT,
         child_poll_interval=args.child_poll_interval or df.CHILD_POLL, idle_timeout=args.timeout,
         resume=args.resume, environ=environ, secrets=collect_secrets(config, environ),
-        clear_markers=clear_markers, worktree=worktree))
+        clear_markers=clear_markers, worktree=worktree,
+        **_placement(args, agent, config, environ)))
     return 0
+
+
+def _placement(args, agent, config, environ) -> dict:
+    where, options = pick_executor(args, agent, config, environ)
+    return {"executor": where, "executor_options": options} if where != "local" else {}
 
 
 def _check_worktree_source(args, cwd) -> str:

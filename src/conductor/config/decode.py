@@ -20,6 +20,7 @@ from .model import (DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_SSE_DISCOVERY_IN
                     Config, Defaults, Diversification, SseConfig, StorageConfig, WebhookConfig,
                     WorktreeConfig, normalize_agent_type)
 from .model import DEFAULT_HOOK_TIMEOUT, HookConfig
+from .model import SlurmConfig  # issue 14
 from .source import Source
 from .tree import Entry, Mapping, Node, Scalar, Sequence
 from conductor.errors import ConfigError
@@ -195,7 +196,7 @@ def _agent(decoder: Decoder, name: str, node: Node) -> AgentConfig:
     _fill(decoder, node, field, agent, {
         "type": _STR, "token": _STR, "token_file": _STR, "base_url": _STR, "model": _STR,
         "command": _command, "env": _string_map, "args": _command, "max_retries": _INT,
-        "root_sandbox": _BOOL, "trust_folder": _BOOL,
+        "root_sandbox": _BOOL, "trust_folder": _BOOL, "executor": _STR,
     }, "must be a mapping of agent settings (type, token, model, ...)")
     agent.type = normalize_agent_type(agent.type or name)
     return agent
@@ -223,7 +224,7 @@ def _defaults(decoder: Decoder, node: Node) -> Defaults:
         "agent": _STR, "timeout": _INT, "max_concurrent_runs": _int_or_zero,
         "max_concurrent_root_tasks": _int_or_zero, "diversification": _diversification,
         "max_cost_usd": _NUMBER, "max_tokens": _INT, "max_restarts": _INT,
-        "failure_limit": _INT, "limit_wait_max": _STR, "resume": _STR,
+        "failure_limit": _INT, "limit_wait_max": _STR, "resume": _STR, "executor": _STR,
     })
     return result
 
@@ -308,11 +309,24 @@ def _hooks(decoder: Decoder, node: Node) -> list[HookConfig]:
     return hooks
 
 
+def _slurm(decoder: Decoder, node: Node) -> SlurmConfig | None:
+    """``slurm:`` (issue 14): the Slurm executor's sbatch options."""
+    if isinstance(node, Scalar) and node.is_null:
+        return None
+    result = SlurmConfig()
+    _fill(decoder, node, "slurm", result, {
+        "partition": _STR, "time": _STR, "cpus": _int_or_zero, "mem": _STR, "account": _STR,
+        "qos": _STR, "args": _command,
+    }, "must be a mapping of sbatch settings (partition, time, cpus, mem, account, args)")
+    return result
+
+
 _SECTIONS: dict[str, Callable[[Decoder, Node], object]] = {
     "agents": _agents, "defaults": _defaults, "api": _api, "storage": _storage,
     "webhook": _webhook, "keymap": _keymap, "theme": _theme,
     "worktree": _worktree,
     "hooks": _hooks,
+    "slurm": _slurm,
 }
 
 

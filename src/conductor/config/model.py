@@ -82,6 +82,8 @@ class AgentConfig:
     root_sandbox: bool = True
     # gemini: trust the task folder (--skip-trust); false: gemini refuses with exit 55
     trust_folder: bool = True
+    # where this agent's runs execute (issue 14): "" (the defaults' executor), local or slurm
+    executor: str = ""
 
     def __repr__(self) -> str:
         return _masked_repr(self, ("token", "env"))
@@ -115,6 +117,7 @@ class Defaults:
     failure_limit: int | None = None        # identical failures in a row before `stuck`
     limit_wait_max: str = ""                # the longest wait for a usage limit ("6h")
     resume: str = ""                        # answers (default) | always | never
+    executor: str = ""                      # issue 14: local (default) | slurm
 
 
 @dataclass
@@ -195,6 +198,26 @@ class WorktreeConfig:
 
 
 @dataclass
+class SlurmConfig:
+    """``slurm:`` (issue 14): how runs placed on Slurm are submitted (sbatch flags)."""
+
+    partition: str = ""
+    time: str = ""            # sbatch --time (e.g. "2:00:00")
+    cpus: int = 0             # --cpus-per-task (0: Slurm's default)
+    mem: str = ""             # --mem (e.g. "4G")
+    account: str = ""
+    qos: str = ""
+    args: list[str] = field(default_factory=list)  # more sbatch arguments, as given
+
+    def options(self) -> dict:
+        """The executor's options (conductor.executor.base.StartSpec.options)."""
+        return dataclasses.asdict(self)
+
+
+EXECUTORS: tuple[str, ...] = ("local", "slurm")  # conductor.executor.registry's built-in names
+
+
+@dataclass
 class Config:
     """A loaded configuration. ``path`` is the absolute path of the file (None when built in code)."""
 
@@ -210,6 +233,8 @@ class Config:
     hooks: list[HookConfig] = field(default_factory=list)  # ours (issue 13)
     # Line of each field as "agents.claude.token_file" -> 7; used for errors found after loading.
     lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    # issue 14: the Slurm executor's options (`slurm:`); None when the section is absent
+    slurm: SlurmConfig | None = None
 
     def line_of(self, field_path: str) -> int | None:
         """The line of a field, else of its closest enclosing field that has one."""

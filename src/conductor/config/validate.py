@@ -23,7 +23,8 @@ def validate_config(config: Config, source: Source) -> None:
     """Raise the first (by line) problem of a decoded config; no problem, no exception."""
     problems: list[ConfigError] = []
     for check in (_check_defaults, _check_api, _check_agents, _check_webhook,
-                  _check_diversification, _check_keymap, _check_worktree, _check_hooks):
+                  _check_diversification, _check_keymap, _check_worktree, _check_hooks,
+                  _check_executor):
         problems.extend(check(config, source))
     if problems:
         raise min(enumerate(problems), key=lambda p: (p[1].line is None, p[1].line or 0, p[0]))[1]
@@ -303,4 +304,26 @@ def _check_hooks(config: Config, source: Source) -> list[ConfigError]:
         except ValueError:
             found.append(source.error(f"{field}.timeout", f'must be a positive duration such as '
                                                           f'"10s", got {_shown(hook.timeout)}'))
+    return found
+
+
+def _check_executor(config: Config, source: Source) -> list[ConfigError]:
+    """Issue 14: ``executor:`` (defaults, each agent) names a known executor; ``slurm:``."""
+    from .model import EXECUTORS
+    found = []
+    named = [("defaults.executor", config.defaults.executor)]
+    named += [(f"agents.{name}.executor", agent.executor) for name, agent in config.agents.items()]
+    for field, value in named:
+        if value and value.strip().lower() not in EXECUTORS:
+            found.append(source.error(field, f'must be one of {", ".join(EXECUTORS)}, '
+                                             f"got {_shown(value)}"))
+    slurm = config.slurm
+    if slurm is not None:
+        if slurm.cpus < 0:
+            found.append(source.error("slurm.cpus", "slurm.cpus must be non-negative"))
+        for key in ("partition", "time", "mem", "account", "qos"):
+            value = getattr(slurm, key)
+            if any(ch.isspace() or ord(ch) < 32 for ch in value):
+                found.append(source.error(f"slurm.{key}",
+                                          f"must be one word, got {_shown(value)}"))
     return found

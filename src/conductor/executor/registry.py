@@ -14,6 +14,7 @@ from .base import LOCAL, Executor
 
 _MODULES: dict[str, str] = {
     LOCAL: "conductor.executor.local",
+    "slurm": "conductor.executor.slurm",
 }
 _LOADED: dict[str, Executor] = {}
 

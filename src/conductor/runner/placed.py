@@ -47,14 +47,23 @@ from ..timefmt import now_ns
 from .job import JobRequest, JobResult
 
 SPEC = "run-spec.json"
+# the agent's token and the token variables of the placing side's environment, for the node's
+# runner only: a 0600 file in the run dir (shared file system), read and removed by the node;
+# never in the job's environment (a scheduler stores that and shows it to its administrators)
+SECRETS = "run-secrets.json"
+# set in a placed run's environment, so the agent's child runs (`run-agent job`) are placed by
+# the same executor
+EXECUTOR_ENV = "CONDUCTOR_EXECUTOR"
 POLL = 1.0
 LOST_STOP_GRACE = 10.0
 _AGENT_SECRET_FIELDS = ("token",)  # never written to the shared file system
 
 
 def place_run(name: str, req: JobRequest, *, poll: float = POLL,
-              sleep: Callable[[float], None] = time.sleep) -> JobResult:
-    """Run ``req`` through executor ``name`` and wait for it; the result as :func:`run_job`'s."""
+              sleep: Callable[[float], None] = time.sleep, options: dict | None = None,
+              grace: float | None = None) -> JobResult:
+    """Run ``req`` through executor ``name`` and wait for it; the result as :func:`run_job`'s.
+    ``options``: the executor's own config (``slurm:``); ``grace``: what a stop allows."""
     found = executor(name)
     layout = Layout(req.root)
     task_dir = layout.ensure_task_dir(req.project, req.task)
@@ -72,23 +81,85 @@ def place_run(name: str, req: JobRequest, *, poll: float = POLL,
     info_path = paths[RUN_INFO]
     write_run_info(info_path, info)
     bus = MessageBus(layout.task_bus(req.project, req.task))
-    environ = dict(req.environ if req.environ is not None else os.environ)
+    environ, secret = _split_env(req.environ if req.environ is not None else os.environ)
+    environ[EXECUTOR_ENV] = name
     try:
         safefs.write_atomic(layout.root, os.path.join(run_dir, SPEC),
                             json.dumps(_spec(req, name)).encode("utf-8"), 0o600)
+        token = getattr(req.agent, "token", "") or ""
+        if token or secret:
+            safefs.write_atomic(layout.root, os.path.join(run_dir, SECRETS),
+                                json.dumps({"token": token, "env": secret}).encode("utf-8"),
+                                0o600)
         placement = found.start(StartSpec(
             argv=[sys.executable, "-m", "conductor.runner.placed", run_dir], cwd=workdir,
             env=environ, root=layout.root, run_dir=run_dir, stdin_path="",
             stdout_path=paths[STDOUT], stderr_path=paths[STDERR], project=req.project,
-            task=req.task, run_id=run_id))
+            task=req.task, run_id=run_id, options=dict(options or {}),
+            **({"grace": grace} if grace is not None else {})))
     except (ConductorError, OSError) as exc:
+        _drop_secrets(layout.root, run_dir)
         return _ended(info_path, run_id, run_dir, bus, req, f"{name}: start: {exc}", -1)
     keys = dict(executor_job_id=placement.job_id, executor_cluster=placement.cluster,
                 submit_time=placement.submit_time or now_ns())
     info = update_run_info(info_path, lambda old: replace(old, **keys))
     if req.on_started:
         req.on_started(info)
-    return _watch(found, info_path, run_id, run_dir, bus, req, poll, sleep)
+    try:
+        return _watch(found, info_path, run_id, run_dir, bus, req, poll, sleep)
+    finally:  # the node removes it once read; a job that never started leaves it to us
+        _drop_secrets(layout.root, run_dir)
+
+
+def _split_env(environ) -> tuple[dict[str, str], dict[str, str]]:
+    """(the environment without token variables, the token variables)."""
+    from ..agents.registry import token_vars
+    from ..secrets import is_conductor_secret_var
+    secret_names = token_vars()
+    plain, secret = {}, {}
+    for key, value in environ.items():
+        if is_conductor_secret_var(key) or key in secret_names:
+            secret[key] = value
+        else:
+            plain[key] = value
+    return plain, secret
+
+
+def _drop_secrets(root: str, run_dir: str) -> None:
+    try:
+        safefs.unlink(root, os.path.join(run_dir, SECRETS))
+    except (ConductorError, OSError):
+        pass
+
+
+def _read_secrets(run_dir: str) -> dict:
+    """The node's copy of the secrets file, removed once read; {} when there is none. Refused
+    (one line) when it is not a regular 0600 file of ours."""
+    import stat as _stat
+    path = os.path.join(run_dir, SECRETS)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConductorError(f"{path}: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not _stat.S_ISREG(st.st_mode) or st.st_mode & 0o077 or st.st_uid != os.getuid():
+            raise ConductorError(f"{path}: must be a regular file of ours with mode 0600 "
+                                 f"(is {_stat.filemode(st.st_mode)}); not reading it")
+        data = os.read(fd, 1 << 20)
+    finally:
+        os.close(fd)
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    try:
+        found = json.loads(data.decode("utf-8"))
+    except ValueError as exc:
+        raise ConductorError(f"{path}: not JSON: {exc}") from None
+    return found if isinstance(found, dict) else {}
 
 
 def _spec(req: JobRequest, name: str) -> dict:
@@ -179,10 +250,19 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         sys.stderr.write(f"placed run {run_dir}: read {SPEC}: {exc}\n")
         return 2
+    try:
+        secrets = _read_secrets(run_dir)
+    except ConductorError as exc:
+        sys.stderr.write(f"placed run {run_dir}: {exc}\n")
+        return 2
+    environ = dict(os.environ)
+    environ.update({k: str(v) for k, v in (secrets.get("env") or {}).items()})
     from .stop import marker_present
     agent = AgentConfig(**spec["agent"])
+    if secrets.get("token"):
+        agent.token = str(secrets["token"])
     task_dir = Layout(spec["root"]).task_dir(spec["project"], spec["task"])
-    result = run_job(JobRequest(
+    req = JobRequest(
         root=spec["root"], project=spec["project"], task=spec["task"], prompt=spec["prompt"],
         agent=agent, cwd=spec.get("cwd"), parent_run_id=spec.get("parent_run_id", ""),
         previous_run_id=spec.get("previous_run_id", ""),
@@ -190,8 +270,63 @@ def main(argv: list[str] | None = None) -> int:
         run_dir=(os.path.basename(run_dir), run_dir), extra_env=spec.get("extra_env") or {},
         resume_session=spec.get("resume_session", ""), budget_usd=spec.get("budget_usd"),
         placed_by=spec["executor"], heartbeat=float(spec.get("heartbeat_interval") or 0.0),
-        should_stop=lambda: marker_present(spec["root"], task_dir)))
+        environ=environ,
+        should_stop=lambda: marker_present(spec["root"], task_dir))
+    problem = reach_problem(agent, environ)
+    if problem:  # fail the run with the reason instead of an agent's opaque network error
+        layout = Layout(spec["root"])
+        _ended(os.path.join(run_dir, RUN_INFO), os.path.basename(run_dir), run_dir,
+               MessageBus(layout.task_bus(req.project, req.task)), req, problem, -1)
+        sys.stderr.write(f"placed run {run_dir}: {problem}\n")
+        return 1
+    result = run_job(req)
     return 0 if result.ok else 1
+
+
+# where each agent type's API is, when its config names no base_url (preflight on the node)
+API_HOSTS = {"claude": "api.anthropic.com", "codex": "api.openai.com",
+             "gemini": "generativelanguage.googleapis.com", "perplexity": "api.perplexity.ai",
+             "xai": "api.x.ai"}
+REACH_TIMEOUT = 5.0
+
+
+def reach_problem(agent, environ, timeout: float = REACH_TIMEOUT) -> str:
+    """"" when this node can open a TCP connection to the agent's API (through HTTPS_PROXY
+    when one is set), else one line saying which host it could not reach from which node."""
+    import socket
+    from urllib.parse import urlsplit
+    base = (getattr(agent, "base_url", "") or "").strip()
+    kind = (getattr(agent, "type", "") or "").strip().lower()
+    if base:
+        parts = urlsplit(base if "://" in base else f"https://{base}")
+        host, port = parts.hostname or "", parts.port or (80 if parts.scheme == "http" else 443)
+    elif kind in API_HOSTS:
+        host, port = API_HOSTS[kind], 443
+    else:
+        return ""  # a command agent: nothing to check
+    if not host:
+        return ""
+    proxy = environ.get("HTTPS_PROXY") or environ.get("https_proxy") or ""
+    target, via = (host, port), ""
+    if proxy and not _no_proxy(host, environ):
+        p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        if p.hostname:
+            target, via = (p.hostname, p.port or 3128), f" through HTTPS_PROXY {p.hostname}"
+    try:
+        socket.create_connection(target, timeout=timeout).close()
+    except OSError as exc:
+        why = exc.strerror or str(exc) or type(exc).__name__
+        return (f"node {os.uname().nodename} cannot reach {host}:{port}{via}: {why} (set "
+                "HTTPS_PROXY, or place this agent on nodes that reach its API)")
+    return ""
+
+
+def _no_proxy(host: str, environ) -> bool:
+    for item in (environ.get("NO_PROXY") or environ.get("no_proxy") or "").split(","):
+        item = item.strip().lstrip(".")
+        if item == "*" or (item and (host == item or host.endswith("." + item))):
+            return True
+    return False
 
 
 if __name__ == "__main__":

@@ -85,6 +85,7 @@ class TaskRequest:
     # process group of ours; another executor places the run and the loop watches it
     executor: str = ""
     placed_poll: float = 1.0              # how often a placed run is observed
+    executor_options: dict = field(default_factory=dict)  # the executor's config (`slurm:`)
     # clear DONE and CANCELLED once the lock is held (the orchestrator's resume/restart: a
     # start that fails before the lock leaves them as they were)
     clear_markers: bool = False
@@ -399,7 +400,8 @@ class RalphLoop:
         if name == "local":
             return run_job(job)
         from .placed import place_run
-        result = place_run(name, job, poll=self.req.placed_poll)
+        result = place_run(name, job, poll=self.req.placed_poll,
+                           options=self.req.executor_options)
         if self.req.alerts:  # the node side has no config: run_stop is posted from here
             self._run_stop(result.run_dir)
         return result

@@ -164,6 +164,11 @@ def info_rows(sel: Selection, now_ns: int, *, start_failure: str = "",
     if info.previous_run_id:
         row("previous run", info.previous_run_id)
     row("pid / pgid", f"{info.pid} / {info.pgid}")
+    if (getattr(info, "executor", "") or "local") != "local":  # issue 14: a placed run
+        row("executor", " ".join(x for x in (info.executor, "job", info.executor_job_id or "-",
+                                             f"({info.executor_cluster})"
+                                             if info.executor_cluster else "") if x))
+        row("host", f"{info.host or '-'}" + (f" (pid {info.host_pid})" if info.host_pid else ""))
     row("started", format_rfc3339nano(info.start_time) if info.start_time else "-")
     row("ended", format_rfc3339nano(info.end_time) if info.end_time else "-")
     if info.start_time:

@@ -127,6 +127,10 @@ def run_label(run: RunView, now_ns: int, columns: frozenset[str] = COLUMN_SETS[D
         text.append(f"  {neutralise(agent_name(info.agent, names))}", style="cyan")
     if "usage" in columns:
         _usage(text, run.usage)
+    if (getattr(info, "executor", "") or "local") != "local":  # issue 14: where it runs
+        where = f"{info.executor} {info.executor_job_id}".strip()
+        text.append(f"  {neutralise(where)}" + (f"@{neutralise(info.host)}" if info.host else ""),
+                    style="magenta")
     if run.is_root and run.attempts > 1:
         text.append(f"  try {run.attempt}/{run.attempts}", style="bright_black")
     elif not run.is_root:

@@ -1,0 +1,168 @@
+"""A real one-node Slurm on 127.0.0.1, for the tests and the benchmark.
+
+Debian's ``slurmctld slurmd slurm-client munge`` (22.05), started from a temporary
+``slurm.conf`` in a directory of ours: munge with its own socket and key, the controller and
+one node on this host, no accounting storage, process tracking by process tree
+(``proctrack/linuxproc``, no cgroups), a short ``KillWait``. Every daemon runs in the
+foreground as a child of ours and is stopped by its pid (never by name).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+PROGRAMS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontrol", "sinfo")
+KILL_WAIT = 2
+
+
+def missing() -> str:
+    """Why a cluster cannot start here ("" when it can)."""
+    gone = [name for name in PROGRAMS if not _which(name)]
+    if gone:
+        return f"Slurm is not installed (missing {', '.join(gone)}); .ci/run installs it"
+    if os.geteuid() != 0:
+        return "slurmd needs root to start jobs as their user"
+    return ""
+
+
+def _which(name: str) -> str:
+    return shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") or ""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+CONF = """\
+ClusterName=conductor-test
+SlurmctldHost={host}(127.0.0.1)
+SlurmctldPort={ctld_port}
+SlurmdPort={d_port}
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+AuthInfo=socket={dir}/munge.socket
+CredType=cred/munge
+StateSaveLocation={dir}/state
+SlurmdSpoolDir={dir}/spool
+SlurmctldPidFile={dir}/slurmctld.pid
+SlurmdPidFile={dir}/slurmd.pid
+SlurmctldLogFile={dir}/slurmctld.log
+SlurmdLogFile={dir}/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SwitchType=switch/none
+MpiDefault=none
+SlurmdParameters=config_overrides
+ReturnToService=2
+SchedulerType=sched/builtin
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+KillWait={kill_wait}
+MinJobAge=600
+InactiveLimit=0
+SlurmctldTimeout=30
+SlurmdTimeout=30
+MessageTimeout=10
+SchedulerParameters=defer_batch_sched_max_jobs=0
+NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory=1000 State=UNKNOWN
+PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:64
+"""
+
+
+class Cluster:
+    """A running one-node cluster; ``env`` is what a Slurm client needs (SLURM_CONF)."""
+
+    def __init__(self, directory: str, cpus: int = 32) -> None:
+        self.dir = directory
+        self.cpus = cpus
+        self.host = socket.gethostname().split(".")[0]
+        self.conf = os.path.join(directory, "slurm.conf")
+        self.procs: list[subprocess.Popen] = []
+        self.env = dict(os.environ, SLURM_CONF=self.conf)
+        self.env["PATH"] = self.env.get("PATH", "") + ":/usr/sbin:/sbin"
+        self.started = 0.0
+        self.up_seconds = 0.0
+
+    def start(self, timeout: float = 30.0) -> "Cluster":
+        self.started = time.monotonic()
+        for sub in ("state", "spool", "munge"):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        key = os.path.join(self.dir, "munge", "munge.key")
+        with open(key, "wb") as f:
+            f.write(os.urandom(128))
+        os.chmod(key, 0o600)
+        os.chmod(os.path.join(self.dir, "munge"), 0o700)
+        with open(self.conf, "w", encoding="utf-8") as f:
+            f.write(CONF.format(host=self.host, ctld_port=_free_port(), d_port=_free_port(),
+                                dir=self.dir, kill_wait=KILL_WAIT, cpus=self.cpus))
+        log = open(os.path.join(self.dir, "daemons.log"), "ab")
+        self._spawn([_which("munged"), "--foreground", "--force",
+                     f"--socket={self.dir}/munge.socket", f"--key-file={key}",
+                     f"--pid-file={self.dir}/munge/munged.pid",
+                     f"--log-file={self.dir}/munge/munged.log",
+                     f"--seed-file={self.dir}/munge/munged.seed"], log)
+        try:
+            self._wait(lambda: os.path.exists(f"{self.dir}/munge.socket"), timeout, "munged")
+        except BaseException:
+            self.stop()
+            raise
+        self._spawn([_which("slurmctld"), "-D", "-i", "-f", self.conf], log)
+        self._spawn([_which("slurmd"), "-D", "-f", self.conf, "-N", self.host], log)
+        try:
+            self._wait(self._node_idle, timeout, "slurmd (node idle)")
+        except BaseException:
+            self.stop()
+            raise
+        self.up_seconds = time.monotonic() - self.started
+        return self
+
+    def _spawn(self, argv: list[str], log) -> None:
+        self.procs.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                           stderr=log, env=self.env, start_new_session=True))
+
+    def _node_idle(self) -> bool:
+        out = subprocess.run(["sinfo", "--noheader", "--format=%T"], env=self.env,
+                             capture_output=True, text=True, timeout=10)
+        return out.returncode == 0 and out.stdout.strip().rstrip("*") in ("idle", "mixed")
+
+    def _wait(self, ready, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for proc in self.procs:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{what}: a daemon exited ({proc.args[0]}, code "
+                                       f"{proc.returncode}); see {self.dir}/daemons.log and "
+                                       f"{self.dir}/slurm*.log")
+            try:
+                if ready():
+                    return
+            except (OSError, subprocess.SubprocessError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{what} not ready after {timeout:.0f} s; see {self.dir}")
+
+    def run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(list(argv), env=self.env, capture_output=True, text=True,
+                              timeout=30, check=check)
+
+    def stop(self) -> None:
+        """Stop the daemons by pid: slurmd, slurmctld, then munged."""
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        self.procs.clear()

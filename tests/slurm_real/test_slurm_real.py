@@ -16,6 +16,7 @@ from conductor.runner.job import JobRequest, run_job
 from conductor.runner.placed import place_run
 from conductor.runner.stop import stop_run
 from conductor.store import Layout, read_run_info
+from conductor.store.runinfo import RunInfoMissing
 from waiting import wait_for
 
 PROJECT = "proj"
@@ -192,6 +193,19 @@ def test_a_child_run_from_inside_a_slurm_job_goes_through_slurm(slurm_env, tmp_p
     assert registry.executor("slurm").calls >= 0
 
 
+def _submitted_runs(runs_dir: str) -> list[str]:
+    """Run dirs whose record names a Slurm job (the dir is made before its run-info is)."""
+    found = []
+    for name in os.listdir(runs_dir) if os.path.isdir(runs_dir) else []:
+        try:
+            info = read_run_info(os.path.join(runs_dir, name, "run-info.yaml"))
+        except RunInfoMissing:
+            continue
+        if info.executor_job_id:
+            found.append(os.path.join(runs_dir, name))
+    return found
+
+
 def test_stop_cancels_a_run_still_queued(slurm_env, tmp_path, runs_root, cluster):
     box = {}
     task = _task(50)
@@ -202,9 +216,7 @@ def test_stop_cancels_a_run_still_queued(slurm_env, tmp_path, runs_root, cluster
         poll=0.2, options={"args": ["--begin=now+300"]})))
     thread.start()
     runs_dir = Layout(runs_root).runs_dir(PROJECT, task)
-    run_dir = wait_for(lambda: [os.path.join(runs_dir, n) for n in os.listdir(runs_dir)
-                                if read_run_info(os.path.join(runs_dir, n, "run-info.yaml"))
-                                .executor_job_id] if os.path.isdir(runs_dir) else [])[0]
+    run_dir = wait_for(lambda: _submitted_runs(runs_dir))[0]
     job = read_run_info(os.path.join(run_dir, "run-info.yaml")).executor_job_id
     assert "|PENDING|" in cluster.run("squeue", "-h", "-j", job, "-o", "%i|%T|%r").stdout
     outcome = stop_run(run_dir, grace=1, force=True)

@@ -39,13 +39,13 @@ def test_an_unknown_executor_is_unknown_never_healed_and_never_signalled(runs_ro
     run_dir, info = _record(runs_root, executor="nosuch", pid=victim.pid, pgid=victim.pid,
                             process_ownership="external")
     (seen,) = observe_runs([info])
-    assert (seen.state, seen.reason) == ("unknown", 'unknown executor "nosuch" (known: local)')
+    assert (seen.state, seen.reason) == ("unknown", 'unknown executor "nosuch" (known: local, slurm)')
     assert runs_alive([info]) == [True]
     assert reconcile(info, done_exists=False, now_ns=now_ns()) == info
     assert registry.where(info) == "nosuch (unknown executor)"
     with pytest.raises(StopError) as err:
         stop_run(run_dir, grace=1)
-    assert str(err.value) == (f'run {info.run_id}: unknown executor "nosuch" (known: local); '
+    assert str(err.value) == (f'run {info.run_id}: unknown executor "nosuch" (known: local, slurm); '
                               "not stopping")
     assert victim.poll() is None
 

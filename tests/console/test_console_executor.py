@@ -72,7 +72,9 @@ def test_slurm_chosen_in_the_dialog_submits_the_tasks_run_to_slurm(env, stub):  
             await until(pilot, lambda: stub.calls("sbatch"), 30, "sbatch")
             (argv,) = stub.calls("sbatch")
             assert any(task_id in a for a in argv), argv
-            await until(pilot, lambda: [r for r in _runs(root, "placed") if not r.orphan],
+            # the job's id in the run's record (a stop before it has no job to cancel yet)
+            await until(pilot, lambda: [r for r in _runs(root, "placed")
+                                        if not r.orphan and r.info.executor_job_id],
                         30, "the run's record")
             (run,) = _runs(root, "placed")
             assert run.info.executor == "slurm" and run.info.executor_job_id == "101"

@@ -116,6 +116,13 @@ def _executors(root: str) -> list[str]:
                   for r in t.runs if not r.orphan)
 
 
+def _job_ids(root: str) -> list[str]:
+    """The Slurm job ids in the task's records (a stop before a run's id is recorded has no
+    job to cancel yet)."""
+    return sorted(r.info.executor_job_id for p in scan_root(root) for t in p.tasks
+                  for r in t.runs if not r.orphan and r.info.executor_job_id)
+
+
 def test_a_restart_runs_the_task_on_the_executor_it_was_started_with(stub, runs_root, tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text("agents:\n  cmd:\n    type: command\n    command: [true]\n")
@@ -123,6 +130,8 @@ def test_a_restart_runs_the_task_on_the_executor_it_was_started_with(stub, runs_
         orchestrator.start_task(runs_root, PROJECT, TASK, agent="cmd", prompt="go",
                                 config_path=str(config), executor="slurm")
         wait_for(lambda: len(_executors(runs_root)) == 1, 30, 0.1, "the first Slurm run")
+        # submitted (a job id in the record): a stop before that has no job to cancel yet
+        wait_for(lambda: _job_ids(runs_root) == ["101"], 30, 0.1, "the first job's id")
         task_dir = Layout(runs_root).task_dir(PROJECT, TASK)
         assert read_task_executor(runs_root, task_dir) == "slurm"
         # no --executor now, and nothing in the config says slurm: the record does
@@ -131,6 +140,23 @@ def test_a_restart_runs_the_task_on_the_executor_it_was_started_with(stub, runs_
         wait_for(lambda: len(_executors(runs_root)) == 2, 30, 0.1, "the restarted Slurm run")
         assert [e for _run, e in _executors(runs_root)] == ["slurm", "slurm"]
         wait_for(lambda: len(stub.calls("sbatch")) == 2, 30, 0.1, "the second sbatch")
+        wait_for(lambda: _job_ids(runs_root) == ["101", "102"], 30, 0.1, "the second job's id")
     finally:
         from console.live import stop_everything
         stop_everything(runs_root)
+
+
+def test_a_start_refused_for_a_running_loop_leaves_the_record(runs_root, subprocess_env):
+    import fcntl
+    task_dir = _task_dir(runs_root)
+    write_task_executor(runs_root, task_dir, "slurm")
+    with open(os.path.join(task_dir, "TASK-LOOP.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a loop runs the task
+        run_agent = os.path.join(os.path.dirname(sys.executable), "run-agent")
+        done = subprocess.run([run_agent, "task", "--root", runs_root, "--project", PROJECT,
+                               "--task", TASK, "--agent", "codex", "--prompt", "go",
+                               "--executor", "local"], env=subprocess_env,
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and done.stderr.count("\n") == 1, done.stderr
+    assert "already" in done.stderr, done.stderr
+    assert read_task_executor(runs_root, task_dir) == "slurm"

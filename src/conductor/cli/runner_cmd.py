@@ -486,9 +486,11 @@ def _placement(args, agent, config, environ, s: sc.Scope | None = None) -> dict:
     where, options = pick_executor(args, agent, config, environ, record)
     if record is not None and getattr(args, "executor", None):
         from ..store import safefs
+        from ..store.supervision import loop_alive
         from ..store.task_executor import write_task_executor
-        safefs.makedirs(*record)
-        write_task_executor(*record, where)
+        if not loop_alive(record[1]):  # a running loop refuses this start: its record stays
+            safefs.makedirs(*record)
+            write_task_executor(*record, where)
     return {"executor": where, "executor_options": options} if where != "local" else {}
 
 

@@ -505,8 +505,9 @@ class ConductorApp(App[None]):
         placed = [(t.project, t.task) for t in self.model.tasks()
                   if any(r.info.status == "running" and r.info.executor not in ("", "local")
                          for r in t.runs)]
+        for project, task in placed:
+            self.mark_dirty(project, task)
         if placed:
-            self.scheduler.mark_all(placed)
             self._flush_dirty()
 
     @while_running

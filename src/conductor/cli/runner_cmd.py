@@ -166,11 +166,22 @@ def _executor_flag(p) -> None:
                    help="where the runs execute: local (default) or slurm")
 
 
-def pick_executor(args, agent, config, environ) -> tuple[str, dict]:
+def pick_executor(args, agent, config, environ, task_record: tuple[str, str] | None = None
+                  ) -> tuple[str, dict]:
     """(executor name, its options from the config) for a task or a job; an unknown name is
-    a one-line error."""
-    from ..executor.registry import executor
-    name = (getattr(args, "executor", None) or environ.get("CONDUCTOR_EXECUTOR", "")
+    a one-line error. Precedence: --executor, the task's TASK-EXECUTOR (``task_record``: the
+    runs root and the task dir; what a task started with --executor keeps across restarts),
+    $CONDUCTOR_EXECUTOR, the agent's ``executor:``, ``defaults.executor``, local."""
+    from ..executor.registry import UnknownExecutor, executor
+    recorded = ""
+    if not getattr(args, "executor", None) and task_record is not None:
+        from ..store.task_executor import path_of, read_task_executor
+        recorded = read_task_executor(*task_record)  # garbage, a link, a FIFO: one line
+        try:
+            executor(recorded) if recorded else None
+        except UnknownExecutor as exc:
+            raise UnknownExecutor(f"{path_of(task_record[1])}: {exc}") from None
+    name = (getattr(args, "executor", None) or recorded or environ.get("CONDUCTOR_EXECUTOR", "")
             or getattr(agent, "executor", "") or
             (config.defaults.executor if config is not None else "") or "local").strip().lower()
     executor(name)  # UnknownExecutor (a ConductorError): unknown executor "x" (known: ...)
@@ -460,12 +471,26 @@ def cmd_task(args, environ=None, cwd=None) -> int:
         child_poll_interval=args.child_poll_interval or df.CHILD_POLL, idle_timeout=args.timeout,
         resume=args.resume, environ=environ, secrets=collect_secrets(config, environ),
         clear_markers=clear_markers, worktree=worktree,
-        **_placement(args, agent, config, environ)))
+        **_placement(args, agent, config, environ, s)))
     return 0
 
 
-def _placement(args, agent, config, environ) -> dict:
-    where, options = pick_executor(args, agent, config, environ)
+def _placement(args, agent, config, environ, s: sc.Scope | None = None) -> dict:
+    """The TaskRequest's executor fields. For a task (``s``): --executor is recorded in the
+    task's TASK-EXECUTOR, and without the flag that record comes before the config."""
+    record = None
+    if s is not None:
+        from ..store import Layout
+        root = s.root or ""
+        record = (root, Layout(root).task_dir(s.project, s.task))
+    where, options = pick_executor(args, agent, config, environ, record)
+    if record is not None and getattr(args, "executor", None):
+        from ..store import safefs
+        from ..store.supervision import loop_alive
+        from ..store.task_executor import write_task_executor
+        if not loop_alive(record[1]):  # a running loop refuses this start: its record stays
+            safefs.makedirs(*record)
+            write_task_executor(*record, where)
     return {"executor": where, "executor_options": options} if where != "local" else {}
 
 
@@ -575,7 +600,8 @@ def cmd_resume(args, environ=None, cwd=None) -> int:
                          secrets=collect_secrets(config, environ),
                          prompt=read_prompt(args.prompt, args.prompt_file),
                          max_attempts=df.RESUME_MAX_ATTEMPTS,
-                         restart_delay=df.RESTART_DELAY, resume=True, environ=environ))
+                         restart_delay=df.RESTART_DELAY, resume=True, environ=environ,
+                         **_placement(args, agent, config, environ, s)))
     return 0
 
 

@@ -56,6 +56,9 @@ TOASTS = ("all", "none")
 SELECTED_TASK_POLL = 3.0
 RUNNING_TASKS_POLL = 10.0
 HEARTBEAT_REFRESH = 5.0
+# runs placed on other hosts (issue 14): inotify never sees those hosts' writes, so while a
+# shown task has a running placed run it is re-read this often (docs/scale-out.md)
+PLACED_RUNS_POLL = 5.0
 SELECT_DEBOUNCE = 0.06
 RESCAN_DEBOUNCE = 0.3
 FILTER_DEBOUNCE = 0.15
@@ -245,6 +248,8 @@ class ConductorApp(App[None]):
             self.set_interval(SELECTED_TASK_POLL, self._poll_selected)
             self.set_interval(RUNNING_TASKS_POLL, self._poll_running)
             self.set_interval(HEARTBEAT_REFRESH, self._refresh_heartbeats)
+        # with or without the watcher: no event ever comes for another host's writes
+        self.set_interval(self.placed_poll, self._poll_placed)
 
     # -- reading the root ----------------------------------------------------------------
 
@@ -490,6 +495,20 @@ class ConductorApp(App[None]):
         """Liveness changes leave no file event (a supervisor dies): re-check live tasks."""
         self.scheduler.mark_all(self.model.live_tasks())
         self._flush_dirty()
+
+    placed_poll = PLACED_RUNS_POLL
+
+    @while_running
+    def _poll_placed(self) -> None:
+        """Re-read the tasks with a running run placed on another host (record's executor is
+        not local): their files change without a watch event here."""
+        placed = [(t.project, t.task) for t in self.model.tasks()
+                  if any(r.info.status == "running" and r.info.executor not in ("", "local")
+                         for r in t.runs)]
+        for project, task in placed:
+            self.mark_dirty(project, task)
+        if placed:
+            self._flush_dirty()
 
     @while_running
     def _refresh_heartbeats(self) -> None:

@@ -144,7 +144,8 @@ class Controller:
             return orchestrator.start_task(
                 self.root, req.project, req.task, agent=req.agent, config_path=self.config_path,
                 cwd=os.path.expanduser(req.cwd) if req.cwd else None,
-                extra_args=budget_args(req) or None, worktree=req.worktree)
+                extra_args=budget_args(req) or None, worktree=req.worktree,
+                executor=req.executor or None)
         return self._run("new task", req.project, req.task, create)
 
     def delete(self, project: str, task: str, *, force: bool = False,

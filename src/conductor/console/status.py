@@ -16,10 +16,12 @@ from ..timefmt import NS
 
 __all__ = ["HEARTBEAT_LOOKS", "LOOKS", "Archived", "PeekReader", "ProjectView", "RunView", "StatusLook",
            "TaskView", "counts", "heartbeat", "list_archived", "look", "read_root", "read_task",
-           "total_spend"]
+           "total_spend", "is_placed"]
 
 LIVE_NS = 60 * NS
 STALE_NS = 5 * 60 * NS
+# NFS's default attribute cache (acregmax, acdirmax): another host's write can show that late
+NFS_ATTR_CACHE_NS = 60 * NS
 
 
 @dataclass(frozen=True)
@@ -61,16 +63,23 @@ class ProjectView:
     tasks: list[TaskView] = field(default_factory=list)
 
 
-def heartbeat(last_output_ns: int | None, now_ns: int) -> str:
-    """live < 60 s since the last output, stale up to 5 min, silent after."""
+def heartbeat(last_output_ns: int | None, now_ns: int, *, placed: bool = False) -> str:
+    """live < 60 s since the last output, stale up to 5 min, silent after. ``placed``: a run
+    on another host (issue 14), whose output's mtime this host may see up to
+    :data:`NFS_ATTR_CACHE_NS` late (NFS ``acregmax``): both thresholds are that much longer."""
     if last_output_ns is None:
         return "silent"
-    age = now_ns - last_output_ns
+    age = now_ns - last_output_ns - (NFS_ATTR_CACHE_NS if placed else 0)
     if age < LIVE_NS:
         return "live"
     if age < STALE_NS:
         return "stale"
     return "silent"
+
+
+def is_placed(info) -> bool:
+    """A run another executor placed (on another host, maybe): not local."""
+    return getattr(info, "executor", "") not in ("", "local")
 
 
 def read_root(root: str, *, project: str | None, now_ns: int) -> list[ProjectView]:

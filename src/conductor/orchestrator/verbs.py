@@ -101,7 +101,8 @@ def start_task(root: str, project: str, task: str, *, agent: str | None = None,
                depends_on: list[str] | None = None, resume: bool = False,
                extra_args: list[str] | None = None, environ: dict | None = None,
                clear_markers: bool = False, window: float | None = None,
-               worktree: bool | None = None, base: str | None = None) -> StartResult:
+               worktree: bool | None = None, base: str | None = None,
+               executor: str | None = None) -> StartResult:
     """Launch ``run-agent task`` detached; it survives the caller's exit.
 
     Then watch it for up to ``window`` seconds (:data:`defaults.START_WINDOW`; 0: not at all):
@@ -109,7 +110,9 @@ def start_task(root: str, project: str, task: str, *, agent: str | None = None,
     :class:`StartFailed` carrying the error it wrote. ``clear_markers``: the supervisor clears
     DONE and CANCELLED once it holds the lock (never before: a failed start leaves them).
     ``worktree``: True runs the task in its own git worktree of the repository of ``cwd``
-    (default: the caller's working dir) at ``base``; False never; None as the config says."""
+    (default: the caller's working dir) at ``base``; False never; None as the config says.
+    ``executor``: where the task's runs execute (``--executor``; None: as the task's record or
+    the config says, docs/scale-out.md)."""
     task_dir = _task_dir(root, project, task)
     if worktree and not cwd:
         cwd = os.getcwd()  # the supervisor runs in the task dir: the repository is ours
@@ -135,6 +138,8 @@ def start_task(root: str, project: str, task: str, *, agent: str | None = None,
         argv.append("--worktree" if worktree else "--no-worktree")
     if worktree and base:
         argv += ["--base", base]
+    if executor:
+        argv += ["--executor", executor]
     argv += extra_args or []
     log_path = os.path.join(task_dir, LOOP_LOG)
     # through safefs: a link planted at TASK-LOOP.log is refused (one line), never written

@@ -37,6 +37,7 @@ class NewTaskRequest:
     unknown_deps_ok: bool = False  # the operator confirmed dependencies not created yet
     path_prompt_ok: bool = False  # the operator confirmed a prompt that names a file
     worktree: bool = False  # run the task in its own git worktree (docs/worktrees.md)
+    executor: str = ""  # where its runs execute (issue 14): local, slurm, ...; "" as the config says
 
 
 UNKNOWN_DEPENDENCY = "depends on: no task "  # orchestrator.verbs.UNKNOWN_DEPENDENCY
@@ -148,6 +149,8 @@ class NewTaskScreen(ModalScreen[str | None]):
     BINDINGS = widget_bindings("new")
     DEFAULT_CSS = """
     #new-worktree { width: auto; height: 1; margin-left: 1; }
+    #new-executor-label { width: auto; margin: 0 1 0 2; }
+    #new-executor { width: 16; }
     """
 
     def __init__(self, *, projects: list[str], project: str, agents: list[str],
@@ -167,6 +170,7 @@ class NewTaskScreen(ModalScreen[str | None]):
         self.create = create
         self.task_id = task_id or ids.new_task_id()
         self.busy = False
+        self._executor_names_shown: list[str] = []
         self.confirm_deps: list[str] | None = None  # refused as unknown; a 2nd submit confirms
         self.confirm_path: str | None = None  # a prompt refused as a file's path; likewise
 
@@ -185,6 +189,10 @@ class NewTaskScreen(ModalScreen[str | None]):
                 chosen = {"value": self.agent} if self.agent else {}
                 yield Select([(a, a) for a in self.agents], allow_blank=not self.agents,
                              id="new-agent", compact=True, **chosen)
+                yield Label("executor", id="new-executor-label")
+                yield Select([(n, n) for n in self._executor_names()], allow_blank=False,
+                             value=self._executor_default(), id="new-executor", compact=True,
+                             tooltip="where the task's runs execute (docs/scale-out.md)")
             yield Label("prompt", classes="field-label")
             yield TextArea(self.prompt, id="new-prompt", compact=True, soft_wrap=True)
             with Horizontal(classes="field"):
@@ -223,6 +231,28 @@ class NewTaskScreen(ModalScreen[str | None]):
         config = getattr(self.app, "config", None)
         return bool(config is not None and config.worktree.enabled)
 
+    def _executor_names(self) -> list[str]:
+        from ...executor.registry import names
+        self._executor_names_shown = list(dict.fromkeys([*names(), self._executor_default()]))
+        return self._executor_names_shown
+
+    def _executor_default(self) -> str:
+        """What the config picks for the chosen agent: its ``executor:``, else the defaults',
+        else local (runner_cmd.pick_executor without the flag and the environment)."""
+        config = getattr(self.app, "config", None)
+        agent = config.agents.get(self.agent) if config is not None else None
+        name = (getattr(agent, "executor", "") or
+                (config.defaults.executor if config is not None else "") or "local")
+        return name.strip().lower()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        """Another agent: the executor follows the config's pick for it."""
+        if event.select.id == "new-agent" and isinstance(event.value, str):
+            self.agent = event.value
+            name = self._executor_default()
+            if name in self._executor_names_shown:
+                self.query_one("#new-executor", Select).value = name
+
     def on_mount(self) -> None:
         # set now, not later from the app's queue (what .focus() does): keys typed while the
         # dialog opened are handled after this, by the field, instead of by no one
@@ -242,7 +272,12 @@ class NewTaskScreen(ModalScreen[str | None]):
             max_cost_usd=self.query_one("#new-max-cost", Input).value.strip(),
             max_tokens=self.query_one("#new-max-tokens", Input).value.strip(),
             max_restarts=self.query_one("#new-max-restarts", Input).value.strip(),
-            worktree=self.query_one("#new-worktree", Checkbox).value)
+            worktree=self.query_one("#new-worktree", Checkbox).value,
+            executor=self._chosen_executor())
+
+    def _chosen_executor(self) -> str:
+        value = self.query_one("#new-executor", Select).value
+        return value if isinstance(value, str) else ""
 
     @property
     def error_text(self) -> str:

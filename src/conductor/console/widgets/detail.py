@@ -18,7 +18,7 @@ from ...store.usage import Usage, format_cost, format_tokens
 from ...timefmt import format_rfc3339nano
 from ...words import count
 from ..messages import FileRead, ReportsWorkerErrors
-from ..status import ProjectView, RunView, TaskView, heartbeat, look
+from ..status import ProjectView, RunView, TaskView, heartbeat, is_placed, look
 from ..text import read_text_head, safe_text
 from .changes import ChangesPane
 from .log_view import LogPane
@@ -155,7 +155,7 @@ def info_rows(sel: Selection, now_ns: int, *, start_failure: str = "",
         row("status", Text(f"{rst.glyph} {run.status} (run-info: {info.status})",
                            style=rst.style))
     if run.status == "running":
-        row("heartbeat", heartbeat(run.last_output_ns, now_ns))
+        row("heartbeat", heartbeat(run.last_output_ns, now_ns, placed=is_placed(info)))
     row("agent", info.agent)
     if info.agent_version:
         row("agent version", info.agent_version)

@@ -26,7 +26,7 @@ from ...timefmt import NS
 from ...words import count
 from ..model import NodeRef, RootModel, RootRead, TaskRead
 from ..status import (HEARTBEAT_LOOKS, PeekReader, ProjectView, RunView, TaskView, heartbeat,
-                      look)
+                      is_placed, look)
 from ..text import neutralise
 from .scrolling import VimKeys
 
@@ -139,7 +139,7 @@ def run_label(run: RunView, now_ns: int, columns: frozenset[str] = COLUMN_SETS[D
         end = info.end_time if info.end_time and run.status != "running" else now_ns
         text.append(f"  {format_age(end - info.start_time)}", style="bright_black")
     if run.status == "running":
-        beat = heartbeat(run.last_output_ns, now_ns)
+        beat = heartbeat(run.last_output_ns, now_ns, placed=is_placed(info))
         hb = HEARTBEAT_LOOKS[beat]
         text.append(f"  {hb.glyph} {beat}", style=hb.style)
     elif run.status in ("failed", "stopped") and info.exit_code not in (-1, 0):

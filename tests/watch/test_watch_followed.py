@@ -126,6 +126,21 @@ def test_a_removed_directory_disarms_its_files_and_a_missing_one_is_never_armed(
     run(scenario)
 
 
+def test_a_directory_created_later_is_armed_when_targeted_again(tmp_path):
+    log = str(tmp_path / "r1" / "agent-stdout.txt")
+    (other,) = make(tmp_path, "r0/agent-stdout.txt")
+
+    async def scenario(watcher, next_batch):
+        watcher.target({log: "log_grew", other: "log_grew"})
+        assert (await next_batch()).armed == {other}
+        os.makedirs(os.path.dirname(log))
+        append(log)
+        watcher.target({log: "log_grew", other: "log_grew"})  # the same files: retried
+        batch = await next_batch()
+        assert batch.armed == {log, other} and seen(batch) == [("log_grew", log)]
+    run(scenario)
+
+
 def test_a_symlinked_directory_is_left_to_the_root_watcher(tmp_path):
     (log,) = make(tmp_path, "real/agent-stdout.txt")
     os.symlink(tmp_path / "real", tmp_path / "link")

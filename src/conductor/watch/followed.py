@@ -109,8 +109,8 @@ class FollowWatcher:
         """Follow these files from now on: ``{path: "log_grew" or "bus_grew"}``."""
         wanted = {p: k for p, k in files.items() if p and k in KINDS}
         with self._lock:
-            if wanted == self._wanted:
-                return
+            if wanted == self._wanted and set(wanted) <= self.armed:
+                return  # unchanged (a file not armed yet, its directory missing, is retried)
             self._wanted = wanted
         self._poke()
 

@@ -228,9 +228,9 @@ async def bench_latency(root: str) -> None:
         events_seen: list[tuple[int, set[str]]] = []
         apply_events = app.apply_events
 
-        def timed_apply(batch) -> None:
+        def timed_apply(batch, **kw) -> None:
             events_seen.append((time.monotonic_ns(), {e.kind for e in batch}))
-            apply_events(batch)
+            apply_events(batch, **kw)
         app.apply_events = timed_apply
         n = 200
         collections = FullCollections().__enter__()

@@ -149,6 +149,8 @@ class ConductorApp(App[None]):
         self.quit_message = ""
         self.last_error = ""
         self._watcher = None
+        self._fast = None  # FollowWatcher: the followed files' fast path (inotify only)
+        self._fast_armed: frozenset[str] = frozenset()
         self._select_timer: Timer | None = None
         self._rescan_timer: Timer | None = None
         self._filter_timer: Timer | None = None
@@ -436,6 +438,7 @@ class ConductorApp(App[None]):
         watcher = RootWatcher(self.root, force_polling=self.poll)
         self._watcher = watcher
         self._show_live_mode(watcher)
+        self._watch_followed(watcher)
         try:
             async for batch in watcher.batches():
                 self._show_live_mode(watcher)
@@ -451,6 +454,33 @@ class ConductorApp(App[None]):
         if text != self.live_mode:
             self.live_mode = text
             self.header.mode = text
+        if mode != "inotify" and self._fast is not None:
+            self._fast.stop()  # polled (network FS, watch limit): no fast path
+
+    @work(group="watch", exit_on_error=False)  # not exclusive: it runs beside _watch_root
+    async def _watch_followed(self, watcher) -> None:
+        """The fast path for the files the panes follow (``FollowWatcher``, a thread): off
+        when the root is polled, since other machines' writes raise no inotify event."""
+        from ..watch import INOTIFY, FollowWatcher, follow_available
+        if self.poll or watcher.mode != INOTIFY or not follow_available():
+            return
+        fast = FollowWatcher(self.root)
+        self._fast = fast
+        self._retarget()
+        try:
+            async for item in fast.batches():
+                self._fast_armed = item.armed
+                if item.events:
+                    self.apply_events(item.events, fast=True)
+        finally:
+            fast.stop()
+            if self._fast is fast:
+                self._fast, self._fast_armed = None, frozenset()
+
+    def _retarget(self, follow: Following | None = None) -> None:
+        """Point the fast path at what the panes follow now (a no-op when unchanged)."""
+        if self._fast is not None:
+            self._fast.target((follow or self.following()).targets())
 
     def following(self) -> Following:
         """What the panes follow now, as they declare it."""
@@ -458,12 +488,18 @@ class ConductorApp(App[None]):
         run = self.detail.selection.run
         return Following(logs=self.detail.followed_files(), bus=self.feed.path or None,
                          bus_project=project, bus_task=task,
-                         selected_run=run.run_id if run else None)
+                         selected_run=run.run_id if run else None, fast=self._fast_armed)
 
     @while_running
-    def apply_events(self, batch) -> None:
-        """Map one batch of watch events to the few reads it needs."""
-        plan = self.scheduler.route(batch, self.following())
+    def apply_events(self, batch, *, fast: bool = False) -> None:
+        """Map one batch of watch events to the few reads it needs (``fast``: from the
+        followed files' fast path, whose reads the root watcher's events then skip)."""
+        follow = self.following()
+        if fast:
+            plan = self.scheduler.route_fast(batch, follow)
+        else:
+            plan = self.scheduler.route(batch, follow)
+            self._retarget(follow)
         for path in plan.logs:
             self.detail.refresh_logs(path)
         if plan.outputs:
@@ -568,6 +604,7 @@ class ConductorApp(App[None]):
                 self.feed.show_bus(layout.task_bus(project, task), f"task {task}")
         except ConductorError as exc:
             self.report_error(str(exc))
+        self._retarget()
 
     # -- actions: view -------------------------------------------------------------------
 
@@ -684,6 +721,8 @@ class ConductorApp(App[None]):
         self.notify(self.quit_message)
         if self._watcher is not None:
             self._watcher.stop()
+        if self._fast is not None:
+            self._fast.stop()
         self.exit(message=self.quit_message)
 
     def _remember_theme(self, theme) -> None:

@@ -26,12 +26,22 @@ TaskKey = tuple[str, str]
 
 @dataclass(frozen=True)
 class Following:
-    """The files the panes show now. ``bus_task`` is None when the feed shows a project bus."""
+    """The files the panes show now. ``bus_task`` is None when the feed shows a project bus.
+    ``fast``: the files the fast path watches (armed): the root watcher's events for them ask
+    for no read, the fast path's own event did (or will) read them."""
     logs: frozenset[str] = frozenset()
     bus: str | None = None
     bus_project: str = ""
     bus_task: str | None = None
     selected_run: str | None = None
+    fast: frozenset[str] = frozenset()
+
+    def targets(self) -> dict[str, str]:
+        """The followed files for the fast path (:class:`conductor.watch.FollowWatcher`)."""
+        files = {path: "log_grew" for path in self.logs}
+        if self.bus:
+            files[self.bus] = "bus_grew"
+        return files
 
     def follows_bus(self, event) -> bool:
         """The feed's bus grew: its exact path, or the same bus file name in the scope it
@@ -97,8 +107,22 @@ class RefreshScheduler:
         """The read from :meth:`take` is done (whatever it found)."""
         self.reading = False
 
+    def route_fast(self, batch: Iterable, follow: Following) -> Plan:
+        """A batch from the fast path: only the followed reads (the root watcher's events for
+        the same writes do the bookkeeping: heartbeats, task re-reads)."""
+        plan = Plan()
+        logs: dict[str, None] = {}
+        for event in batch:
+            if event.kind == "log_grew" and event.path in follow.logs:
+                logs[event.path] = None
+            elif event.kind == "bus_grew" and follow.follows_bus(event):
+                plan.bus = True
+        plan.logs = list(logs)
+        return plan
+
     def route(self, batch: Iterable, follow: Following) -> Plan:
-        """Map one batch of watch events to the few reads it needs."""
+        """Map one batch of watch events to the few reads it needs (a followed file that the
+        fast path watches, ``follow.fast``, is read on its events, not on these)."""
         plan = Plan()
         logs: dict[str, None] = {}
         outputs: dict[tuple[str, str, str], None] = {}
@@ -109,7 +133,7 @@ class RefreshScheduler:
             elif kind in ("run_changed", "task_changed"):
                 self.mark(event.project, event.task)
             elif kind == "log_grew":
-                if event.path in follow.logs:
+                if event.path in follow.logs and event.path not in follow.fast:
                     logs[event.path] = None
                 if event.run:
                     outputs[(event.project, event.task, event.run)] = None
@@ -117,7 +141,7 @@ class RefreshScheduler:
                         and follow.selected_run == event.run:
                     self.mark(event.project, event.task)
             elif kind == "bus_grew":
-                if follow.follows_bus(event):
+                if follow.follows_bus(event) and follow.bus not in follow.fast:
                     plan.bus = True
                 if event.task:
                     self.mark(event.project, event.task)

@@ -8,6 +8,8 @@ are unavailable or ``force_polling`` is set. :func:`classify` is the pure path-t
 
 from .events import (BUS_GREW, KINDS, LOG_GREW, PROJECT_CHANGED, RESCAN, RUN_CHANGED,
                      TASK_CHANGED, Classifier, WatchEvent, classify, dedupe, rescan_event)
+from .followed import FastBatch, FollowWatcher
+from .followed import available as follow_available
 from .poller import TreePoller
 from .watcher import INOTIFY, NETWORK_FS, POLLING, RootWatcher, filesystem_type
 
@@ -15,4 +17,5 @@ __all__ = [
     "BUS_GREW", "KINDS", "LOG_GREW", "PROJECT_CHANGED", "RESCAN", "RUN_CHANGED", "TASK_CHANGED",
     "Classifier", "WatchEvent", "classify", "dedupe", "rescan_event", "TreePoller",
     "INOTIFY", "NETWORK_FS", "POLLING", "RootWatcher", "filesystem_type",
+    "FastBatch", "FollowWatcher", "follow_available",
 ]

@@ -180,6 +180,7 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):
         self._ident: tuple | None = None
         self._generation = 0
         self._reading = False
+        self._read_again = False  # an event came during a read: read once more after it
         self._tail = False  # the rows start after the file's start (a tail read, rows dropped)
         self._query = ""
         self._match: int | None = None
@@ -302,9 +303,13 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):
     def refresh_file(self) -> None:
         """Read what was appended (in a worker). Not while hidden behind the raw view: the
         pane asks again when it shows this renderer."""
-        if self.path is None or self._reading or not self.is_mounted or not self.display:
+        if self._reading:
+            self._read_again = True
+            return
+        if self.path is None or not self.is_mounted or not self.display:
             return
         self._reading = True
+        self._read_again = False
         self._read(self._generation, self.path, self.agent, self._stream, self._offset,
                    self._ident)
 
@@ -358,7 +363,7 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):
             self.append_rows(list(rows))
         self._offset, self._ident = message.end, message.ident
         self._post_status()
-        if grew and message.end - message.start >= MAX_READ:
+        if (grew and message.end - message.start >= MAX_READ) or self._read_again:
             self.refresh_file()
 
     # -- rows ------------------------------------------------------------------------------

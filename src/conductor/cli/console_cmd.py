@@ -44,10 +44,12 @@ def register(sub) -> None:
     demo_cli.register(sub)
 
 
-def cmd_console(args) -> int:
+def check_console_flags(args) -> None:
+    """The console's checks of its flags (shared with ``serve``, which checks them before it
+    serves, so a mistake is one line in the terminal, not a console that dies in the browser)."""
     if args.view is not None and args.view not in VIEWS:
         raise UsageError(f'invalid argument for "--view" flag: must be one of {", ".join(VIEWS)}')
-    if args.follow not in FOLLOW:
+    if args.follow is not None and args.follow not in FOLLOW:
         raise UsageError(f'invalid argument for "--follow" flag: must be one of {", ".join(FOLLOW)}')
     if args.toasts is not None and args.toasts not in TOASTS:
         raise UsageError(f'invalid argument for "--toasts" flag: must be one of {", ".join(TOASTS)}')
@@ -61,9 +63,13 @@ def cmd_console(args) -> int:
     if args.project is not None:
         from ..ids import validate_project_id
         validate_project_id(args.project)
+    if args.config is not None and not os.path.exists(args.config):
+        raise UsageError(f"{args.config}: config file not found")
+
+
+def cmd_console(args) -> int:
+    check_console_flags(args)
     config_path = args.config
-    if config_path is not None and not os.path.exists(config_path):
-        raise UsageError(f"{config_path}: config file not found")
     root = runs_root(args.root, config_path)
     from ..console.app import run_console
     run_console(root=root, config_path=config_path, project=args.project,

@@ -74,27 +74,9 @@ def parse_sessions(text: str) -> int:
 
 
 def check_scope(args) -> None:
-    """The console's own checks of its flags, made here so a mistake is one line in the
-    terminal, not a console that dies in the browser."""
-    from .console_cmd import FOLLOW, TOASTS, VIEWS
-    if args.view is not None and args.view not in VIEWS:
-        raise UsageError(f'invalid argument for "--view" flag: must be one of {", ".join(VIEWS)}')
-    if args.follow is not None and args.follow not in FOLLOW:
-        raise UsageError(f'invalid argument for "--follow" flag: must be one of {", ".join(FOLLOW)}')
-    if args.toasts is not None and args.toasts not in TOASTS:
-        raise UsageError(f'invalid argument for "--toasts" flag: must be one of {", ".join(TOASTS)}')
-    if args.follow == "project" and args.project is None:
-        raise UsageError('"--follow project" needs --project')
-    if args.follow == "task" and args.task is None:
-        raise UsageError('"--follow task" needs --task')
-    if args.task is not None:
-        from ..ids import validate_component
-        validate_component("task", args.task)
-    if args.project is not None:
-        from ..ids import validate_project_id
-        validate_project_id(args.project)
-    if args.config is not None and not os.path.exists(args.config):
-        raise UsageError(f"{args.config}: config file not found")
+    """The console's own checks of its flags (cli/console_cmd.py)."""
+    from .console_cmd import check_console_flags
+    check_console_flags(args)
 
 
 def console_argv(args, root: str) -> list[str]:

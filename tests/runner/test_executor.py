@@ -259,3 +259,31 @@ def test_a_placed_runner_refreshes_its_heartbeat_while_the_agent_runs(fake, runs
     assert [e[0] for e in fake.log if e[0] != "observe"] == ["start", "stop"]
     (info,) = runs(runs_root)
     assert info.status == "failed" and info.error_summary.startswith("stopped by operator")
+
+
+def test_a_placed_run_ended_by_an_operators_stop_says_so_not_lost(fake, runs_root, tmp_path,
+                                                                  subprocess_env):
+    """A job the executor ended while the loop was told to stop (a queued Slurm job cancelled
+    by the operator, say) is recorded as stopped by the operator, not as a lost run."""
+    from conductor.runner.placed import place_run
+    stop = threading.Event()
+    done = {}
+    req = JobRequest(root=runs_root, project=PROJECT, task=TASK, prompt="go",
+                     agent=agent(tmp_path, "sleep"), environ=subprocess_env,
+                     should_stop=stop.is_set)
+    placing = threading.Thread(target=lambda: done.setdefault("result", place_run("fake", req,
+                                                                                  poll=0.05)))
+    placing.start()
+    try:
+        first = wait_for(lambda: [i for i in runs(runs_root) if i.host_pid > 0])[0]
+        stop.set()  # the operator's stop tells the loop first
+        fake.lose(first.executor_job_id)
+        placing.join(timeout=60)
+    finally:
+        for proc in fake.jobs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        placing.join()
+    [ended] = runs(runs_root)
+    assert (ended.status, ended.error_summary) == (
+        "failed", "stopped by the operator before its runner recorded an end: NODE_FAIL")

@@ -225,4 +225,5 @@ def test_stop_cancels_a_run_still_queued(slurm_env, tmp_path, runs_root, cluster
     assert "|CANCELLED|" in cluster.run("squeue", "-h", "-t", "all", "-j", job,
                                         "-o", "%i|%T|%r").stdout
     final = _info(box["result"])
+    # stopped by run dir alone (no loop told, no marker): to the loop it is a lost run
     assert final.status == "failed" and final.error_summary.startswith("run lost: CANCELLED")

@@ -193,10 +193,25 @@ def _watch(found, info_path: str, run_id: str, run_dir: str, bus: MessageBus, re
             except (ConductorError, OSError):
                 pass
             why = seen.reason or "the executor reports it ended"
-            return _ended(info_path, run_id, run_dir, bus, req,
-                          f"run lost: {why} (its runner recorded no end)",
+            if _stop_requested(req):  # the operator's stop ended it (a queued job, say)
+                error = f"stopped by the operator before its runner recorded an end: {why}"
+            else:
+                error = f"run lost: {why} (its runner recorded no end)"
+            return _ended(info_path, run_id, run_dir, bus, req, error,
                           seen.exit_code if seen.exit_code is not None else -1)
         sleep(poll)
+
+
+def _stop_requested(req: JobRequest) -> bool:
+    """Did an operator stop this run's task? The loop was told (a stop signals the supervisor
+    before it writes STOP-REQUESTED), or the marker is there."""
+    if req.should_stop is not None and req.should_stop():
+        return True
+    from .stop import marker_present
+    try:
+        return marker_present(req.root, Layout(req.root).task_dir(req.project, req.task))
+    except ConductorError:
+        return False
 
 
 def _ended(info_path: str, run_id: str, run_dir: str, bus: MessageBus, req: JobRequest,

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from textual.app import ComposeResult
 from rich.text import Text
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Select, Static, TextArea
+from textual.widgets import Label, Select, Static
 
 from ...bus import OPERATOR_TYPES
 from ...bus import Message as BusMessage
 from ..keymap import widget_bindings
 from ..text import safe_text
+from .body_dialog import BodyDialog
 
 QUESTION_MAX_CHARS = 8000
 """How much of a question the reply dialog shows (a bus body can be megabytes)."""
@@ -37,8 +37,11 @@ class PostRequest:
     body: str
 
 
-class PostMessageScreen(ModalScreen[PostRequest | None]):
+class PostMessageScreen(BodyDialog[PostRequest | None]):
     BINDINGS = widget_bindings("post")
+    PREFIX = "post"
+    EMPTY_ERROR = "body: write something to post"
+    SHOW_ERROR_CLASS = True
 
     def __init__(self, project: str, task: str | None, *, msg_type: str = "USER",
                  question: BusMessage | None = None) -> None:
@@ -66,37 +69,8 @@ class PostMessageScreen(ModalScreen[PostRequest | None]):
                 yield Select([(t, t) for t in OPERATOR_TYPES], value=self.msg_type,
                              allow_blank=False, id="post-type", compact=True)
             yield Label("body", classes="field-label")
-            yield TextArea("", id="post-body", compact=True, soft_wrap=True)
-            yield Static("", id="post-error", markup=False)
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Post (ctrl+s)", id="post-send", compact=True)
-                yield Button("Cancel (esc)", id="post-cancel", compact=True)
+            yield from self.compose_body("Post")
 
-    def on_mount(self) -> None:
-        # set now, not later from the app's queue (.focus()): see NewTaskScreen.on_mount
-        self.set_focus(self.query_one("#post-body", TextArea))
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "post-send":
-            self.action_submit()
-        else:
-            self.action_cancel()
-
-    def action_submit(self) -> None:
-        # after the keys already queued in the focused field: see NewTaskScreen.action_submit
-        (self.focused or self).call_later(self._submit_now)
-
-    def _submit_now(self) -> None:
-        if not self.is_attached:
-            return
-        body = self.query_one("#post-body", TextArea).text
-        if not body.strip():
-            error = self.query_one("#post-error", Static)
-            error.update("body: write something to post")
-            error.add_class("-shown")
-            return
+    def dialog_result(self, body: str) -> PostRequest:
         value = self.query_one("#post-type", Select).value
-        self.dismiss(PostRequest(self.project_id, self.task_id, str(value), body))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        return PostRequest(self.project_id, self.task_id, str(value), body)

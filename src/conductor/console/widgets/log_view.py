@@ -26,7 +26,7 @@ import os
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from rich.style import Style
 from rich.text import Text
@@ -55,9 +55,9 @@ from conductor.console.line_index import (
     read_display_lines,
 )
 from conductor.console.keymap import widget_bindings
+from conductor.console.widgets.pane_state import PaneState
 from conductor.console.widgets.scrolling import VimKeys, set_virtual_size
 from conductor.errors import ConductorError
-from conductor.words import plural
 
 if TYPE_CHECKING:
     from conductor.console.widgets.readable_log import ReadableLog
@@ -82,7 +82,7 @@ class _Window:
     top_line: int
 
 
-class LogView(VimKeys, ScrollView, can_focus=True, keys="log"):
+class LogView(PaneState, VimKeys, ScrollView, can_focus=True, keys="log"):
     """Shows a text file that may grow, following its end until the user scrolls up."""
 
 
@@ -196,17 +196,12 @@ class LogView(VimKeys, ScrollView, can_focus=True, keys="log"):
         self._path: str | None = None
         self._index: LineIndex | None = None
         self._generation = 0
-        self._following = follow
-        self._new_lines = 0
+        self._init_pane_state(follow)
         self._max_line_length = max(1, max_line_length)
-        self._wrap = False
         self._max_width = 0
         self._lines: LRUCache[int, DisplayLine] = LRUCache(LINE_CACHE_SIZE)
         self._strips: LRUCache[int, Strip] = LRUCache(STRIP_CACHE_SIZE)
         self._window: _Window | None = None
-        self._query = ""
-        self._match_line: int | None = None
-        self._search_note = ""
         self._index_percent: int | None = None
         self._growth_pending = False
         self._check_again = False
@@ -216,12 +211,6 @@ class LogView(VimKeys, ScrollView, can_focus=True, keys="log"):
         self._wanted: set[int] = set()
         self._fetch_cache: OrderedDict = OrderedDict()
         self._prefix_lines = 0
-        self._problem = ""
-        self._last_status = ""
-        self.status_sink: Callable[[str], None] | None = None
-        """Called with each new status text before :class:`StatusChanged` is posted, so that a
-        container draws it in the same frame as the lines (a message arrives a frame later)."""
-        self._adjusting = False
         self._width_update_scheduled = False
         self._frame_style: Style | None = None
         if path is not None:
@@ -234,15 +223,6 @@ class LogView(VimKeys, ScrollView, can_focus=True, keys="log"):
         return self._path
 
     @property
-    def following(self) -> bool:
-        return self._following
-
-    @property
-    def new_lines(self) -> int:
-        """Lines that arrived while following was paused."""
-        return self._new_lines
-
-    @property
     def line_count(self) -> int:
         """Lines known so far (only the tail's until the background index is merged)."""
         return self._index.line_count if self._index is not None else 0
@@ -253,48 +233,27 @@ class LogView(VimKeys, ScrollView, can_focus=True, keys="log"):
         return self._index is not None and self._index.complete
 
     @property
-    def wrap(self) -> bool:
-        return self._wrap
-
-    @property
-    def search_query(self) -> str:
-        return self._query
-
-    @property
-    def match_line(self) -> int | None:
-        """The line of the current search match, if any."""
-        return self._match_line
-
-    @property
     def top_line(self) -> int:
         """The file line on the top row of the view."""
         if self._wrap and self._window is not None:
             return self._window.top_line
         return self.scroll_offset.y
 
-    def current_line(self) -> tuple[int, str] | None:
-        """The line a copy key takes, as (file line, text as drawn, a cut line without its
-        marker): the search match, else the last line on screen (the newest when following);
-        None when that line is not read yet."""
-        count = self.line_count
-        if not count:
-            return None
-        line = self._match_line
-        if line is None:
-            line = min(self.top_line + max(self.scrollable_content_region.height, 1), count) - 1
+    def _line_total(self) -> int:
+        return self.line_count
+
+    def _last_shown(self) -> int:
+        height = max(self.scrollable_content_region.height, 1)
+        return min(self.top_line + height, self.line_count) - 1
+
+    def _shown_text(self, line: int) -> tuple[int, str] | None:
         shown = self._lines.get(line)
         if shown is None:
             return None
         return line, shown.text if shown.cut_at is None else shown.text[:shown.cut_at]
 
-    @property
-    def status_text(self) -> str:
-        """One line for the status bar: follow state, new lines, position, index and search."""
-        parts = ["FOLLOWING" if self._following else "PAUSED"]
-        if not self._following and self._new_lines:
-            parts.append(f"{self._new_lines:,} new {plural(self._new_lines, 'line')} \u2014 G/End to follow")
-        if self._problem:
-            parts.append(self._problem)
+    def _position_parts(self) -> list[str]:
+        parts = []
         count = self.line_count
         if count:
             top = min(self.top_line + 1, count)
@@ -305,11 +264,7 @@ class LogView(VimKeys, ScrollView, can_focus=True, keys="log"):
             parts.append(where)
         if self._index_percent is not None and not self.index_complete:
             parts.append(f"indexing {self._index_percent}%")
-        if self._search_note:
-            parts.append(self._search_note)
-        if self._wrap:
-            parts.append("wrap")
-        return " \u00b7 ".join(parts)
+        return parts
 
     # -- opening and switching files -------------------------------------------------------
 
@@ -670,15 +625,6 @@ class LogView(VimKeys, ScrollView, can_focus=True, keys="log"):
 
     # -- following and scrolling -----------------------------------------------------------
 
-    def _set_following(self, following: bool) -> None:
-        if following == self._following:
-            return
-        self._following = following
-        if following:
-            self._new_lines = 0
-        self.post_message(self.FollowChanged(self, following))
-        self._post_status()
-
     def _scroll_end(self) -> None:
         self._adjusting = True
         try:
@@ -690,98 +636,32 @@ class LogView(VimKeys, ScrollView, can_focus=True, keys="log"):
         super().watch_scroll_y(old_value, new_value)
         self._window = None
         self._prefetch()
-        if not self._adjusting:
-            if new_value < old_value and new_value < self.max_scroll_y:
-                self._set_following(False)
-            elif new_value > old_value and new_value >= self.max_scroll_y:
-                self._set_following(True)
-        self._post_status()
+        self._follow_scroll(old_value, new_value)
 
-    def on_resize(self) -> None:
+    def _relayout(self) -> None:
         self._window = None
         self._update_virtual_size()
-        if self._following:
-            self._scroll_end()
-        self._post_status()
 
     def _scroll_lines(self, delta: int) -> None:
         top = self.top_line if self._wrap else self.scroll_offset.y
         self.scroll_to(y=max(top + delta, 0), animate=False)
 
-    def action_line_down(self) -> None:
-        self._scroll_lines(1)
-
-    def action_line_up(self) -> None:
-        self._scroll_lines(-1)
-
-    def action_page_down(self) -> None:
-        self._scroll_lines(max(self.scrollable_content_region.height - 1, 1))
-
-    def action_page_up(self) -> None:
-        self._scroll_lines(-max(self.scrollable_content_region.height - 1, 1))
-
-    def action_column_left(self) -> None:
-        self.scroll_to(x=max(self.scroll_offset.x - 4, 0), animate=False)
-
-    def action_column_right(self) -> None:
-        self.scroll_to(x=self.scroll_offset.x + 4, animate=False)
-
     def action_top(self) -> None:
         self.scroll_to(y=0, animate=False)
 
-    def action_end(self) -> None:
-        """Jump to the last line and follow from now on."""
-        self._scroll_end()
-        self._set_following(True)
-
-    def action_toggle_wrap(self) -> None:
-        self.set_wrap(not self._wrap)
-
-    def set_wrap(self, wrap: bool) -> None:
-        top = self.top_line
-        self._wrap = wrap
+    def _rewrap(self) -> None:
         self._window = None
         self._strips.clear()
         self._update_virtual_size()
-        self._adjusting = True
-        try:
-            if self._following:
-                self._scroll_end()
-            else:
-                self.scroll_to(x=0, y=top, animate=False)
-        finally:
-            self._adjusting = False
-        self.refresh()
-        self._post_status()
 
     # -- search ----------------------------------------------------------------------------
 
-    def action_search(self) -> None:
-        self.post_message(self.SearchRequested(self))
+    def _search_from(self, line: int, forward: bool) -> None:
+        self._start_search(self._query, line, forward)
 
-    def action_search_next(self) -> None:
-        if self._query:
-            start = self._match_line + 1 if self._match_line is not None else self.top_line
-            self._start_search(self._query, start, forward=True)
-
-    def action_search_previous(self) -> None:
-        if self._query:
-            start = self._match_line if self._match_line is not None else self.top_line
-            self._start_search(self._query, start, forward=False)
-
-    def search(self, query: str) -> None:
-        """Find ``query`` from the top visible line on (wrapping around); lower-case queries
-        ignore (ASCII) case. Runs in a worker; the view jumps to the match when found."""
-        self._query = query
-        self._match_line = None
+    def _drop_drawn(self) -> None:
         self._strips.clear()
         self._window = None
-        self.refresh()
-        if query:
-            self._start_search(query, self.top_line, forward=True)
-        else:
-            self._search_note = ""
-            self._post_status()
 
     def _start_search(self, query: str, line: int, forward: bool) -> None:
         index = self._index
@@ -826,25 +706,7 @@ class LogView(VimKeys, ScrollView, can_focus=True, keys="log"):
         line = message.line
         if line is not None and message.origin != self._index.origin:
             line += self._prefix_lines  # the background index was merged meanwhile
-        if line is None:
-            self._search_note = f"\u201c{message.query}\u201d not found"
-            self._post_status()
-            return
-        self._match_line = line
-        self._search_note = f"\u201c{message.query}\u201d line {line + 1:,}"
-        if message.wrapped:
-            self._search_note += " (wrapped)"
-        self._strips.clear()
-        self._window = None
-        self._set_following(False)
-        self._adjusting = True
-        try:
-            context = 0 if self._wrap else self.scrollable_content_region.height // 3
-            self.scroll_to(y=max(line - context, 0), animate=False)
-        finally:
-            self._adjusting = False
-        self.refresh()
-        self._post_status()
+        self._show_match(message.query, line, message.wrapped)
 
     # -- rendering -------------------------------------------------------------------------
 
@@ -864,14 +726,6 @@ class LogView(VimKeys, ScrollView, can_focus=True, keys="log"):
 
     def _set_virtual_size(self, size: Size) -> None:
         set_virtual_size(self, size)
-
-    def _post_status(self) -> None:
-        text = self.status_text
-        if text != self._last_status and self.is_mounted:
-            self._last_status = text
-            if self.status_sink is not None:
-                self.status_sink(text)
-            self.post_message(self.StatusChanged(self, text))
 
     def _line_strip(self, line: int) -> Strip:
         """The whole line, styled, uncropped; blank while a worker reads it (never read here)."""

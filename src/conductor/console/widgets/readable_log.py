@@ -35,8 +35,8 @@ from ...store import safefs
 from ..messages import ReportsWorkerErrors
 from ..text import neutralise
 from .line_list import LineList
+from .pane_state import PaneState
 from .scrolling import VimKeys
-from ...words import plural
 
 TAIL_BYTES = 2 * 1024 * 1024
 MAX_READ = 8 * 1024 * 1024
@@ -147,10 +147,12 @@ def read_chunk(path: str, offset: int, ident: tuple | None) -> tuple[int, int, t
     return offset, end, current, data, reset
 
 
-class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):
+class ReadableLog(PaneState, ReportsWorkerErrors, VimKeys, LineList, keys="log"):
     """The readable view of an agent's stdout: the log pane's keys, counted in rendered rows."""
 
     PANE_LABEL = "stdout"
+    BACKWARD_FROM_MATCH = -1
+    SCROLL_IMMEDIATE = True
 
     COMPONENT_CLASSES = LineList.COMPONENT_CLASSES | {
         "readable-log--match",
@@ -170,8 +172,7 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):
         super().on_worker_state_changed(event)
 
     def __init__(self, *, id: str | None = None) -> None:
-        self._follow = True
-        self._new_lines = 0
+        self._init_pane_state(True)
         super().__init__(max_lines=MAX_ROWS, cursor=False, id=id)
         self.path: str | None = None
         self.agent = ""
@@ -182,57 +183,14 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):
         self._reading = False
         self._read_again = False  # an event came during a read: read once more after it
         self._tail = False  # the rows start after the file's start (a tail read, rows dropped)
-        self._query = ""
-        self._match: int | None = None
-        self._search_note = ""
-        self._wrap = False
         self._wrap_key: tuple | None = None  # (width, first, rows) the heights are for
         self._wrap_heights: list[int] = []  # each row's height when wrapped
         self._wrap_ends: list[int] = []  # their running sum
         self._edited: set[int] = set()  # rows (by sequence) changed in place since
         self._wrapped: LRUCache[tuple, list[Strip]] = LRUCache(256)
         self._edits = 0  # bumps when a row changes in place (a joined piece)
-        self._adjusting = False
-        self._problem = ""
-        self._last_status = ""
-        self.status_sink = None
-        """Like :attr:`LogView.status_sink`: called with each new status text."""
 
     # -- the state the pane shows ----------------------------------------------------------
-
-    @property
-    def following(self) -> bool:
-        return self._follow
-
-    @following.setter
-    def following(self, value: bool) -> None:
-        if value == self._follow:
-            return
-        self._follow = value
-        if value:
-            self._new_lines = 0
-        if self.is_mounted:
-            from .log_view import LogView
-            self.post_message(LogView.FollowChanged(self, value))
-            self._post_status()
-
-    @property
-    def new_lines(self) -> int:
-        """Rendered rows that arrived while following was paused."""
-        return self._new_lines
-
-    @property
-    def wrap(self) -> bool:
-        return self._wrap
-
-    @property
-    def search_query(self) -> str:
-        return self._query
-
-    @property
-    def match_line(self) -> int | None:
-        """The row of the current search match, if any."""
-        return self._match
 
     @property
     def top_line(self) -> int:
@@ -243,41 +201,26 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):
         height = max(self.scrollable_content_region.height, 1)
         return min(self._row_at(self.scroll_offset.y + height - 1), self.row_count - 1)
 
-    def current_line(self) -> tuple[int, str] | None:
-        """What a copy key takes, as (row, rendered text): the search match, else the last
-        row on screen (the newest when following); None with no rows."""
-        if not self.row_count:
-            return None
-        row = self._match if self._match is not None else self._last_shown()
-        return row, self.row_text(row)
+    def _line_total(self) -> int:
+        return self.row_count
 
-    @property
-    def status_text(self) -> str:
-        """The raw view's status row, in rendered rows."""
-        parts = ["FOLLOWING" if self._follow else "PAUSED"]
-        if not self._follow and self._new_lines:
-            parts.append(f"{self._new_lines:,} new {plural(self._new_lines, 'line')} \u2014 G/End to follow")
-        if self._problem:
-            parts.append(self._problem)
+    def _shown_text(self, line: int) -> tuple[int, str] | None:
+        return line, self.row_text(line)
+
+    def _position_parts(self) -> list[str]:
         count = self.row_count
-        if count:
-            top = min(self.top_line + 1, count)
-            where = f"lines {top:,}\u2013{self._last_shown() + 1:,} of {count:,}"
-            parts.append(f"tail: {where}" if self._tail else where)
-        if self._search_note:
-            parts.append(self._search_note)
-        if self._wrap:
-            parts.append("wrap")
-        return " \u00b7 ".join(parts)
+        if not count:
+            return []
+        top = min(self.top_line + 1, count)
+        where = f"lines {top:,}\u2013{self._last_shown() + 1:,} of {count:,}"
+        return [f"tail: {where}" if self._tail else where]
 
-    def _post_status(self) -> None:
-        text = self.status_text
-        if text != self._last_status and self.is_mounted:
-            self._last_status = text
-            if self.status_sink is not None:
-                self.status_sink(text)
-            from .log_view import LogView
-            self.post_message(LogView.StatusChanged(self, text))
+    def _scroll_end(self) -> None:
+        self._to_end()
+
+    def _drop_drawn(self) -> None:
+        self._strips.clear()
+        self._wrapped.clear()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -295,7 +238,7 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):
         self.path, self.agent = path, agent
         self._stream = agent if readable(agent) else None
         self._offset, self._ident, self._reading = 0, None, False
-        self._query, self._match, self._search_note, self._problem = "", None, "", ""
+        self._query, self._match_line, self._search_note, self._problem = "", None, "", ""
         self._tail = False
         self.set_rows([])
         self.refresh_file()
@@ -354,7 +297,7 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):
         if message.reset:
             self._tail = message.start > 0 or len(rows) >= MAX_ROWS
             self.set_rows(list(rows))
-            self._match = None
+            self._match_line = None
         elif rows:
             if getattr(rows, "continues", False) and self.row_count \
                     and self.last_row_style == rows[0].style:
@@ -377,7 +320,7 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):
         self._post_status()
 
     def _end_if_following(self) -> None:
-        if self._follow:
+        if self._following:
             self._to_end()
         self._post_status()
 
@@ -385,13 +328,14 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):
         if not rows:
             return
         overflow = max(0, self.row_count + len(rows) - self.max_lines)
-        paused = not self._follow
+        paused = not self._following
         top = self.scroll_offset.y
         super().append_rows(rows)
         if overflow:
             self._tail = True
-            if self._match is not None:
-                self._match = self._match - overflow if self._match >= overflow else None
+            if self._match_line is not None:
+                match = self._match_line
+                self._match_line = match - overflow if match >= overflow else None
         if paused:
             self._new_lines += len(rows)
             if overflow:  # keep the rows on screen where they are
@@ -454,34 +398,16 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):
         ends = self._ends()
         return ends[min(row, len(ends)) - 1]
 
-    def action_toggle_wrap(self) -> None:
-        self.set_wrap(not self._wrap)
-
-    def set_wrap(self, wrap: bool) -> None:
-        top = self.top_line
-        self._wrap = wrap
+    def _rewrap(self) -> None:
         self._wrap_key = None
         self._strips.clear()
         self._wrapped.clear()
         self._resize()
-        self._adjusting = True
-        try:
-            if self._follow:
-                self._to_end()
-            else:
-                self.scroll_to(x=0, y=self._first_line_of(top), animate=False, immediate=True)
-        finally:
-            self._adjusting = False
-        self.refresh()
-        self._post_status()
 
-    def on_resize(self) -> None:
+    def _relayout(self) -> None:
         if self._wrap:
             self._wrapped.clear()
             self._resize()
-        if self._follow:
-            self._to_end()
-        self._post_status()
 
     def render_line(self, y: int) -> Strip:
         if not self._wrap:
@@ -492,7 +418,7 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):
         index = bisect.bisect_right(ends, line)
         if index >= len(ends) or width <= 0:
             return Strip.blank(width, base)
-        key = (self._first + index, width, self._edits, self._query, self._match == index)
+        key = (self._first + index, width, self._edits, self._query, self._match_line == index)
         parts = self._wrapped.get(key)
         if parts is None:
             row = self._decorated(index)
@@ -517,7 +443,7 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):
         start = plain.find(query)
         if start < 0:
             return row
-        name = ("readable-log--current-match" if index == self._match
+        name = ("readable-log--current-match" if index == self._match_line
                 else "readable-log--match")
         style: Style = self.get_component_rich_style(name)
         text = row.copy()
@@ -526,31 +452,9 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):
             start = plain.find(query, start + len(query))
         return text
 
-    def action_search(self) -> None:
-        from .log_view import LogView
-        self.post_message(LogView.SearchRequested(self))
-
-    def search(self, query: str) -> None:
-        """Find ``query`` in the rendered rows from the top row on (wrapping around);
-        lower-case queries ignore case. The rows are in memory: no worker needed."""
-        self._query = query
-        self._match = None
-        self._strips.clear()
-        self._wrapped.clear()
-        self.refresh()
-        if query:
-            self._find(self.top_line, forward=True)
-        else:
-            self._search_note = ""
-            self._post_status()
-
-    def action_search_next(self) -> None:
-        if self._query:
-            self._find(self._match + 1 if self._match is not None else self.top_line, True)
-
-    def action_search_previous(self) -> None:
-        if self._query:
-            self._find(self._match - 1 if self._match is not None else self.top_line, False)
+    def _search_from(self, line: int, forward: bool) -> None:
+        """Looks through the rendered rows, which are in memory: no worker needed."""
+        self._find(line, forward)
 
     def _find(self, start: int, forward: bool) -> None:
         count = self.row_count
@@ -567,65 +471,18 @@ class ReadableLog(ReportsWorkerErrors, VimKeys, LineList, keys="log"):
             if query in (text.lower() if fold else text):
                 found, wrapped = row, n >= first_pass
                 break
-        if found is None:
-            self._search_note = f"\u201c{query}\u201d not found"
-            self._post_status()
-            return
-        self._match = found
-        self._search_note = f"\u201c{query}\u201d line {found + 1:,}"
-        if wrapped:
-            self._search_note += " (wrapped)"
-        self._strips.clear()
-        self._wrapped.clear()
-        self.following = False
-        self._adjusting = True
-        try:
-            context = 0 if self._wrap else self.scrollable_content_region.height // 3
-            self.scroll_to(y=max(self._first_line_of(found) - context, 0), animate=False,
-                           immediate=True)
-        finally:
-            self._adjusting = False
-        self.refresh()
-        self._post_status()
+        self._show_match(query, found, wrapped)
 
     # -- moving (the raw view's action names: one keymap scope for both renderers) --------
 
-    def _scroll_by(self, delta: int) -> None:
-        self.scroll_to(y=max(self.scroll_offset.y + delta, 0), animate=False, immediate=True)
-
-    def action_line_down(self) -> None:
-        self._scroll_by(1)
-
-    def action_line_up(self) -> None:
-        self._scroll_by(-1)
-
-    def action_page_down(self) -> None:
-        self._scroll_by(max(self.scrollable_content_region.height - 1, 1))
-
-    def action_page_up(self) -> None:
-        self._scroll_by(-max(self.scrollable_content_region.height - 1, 1))
+    def _scroll_lines(self, delta: int) -> None:
+        self._jump(max(self.scroll_offset.y + delta, 0))
 
     def action_top(self) -> None:
         self.scroll_to(y=0, animate=False, immediate=True)
         if self._content_size().height > self.scrollable_content_region.height:
             self.following = False  # also when the view was not at its end yet
 
-    def action_end(self) -> None:
-        """Jump to the last row and follow from now on."""
-        self._to_end()
-        self.following = True
-
-    def action_column_left(self) -> None:
-        self.scroll_to(x=max(self.scroll_offset.x - 4, 0), animate=False, immediate=True)
-
-    def action_column_right(self) -> None:
-        self.scroll_to(x=self.scroll_offset.x + 4, animate=False, immediate=True)
-
     def watch_scroll_y(self, old: float, new: float) -> None:
         ScrollView.watch_scroll_y(self, old, new)
-        if not self._adjusting:
-            if new < old and new < self.max_scroll_y:
-                self.following = False
-            elif new > old and new >= self.max_scroll_y:
-                self.following = True
-        self._post_status()
+        self._follow_scroll(old, new)

@@ -23,6 +23,17 @@ os.environ["CONDUCTOR_FORKSERVER"] = "0"
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
 
+@pytest.fixture(autouse=True)
+def _sigpipe_ignored():
+    """The CLI's ``main()`` sets SIGPIPE to its default (a CLI piped into ``head`` should die
+    quietly); tests that call it in-process would leave that in pytest's own process, where a
+    write to a closed pipe or socket (an event loop's self-pipe at shutdown, say) then kills the
+    whole session. After each test SIGPIPE is ignored again, as a fresh interpreter has it."""
+    import signal
+    yield
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+
 @pytest.fixture
 def subprocess_env(tmp_path):
     """Environment for child Python processes: our package importable, no JRUN_* leaking in."""

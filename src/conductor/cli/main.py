@@ -48,6 +48,10 @@ def build_parser(prog: str, verb: str | None = None):
     return parser
 
 
+# verbs that run long and write to pipes and sockets of their own: SIGPIPE stays ignored
+LONG_LIVED = frozenset({"console", "serve", "demo", "task", "job", "resume"})
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is None and sys.argv[1:2] in (["task"], ["job"]):  # forked by the fork server
         from ..supervise.client import handoff
@@ -58,9 +62,6 @@ def main(argv: list[str] | None = None) -> int:
     prog = os.path.basename(sys.argv[0]) or "run-agent"
     if prog not in ("run-agent", "conductor"):
         prog = "run-agent"
-    import _signal  # the C module: `signal` builds its enums, which a `bus post` does not need
-    if hasattr(_signal, "SIGPIPE"):
-        _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
     # A path we print (a bus found by walking up, a run dir) may hold bytes that are not UTF-8:
     # Python carries them as surrogate escapes, and a strict stdout (a UTF-8 locale other than
     # C.UTF-8) would raise on them. Write them back as the bytes they were, as ls does.
@@ -74,6 +75,13 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(VERSION_TEXT)
             return 0
         verb = next((a for a in argv if not a.startswith("-")), None)
+        if verb not in LONG_LIVED:
+            # a printing verb piped into `head` ends quietly when the reader goes; a long-lived
+            # one (a supervisor, the console) must never die of a write to a closed pipe or
+            # socket (a helper that exited, an event loop's self-pipe): it keeps SIG_IGN
+            import _signal  # the C module: `signal` builds enums, which `bus post` does not need
+            if hasattr(_signal, "SIGPIPE"):
+                _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
         parser = build_parser(prog, verb)
         args = parser.parse_args(argv)
         if args.version:

@@ -260,13 +260,7 @@ def _check_worktree(config: Config, source: Source) -> list[ConfigError]:
         if "\0" in part:
             found.append(source.error(f"worktree.setup[{index}]", "contains a NUL byte"))
     if wt.setup_timeout:
-        try:
-            if parse_duration(wt.setup_timeout) <= 0:
-                raise ValueError
-        except ValueError:
-            found.append(source.error("worktree.setup_timeout",
-                                      f'must be a positive duration such as "5m", got '
-                                      f"{_shown(wt.setup_timeout)}"))
+        found.extend(_positive_duration(source, "worktree.setup_timeout", wt.setup_timeout, "5m"))
     for index, rel in enumerate(wt.copy):
         field = f"worktree.copy[{index}]"
         norm = os.path.normpath(rel) if rel and "\0" not in rel else ""
@@ -298,13 +292,19 @@ def _check_hooks(config: Config, source: Source) -> list[ConfigError]:
                 found.append(source.error(f"{field}.on[{event_index}]",
                                           f"unknown event {_shown(event)}; events: "
                                           f"{', '.join(HOOK_EVENTS)}"))
-        try:
-            if parse_duration(hook.timeout) <= 0:
-                raise ValueError
-        except ValueError:
-            found.append(source.error(f"{field}.timeout", f'must be a positive duration such as '
-                                                          f'"10s", got {_shown(hook.timeout)}'))
+        found.extend(_positive_duration(source, f"{field}.timeout", hook.timeout, "10s"))
     return found
+
+
+def _positive_duration(source: Source, field: str, value: str, example: str) -> list[ConfigError]:
+    """No problem, or one: ``value`` is not a Go duration above zero."""
+    try:
+        if parse_duration(value) > 0:
+            return []
+    except ValueError:
+        pass
+    return [source.error(field, f'must be a positive duration such as "{example}", got '
+                                f"{_shown(value)}")]
 
 
 def _check_executor(config: Config, source: Source) -> list[ConfigError]:

@@ -16,26 +16,33 @@ FOLLOW = ("root", "project", "task")
 TOASTS = ("all", "none")
 
 
+def add_console_flags(parser, *, follow_default: str | None, read_only: bool) -> None:
+    """The console's scope and view flags, for ``console`` and for ``serve`` (which passes
+    them on to each console it serves; ``--read-only`` is the console's own)."""
+    parser.add_argument("--root", default=None,
+                        help="runs root (default: $CONDUCTOR_ROOT, config storage.runs_dir, "
+                             "~/.run-agent/runs)")
+    parser.add_argument("--config", default=None, help="config file (agents, keymap, theme)")
+    parser.add_argument("--project", default=None, help="start focused on one project")
+    if read_only:
+        parser.add_argument("--read-only", action="store_true",
+                            help="no control keys (for shared dashboards)")
+    parser.add_argument("--view", default=None, help="a single pane: tree, logs or bus")
+    parser.add_argument("--follow", default=follow_default,
+                        help="--view logs|bus follow the newest running run of: root (default), "
+                             "project (the --project) or task (the --task)")
+    parser.add_argument("--task", default=None,
+                        help="with --follow task: the task whose newest running run to follow")
+    parser.add_argument("--toasts", default=None,
+                        help="all or none (default: all, but only the tree raises toasts "
+                             "in --view mode)")
+    parser.add_argument("--poll", action="store_true",
+                        help="force polling instead of file notifications")
+
+
 def register(sub) -> None:
     console = sub.add_parser("console", help="open the operator console (the default of `conductor`)")
-    console.add_argument("--root", default=None,
-                         help="runs root (default: $CONDUCTOR_ROOT, config storage.runs_dir, "
-                              "~/.run-agent/runs)")
-    console.add_argument("--config", default=None, help="config file (agents, keymap, theme)")
-    console.add_argument("--project", default=None, help="start focused on one project")
-    console.add_argument("--read-only", action="store_true",
-                         help="no control keys (for shared dashboards)")
-    console.add_argument("--view", default=None, help="a single pane: tree, logs or bus")
-    console.add_argument("--follow", default="root",
-                         help="--view logs|bus follow the newest running run of: root (default), "
-                              "project (the --project) or task (the --task)")
-    console.add_argument("--task", default=None,
-                         help="with --follow task: the task whose newest running run to follow")
-    console.add_argument("--toasts", default=None,
-                         help="all or none (default: all, but only the tree raises toasts "
-                              "in --view mode)")
-    console.add_argument("--poll", action="store_true",
-                         help="force polling instead of file notifications")
+    add_console_flags(console, follow_default="root", read_only=True)
     console.set_defaults(func=cmd_console)
     try:
         from ..demo import cli as demo_cli

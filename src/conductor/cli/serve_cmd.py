@@ -37,19 +37,8 @@ def register(sub) -> None:
     p.add_argument("--max-sessions", default=str(MAX_SESSIONS),
                    help=f"consoles open at once, one per browser tab (default {MAX_SESSIONS}); "
                         "one more is refused with 503")
-    p.add_argument("--root", default=None,
-                   help="runs root (default: $CONDUCTOR_ROOT, config storage.runs_dir, "
-                        "~/.run-agent/runs)")
-    p.add_argument("--config", default=None, help="config file (agents, keymap, theme)")
-    p.add_argument("--project", default=None, help="start focused on one project")
-    p.add_argument("--view", default=None, help="a single pane: tree, logs or bus")
-    p.add_argument("--follow", default=None,
-                   help="--view logs|bus follow the newest running run of: root (default), "
-                        "project or task")
-    p.add_argument("--task", default=None, help="with --follow task: the task to follow")
-    p.add_argument("--toasts", default=None, help="all or none")
-    p.add_argument("--poll", action="store_true",
-                   help="force polling instead of file notifications")
+    from .console_cmd import add_console_flags
+    add_console_flags(p, follow_default=None, read_only=False)
     p.set_defaults(func=cmd_serve)
 
 

@@ -105,6 +105,14 @@ def place_run(name: str, req: JobRequest, *, poll: float = POLL,
     info = update_run_info(info_path, lambda old: replace(old, **keys))
     if req.on_started:
         req.on_started(info)
+    if _stop_requested(req):
+        # the operator stopped the task while the job was being submitted, when there was no
+        # job id to cancel: the loop cancels it now (a later stop finds the id in the record)
+        try:
+            found.stop(placement_of(info, run_dir),
+                       grace if grace is not None else LOST_STOP_GRACE, True)
+        except (ConductorError, OSError):
+            pass
     try:
         return _watch(found, info_path, run_id, run_dir, bus, req, poll, sleep)
     finally:  # the node removes it once read; a job that never started leaves it to us
@@ -189,12 +197,15 @@ def _watch(found, info_path: str, run_id: str, run_dir: str, bus: MessageBus, re
                 return _result(info, run_dir)
             # lost: fence it before anything restarts (the executor's stop, forced)
             try:
-                found.stop(placement_of(info), LOST_STOP_GRACE, True)
+                found.stop(placement_of(info, run_dir), LOST_STOP_GRACE, True)
             except (ConductorError, OSError):
                 pass
             why = seen.reason or "the executor reports it ended"
             if _stop_requested(req):  # the operator's stop ended it (a queued job, say)
                 error = f"stopped by the operator before its runner recorded an end: {why}"
+            elif not info.host_pid and why.startswith("CANCELLED"):
+                # scancel'd in the queue (`stop` of the run dir, or by hand): nothing was lost
+                error = f"cancelled before its job started: {why}"
             else:
                 error = f"run lost: {why} (its runner recorded no end)"
             return _ended(info_path, run_id, run_dir, bus, req, error,

@@ -314,7 +314,7 @@ class SlurmExecutor(Executor):
         for line in out.splitlines():
             parts = line.split("|", len(Job._fields))
             if len(parts) == len(Job._fields) + 1:
-                found[parts[0].strip()] = Job(*(p.strip() for p in parts[1:-1]), parts[-1])
+                found[parts[0].strip()] = Job._make([p.strip() for p in parts[1:-1]] + parts[-1:])
         return found
 
     def shared_queue(self, placements: Sequence[Placement]) -> dict[str, Job]:
@@ -346,7 +346,7 @@ class SlurmExecutor(Executor):
         if all(p.job_id in rows or (p.submit_time is not None
                                     and p.submit_time < cached["taken"] - SKEW_NS)
                for p in placements if p.job_id):
-            return {j: Job(*rows[j]) for j in ids if j in rows}
+            return {j: Job._make(rows[j]) for j in ids if j in rows}
         return self.queue(ids)
 
     def observe(self, placements: Sequence[Placement]) -> list[Observation]:
@@ -361,11 +361,11 @@ class SlurmExecutor(Executor):
             if not p.job_id:  # submitting: the placing side records the id in a moment
                 out.append(Observation(ALIVE, reason="submitting"))
                 continue
-            job = queue.get(p.job_id, NO_JOB)
-            if job is not NO_JOB and foreign(p, job):  # a stranger's job: never waited on
-                out.append(Observation(ENDED, reason=foreign(p, job)))
+            row = queue.get(p.job_id, NO_JOB)
+            if row is not NO_JOB and foreign(p, row):  # a stranger's job: never waited on
+                out.append(Observation(ENDED, reason=foreign(p, row)))
                 continue
-            state, nodes, _reason = job.state, job.nodes, job.reason
+            state, nodes = row.state, row.nodes
             if state in ALIVE_STATES or (state and state not in ENDED_STATES):
                 age = heartbeat_age(p, now) if state == "RUNNING" else None
                 if age is not None and age > self.heartbeat_stale:

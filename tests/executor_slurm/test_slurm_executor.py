@@ -526,9 +526,11 @@ def test_a_node_that_cannot_reach_the_api_fails_the_run_with_that_line(stub, slu
                                            prompt="go", agent=agent, environ=subprocess_env),
                        poll=0.05)
     info = read_run_info(os.path.join(result.run_dir, "run-info.yaml"))
-    assert (info.status, info.error_summary) == (
+    assert (info.status, info.error_summary, info.failure) == (
         "failed", f"node {os.uname().nodename} cannot reach 127.0.0.1:{port}: Connection "
-                  "refused (set HTTPS_PROXY, or place this agent on nodes that reach its API)")
+                  "refused (set HTTPS_PROXY, or place this agent on nodes that reach its API)",
+        "network")  # retried with backoff, stuck after identical failures, as a network error
+    assert result.failure is not None and result.failure.kind == "network"
     assert "type: RUN_CRASH" in open(Layout(runs_root).task_bus(PROJECT, TASK)).read()
 
 

@@ -34,7 +34,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable
 
-from ..agents.backend import Failure, Usage
+from ..agents.backend import NETWORK, Failure, Usage
 from ..bus import Message, MessageBus
 from ..errors import ConductorError
 from ..executor.base import ENDED, StartSpec, placement_of
@@ -226,7 +226,9 @@ def _stop_requested(req: JobRequest) -> bool:
 
 
 def _ended(info_path: str, run_id: str, run_dir: str, bus: MessageBus, req: JobRequest,
-           error: str, exit_code: int) -> JobResult:
+           error: str, exit_code: int, kind: str = "") -> JobResult:
+    """Fail the run with ``error``. ``kind``: its failure kind ("": none; both are retried by
+    the loop, with backoff and the stuck check on identical failures)."""
     end = now_ns()
 
     def failed(old: RunInfo) -> RunInfo:
@@ -234,7 +236,7 @@ def _ended(info_path: str, run_id: str, run_dir: str, bus: MessageBus, req: JobR
             return old
         return replace(old, status="failed", end_time=end,
                        exit_code=exit_code if exit_code not in (0, None) else -1,
-                       error_summary=error)  # no failure kind: the loop retries it
+                       error_summary=error, failure=kind or old.failure)
 
     info = update_run_info(info_path, failed)
     try:
@@ -302,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem:  # fail the run with the reason instead of an agent's opaque network error
         layout = Layout(spec["root"])
         _ended(os.path.join(run_dir, RUN_INFO), os.path.basename(run_dir), run_dir,
-               MessageBus(layout.task_bus(req.project, req.task)), req, problem, -1)
+               MessageBus(layout.task_bus(req.project, req.task)), req, problem, -1, NETWORK)
         sys.stderr.write(f"placed run {run_dir}: {problem}\n")
         return 1
     result = run_job(req)

@@ -10,6 +10,9 @@ from __future__ import annotations
 class ConductorError(Exception):
     """Base class of every error we raise on purpose."""
 
+    # what a verb had done when it failed (orchestrator.verbs sets it; None elsewhere)
+    partial: object = None
+
 
 class IdError(ConductorError, ValueError):
     """An id (project, task, run, message) is malformed or unsafe as a path component."""

@@ -65,8 +65,11 @@ class Stub:
         self.update(lambda state: state.update(changes))
 
     def job(self, job_id: str, **fields) -> None:
+        """A job as Slurm holds it; its comment names the run ``_p(job_id)`` places."""
         self.update(lambda state: state["jobs"].setdefault(job_id, {
-            "state": "PENDING", "node": "", "reason": "None", "exit": "0:0"}).update(fields))
+            "state": "PENDING", "node": "", "reason": "None", "exit": "0:0",
+            "comment": f"conductor project={PROJECT} task={TASK} run=run-{job_id}",
+            "uid": os.getuid()}).update(fields))
 
     def calls(self, name: str | None = None) -> list[list[str]]:
         return [c["argv"] for c in self.load()["calls"] if name is None or c["argv"][0] == name]
@@ -107,7 +110,8 @@ def _spec(tmp_path, **kw) -> StartSpec:
 
 
 def _p(job_id, **kw) -> Placement:
-    return Placement(executor="slurm", run_id=f"run-{job_id}", job_id=job_id, **kw)
+    return Placement(executor="slurm", run_id=f"run-{job_id}", project=PROJECT, task=TASK,
+                     job_id=job_id, **kw)
 
 
 # ---- start --------------------------------------------------------------------------------
@@ -178,7 +182,7 @@ def test_one_squeue_answers_for_every_placement(stub, slurm):
     assert len(stub.calls("squeue")) == 1
     (squeue,) = stub.calls("squeue")
     assert squeue == ["squeue", "--noheader", "--states=all",
-                      "--jobs=7,8,9,10,11,12,13,14,15,99", "--format=%i|%T|%N|%r"]
+                      "--jobs=7,8,9,10,11,12,13,14,15,99", "--format=%i|%T|%N|%r|%U|%k"]
     assert [(o.state, o.exit_code, o.host, o.reason) for o in seen] == [
         (ALIVE, None, "", "PENDING"),
         (ALIVE, None, "cn3", "RUNNING"),
@@ -237,7 +241,7 @@ def test_task_loops_share_one_squeue_of_all_our_jobs(stub, slurm, monkeypatch, t
     (gone,) = loops[1].observe([_p("63", submit_time=before)])  # ended and forgotten
     assert (a.state, b.state, gone.state) == (ALIVE, ALIVE, ENDED)
     assert stub.calls("squeue") == [["squeue", "--noheader", "--states=all", "--me",
-                                     "--format=%i|%T|%N|%r"]]
+                                     "--format=%i|%T|%N|%r|%U|%k"]]
     # a job submitted after the snapshot was taken is asked about by id, never read as gone
     stub.job("64", state="PENDING")
     (new,) = loops[0].observe([_p("64", submit_time=now_ns())])
@@ -268,8 +272,9 @@ def test_a_record_of_a_job_being_submitted_is_alive_and_no_squeue_is_run(stub, s
 def test_records_are_observed_through_the_registry_in_one_call(stub, slurm):
     for job in ("1", "2", "3"):
         stub.job(job, state="RUNNING", node="cn1")
-    infos = [RunInfo(run_id=f"r{j}", status="running", executor="slurm", executor_job_id=j,
-                     process_ownership="external") for j in ("1", "2", "3")]
+    infos = [RunInfo(run_id=f"run-{j}", project_id=PROJECT, task_id=TASK, status="running",
+                     executor="slurm", executor_job_id=j, process_ownership="external")
+             for j in ("1", "2", "3")]
     infos.append(RunInfo(run_id="local", status="running", pid=0, pgid=0))
     seen = observe_runs(infos)
     assert [o.state for o in seen[:3]] == [ALIVE] * 3 and len(stub.calls("squeue")) == 1
@@ -427,9 +432,10 @@ def test_a_lost_run_is_cancelled_before_the_loop_submits_the_next(stub, slurm, t
 
 def test_a_stale_heartbeat_reads_lost_through_the_store(stub, slurm, tmp_path, runs_root):
     slurm.heartbeat_stale = 30
-    stub.job("51", state="RUNNING", node="cn2")
     layout = Layout(runs_root)
     run_id, run_dir = layout.allocate_run_dir(PROJECT, TASK)
+    stub.job("51", state="RUNNING", node="cn2",
+             comment=f"conductor project={PROJECT} task={TASK} run={run_id}")
     write_run_info(os.path.join(run_dir, "run-info.yaml"), RunInfo(
         version=1, run_id=run_id, project_id=PROJECT, task_id=TASK, agent="command",
         process_ownership="external", status="running", start_time=now_ns(),
@@ -520,7 +526,154 @@ def test_a_node_that_cannot_reach_the_api_fails_the_run_with_that_line(stub, slu
                                            prompt="go", agent=agent, environ=subprocess_env),
                        poll=0.05)
     info = read_run_info(os.path.join(result.run_dir, "run-info.yaml"))
-    assert (info.status, info.error_summary) == (
+    assert (info.status, info.error_summary, info.failure) == (
         "failed", f"node {os.uname().nodename} cannot reach 127.0.0.1:{port}: Connection "
-                  "refused (set HTTPS_PROXY, or place this agent on nodes that reach its API)")
+                  "refused (set HTTPS_PROXY, or place this agent on nodes that reach its API)",
+        "network")  # retried with backoff, stuck after identical failures, as a network error
+    assert result.failure is not None and result.failure.kind == "network"
     assert "type: RUN_CRASH" in open(Layout(runs_root).task_bus(PROJECT, TASK)).read()
+
+
+# ---- whose job: nothing is cancelled on the record's word (the agent can write it) ----------
+
+def test_a_job_of_another_run_or_user_is_never_cancelled_and_reads_ended(stub, slurm):
+    stub.job("71", state="RUNNING", node="cn1",
+             comment=f"conductor project={PROJECT} task={TASK} run=run-someone-else")
+    stub.job("72", state="RUNNING", node="cn1", uid=4242)
+    stub.job("73", state="RUNNING", node="cn1", comment="(null)")  # not a conductor job
+    for job, words in (("71", f"its comment is 'conductor project={PROJECT} task={TASK} "
+                              "run=run-someone-else'"),
+                       ("72", "it belongs to uid 4242"), ("73", "its comment is '(null)'")):
+        result = slurm.stop(_p(job), grace=1, force=True)
+        assert (result.code, result.detail) == (
+            "refused", f"run run-{job}: Slurm job {job} is not this run's job ({words}); not "
+                       "cancelling it")
+        (seen,) = slurm.observe([_p(job)])
+        assert (seen.state, seen.reason) == (ENDED, f"Slurm job {job} is not this run's job "
+                                                    f"({words})")
+    assert stub.calls("scancel") == []
+    assert {j: stub.load()["jobs"][j]["state"] for j in ("71", "72", "73")} == {
+        "71": "RUNNING", "72": "RUNNING", "73": "RUNNING"}
+
+
+def test_a_job_slurm_has_forgotten_is_gone_without_a_scancel(stub, slurm):
+    stub.job("74", state="RUNNING")  # keeps squeue answering for the id list
+    assert slurm.stop(_p("75"), grace=1, force=True).code == "gone"
+    assert stub.calls("scancel") == []
+
+
+def test_a_cached_queue_of_another_shape_is_asked_again(stub, monkeypatch, tmp_path):
+    """A cache file from before the comment was asked (3 fields a row) is never trusted."""
+    from conductor.executor.slurm import _cache_key
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    folder = tmp_path / f"conductor-slurm-{os.getuid()}"
+    folder.mkdir(mode=0o700)
+    (folder / f"squeue-{_cache_key()}.json").write_text(json.dumps(
+        {"taken": now_ns(), "rows": {"76": ["RUNNING", "cn1", "None"]}}))
+    stub.job("76", state="RUNNING", node="cn1")
+    loop = SlurmExecutor()
+    loop.queue_ttl = 30
+    (seen,) = loop.observe([_p("76", submit_time=now_ns() - 60 * NS)])
+    assert (seen.state, seen.host) == (ALIVE, "cn1") and len(stub.calls("squeue")) == 1
+
+
+def _slurm_run(layout, job_id: str, **fields) -> str:
+    run_id, run_dir = layout.allocate_run_dir(PROJECT, TASK)
+    write_run_info(os.path.join(run_dir, "run-info.yaml"), RunInfo(**{
+        "version": 1, "run_id": run_id, "project_id": PROJECT, "task_id": TASK,
+        "agent": "command", "process_ownership": "external", "status": "running",
+        "start_time": now_ns(), "executor": "slurm", "executor_job_id": job_id,
+        "heartbeat_time": now_ns(), **fields}))
+    return run_dir
+
+
+def test_stop_of_a_record_pointed_at_a_sibling_runs_job_refuses_and_cancels_nothing(
+        stub, slurm, runs_root, subprocess_env, monkeypatch):
+    """An agent rewrites its own run-info to name its sibling's job, even its run id: `stop`
+    of that run dir asks Slurm whose the job is (by the path, not the record) and refuses."""
+    import subprocess
+    monkeypatch.setenv("CONDUCTOR_SLURM_QUEUE_TTL", "0")
+    layout = Layout(runs_root)
+    sibling = _slurm_run(layout, "81")
+    stub.job("81", state="RUNNING", node="cn1", comment=(
+        f"conductor project={PROJECT} task={TASK} run={os.path.basename(sibling)}"))
+    hostile = _slurm_run(layout, "81", run_id=os.path.basename(sibling))
+    run_agent = os.path.join(os.path.dirname(sys.executable), "run-agent")
+    env = dict(subprocess_env, PATH=os.environ["PATH"], SLURM_STUB_STATE=stub.path,
+               CONDUCTOR_SLURM_QUEUE_TTL="0")
+    done = subprocess.run([run_agent, "stop", "--root", runs_root, "--run-dir", hostile,
+                           "--grace", "1s", "--force"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        f"Error: run {os.path.basename(hostile)}: Slurm job 81 is not this run's job (its "
+        f"comment is 'conductor project={PROJECT} task={TASK} "
+        f"run={os.path.basename(sibling)}'); not cancelling it\n")
+    assert stub.calls("scancel") == [] and stub.load()["jobs"]["81"]["state"] == "RUNNING"
+    # the sibling itself is stopped as usual
+    done = subprocess.run([run_agent, "stop", "--root", runs_root, "--run-dir", sibling,
+                           "--grace", "1s"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert stub.calls("scancel") == [["scancel", "--signal=TERM", "--full", "81"]]
+
+
+IGNORE_TERM = """\
+import os, pathlib, signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+pathlib.Path(os.environ["JRUN_TASK_FOLDER"], "agent-ran").write_text("")
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("grace", [30, 0])
+def test_a_task_stopped_while_its_job_is_being_submitted_stops_at_once(
+        stub, slurm, tmp_path, runs_root, subprocess_env, grace):
+    """`task stop` between the run's record and sbatch's answer (a slow slurmctld): there is no
+    job id to cancel yet. The stop waits for it up to its grace (30), and the loop cancels the
+    job as soon as it has one even when the stop gave up waiting (0); the loop ends with no
+    second attempt, and the agent never runs."""
+    from conductor.runner.stop import stop_task
+    gate = f"{stub.path}.sbatch-gate"
+    open(gate, "w").close()
+    stub.set(run=True)
+    script = tmp_path / "agent.py"
+    script.write_text(IGNORE_TERM)
+    agent = AgentConfig(name="cmd", type="command", command=[sys.executable, str(script)])
+    box = {}
+
+    def loop():
+        try:
+            run_task(TaskRequest(root=runs_root, project=PROJECT, task=TASK, agent=agent,
+                                 prompt="go", executor="slurm", placed_poll=0.05,
+                                 restart_delay=0.01, max_attempts=3, environ=subprocess_env))
+        except ConductorError as exc:
+            box["error"] = str(exc)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    layout = Layout(runs_root)
+    runs_dir = layout.runs_dir(PROJECT, TASK)
+    wait_for(lambda: os.path.isdir(runs_dir) and [
+        n for n in os.listdir(runs_dir)
+        if os.path.exists(os.path.join(runs_dir, n, "run-info.yaml"))], what="the run's record")
+    stopper = threading.Thread(target=lambda: box.setdefault(
+        "outcomes", stop_task(layout, PROJECT, TASK, grace=grace, force=True)), daemon=True)
+    stopper.start()
+    wait_for(lambda: os.path.exists(os.path.join(layout.task_dir(PROJECT, TASK),
+                                                 "STOP-REQUESTED")), what="the stop under way")
+    assert stub.calls("sbatch") == []  # sbatch has not answered yet
+    if grace:
+        assert stopper.is_alive()  # waiting for the job id
+    os.unlink(gate)  # slurmctld answers now
+    stopper.join(timeout=60)
+    thread.join(timeout=60)
+    assert not thread.is_alive() and not stopper.is_alive()
+    assert stub.calls("sbatch") and len(stub.calls("sbatch")) == 1  # no second attempt
+    assert ["scancel", "101"] in stub.calls("scancel") or \
+        ["scancel", "--signal=TERM", "--full", "101"] in stub.calls("scancel")
+    (name,) = os.listdir(runs_dir)
+    info = read_run_info(os.path.join(runs_dir, name, "run-info.yaml"))
+    assert info.status == "failed" and info.error_summary.startswith("stopped by")
+    assert stub.load()["jobs"]["101"]["state"] == "CANCELLED"
+    assert not os.path.exists(os.path.join(layout.task_dir(PROJECT, TASK), "agent-ran"))

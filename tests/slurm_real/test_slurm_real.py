@@ -225,5 +225,37 @@ def test_stop_cancels_a_run_still_queued(slurm_env, tmp_path, runs_root, cluster
     assert "|CANCELLED|" in cluster.run("squeue", "-h", "-t", "all", "-j", job,
                                         "-o", "%i|%T|%r").stdout
     final = _info(box["result"])
-    # stopped by run dir alone (no loop told, no marker): to the loop it is a lost run
-    assert final.status == "failed" and final.error_summary.startswith("run lost: CANCELLED")
+    # stopped by run dir alone (no loop told, no marker): cancelled while queued, not lost
+    assert final.status == "failed" and final.error_summary.startswith(
+        "cancelled before its job started: CANCELLED"), final.error_summary
+
+
+def test_a_record_naming_a_job_that_is_not_its_own_cancels_nothing(slurm_env, tmp_path,
+                                                                   runs_root, cluster):
+    """An agent edits its run-info to name another job of the same user (one submitted by
+    hand, not by conductor). `run-agent stop` asks Slurm whose the job is and refuses; the job
+    runs on."""
+    from conductor.store import RunInfo, write_run_info
+    from conductor.timefmt import now_ns
+    other = cluster.run("sbatch", "--parsable", "--comment=nightly backup",
+                        f"--output={tmp_path}/other.out", "--wrap", "sleep 300").stdout.strip()
+    try:
+        wait_for(lambda: "|RUNNING|" in cluster.run("squeue", "-h", "-j", other,
+                                                     "-o", "%i|%T|").stdout,
+                 timeout=60, what="the other job running")
+        run_id, run_dir = Layout(runs_root).allocate_run_dir(PROJECT, _task(60))
+        write_run_info(os.path.join(run_dir, "run-info.yaml"), RunInfo(
+            version=1, run_id=run_id, project_id=PROJECT, task_id=_task(60), agent="command",
+            process_ownership="external", status="running", start_time=now_ns(),
+            executor="slurm", executor_job_id=other, heartbeat_time=now_ns()))
+        done = subprocess.run([RUN_AGENT, "stop", "--root", runs_root, "--run-dir", run_dir,
+                               "--grace", "1s", "--force"], env=slurm_env, capture_output=True,
+                              text=True, timeout=60)
+        assert (done.returncode, done.stdout) == (1, "")
+        assert done.stderr == (f"Error: run {run_id}: Slurm job {other} is not this run's job "
+                               "(its comment is 'nightly backup'); not cancelling it\n")
+        # what real squeue printed for the comment and the user is what we compared
+        assert cluster.run("squeue", "-h", "-j", other, "-o", "%T|%U|%k").stdout == (
+            f"RUNNING|{os.getuid()}|nightly backup\n")
+    finally:
+        cluster.run("scancel", other, check=False)

@@ -76,10 +76,11 @@ def _bounded_output(proc: subprocess.Popen, timeout: float) -> tuple[bytes, byte
     import subprocess
     import time
     deadline = time.monotonic() + timeout
-    chunks = {proc.stdout: b"", proc.stderr: b""}
+    streams = [s for s in (proc.stdout, proc.stderr) if s is not None]
+    chunks = {s.fileno(): b"" for s in streams}  # by descriptor
     sel = selectors.DefaultSelector()
-    for stream in chunks:
-        sel.register(stream, selectors.EVENT_READ)
+    for fd in chunks:
+        sel.register(fd, selectors.EVENT_READ)
     overflow = False
     try:
         while sel.get_map() and not overflow:
@@ -87,12 +88,12 @@ def _bounded_output(proc: subprocess.Popen, timeout: float) -> tuple[bytes, byte
             if left <= 0:
                 break
             for key, _ in sel.select(left):
-                data = os.read(key.fileobj.fileno(), VERSION_READ_LIMIT)
+                data = os.read(key.fd, VERSION_READ_LIMIT)
                 if not data:
-                    sel.unregister(key.fileobj)
+                    sel.unregister(key.fd)
                     continue
-                chunks[key.fileobj] += data
-                overflow = overflow or len(chunks[key.fileobj]) >= VERSION_READ_LIMIT
+                chunks[key.fd] += data
+                overflow = overflow or len(chunks[key.fd]) >= VERSION_READ_LIMIT
         finished = False
         if not overflow:
             try:
@@ -106,10 +107,12 @@ def _bounded_output(proc: subprocess.Popen, timeout: float) -> tuple[bytes, byte
             except OSError:
                 pass
             proc.wait()
-        return chunks[proc.stdout], chunks[proc.stderr], finished
+        out = chunks.get(proc.stdout.fileno(), b"") if proc.stdout is not None else b""
+        err = chunks.get(proc.stderr.fileno(), b"") if proc.stderr is not None else b""
+        return out, err, finished
     finally:
         sel.close()
-        for stream in chunks:
+        for stream in streams:
             stream.close()
 
 

@@ -35,7 +35,7 @@ from typing import Any
 from .backend import (AGENT, AUTH, CONFIG, LIMIT, NETWORK, Backend, Failure, Launch, Outcome,
                       StreamWatch, Usage, Verdict, iter_events, number, read_text_tail, text_of)
 from .display import (FAIL_MARK, OK_MARK, DisplayLine, _number, _system, _text_lines, _thinking,
-                      _tool, _tool_output, cut)
+                      _tool, _tool_output, as_list, cut)
 
 # "Reconnecting... waiting for network" lines in a row (no progress between them) that end the
 # attempt: codex prints one every 30-60 s forever once its own retries are spent.
@@ -355,7 +355,7 @@ def _codex_command(phase: str, item: dict[str, Any]) -> DisplayLine:
 
 
 def _codex_file_change(item: dict[str, Any]) -> DisplayLine:
-    changes = item.get("changes") if isinstance(item.get("changes"), list) else []
+    changes = as_list(item.get("changes"))
     parts = [f"{change.get('kind', 'edit')} {change.get('path', '?')}"
              for change in changes if isinstance(change, dict)]
     return _tool("patch", ", ".join(parts))

@@ -50,7 +50,7 @@ def _display(agent_type: str, raw_line: str) -> list[DisplayLine]:
     line = _strip_eol(raw_line)
     found = backend(agent_type) if known(agent_type) else None
     event = parse_event(line) if found is not None and found.json_stream else None
-    if event is None:
+    if event is None or found is None:
         return [DisplayLine("raw", line)]
     return found.display(event)
 
@@ -168,3 +168,13 @@ def sniff_stream_type(path: str, limit: int = 4096) -> str | None:
         if kind in ("system", "assistant", "user", "result") and ("message" in event or "subtype" in event):
             return "claude"
     return None
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` when an event's field is an object, else {} (events are untrusted JSON)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` when an event's field is an array, else []."""
+    return value if isinstance(value, list) else []

@@ -257,7 +257,7 @@ class GeminiWatch(StreamWatch):
 
 def result_failure(result: dict[str, Any], exit_code: int) -> Failure:
     """The failure of a ``result{status:"error"}``, in gemini's words."""
-    error = result.get("error") if isinstance(result.get("error"), dict) else {}
+    error = _display.as_dict(result.get("error"))
     raw = text_of(error.get("message")) or text_of(error.get("type")) or "gemini reported an error"
     message, code = api_message(raw)
     kind = classify(raw, code or http_status(exit_code))
@@ -410,8 +410,8 @@ def auth_type_selected(paths: list[str]) -> bool:
             return True
         if not isinstance(settings, dict):
             continue
-        security = settings.get("security") if isinstance(settings.get("security"), dict) else {}
-        auth = security.get("auth") if isinstance(security.get("auth"), dict) else {}
+        security = _display.as_dict(settings.get("security"))
+        auth = _display.as_dict(security.get("auth"))
         selected = text_of(auth.get("selectedType")) or text_of(settings.get("selectedAuthType"))
         if selected and selected != GATEWAY_AUTH:
             return True
@@ -481,7 +481,7 @@ def _text_chunk(text: str, delta: bool) -> list[DisplayLine]:
 
 
 def _result_line(event: dict[str, Any]) -> DisplayLine:
-    stats = event.get("stats") if isinstance(event.get("stats"), dict) else {}
+    stats = _display.as_dict(event.get("stats"))
     details = []
     if number(stats.get("total_tokens")):
         details.append(_display._count(number(stats["total_tokens"]), "token"))
@@ -491,7 +491,7 @@ def _result_line(event: dict[str, Any]) -> DisplayLine:
         details.append(f"{number(stats['duration_ms']) / 1000:.1f}s")
     tail = f" ({', '.join(details)})" if details else ""
     if event.get("status") == "error":
-        error = event.get("error") if isinstance(event.get("error"), dict) else {}
+        error = _display.as_dict(event.get("error"))
         message, _code = api_message(text_of(error.get("message")) or "error")
         return DisplayLine("result", f"{_display.FAIL_MARK} result: error: "
                            f"{_display.cut(message)}{tail}")

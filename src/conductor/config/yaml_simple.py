@@ -45,10 +45,10 @@ def simple_tree(data: bytes) -> Node | None:
         if content[0] == "#":
             continue
         indent = len(raw) - len(content)
-        content = _without_comment(content)
-        if content is None or not content.isascii():
+        kept = _without_comment(content)
+        if kept is None or not kept.isascii():
             return None
-        lines.append((number, indent, content))
+        lines.append((number, indent, kept))
     if not lines or lines[0][1] != 0:
         return None
     parser = _Parser(lines)

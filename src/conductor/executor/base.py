@@ -19,6 +19,8 @@ anything with the run-info's attribute names.
 
 from __future__ import annotations
 
+import os
+
 from ..record import Fields
 
 TYPE_CHECKING = False
@@ -43,6 +45,10 @@ class Placement(Fields):
     """
     executor: str = LOCAL
     run_id: str = ""
+    # whose run it is (never recorded: the run dir's path says it); an executor that names its
+    # jobs checks a job against these before it signals it (Slurm: the job's --comment)
+    project: str = ""
+    task: str = ""
     pid: int = 0
     pgid: int = 0
     start_time: int | None = None
@@ -58,7 +64,7 @@ class Placement(Fields):
     # what the process that started the run holds while it waits (local: the unreaped child);
     # never recorded, never compared (not in _compared), set by keyword only
     handle: Any = None
-    _compared = ("executor", "run_id", "pid", "pgid", "start_time", "runner_pid", "host",
+    _compared = ("executor", "run_id", "project", "task", "pid", "pgid", "start_time", "runner_pid", "host",
                  "host_boot_id", "job_id", "cluster", "host_pid", "host_pid_start",
                  "submit_time", "heartbeat_time")
 
@@ -155,10 +161,24 @@ class Executor:
         raise NotImplementedError
 
 
-def placement_of(info: Any) -> Placement:
-    """The placement a run-info records (a record without ``executor`` ran locally)."""
+def placement_of(info: Any, run_dir: str | None = None) -> Placement:
+    """The placement a run-info records (a record without ``executor`` ran locally).
+
+    ``run_dir``: where the record was read. The run's identity (run id, project, task) then
+    comes from that path, not from the record's own words: the record is writable by the agent,
+    and a stop must never be pointed at another run's job by editing it."""
+    run_id = info.run_id
+    project, task = getattr(info, "project_id", ""), getattr(info, "task_id", "")
+    if run_dir:
+        path = os.path.abspath(run_dir)
+        run_id = os.path.basename(path)
+        runs = os.path.dirname(path)
+        if os.path.basename(runs) == "runs":
+            task_dir = os.path.dirname(runs)
+            project, task = os.path.basename(os.path.dirname(task_dir)), os.path.basename(task_dir)
     return Placement(
-        executor=getattr(info, "executor", "") or LOCAL, run_id=info.run_id, pid=info.pid,
+        executor=getattr(info, "executor", "") or LOCAL, run_id=run_id, project=project,
+        task=task, pid=info.pid,
         pgid=info.pgid, start_time=info.start_time, runner_pid=info.runner_pid,
         host=getattr(info, "host", ""), host_boot_id=getattr(info, "host_boot_id", ""),
         job_id=getattr(info, "executor_job_id", ""),

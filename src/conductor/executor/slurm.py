@@ -18,6 +18,13 @@ Verbs map one to one onto Slurm's commands, run as programs (no Slurm library):
   which the runner forwards to its agent), ``grace`` seconds, then ``scancel --signal=KILL
   --full`` with ``force``. ``scancel`` is sent even to a job Slurm reports ended: it is the
   fence before a lost run is restarted.
+
+**Whose job it is.** The job id comes from the run's run-info, which the agent can write. So
+nothing is cancelled on the record's word: the same ``squeue`` that gives the state gives the
+job's user and ``--comment``, and a job that is not ours, or whose comment does not name this
+run's project, task and run (taken from the run dir's path, not from the record), is refused
+with one line and never signalled; ``observe`` reports it ended ("not this run's job"), so the
+loop does not wait on a stranger's job either.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import os
 import shlex
 import subprocess
 import time
+from typing import NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -67,6 +75,22 @@ class SlurmError(ConductorError):
     pass
 
 
+# what one squeue row says about a job: the fields of SQUEUE_FORMAT, the comment last (it is
+# free text and may hold the separator)
+SQUEUE_FORMAT = "--format=%i|%T|%N|%r|%U|%k"
+
+
+class Job(NamedTuple):
+    state: str
+    nodes: str
+    reason: str
+    uid: str
+    comment: str
+
+
+NO_JOB = Job("", "", "", "", "")
+
+
 def _tool(name: str) -> str:
     return os.environ.get(f"CONDUCTOR_SLURM_{name.upper()}", name)
 
@@ -102,8 +126,20 @@ def job_name(spec: StartSpec) -> str:
     return f"conductor:{spec.project}/{spec.task}"
 
 
-def job_comment(spec: StartSpec) -> str:
+def job_comment(spec: StartSpec | Placement) -> str:
+    """The ``--comment`` a run's job carries, and what a job must carry to be stopped as it."""
     return f"conductor project={spec.project} task={spec.task} run={spec.run_id}"
+
+
+def foreign(placement: Placement, job: Job) -> str:
+    """"" when ``job`` is the run's own job (this user's, its comment naming the placement's
+    project, task and run); else one line saying whose it is instead."""
+    if job.uid.strip().isdigit() and int(job.uid) != os.getuid():
+        return f"Slurm job {placement.job_id} is not this run's job (it belongs to uid {job.uid})"
+    if job.comment != job_comment(placement):
+        shown = job.comment if len(job.comment) <= 200 else job.comment[:200] + "..."
+        return f"Slurm job {placement.job_id} is not this run's job (its comment is {shown!r})"
+    return ""
 
 
 def batch_script(spec: StartSpec) -> str:
@@ -177,8 +213,11 @@ def _read_cache(folder: str, path: str) -> dict | None:
             os.close(fd)
         found = json.loads(data)
         if isinstance(found, dict) and isinstance(found.get("taken"), int) \
-                and isinstance(found.get("rows"), dict):
-            return found
+                and isinstance(found.get("rows"), dict) \
+                and all(isinstance(row, list) and len(row) == len(Job._fields)
+                        and all(isinstance(v, str) for v in row)
+                        for row in found["rows"].values()):
+            return found  # (a cache of an older shape, or garbage, is asked again)
     except (OSError, ValueError):
         pass
     return None
@@ -256,9 +295,9 @@ class SlurmExecutor(Executor):
 
     # ---- observe -----------------------------------------------------------------------
 
-    def queue(self, job_ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
-        """``{job id: (state, node list, reason)}`` from one ``squeue`` call; a job Slurm no
-        longer knows is absent."""
+    def queue(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        """``{job id: Job}`` from one ``squeue`` call; a job Slurm no longer knows is
+        absent."""
         ids = sorted({j for j in job_ids if j}, key=lambda j: (len(j), j))
         if not ids:
             return {}
@@ -269,17 +308,16 @@ class SlurmExecutor(Executor):
                 return {}
             raise
 
-    def _squeue(self, which: list[str]) -> dict[str, tuple[str, str, str]]:
-        out = self._run("squeue", ["--noheader", "--states=all", *which,
-                                   "--format=%i|%T|%N|%r"])
+    def _squeue(self, which: list[str]) -> dict[str, Job]:
+        out = self._run("squeue", ["--noheader", "--states=all", *which, SQUEUE_FORMAT])
         found = {}
         for line in out.splitlines():
-            parts = line.strip().split("|")
-            if len(parts) >= 4:
-                found[parts[0]] = (parts[1].strip(), parts[2].strip(), parts[3].strip())
+            parts = line.split("|", len(Job._fields))
+            if len(parts) == len(Job._fields) + 1:
+                found[parts[0].strip()] = Job._make([p.strip() for p in parts[1:-1]] + parts[-1:])
         return found
 
-    def shared_queue(self, placements: Sequence[Placement]) -> dict[str, tuple[str, str, str]]:
+    def shared_queue(self, placements: Sequence[Placement]) -> dict[str, Job]:
         """:meth:`queue` for ``placements``, shared between processes: every task loop polls
         its own run, so hundreds of loops would each run squeue every poll. One
         ``squeue --me --states=all`` (all of this user's jobs) is kept for
@@ -308,7 +346,7 @@ class SlurmExecutor(Executor):
         if all(p.job_id in rows or (p.submit_time is not None
                                     and p.submit_time < cached["taken"] - SKEW_NS)
                for p in placements if p.job_id):
-            return {j: tuple(rows[j]) for j in ids if j in rows}  # type: ignore[misc]
+            return {j: Job._make(rows[j]) for j in ids if j in rows}
         return self.queue(ids)
 
     def observe(self, placements: Sequence[Placement]) -> list[Observation]:
@@ -323,7 +361,11 @@ class SlurmExecutor(Executor):
             if not p.job_id:  # submitting: the placing side records the id in a moment
                 out.append(Observation(ALIVE, reason="submitting"))
                 continue
-            state, nodes, reason = queue.get(p.job_id, ("", "", ""))
+            row = queue.get(p.job_id, NO_JOB)
+            if row is not NO_JOB and foreign(p, row):  # a stranger's job: never waited on
+                out.append(Observation(ENDED, reason=foreign(p, row)))
+                continue
+            state, nodes = row.state, row.nodes
             if state in ALIVE_STATES or (state and state not in ENDED_STATES):
                 age = heartbeat_age(p, now) if state == "RUNNING" else None
                 if age is not None and age > self.heartbeat_stale:
@@ -338,7 +380,7 @@ class SlurmExecutor(Executor):
             facts = self._ended_facts([placements[i].job_id for i in ended])
             for i in ended:
                 job = placements[i].job_id
-                state, nodes, reason = queue.get(job, ("", "", ""))
+                state, nodes, reason = queue.get(job, NO_JOB)[:3]
                 code, why = None, ""
                 if job in facts:
                     f_state, code, f_reason, f_nodes = facts[job]
@@ -391,22 +433,33 @@ class SlurmExecutor(Executor):
     def _scancel(self, placement: Placement, signal_name: str) -> None:
         self._run("scancel", [f"--signal={signal_name}", "--full", placement.job_id])
 
+    def _job(self, placement: Placement) -> Job | None:
+        """The run's job as Slurm shows it now; None when Slurm no longer knows the id. A
+        :class:`SlurmError` names a job that is not this run's."""
+        job = self.queue([placement.job_id]).get(placement.job_id)
+        if job is not None and foreign(placement, job):
+            raise SlurmError(f"{foreign(placement, job)}; not cancelling it")
+        return job
+
     def _state(self, placement: Placement) -> str:
-        return self.queue([placement.job_id]).get(placement.job_id, ("", "", ""))[0]
+        job = self._job(placement)
+        return job.state if job is not None else ""
 
     def send_stop(self, placement: Placement) -> StopResult | None:
         if not placement.job_id:
             return StopResult("not-started", f"run {placement.run_id}: its job is being "
                                              "submitted; try again in a moment")
         try:
-            state = self._state(placement)
-            if state in QUEUED_STATES:  # nothing runs yet, and Slurm signals no pending job
+            job = self._job(placement)
+            if job is None:  # Slurm has forgotten it: nothing of it can run any more
+                return StopResult("gone")
+            if job.state in QUEUED_STATES:  # nothing runs yet; Slurm signals no pending job
                 self._run("scancel", [placement.job_id])
             else:
                 self._scancel(placement, "TERM")
         except SlurmError as exc:
             return StopResult("refused", f"run {placement.run_id}: {exc}")
-        if state not in ALIVE_STATES:
+        if job.state not in ALIVE_STATES:
             return StopResult("gone")
         return StopResult("stopped")
 

@@ -21,7 +21,7 @@ from ..record import replace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: `run-agent job` does not import typing
-    from typing import Any, Callable
+    from typing import Any, Callable, Mapping
 
 from ..agents import AgentError, commandline, detect_version, normalize_type
 from ..agents.backend import (SPAWN, TIMEOUT, Backend, Failure, Launch, Outcome, StreamWatch,
@@ -107,7 +107,7 @@ class JobResult:
 
 
 def agent_argv(agent: Any, launch: Launch | None = None,
-               environ: dict[str, str] | None = None) -> list[str]:
+               environ: Mapping[str, str] | None = None) -> list[str]:
     """The command line of one attempt, as the agent's backend builds it; a program that is
     not on PATH is an AgentError naming the agent and the binary."""
     found = backend_of(agent.type)
@@ -504,9 +504,10 @@ def _wait(group: AgentGroup, paths: dict[str, str], idle_timeout: float,
                     now_sizes = _sizes(paths)
                     progress = progress or now_sizes[1] != last[1]
                     last = now_sizes
-                if failure is None and usage_check is not None and watch.usage != seen_usage:
-                    seen_usage = watch.usage.copy()
-                    failure = usage_check(watch.usage)
+                usage = reader.watch.usage
+                if failure is None and usage_check is not None and usage != seen_usage:
+                    seen_usage = usage.copy()
+                    failure = usage_check(usage)
                 if failure is not None:
                     live.failure = failure
                     group.terminate()

@@ -34,7 +34,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable
 
-from ..agents.backend import Failure, Usage
+from ..agents.backend import NETWORK, Failure, Usage
 from ..bus import Message, MessageBus
 from ..errors import ConductorError
 from ..executor.base import ENDED, StartSpec, placement_of
@@ -105,6 +105,14 @@ def place_run(name: str, req: JobRequest, *, poll: float = POLL,
     info = update_run_info(info_path, lambda old: replace(old, **keys))
     if req.on_started:
         req.on_started(info)
+    if _stop_requested(req):
+        # the operator stopped the task while the job was being submitted, when there was no
+        # job id to cancel: the loop cancels it now (a later stop finds the id in the record)
+        try:
+            found.stop(placement_of(info, run_dir),
+                       grace if grace is not None else LOST_STOP_GRACE, True)
+        except (ConductorError, OSError):
+            pass
     try:
         return _watch(found, info_path, run_id, run_dir, bus, req, poll, sleep)
     finally:  # the node removes it once read; a job that never started leaves it to us
@@ -189,12 +197,15 @@ def _watch(found, info_path: str, run_id: str, run_dir: str, bus: MessageBus, re
                 return _result(info, run_dir)
             # lost: fence it before anything restarts (the executor's stop, forced)
             try:
-                found.stop(placement_of(info), LOST_STOP_GRACE, True)
+                found.stop(placement_of(info, run_dir), LOST_STOP_GRACE, True)
             except (ConductorError, OSError):
                 pass
             why = seen.reason or "the executor reports it ended"
             if _stop_requested(req):  # the operator's stop ended it (a queued job, say)
                 error = f"stopped by the operator before its runner recorded an end: {why}"
+            elif not info.host_pid and why.startswith("CANCELLED"):
+                # scancel'd in the queue (`stop` of the run dir, or by hand): nothing was lost
+                error = f"cancelled before its job started: {why}"
             else:
                 error = f"run lost: {why} (its runner recorded no end)"
             return _ended(info_path, run_id, run_dir, bus, req, error,
@@ -215,7 +226,9 @@ def _stop_requested(req: JobRequest) -> bool:
 
 
 def _ended(info_path: str, run_id: str, run_dir: str, bus: MessageBus, req: JobRequest,
-           error: str, exit_code: int) -> JobResult:
+           error: str, exit_code: int, kind: str = "") -> JobResult:
+    """Fail the run with ``error``. ``kind``: its failure kind ("": none; both are retried by
+    the loop, with backoff and the stuck check on identical failures)."""
     end = now_ns()
 
     def failed(old: RunInfo) -> RunInfo:
@@ -223,7 +236,7 @@ def _ended(info_path: str, run_id: str, run_dir: str, bus: MessageBus, req: JobR
             return old
         return replace(old, status="failed", end_time=end,
                        exit_code=exit_code if exit_code not in (0, None) else -1,
-                       error_summary=error)  # no failure kind: the loop retries it
+                       error_summary=error, failure=kind or old.failure)
 
     info = update_run_info(info_path, failed)
     try:
@@ -291,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem:  # fail the run with the reason instead of an agent's opaque network error
         layout = Layout(spec["root"])
         _ended(os.path.join(run_dir, RUN_INFO), os.path.basename(run_dir), run_dir,
-               MessageBus(layout.task_bus(req.project, req.task)), req, problem, -1)
+               MessageBus(layout.task_bus(req.project, req.task)), req, problem, -1, NETWORK)
         sys.stderr.write(f"placed run {run_dir}: {problem}\n")
         return 1
     result = run_job(req)

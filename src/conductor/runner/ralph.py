@@ -198,7 +198,8 @@ class RalphLoop:
                 continue
             try:
                 if info.executor not in ("", "local"):
-                    executor(info.executor).stop(placement_of(info), 10.0, True)
+                    executor(info.executor).stop(placement_of(info, os.path.dirname(path)),
+                                                 10.0, True)
                 heal_run(path, done_exists=done)
             except (ConductorError, OSError):
                 continue

@@ -72,11 +72,19 @@ def _read(run_dir: str) -> RunInfo | None:
 
 
 def _await_agent(run_dir: str, info: RunInfo, timeout: float, poll: float) -> RunInfo:
-    """A local record from before the agent was spawned (pid 0) while its runner lives: wait up
-    to ``timeout`` for the runner to record the agent (or to give up on it)."""
+    """A record from before its process exists: a local one before the agent was spawned (pid
+    0) while its runner lives, or a placed one whose job is being submitted (no job id yet).
+    Wait up to ``timeout`` for the runner to record the agent or the job id (or to give up)."""
     deadline = time.monotonic() + timeout
-    while (info.status == "running" and _local(info) and info.pid <= 0 and info.pgid <= 0
-           and info.runner_pid > 0 and run_alive(info) and time.monotonic() < deadline):
+
+    def waiting(info: RunInfo) -> bool:
+        if info.status != "running":
+            return False
+        if not _local(info):
+            return not info.executor_job_id
+        return info.pid <= 0 and info.pgid <= 0 and info.runner_pid > 0 and run_alive(info)
+
+    while waiting(info) and time.monotonic() < deadline:
         time.sleep(min(poll, 0.05, max(0.0, deadline - time.monotonic())))
         info = _read(run_dir) or info
     return info
@@ -118,13 +126,13 @@ def stop_run(run_dir: str, *, grace: float = DEFAULT_GRACE, force: bool = False,
         info = _await_agent(run_dir, info, grace, poll)
     elif info.status != "running":  # it ended after our SIGTERM and its runner recorded that
         return StopOutcome(info.run_id, True, f"Stopped run {info.run_id} "
-                                              f"({_label(info, _executor(info), placement_of(info))})")
+                                              f"({_label(info, _executor(info), placement_of(info, run_dir))})")
     if info.status != "running":
         return StopOutcome(info.run_id, False, "", f"run {info.run_id} is not running (status: {info.status})")
     if _local(info) and info.process_ownership == "external":
         raise StopError(f"run {info.run_id} is owned by an external process; stop it where it runs")
     found = _executor(info)
-    placement = placement_of(info)
+    placement = placement_of(info, run_dir)
     if signalled:
         placement = replace(placement, pgid=signalled)
     if _local(info):
@@ -334,7 +342,7 @@ def stop_task(layout: Layout, project: str, task: str, *, grace: float = DEFAULT
         except StopError as exc:
             outcomes.append(StopOutcome(info.run_id, False, "", str(exc), refused=True))
             continue
-        placement = placement_of(info)
+        placement = placement_of(info, path)
         if _local(info):  # the kernel's check first: a refused record is never signalled
             problem = leader_problem(info.run_id, info.pid, info.pgid, info.start_time)
             if problem:

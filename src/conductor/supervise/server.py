@@ -15,6 +15,7 @@ any of its loaded conductor modules changed on disk: an upgrade never runs old c
 from __future__ import annotations
 
 import gc
+import io
 import os
 import selectors
 import signal
@@ -398,6 +399,6 @@ def _reopen_stdio() -> None:
         encoding = getattr(old, "encoding", None) or "utf-8"
         errors = getattr(old, "errors", None) or "strict"
         stream = open(fd, mode, encoding=encoding, errors=errors, newline="\n", closefd=False)
-        if mode == "w":
+        if mode == "w" and isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(line_buffering=fd == 2 or os.isatty(fd))
         setattr(sys, name, stream)

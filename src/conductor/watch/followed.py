@@ -266,7 +266,7 @@ class FollowWatcher:
 
 
 def _read_events(fd: int) -> list[tuple[int, int, str]]:
-    out = []
+    out: list[tuple[int, int, str]] = []
     while True:
         try:
             data = os.read(fd, 65536)

@@ -26,7 +26,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import AsyncIterator
+from typing import AsyncGenerator, AsyncIterator
 
 from .events import Classifier, WatchEvent, dedupe, rescan_event
 from .poller import TreePoller
@@ -45,7 +45,7 @@ NETWORK_FS = frozenset({
 def filesystem_type(path: str, mountinfo: str = "/proc/self/mountinfo") -> str | None:
     """The file system type of the mount holding ``path`` (Linux), or None when unknown."""
     real = os.path.realpath(path)
-    best, best_type = "", None
+    best, best_type = "", None  # type: tuple[str, str | None]
     try:
         with open(mountinfo, encoding="utf-8", errors="replace") as f:
             for line in f:
@@ -56,7 +56,8 @@ def filesystem_type(path: str, mountinfo: str = "/proc/self/mountinfo") -> str |
                 mount = fields[4].replace("\\040", " ")
                 inside = real == mount or real.startswith(mount.rstrip("/") + "/")
                 if inside and len(mount) >= len(best):
-                    best, best_type = mount, (right.split() or [None])[0]
+                    words = right.split()
+                    best, best_type = mount, (words[0] if words else None)
     except OSError:
         return None
     return best_type
@@ -140,7 +141,8 @@ class RootWatcher:
                         return
                 if self._use_inotify():
                     self.mode, self.reason = INOTIFY, ""
-                    source = self._inotify(executor, halt, restarted)
+                    source: AsyncGenerator[list[WatchEvent], None] = \
+                        self._inotify(executor, halt, restarted)
                 else:
                     self.mode = POLLING
                     source = self._polling(executor, restarted)
@@ -167,7 +169,7 @@ class RootWatcher:
         return True
 
     async def _inotify(self, executor: ThreadPoolExecutor, halt: threading.Event,
-                       restarted: bool) -> AsyncIterator[list[WatchEvent]]:
+                       restarted: bool) -> AsyncGenerator[list[WatchEvent], None]:
         from watchfiles._rust_notify import RustNotify
         loop = asyncio.get_running_loop()
         stop_event = _AnyEvent(self._stop, halt)
@@ -221,7 +223,7 @@ class RootWatcher:
                 pass
 
     async def _polling(self, executor: ThreadPoolExecutor,
-                       restarted: bool) -> AsyncIterator[list[WatchEvent]]:
+                       restarted: bool) -> AsyncGenerator[list[WatchEvent], None]:
         loop = asyncio.get_running_loop()
         poller = TreePoller(self.root, cold_every=self.cold_every)
         await loop.run_in_executor(executor, poller.prime)

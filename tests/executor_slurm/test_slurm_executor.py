@@ -677,3 +677,30 @@ def test_a_task_stopped_while_its_job_is_being_submitted_stops_at_once(
     assert info.status == "failed" and info.error_summary.startswith("stopped by")
     assert stub.load()["jobs"]["101"]["state"] == "CANCELLED"
     assert not os.path.exists(os.path.join(layout.task_dir(PROJECT, TASK), "agent-ran"))
+
+
+def test_a_controller_that_cannot_be_reached_is_asked_once_for_every_process(
+        stub, monkeypatch, tmp_path):
+    """slurmctld down: squeue retries for MessageTimeout (10 s) before it fails. The first
+    process to ask remembers the failure for down_ttl, so the other loops, `list` and the
+    console read `unknown` at once instead of each waiting for squeue; and the failed
+    `squeue --me` is not asked again job by job."""
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    stub.job("91", state="RUNNING", node="cn1")
+    stub.set(fail={"squeue": [1, "slurm_load_jobs error: Unable to contact slurm controller "
+                                  "(connect failure)\n"]})
+    loops = [SlurmExecutor(), SlurmExecutor()]
+    for loop in loops:
+        loop.queue_ttl, loop.down_ttl = 1, 300
+    before = now_ns() - 60 * NS
+    seen = [loop.observe([_p("91", submit_time=before)])[0] for loop in loops]
+    assert [(o.state, o.reason) for o in seen] == [
+        (UNKNOWN, "squeue exited with code 1: slurm_load_jobs error: Unable to contact slurm "
+                  "controller (connect failure)")] * 2
+    assert stub.calls("squeue") == [["squeue", "--noheader", "--states=all", "--me",
+                                     "--format=%i|%T|%N|%r|%U|%k"]]
+    # the controller is back: once down_ttl has passed, the next poll asks Slurm again
+    stub.set(fail={})
+    loops[1].down_ttl = 0
+    (back,) = loops[1].observe([_p("91", submit_time=before)])
+    assert (back.state, back.host) == (ALIVE, "cn1") and len(stub.calls("squeue")) == 2

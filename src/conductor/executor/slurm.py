@@ -126,6 +126,12 @@ def job_name(spec: StartSpec) -> str:
     return f"conductor:{spec.project}/{spec.task}"
 
 
+def controller_away(exc: SlurmError) -> bool:
+    """Did the command fail because slurmctld could not be reached (down, failing over)?"""
+    text = str(exc)
+    return "Unable to contact slurm controller" in text or "no answer within" in text
+
+
 def job_comment(spec: StartSpec | Placement) -> str:
     """The ``--comment`` a run's job carries, and what a job must carry to be stopped as it."""
     return f"conductor project={spec.project} task={spec.task} run={spec.run_id}"
@@ -214,6 +220,7 @@ def _read_cache(folder: str, path: str) -> dict | None:
         found = json.loads(data)
         if isinstance(found, dict) and isinstance(found.get("taken"), int) \
                 and isinstance(found.get("rows"), dict) \
+                and isinstance(found.get("error", ""), str) \
                 and all(isinstance(row, list) and len(row) == len(Job._fields)
                         and all(isinstance(v, str) for v in row)
                         for row in found["rows"].values()):
@@ -247,6 +254,10 @@ class SlurmExecutor(Executor):
     heartbeat_stale = float(os.environ.get("CONDUCTOR_SLURM_HEARTBEAT_STALE", "120"))
     # how long one `squeue --me` answers every task loop's poll (0: each asks for its own jobs)
     queue_ttl = float(os.environ.get("CONDUCTOR_SLURM_QUEUE_TTL", "1"))
+    # how long "the controller cannot be reached" answers every process. With slurmctld down,
+    # squeue retries for MessageTimeout (10 s by default) before it fails: without this, every
+    # poll of every loop, every `list` and every console refresh would wait that long
+    down_ttl = float(os.environ.get("CONDUCTOR_SLURM_DOWN_TTL", "10"))
 
     def __init__(self) -> None:
         self._cluster: str | None = None
@@ -332,12 +343,19 @@ class SlurmExecutor(Executor):
         path = os.path.join(folder, f"squeue-{key}.json")
         now = time.time_ns()
         cached = _read_cache(folder, path)
-        if cached is None or not 0 <= now - cached["taken"] < self.queue_ttl * 1e9:
+        if cached is not None and cached.get("error") \
+                and 0 <= now - cached["taken"] < self.down_ttl * 1e9:
+            raise SlurmError(cached["error"])  # asked a moment ago: the controller is away
+        if cached is None or cached.get("error") \
+                or not 0 <= now - cached["taken"] < self.queue_ttl * 1e9:
             taken = time.time_ns()
             try:
                 rows = self._squeue(["--me"])
-            except SlurmError:
-                return self.queue(ids)
+            except SlurmError as exc:
+                if not controller_away(exc):
+                    return self.queue(ids)  # (an squeue without --me, say): ask by id
+                _write_cache(folder, path, {"taken": taken, "rows": {}, "error": str(exc)})
+                raise
             cached = {"taken": taken, "rows": rows}
             _write_cache(folder, path, cached)
         rows = cached["rows"]

@@ -177,18 +177,13 @@ def pick_executor(args, agent, config, environ, task_record: tuple[str, str] | N
     a one-line error. Precedence: --executor, the task's TASK-EXECUTOR (``task_record``: the
     runs root and the task dir; what a task started with --executor keeps across restarts),
     $CONDUCTOR_EXECUTOR, the agent's ``executor:``, ``defaults.executor``, local."""
-    from ..executor.registry import UnknownExecutor, executor
+    from ..executor.registry import executor
+    from ..store.task_executor import configured_executor, recorded_executor
     recorded = ""
     if not getattr(args, "executor", None) and task_record is not None:
-        from ..store.task_executor import path_of, read_task_executor
-        recorded = read_task_executor(*task_record)  # garbage, a link, a FIFO: one line
-        try:
-            executor(recorded) if recorded else None
-        except UnknownExecutor as exc:
-            raise UnknownExecutor(f"{path_of(task_record[1])}: {exc}") from None
-    name = (getattr(args, "executor", None) or recorded or environ.get("CONDUCTOR_EXECUTOR", "")
-            or getattr(agent, "executor", "") or
-            (config.defaults.executor if config is not None else "") or "local").strip().lower()
+        recorded = recorded_executor(*task_record)  # hostile or unknown: one line, the file
+    name = (getattr(args, "executor", None) or recorded or
+            configured_executor(agent, config, environ)[0]).strip().lower()
     executor(name)  # UnknownExecutor (a ConductorError): unknown executor "x" (known: ...)
     section = getattr(config, name, None) if config is not None and name != "local" else None
     options = section.options() if section is not None and hasattr(section, "options") else {}

@@ -5,7 +5,6 @@ jobs); an unknown name is one line naming it and the known names, and nothing is
 
 from __future__ import annotations
 
-import fcntl
 import os
 import subprocess
 import sys
@@ -18,7 +17,6 @@ from conductor.runner.ralph import TaskRequest, run_task
 from conductor.store import Layout, scan_root
 from conductor.store import task_executor
 from conductor.store.supervision import loop_alive
-from conductor.store.task_executor import write_task_executor
 
 from console.live import stop_everything, write_agent
 from waiting import wait_for
@@ -88,23 +86,32 @@ def test_the_loop_writes_the_record_while_it_holds_the_tasks_lock(runs_root, tmp
     assert _record(runs_root) == b"local\n"
 
 
-def test_a_start_refused_because_a_loop_runs_leaves_the_record_byte_for_byte(runs_root,
-                                                                           subprocess_env):
+def test_a_start_refused_because_a_loop_runs_leaves_the_record_byte_for_byte(
+        stub, runs_root, tmp_path, subprocess_env):
+    """A real loop on Slurm (its job stays queued, so the loop waits); a second start with
+    --executor local is refused with the lock's one line, and the record is untouched."""
+    stub.set(run=False)
+    config, _script = write_agent(tmp_path)
     task_dir = Layout(runs_root).task_dir(PROJECT, TASK)
-    os.makedirs(task_dir)
-    write_task_executor(runs_root, task_dir, "slurm")
-    before = os.stat(os.path.join(task_dir, "TASK-EXECUTOR"))
-    with open(os.path.join(task_dir, "TASK-LOOP.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # a loop runs the task
+    try:
+        started = orchestrator.start_task(runs_root, PROJECT, TASK, agent="sim", prompt="go",
+                                          config_path=config, executor="slurm")
+        wait_for(lambda: stub.calls("sbatch"), 30, 0.1, "the loop's first sbatch")
+        assert _record(runs_root) == b"slurm\n"
+        before = os.stat(os.path.join(task_dir, "TASK-EXECUTOR"))
         done = _run_agent("task", "--root", runs_root, "--project", PROJECT, "--task", TASK,
-                          "--agent", "codex", "--prompt", "go", "--executor", "local",
-                          env=subprocess_env)
-    assert done.returncode == 1
-    assert done.stderr == (f"Error: task {TASK} already has a running loop; stop it first "
-                           "(run-agent task stop)\n")
+                          "--config", config, "--agent", "sim", "--prompt", "go",
+                          "--executor", "local", env=subprocess_env)
+        assert done.returncode == 1
+        assert done.stderr == (f"Error: task {TASK} already has a running loop (pid "
+                               f"{started.pid}); stop it first (run-agent task stop)\n")
+        assert _record(runs_root) == b"slurm\n"
+        after = os.stat(os.path.join(task_dir, "TASK-EXECUTOR"))
+        assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+        assert loop_alive(task_dir)
+    finally:
+        stop_everything(runs_root)
     assert _record(runs_root) == b"slurm\n"
-    after = os.stat(os.path.join(task_dir, "TASK-EXECUTOR"))
-    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
 
 def test_task_resume_with_executor_moves_the_task_to_slurm(stub, runs_root, tmp_path,

@@ -84,6 +84,8 @@ def test_restart_on_slurm_records_it_and_the_new_run_is_a_slurm_job(env, stub): 
             chosen.value = "slurm"
             await pilot.press("ctrl+s")
             await until(pilot, lambda: app.screen is not dialog, 10, "dialog closed")
+            await until(pilot, lambda: str(app.query_one("#status-line").render()).startswith(
+                f"restart: {TASK} on slurm: start"), 30, "the restart's status line")
             await until(pilot, lambda: [i.status for i in _runs(root)] == ["completed"] * 2,
                         30, "the restarted run's end")
             await until(pilot, lambda: not loop_alive(Layout(root).task_dir(PROJECT, TASK)),

@@ -134,10 +134,16 @@ class Controller:
         """Stop the task if it runs and start it again; ``executor``: on that executor from
         now on (the new loop records it in TASK-EXECUTOR; None: as the task's record or the
         config says)."""
+        from dataclasses import replace
+
         from .. import orchestrator
-        return self._run("restart", project, task, lambda: orchestrator.restart_task(
+        result = self._run("restart", project, task, lambda: orchestrator.restart_task(
             self.root, project, task, grace=self.STOP_GRACE, agent=agent,
             config_path=self.config_path, executor=executor))
+        if result.ok and executor:
+            result = replace(result, message=result.message.replace(
+                f"{task} start", f"{task} on {executor}: start", 1))
+        return result
 
     def executor_now(self, project: str, task: str, agent: str | None, config=None,
                      environ=None) -> ExecutorNow:

@@ -59,6 +59,7 @@ def _register_task(sub) -> None:
                         help=f"default {_d(df.RESTART_DELAY)}; 0 means none")
     resume.add_argument("--timeout", type=duration, default=0.0)
     _budget_flags(resume)
+    _executor_flag(resume, again=True)
     resume.set_defaults(func=cmd_task_resume)
     tstop = verbs.add_parser("stop", help="stop a task: its loop and every live run")
     tstop.add_argument("--project", required=True)
@@ -118,6 +119,7 @@ def _register_resume(sub) -> None:
     resume_top.add_argument("--task", required=True)
     for flag in ("--project", "--root", "--config", "--agent", "--prompt", "--prompt-file"):
         resume_top.add_argument(flag, default=None)
+    _executor_flag(resume_top, again=True)
     resume_top.set_defaults(func=cmd_resume)
 
 
@@ -158,12 +160,15 @@ def _task_flags(p) -> None:
     _executor_flag(p)
 
 
-def _executor_flag(p) -> None:
+def _executor_flag(p, again: bool = False) -> None:
     """``--executor`` (issue 14): where the runs execute; default: $CONDUCTOR_EXECUTOR (set in
     a placed run, so its child runs go the same way), the agent's ``executor:``, the config's
-    ``defaults.executor``, else local."""
+    ``defaults.executor``, else local. ``again``: a resume or restart of an existing task,
+    whose TASK-EXECUTOR comes before the rest (and the flag replaces it)."""
     p.add_argument("--executor", default=None, metavar="NAME",
-                   help="where the runs execute: local (default) or slurm")
+                   help="where the task's runs execute from now on: local or slurm (default: "
+                        "as the task was started, TASK-EXECUTOR)" if again else
+                        "where the runs execute: local (default) or slurm")
 
 
 def pick_executor(args, agent, config, environ, task_record: tuple[str, str] | None = None
@@ -172,18 +177,13 @@ def pick_executor(args, agent, config, environ, task_record: tuple[str, str] | N
     a one-line error. Precedence: --executor, the task's TASK-EXECUTOR (``task_record``: the
     runs root and the task dir; what a task started with --executor keeps across restarts),
     $CONDUCTOR_EXECUTOR, the agent's ``executor:``, ``defaults.executor``, local."""
-    from ..executor.registry import UnknownExecutor, executor
+    from ..executor.registry import executor
+    from ..store.task_executor import configured_executor, recorded_executor
     recorded = ""
     if not getattr(args, "executor", None) and task_record is not None:
-        from ..store.task_executor import path_of, read_task_executor
-        recorded = read_task_executor(*task_record)  # garbage, a link, a FIFO: one line
-        try:
-            executor(recorded) if recorded else None
-        except UnknownExecutor as exc:
-            raise UnknownExecutor(f"{path_of(task_record[1])}: {exc}") from None
-    name = (getattr(args, "executor", None) or recorded or environ.get("CONDUCTOR_EXECUTOR", "")
-            or getattr(agent, "executor", "") or
-            (config.defaults.executor if config is not None else "") or "local").strip().lower()
+        recorded = recorded_executor(*task_record)  # hostile or unknown: one line, the file
+    name = (getattr(args, "executor", None) or recorded or
+            configured_executor(agent, config, environ)[0]).strip().lower()
     executor(name)  # UnknownExecutor (a ConductorError): unknown executor "x" (known: ...)
     section = getattr(config, name, None) if config is not None and name != "local" else None
     options = section.options() if section is not None and hasattr(section, "options") else {}
@@ -476,22 +476,20 @@ def cmd_task(args, environ=None, cwd=None) -> int:
 
 
 def _placement(args, agent, config, environ, s: sc.Scope | None = None) -> dict:
-    """The TaskRequest's executor fields. For a task (``s``): --executor is recorded in the
-    task's TASK-EXECUTOR, and without the flag that record comes before the config."""
+    """The TaskRequest's executor fields. For a task (``s``): without --executor the task's
+    TASK-EXECUTOR comes before the config; with it, the loop records the flag's executor there
+    once it holds the task's lock (``record_executor``), so a start refused because a loop runs
+    leaves the record as it was."""
     record = None
     if s is not None:
         from ..store import Layout
         root = s.root or ""
         record = (root, Layout(root).task_dir(s.project, s.task))
     where, options = pick_executor(args, agent, config, environ, record)
+    fields: dict = {"executor": where, "executor_options": options} if where != "local" else {}
     if record is not None and getattr(args, "executor", None):
-        from ..store import safefs
-        from ..store.supervision import loop_alive
-        from ..store.task_executor import write_task_executor
-        if not loop_alive(record[1]):  # a running loop refuses this start: its record stays
-            safefs.makedirs(*record)
-            write_task_executor(*record, where)
-    return {"executor": where, "executor_options": options} if where != "local" else {}
+        fields.update(executor=where, record_executor=True)
+    return fields
 
 
 def _check_worktree_source(args, cwd) -> str:
@@ -561,6 +559,14 @@ def _existing(args, environ, cwd) -> sc.Scope:
     return sc.resolve(args, environ, cwd or os.getcwd(), task="given")
 
 
+def _known_executor(name: str | None) -> None:
+    """An unknown ``--executor``: one line naming it and the known ones, before anything is
+    printed or touched."""
+    if name:
+        from ..executor.registry import executor
+        executor(name)
+
+
 def cmd_task_resume(args, environ=None, cwd=None) -> int:
     from ..orchestrator import clear_stop_markers, resumable_task_dir
     from ..runner.ralph import TaskRequest, run_task
@@ -568,16 +574,19 @@ def cmd_task_resume(args, environ=None, cwd=None) -> int:
     s = _existing(args, environ, cwd)
     task_dir = resumable_task_dir(s.root, s.project, s.task)
     check_written_text(args, s.root)
+    _known_executor(args.executor)
     sys.stderr.write(f"Resuming task: {s.task}\n")
-    clear_stop_markers(task_dir)
     agent, config = load_agent(args.config, args.agent)
+    # an unknown --executor or a bad TASK-EXECUTOR: one line, before any marker is cleared
+    placement = _placement(args, agent, config, environ, s)
+    clear_stop_markers(task_dir)
     run_task(TaskRequest(root=s.root, project=s.project, task=s.task, agent=agent, cwd=args.cwd,
                          secrets=collect_secrets(config, environ),
                          max_attempts=args.max_restarts, restart_delay=args.restart_delay,
                          child_wait_timeout=args.child_wait_timeout or df.CHILD_WAIT,
                          child_poll_interval=args.child_poll_interval or df.CHILD_POLL,
                          idle_timeout=args.timeout, resume=True, environ=environ,
-                         **loop_options(args, config)))
+                         **loop_options(args, config), **placement))
     return 0
 
 
@@ -586,6 +595,9 @@ def cmd_resume(args, environ=None, cwd=None) -> int:
     environ = dict(os.environ if environ is None else environ)
     s = _existing(args, environ, cwd)
     task_dir = resumable_task_dir(s.root, s.project, s.task, need_task_md=False)
+    if args.executor and not args.agent:
+        raise UsageError("--executor needs --agent (resume runs the loop only with --agent)")
+    _known_executor(args.executor)
     if args.agent:
         check_written_text(args, s.root)
         read_prompt(args.prompt, args.prompt_file)  # refused before the task is touched

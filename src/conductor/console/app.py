@@ -898,6 +898,28 @@ class ConductorApp(App[None]):
         else:
             go()
 
+    def action_restart_task_with(self) -> None:
+        """`R`: the restart dialog, with the executor the task's runs go to from now on."""
+        task = self._selected_task("restart")
+        if task is not None:
+            self._open_restart_dialog(task, self.controller.agent_for(task))
+
+    @work(thread=True, group="restart-dialog", exclusive=True, exit_on_error=False)
+    def _open_restart_dialog(self, task: TaskView, agent: str | None) -> None:
+        """Where the task runs now is read here (its TASK-EXECUTOR), off the event loop."""
+        from ..executor.registry import names
+        from .screens.restart import RestartScreen
+        now = self.controller.executor_now(task.project, task.task, agent, self.config)
+        screen = RestartScreen(task.task, running=task.loop_alive or task.status in (
+            "running", "loop-dead", "needs-you"), grace=CONSOLE_GRACE, agent=agent,
+            names=list(names()), current=now.name, source=now.source, error=now.error)
+
+        def chosen(choice) -> None:
+            if choice is not None:
+                self._control("restart", lambda: self.controller.restart(
+                    task.project, task.task, agent=agent, executor=choice.executor))
+        self.call_from_thread(self.push_screen, screen, chosen)
+
     async def action_post_message(self, question: BusMessage | None = None) -> None:
         from .screens import PostMessageScreen
         project, task, _run = self.current()

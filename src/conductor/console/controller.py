@@ -33,6 +33,16 @@ class ActionResult:
         return self.message if self.ok else f"{self.action}: {self.message}"
 
 
+@dataclass(frozen=True)
+class ExecutorNow:
+    """Where a task's runs go when it is started again without a choice: ``name``, and
+    ``source``: TASK-EXECUTOR, $CONDUCTOR_EXECUTOR, the agent's executor:, defaults.executor or
+    the default. ``error``: the task's record could not be read (one line naming the file)."""
+    name: str
+    source: str
+    error: str = ""
+
+
 def describe(action: str, result: Any, task: str) -> str:
     """The status-line words for a verb's return value."""
     if action == "stop":
@@ -119,11 +129,42 @@ class Controller:
         return self._run("stop run", project, task, lambda: orchestrator.stop_run(
             self.root, project, task, run, force=True, grace=self.STOP_GRACE))
 
-    def restart(self, project: str, task: str, *, agent: str | None) -> ActionResult:
+    def restart(self, project: str, task: str, *, agent: str | None,
+                executor: str | None = None) -> ActionResult:
+        """Stop the task if it runs and start it again; ``executor``: on that executor from
+        now on (the new loop records it in TASK-EXECUTOR; None: as the task's record or the
+        config says)."""
+        from dataclasses import replace
+
         from .. import orchestrator
-        return self._run("restart", project, task, lambda: orchestrator.restart_task(
+        result = self._run("restart", project, task, lambda: orchestrator.restart_task(
             self.root, project, task, grace=self.STOP_GRACE, agent=agent,
-            config_path=self.config_path))
+            config_path=self.config_path, executor=executor))
+        if result.ok and executor:
+            result = replace(result, message=result.message.replace(
+                f"{task} start", f"{task} on {executor}: start", 1))
+        return result
+
+    def executor_now(self, project: str, task: str, agent: str | None, config=None,
+                     environ=None) -> ExecutorNow:
+        """Where a restart of the task would run it without a choice (reads the task dir:
+        call it off the event loop): its TASK-EXECUTOR, else what the config picks for
+        ``agent`` (a started loop inherits ``environ``, $CONDUCTOR_EXECUTOR included)."""
+        from ..errors import ConductorError
+        from ..store import Layout
+        from ..store.task_executor import configured_executor, recorded_executor
+        error = ""
+        try:
+            recorded = recorded_executor(self.root, Layout(self.root).task_dir(project, task))
+        except ConductorError as exc:  # a hostile record: said in the dialog, then replaced
+            recorded, error = "", str(exc)
+        if recorded:
+            return ExecutorNow(recorded, "TASK-EXECUTOR")
+        if not agent and config is not None:
+            agent = config.defaults.agent or None
+        name, source = configured_executor(self.agents.get(agent or ""), config,
+                                           os.environ if environ is None else environ)
+        return ExecutorNow(name, source, error)
 
     def post(self, project: str, task: str | None, msg_type: str, body: str, *,
              shown_task: str = "") -> ActionResult:

@@ -43,6 +43,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("stop_task", "x", "stop_task", "Stop task", "Tasks", control=True),
     ActionSpec("stop_run", "X", "stop_run", "Stop run", "Tasks", control=True, show=False),
     ActionSpec("restart_task", "r", "restart_task", "Restart task", "Tasks", control=True),
+    ActionSpec("restart_task_with", "R", "restart_task_with",
+               "Restart task on another executor (dialog)", "Tasks", control=True, show=False),
     ActionSpec("post_message", "m", "post_message", "Post message", "Tasks", control=True),
     ActionSpec("duplicate_task", "N", "duplicate_task", "Duplicate task (new-task dialog)",
                "Tasks", control=True, show=False),
@@ -184,6 +186,10 @@ WIDGET_KEYS: dict[str, tuple[ActionSpec, ...]] = {
     "review": (
         _spec("review.cancel", "escape", "cancel", "Cancel", "Dialogs", show=True),
         _spec("review.submit", "ctrl+s", "submit", "Send", "Dialogs", show=True),
+    ),
+    "restart": (
+        _spec("restart.cancel", "escape", "cancel", "Cancel", "Dialogs", show=True),
+        _spec("restart.submit", "ctrl+s", "submit", "Restart", "Dialogs", show=True),
     ),
     "archive": (
         _spec("archive.restore", "r", "restore", "Restore (enter on a row too)", "Dialogs",

@@ -114,6 +114,8 @@ def start_task(root: str, project: str, task: str, *, agent: str | None = None,
     ``executor``: where the task's runs execute (``--executor``; None: as the task's record or
     the config says, docs/scale-out.md)."""
     task_dir = _task_dir(root, project, task)
+    if executor:
+        executor = _known_executor(executor)  # one line, before anything is launched
     if worktree and not cwd:
         cwd = os.getcwd()  # the supervisor runs in the task dir: the repository is ours
     if _loop_alive(task_dir):
@@ -581,15 +583,30 @@ def resume_task(root: str, project: str, task: str, **kwargs) -> StartResult:
 
 
 def restart_task(root: str, project: str, task: str, *, grace: float = defaults.CONSOLE_GRACE,
-                 **kwargs) -> StartResult:
+                 executor: str | None = None, **kwargs) -> StartResult:
     """Stop the task if it runs (loop and runs), then start it again with the restart prefix.
     A task where nothing runs is not stopped (no STOP-REQUESTED is written): a start that
-    fails then leaves its markers exactly as they were."""
+    fails then leaves its markers exactly as they were.
+
+    ``executor``: run the task on this executor from now on; the new loop records it in the
+    task's TASK-EXECUTOR once it holds the lock. An unknown name is refused (one line naming it
+    and the known ones) before anything is stopped or written. None: as the record, else the
+    config, says."""
     task_dir = _task_dir(root, project, task)
+    if executor:
+        executor = _known_executor(executor)
     if not safefs.is_dir(Layout(root).root, task_dir):
         raise UsageError(f"task not found: {project}/{task}")
     if task_liveness(root, project, task):
         _stop.stop_task(Layout(root), project, task, grace=grace, force=True)
         if not wait_loop_gone(task_dir, timeout=grace + defaults.LOOP_EXIT_WAIT):
             raise ConductorError(f"task {task}: the old loop did not exit; try again")
-    return resume_task(root, project, task, **kwargs)
+    return resume_task(root, project, task, executor=executor, **kwargs)
+
+
+def _known_executor(name: str) -> str:
+    """``name`` as a known executor's name; else one line naming it and the known ones
+    (:class:`conductor.executor.registry.UnknownExecutor`)."""
+    from ..executor.registry import executor
+    executor(name)
+    return name.strip().lower()

@@ -94,6 +94,9 @@ class TaskRequest:
     worktree: Any = None
     # hooks and the webhook (conductor.alerts.targets.Targets, from the config; None: none)
     alerts: Any = None
+    # issue 14: the executor was chosen explicitly (--executor, the console's dialogs): the loop
+    # records it in TASK-EXECUTOR once it holds the task's lock (a start refused leaves the record)
+    record_executor: bool = False
 
 
 @dataclass
@@ -144,6 +147,7 @@ class RalphLoop:
                 if req.clear_markers:
                     clear_done(self.task_dir)
                     clear_cancelled(self.task_dir)
+                self._record_executor()
                 loopstate.clear_loop_state(self.task_dir)  # stuck/failed end with a new start
                 self._start_alerts()
                 self._heal_stale_runs()
@@ -203,6 +207,18 @@ class RalphLoop:
                 heal_run(path, done_exists=done)
             except (ConductorError, OSError):
                 continue
+
+    def _record_executor(self) -> None:
+        """TASK-EXECUTOR (issue 14): the executor chosen for this start, written under the lock,
+        so that a start refused because a loop runs never changes what that loop runs on."""
+        if not self.req.record_executor:
+            return
+        from ..store.task_executor import write_task_executor
+        try:
+            write_task_executor(self.layout.root, self.task_dir, self.req.executor or "local")
+        except (ConductorError, OSError) as exc:  # a directory planted there: one line
+            self.post("ERROR", f"task not started: {exc}")
+            raise TaskError(str(exc)) from None
 
     def _worktree(self) -> None:
         """The task's worktree (created once, under the lock; reused by every later start):

@@ -44,3 +44,29 @@ def read_task_executor(root: str, task_dir: str) -> str:
         raise LayoutError(f"{path}: executor: not an executor name (delete the file, or start "
                           "the task with --executor)")
     return name
+
+
+def recorded_executor(root: str, task_dir: str) -> str:
+    """The task's TASK-EXECUTOR as a known executor's name; "" when there is none. A hostile
+    record or an executor this conductor does not know: one line naming the file."""
+    from ..executor.registry import UnknownExecutor, executor
+    name = read_task_executor(root, task_dir)  # garbage, a link, a FIFO: one line
+    if name:
+        try:
+            executor(name)
+        except UnknownExecutor as exc:
+            raise UnknownExecutor(f"{path_of(task_dir)}: {exc}") from None
+    return name
+
+
+def configured_executor(agent, config, environ) -> tuple[str, str]:
+    """(name, where it comes from) when neither a flag nor the task's record says:
+    $CONDUCTOR_EXECUTOR, the agent's ``executor:``, the config's ``defaults.executor``, local.
+    The name is not checked here."""
+    for name, source in ((environ.get("CONDUCTOR_EXECUTOR", ""), "$CONDUCTOR_EXECUTOR"),
+                         (getattr(agent, "executor", "") or "", "the agent's executor:"),
+                         (config.defaults.executor if config is not None else "",
+                          "defaults.executor")):
+        if name and name.strip():
+            return name.strip().lower(), source
+    return "local", "the default"

@@ -78,5 +78,34 @@ def test_slurm_chosen_in_the_dialog_submits_the_tasks_run_to_slurm(env, stub):  
                         30, "the run's record")
             (run,) = _runs(root, "placed")
             assert run.info.executor == "slurm" and run.info.executor_job_id == "101"
+            # chosen: recorded, so restarts and resumes place the task's runs there too
+            record = os.path.join(root, "placed", task_id, "TASK-EXECUTOR")
+            await until(pilot, lambda: os.path.exists(record), 30, "TASK-EXECUTOR")
+            assert open(record).read() == "slurm\n"
+
+    asyncio.run(scenario())
+
+
+def test_the_configs_own_pick_left_as_it_is_is_not_recorded(env, stub):  # noqa: F811
+    """As `run-agent task` without --executor: a task started with the executor the config
+    picks anyway follows the config later; nothing is written to TASK-EXECUTOR."""
+    root, config = env
+
+    async def scenario():
+        app = ConductorApp(root, config_path=config, watch=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, NewTaskScreen), 10, "dialog")
+            dialog = app.screen
+            assert dialog.query_one("#new-executor", Select).value == "local"
+            dialog.query_one("#new-project").value = "kept"
+            task_id = dialog.query_one("#new-task").value
+            dialog.query_one("#new-prompt").text = "STUB: ok"
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: app.screen is not dialog, 30, "dialog closed")
+            await until(pilot, lambda: [r for r in _runs(root, "kept") if not r.orphan],
+                        30, "the task's first run")
+            assert not os.path.lexists(os.path.join(root, "kept", task_id, "TASK-EXECUTOR"))
 
     asyncio.run(scenario())

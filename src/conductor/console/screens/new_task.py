@@ -237,13 +237,13 @@ class NewTaskScreen(ModalScreen[str | None]):
         return self._executor_names_shown
 
     def _executor_default(self) -> str:
-        """What the config picks for the chosen agent: its ``executor:``, else the defaults',
-        else local (runner_cmd.pick_executor without the flag and the environment)."""
+        """Where the chosen agent's runs go when nobody chooses: $CONDUCTOR_EXECUTOR, its
+        ``executor:``, the defaults', local (runner_cmd.pick_executor without the flag)."""
+        import os
+        from ...store.task_executor import configured_executor
         config = getattr(self.app, "config", None)
         agent = config.agents.get(self.agent) if config is not None else None
-        name = (getattr(agent, "executor", "") or
-                (config.defaults.executor if config is not None else "") or "local")
-        return name.strip().lower()
+        return configured_executor(agent, config, os.environ)[0]
 
     def on_select_changed(self, event: Select.Changed) -> None:
         """Another agent: the executor follows the config's pick for it."""
@@ -276,8 +276,13 @@ class NewTaskScreen(ModalScreen[str | None]):
             executor=self._chosen_executor())
 
     def _chosen_executor(self) -> str:
+        """The operator's choice; "" when it is what the config picks anyway, so that, as with
+        `run-agent task` without --executor, nothing is recorded in TASK-EXECUTOR and the task
+        follows the config."""
         value = self.query_one("#new-executor", Select).value
-        return value if isinstance(value, str) else ""
+        if not isinstance(value, str) or value == self._executor_default():
+            return ""
+        return value
 
     @property
     def error_text(self) -> str:

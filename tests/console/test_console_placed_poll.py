@@ -49,7 +49,9 @@ def _record(root: str, **changes) -> None:
 def test_a_placed_runs_change_shows_without_a_watch_event(stub, tmp_path, monkeypatch):
     root = str(tmp_path / "runs")
     os.makedirs(root)
-    stub.job("101", state="RUNNING", node="stubnode")
+    # the job as sbatch submitted it: its comment names this run (nothing else is stopped)
+    stub.job("101", state="RUNNING", node="stubnode",
+             comment=f"conductor project={P} task={T} run={RUN}")
     _record(root)
     monkeypatch.setattr(ConductorApp, "placed_poll", 0.3)
     ref = NodeRef("run", P, T, RUN)

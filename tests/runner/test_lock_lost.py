@@ -7,10 +7,21 @@ the supervisor re-opens the file and takes the lock again, or finds another real
 it, stops its run through the executor seam and exits non-zero.
 """
 
+import errno
+import fcntl
 import os
+import signal
 import subprocess
 import sys
+import threading
 
+import pytest
+
+from conductor import locking
+from conductor.config.model import AgentConfig
+from conductor.executor import registry
+from conductor.runner import supervisor
+from conductor.runner.ralph import LockLost, TaskRequest, run_task
 from conductor.store.loopstate import read_loop_state
 
 from .helpers import PROJECT, TASK, bus, runs, task_dir, wait_for
@@ -100,7 +111,8 @@ def test_a_lock_another_loop_took_stops_the_run_and_the_loop(stubs, tmp_path):
         assert (loop.returncode, err) == (1, f"Error: {line}\n")
         assert not _alive(first.pid)  # its run was stopped before it exited
         mine = [i for i in runs(stubs.root) if i.runner_pid == loop.pid]
-        assert [(i.run_id, i.status) for i in mine] == [(first.run_id, "failed")]
+        assert [(i.run_id, i.status, i.error_summary) for i in mine] == [
+            (first.run_id, "failed", "stopped by operator (agent terminated (SIGTERM))")]
         # one agent runs now: the other loop's
         running = wait_for(lambda: [i for i in runs(stubs.root) if i.status == "running"])
         assert [i.runner_pid for i in running] == [other.pid]
@@ -153,3 +165,72 @@ def test_a_removed_lock_file_is_taken_again(stubs, tmp_path):
     assert lines(stubs.root, "WARN") == [
         f"lost the task lock ({LOCK} was removed) and took it again; going on"]
     assert [i.status for i in runs(stubs.root)] == ["completed"]
+
+
+# ---- a placed run, in process: the stop goes through its executor ------------------------------
+
+@pytest.fixture
+def fake(monkeypatch):
+    monkeypatch.setitem(registry._MODULES, "fake", f"{__package__}.fake_executor")  # this test only
+    found = registry.executor("fake")
+    found.reset()
+    yield found
+    for proc in found.jobs.values():
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    registry._LOADED.pop("fake", None)
+
+
+def test_a_lost_lock_stops_a_placed_run_through_its_executor(fake, runs_root, tmp_path,
+                                                              subprocess_env, monkeypatch):
+    lose = threading.Event()
+
+    def still_held(fd, record):  # the server let the lease lapse, and stays unreachable
+        if lose.is_set():
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real(fd, record)
+
+    real = locking.still_held
+    monkeypatch.setattr(locking, "still_held", still_held)
+    monkeypatch.setattr(locking, "try_exclusive",
+                        lambda fd: errno.EIO if lose.is_set() else 0)
+    monkeypatch.setattr(supervisor, "PROBE_INTERVAL", 0.05)
+    monkeypatch.setattr(supervisor, "RETAKE_PAUSE", 0.01)
+    script = tmp_path / "agent.py"
+    script.write_text("import time\ntime.sleep(60)\n")
+    req = TaskRequest(root=runs_root, project=PROJECT, task=TASK, prompt="go",
+                      agent=AgentConfig(name="scripted", type="command",
+                                        command=[sys.executable, str(script)]),
+                      executor="fake", placed_poll=0.05, restart_delay=0.01,
+                      environ=subprocess_env)
+    ended = {}
+
+    def loop():
+        try:
+            run_task(req)
+        except LockLost as exc:
+            ended["error"] = str(exc)
+
+    thread = threading.Thread(target=loop)
+    thread.start()
+    try:
+        wait_for(lambda: [i for i in runs(runs_root) if i.host_pid > 0], what="the placed agent")
+        lose.set()
+        thread.join(timeout=60)
+    finally:
+        if thread.is_alive():
+            for proc in fake.jobs.values():
+                os.killpg(proc.pid, signal.SIGKILL)
+            thread.join()
+    line = (f"lost the task lock (EIO on {LOCK}): could not take it again (EIO on {LOCK}), so "
+            "another loop may own this task now; not starting more runs")
+    assert ended == {"error": line}
+    # stopped through the executor (forced, as `task stop --force`), and never started again
+    assert [entry for entry in fake.log if entry[0] != "observe"] == [
+        ("start", "fake-1"), ("stop", "fake-1", True)]
+    (info,) = runs(runs_root)
+    assert (info.status, info.error_summary) == ("failed", "agent terminated (SIGTERM)")
+    assert lines(runs_root, "ERROR") == [line]
+    assert read_loop_state(task_dir(runs_root)).reason == line

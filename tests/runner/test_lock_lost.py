@@ -234,3 +234,35 @@ def test_a_lost_lock_stops_a_placed_run_through_its_executor(fake, runs_root, tm
     assert (info.status, info.error_summary) == ("failed", "agent terminated (SIGTERM)")
     assert lines(runs_root, "ERROR") == [line]
     assert read_loop_state(task_dir(runs_root)).reason == line
+
+
+# ---- the probe itself ---------------------------------------------------------------------------
+
+def test_the_probe_keeps_a_held_lock_and_sees_a_replaced_file_taken_by_another(tmp_path,
+                                                                             monkeypatch):
+    monkeypatch.setattr(supervisor, "PROBE_INTERVAL", 3600.0)  # the test probes, not the watchdog
+    monkeypatch.setattr(supervisor, "RETAKE_PAUSE", 0.01)
+    td = tmp_path / "runs" / PROJECT / TASK
+    td.mkdir(parents=True)
+    lost = []
+    lock = supervisor.SupervisorLock(str(td), TASK, on_lost=lambda *a: lost.append(a))
+    lock.acquire()
+    try:
+        record = (td / LOCK).read_bytes()
+        assert lock.verify() and lock.verify()
+        assert (td / LOCK).read_bytes() == record and lost == []
+        # another loop locks a new file of that name beside ours
+        os.rename(td / LOCK, td / "old.lock")
+        fd = os.open(td / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, b"pid: 999\n")
+            assert lock.verify() is False
+        finally:
+            os.close(fd)
+    finally:
+        lock.release()
+    assert lost == [(f"lost the task lock ({LOCK} was replaced by another file): another loop "
+                     "holds it now (pid 999); not starting more runs", True)]
+    assert lock.verify() is False  # once lost, lost: no second report
+    assert len(lost) == 1

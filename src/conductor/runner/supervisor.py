@@ -35,25 +35,21 @@ from ..timefmt import format_rfc3339nano, now_ns
 PROBE_INTERVAL = 10.0  # seconds between the watchdog's probes (an NFSv4 lease is 90 s)
 RETAKE_TRIES = 5       # attempts at taking a lost lock again ...
 RETAKE_PAUSE = 0.5     # ... this far apart (about 2 s in all, plus the calls themselves)
-MAY = ", so another loop may own this task now"
+MAY = "so another loop may own this task now"
 
 
 class LoopBusy(ConductorError):
     pass
 
 
-def _fault(exc: BaseException, doing: str = "") -> str:
+def _fault(exc: BaseException) -> str:
     """"EIO on TASK-LOOP.lock", "TASK-LOOP.lock is locked by another process", ..."""
     code = getattr(exc, "errno", None)
     if code is not None and locking.busy(code):
         return f"{TASK_LOOP_LOCK} is locked by another process"
     if code:
-        return f"{errno.errorcode.get(code, str(code))} on {TASK_LOOP_LOCK}{doing}"
-    return f"{TASK_LOOP_LOCK}: {exc}"
-
-
-def _describe(exc: BaseException) -> str:
-    return _fault(exc) if isinstance(exc, OSError) else str(exc)
+        return f"{errno.errorcode.get(code, str(code))} on {TASK_LOOP_LOCK}"
+    return str(exc) if isinstance(exc, ConductorError) else f"{TASK_LOOP_LOCK}: {exc}"
 
 
 class SupervisorLock:
@@ -156,18 +152,18 @@ class SupervisorLock:
             try:
                 fd = safefs.open_file(root, path, os.O_RDWR | os.O_CREAT, 0o644)
             except (OSError, ConductorError) as exc:
-                problem, taken = f"could not open it again ({_describe(exc)})" + MAY, False
+                problem, taken = f"could not open it again ({_fault(exc)}), {MAY}", False
                 continue
             assert fd is not None
             code = locking.try_exclusive(fd)
             if code == 0:
                 try:
                     os.ftruncate(fd, 0)
-                    locking.still_held(fd, self._record)
+                    locking.still_held(fd, self._record)  # our record again, flushed
                     st = os.fstat(fd)
                 except OSError as exc:
                     self._close_fd(fd)
-                    problem, taken = f"could not take it again ({_fault(exc)})" + MAY, False
+                    problem, taken = f"could not take it again ({_fault(exc)}), {MAY}", False
                     continue
                 self.fd, self._ident = fd, (st.st_dev, st.st_ino)
                 return "", False
@@ -176,7 +172,8 @@ class SupervisorLock:
                 pid = holder_pid(self.task_dir)
                 problem, taken = "another loop holds it now" + (f" (pid {pid})" if pid else ""), True
             else:
-                problem, taken = f"could not take it again ({_fault(OSError(code, ''))})" + MAY, False
+                fault = _fault(OSError(code, os.strerror(code)))
+                problem, taken = f"could not take it again ({fault}), {MAY}", False
         return problem, taken
 
     def _watch(self) -> None:

@@ -65,6 +65,7 @@ class SupervisorLock:
         self.lost = ""                # that line, once lost
         self.taken = False            # ... and another process holds the lock now
         self._record = b""
+        self._write_probe = False  # a network file system: the probe writes the record too
         self._ident: tuple[int, int] | None = None
         self._mutex = threading.Lock()  # the watchdog and the loop both probe
         self._done = threading.Event()
@@ -87,6 +88,7 @@ class SupervisorLock:
         record = f"pid: {os.getpid()}\nstarted: {format_rfc3339nano(now_ns())}\n".encode()
         os.pwrite(fd, record, 0)
         self.fd, self._record = fd, record
+        self._write_probe = locking.fs_type(fd) not in locking.LOCAL_FILE_SYSTEMS
         st = os.fstat(fd)
         self._ident = (st.st_dev, st.st_ino)
         if self.on_lost is not None:
@@ -124,7 +126,7 @@ class SupervisorLock:
         """"" while we hold the lock; else the fault, in a few words."""
         assert self.fd is not None
         try:
-            locking.still_held(self.fd, self._record)
+            locking.still_held(self.fd, self._record if self._write_probe else b"")
         except OSError as exc:
             return _fault(exc)
         # the name must still name the file we lock: a removed or replaced TASK-LOOP.lock

@@ -49,7 +49,7 @@ def _install(trigger: str) -> None:
         except OSError:
             return ""
 
-    def still_held(fd: int, record: bytes) -> None:
+    def still_held(fd: int, record: bytes = b"") -> None:
         try:
             with open(trigger) as f:
                 mode = f.read().strip()
@@ -62,7 +62,7 @@ def _install(trigger: str) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)  # the lease lapsed: the server dropped our lock
         open(trigger + ".released", "w").close()
         if mode == "taken":
-            ours = record.decode().partition("\n")[0]
+            ours = f"pid: {os.getpid()}"
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and not (
                     locking.is_locked(path) and record_pid(path) not in ("", ours)):

@@ -43,12 +43,14 @@ def _task_argv(stubs, prompt):
             "--task", TASK, "--agent", "codex", "--prompt", prompt, "--restart-delay", "10ms"]
 
 
-def start_faulty_loop(stubs, tmp_path, prompt):
-    """A supervisor whose lock probe the test can fail by writing ``trigger``."""
+def start_faulty_loop(stubs, tmp_path, prompt, interval=0.05):
+    """A supervisor whose lock probe the test can fail by writing ``trigger``; its watchdog
+    probes every ``interval`` seconds."""
     trigger = tmp_path / "lock-fault"
     env = dict(stubs.env)
     env["PYTHONPATH"] = LOCKFAULT + os.pathsep + env["PYTHONPATH"]
     env["LOCKFAULT_TRIGGER"] = str(trigger)
+    env["LOCKFAULT_INTERVAL"] = str(interval)
     loop = subprocess.Popen(_task_argv(stubs, prompt), env=env, cwd=stubs.base,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return loop, trigger
@@ -92,6 +94,30 @@ def test_a_lost_lock_taken_again_warns_once_and_the_run_reaches_done(stubs, tmp_
     assert lines(stubs.root, "ERROR") == []
     assert [i.status for i in runs(stubs.root)] == ["completed"]
     assert read_loop_state(task_dir(stubs.root)) is None
+
+
+def test_the_lock_is_checked_before_every_attempt(stubs, tmp_path):
+    """The watchdog never wakes here (an hour apart): the probe before the second attempt finds
+    the fault, takes the lock again, and only then starts that attempt."""
+    go = tmp_path / "go"
+    loop, trigger = start_faulty_loop(
+        stubs, tmp_path, f"STUB: first wait-file {go}\nSTUB: first exit 1\nSTUB: done-after 2",
+        interval=3600)
+    try:
+        agent_running(stubs, loop)
+        trigger.write_text("eio")
+        go.touch()
+        _out, err = loop.communicate(timeout=60)
+        assert loop.returncode == 0, err
+    finally:
+        _kill(loop)
+    kinds = [(m.type, m.body.split("\n")[0]) for m in bus(stubs.root)
+             if m.type in ("WARN", "RUN_START", "RUN_CRASH", "RUN_STOP")]
+    assert kinds == [
+        ("RUN_START", "run started"), ("RUN_CRASH", "run stopped with code 1"),
+        ("WARN", f"lost the task lock (EIO on {LOCK}) and took it again; going on"),
+        ("RUN_START", "run started"), ("RUN_STOP", "run stopped with code 0")]
+    assert [i.status for i in runs(stubs.root)] == ["failed", "completed"]
 
 
 def test_a_lock_another_loop_took_stops_the_run_and_the_loop(stubs, tmp_path):

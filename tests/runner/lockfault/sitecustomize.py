@@ -3,7 +3,8 @@
 The tests put this folder first on a supervisor's PYTHONPATH, so Python imports this module
 at start-up (``sitecustomize``). With ``LOCKFAULT_TRIGGER`` set (and removed from the
 environment here, so the agents never see it) it wraps the supervisor's lock probe,
-:func:`conductor.locking.still_held`, and shortens the probe interval and the retry pause.
+:func:`conductor.locking.still_held`, and shortens the probe interval (to
+``LOCKFAULT_INTERVAL`` seconds, 0.05 unless set) and the retry pause.
 
 When the test writes the trigger file, the next probe finds the lock lost: the flock on the
 descriptor is released (the server let the lease lapse) and the probe answers EIO, as the
@@ -33,7 +34,7 @@ def _install(trigger: str) -> None:
     from conductor import locking
     from conductor.runner import supervisor
 
-    supervisor.PROBE_INTERVAL = 0.05
+    supervisor.PROBE_INTERVAL = float(os.environ.pop("LOCKFAULT_INTERVAL", "0.05"))
     supervisor.RETAKE_PAUSE = 0.05
     real = locking.still_held
     real_try = locking.try_exclusive

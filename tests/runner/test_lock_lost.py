@@ -170,6 +170,11 @@ def test_a_lock_that_cannot_be_taken_again_fails_the_loop(stubs, tmp_path):
     state = read_loop_state(task_dir(stubs.root))
     assert (state.state, state.reason) == ("failed", line)
     assert len(stubs.records()) == 1
+    # what `status` shows of the task (the loop's words, cut to the column)
+    res = stubs.run("status", "--root", stubs.root, "--project", PROJECT)
+    assert res.stdout.splitlines()[1].endswith(
+        f"  failed: lost the task lock (EIO on {LOCK}): could not take it again (EIO on {LOCK}), "
+        "so another loop may own th…")
 
 
 def test_a_removed_lock_file_is_taken_again(stubs, tmp_path):

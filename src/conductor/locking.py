@@ -103,3 +103,62 @@ def fd_locked(fd: int) -> bool:
         return True
     fcntl.flock(fd, fcntl.LOCK_UN)
     return False
+
+
+# ---- a lock held for a long time (the task's supervisor) -------------------------------------
+#
+# On a network file system a lock is a lease the client must keep renewing. On NFSv4 a lease
+# that lapses (a network partition, a server restart past its grace period) loses the lock,
+# and from then on read(2)/write(2) on that descriptor fail with EIO until it is closed
+# (fcntl(2), "Lost locks"; Linux 3.12 and later): there is no signal, so a holder must look.
+
+def still_held(fd: int, record: bytes = b"") -> None:
+    """Raise :class:`OSError` unless this open file still holds its exclusive flock.
+
+    The lock is taken again in place on our own descriptor (a no-op while we hold it;
+    EWOULDBLOCK when another holder has it now). With ``record`` (on a network file system),
+    that is also written again at offset 0 and flushed with ``fdatasync``: on NFSv4 the write
+    goes to the server now, under the lock's state, and fails with EIO when the lock was lost.
+    The write is left out on a local file system, where a lock cannot be lost and a write
+    would wake every inotify watcher of the task dir (the console) for nothing."""
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    if record:
+        os.pwrite(fd, record, 0)
+        os.fdatasync(fd)
+
+
+# file systems where a held flock cannot be lost (no lease): the probe need not write
+LOCAL_FILE_SYSTEMS = frozenset({
+    "ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "ramfs", "overlay", "zfs", "f2fs", "jfs",
+    "reiserfs", "bcachefs", "vfat", "exfat", "ntfs3", "hfsplus"})
+
+
+def fs_type(fd: int) -> str:
+    """The type of the file system ``fd``'s file is on (``nfs4``, ``ext4``...), from
+    /proc/self/mountinfo; "" when it cannot be told."""
+    st = os.fstat(fd)
+    want = f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                fields = line.split(None, 3)
+                if len(fields) > 2 and fields[2] == want and " - " in line:
+                    return line.split(" - ", 1)[1].split(None, 1)[0]
+    except OSError:
+        pass
+    return ""
+
+
+def try_exclusive(fd: int) -> int:
+    """One non-blocking attempt at an exclusive lock: 0 when taken, else the errno
+    (EWOULDBLOCK or EAGAIN: another holder has it)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return 0
+    except OSError as exc:
+        return exc.errno or errno.EIO
+
+
+def busy(code: int) -> bool:
+    """Is this errno a refusal because another holder has the lock?"""
+    return code in _BUSY

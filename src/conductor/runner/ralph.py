@@ -52,6 +52,11 @@ class TaskStopped(TaskError):
     pass
 
 
+class LockLost(TaskError):
+    """The task's lock was lost and could not be taken again (issue 14): another loop may
+    own the task now, so this one starts no more runs."""
+
+
 @dataclass
 class TaskRequest:
     root: str
@@ -116,6 +121,11 @@ class RalphLoop:
         self._operator_stop = False  # set by STOP_SIGNAL from `stop`/`task stop`
         self._alerts: Any = None  # conductor.alerts.watch.TaskAlerts while the loop runs
         self._ended_on: TaskError | None = None  # the loop ended on this (alerts: failed)
+        self._lock: SupervisorLock | None = None
+        self._lock_lost = ""  # the one line, once the task's lock is gone for good
+        self._lock_taken = False  # ... and another loop holds it: its task files are not ours
+        self._run_dir = ""    # the current attempt's run, once started (a lost lock stops it)
+        self._run_mutex = threading.Lock()
 
     def post(self, kind: str, body: str) -> None:
         try:
@@ -127,7 +137,8 @@ class RalphLoop:
     def stopped(self) -> bool:
         """The operator stopped the task: told us directly (:data:`STOP_SIGNAL`), or by the
         STOP-REQUESTED marker (checked without ever blocking on what is planted there)."""
-        return self._operator_stop or marker_present(self.layout.root, self.task_dir)
+        return (self._operator_stop or bool(self._lock_lost)
+                or marker_present(self.layout.root, self.task_dir))
 
     def _on_stop_signal(self, _signum, _frame) -> None:
         self._operator_stop = True
@@ -142,7 +153,8 @@ class RalphLoop:
             # catches STOP_SIGNAL
             old = signal.signal(STOP_SIGNAL, self._on_stop_signal)
         try:
-            with SupervisorLock(self.task_dir, req.task):
+            with SupervisorLock(self.task_dir, req.task, on_lost=self._on_lock_lost,
+                                on_retaken=self._on_lock_retaken) as self._lock:
                 clear_stop_requested(self.task_dir)  # starting a task is the operator's say-so
                 if req.clear_markers:
                     clear_done(self.task_dir)
@@ -158,6 +170,9 @@ class RalphLoop:
                 return self._loop(prompt)
         except TaskError as exc:
             self._ended_on = exc
+            if self._lock_lost and not isinstance(exc, LockLost):  # a wait it ended
+                self._ended_on = LockLost(self._lock_lost)
+                raise self._ended_on from None
             raise
         finally:
             if old is not None:
@@ -264,6 +279,7 @@ class RalphLoop:
                                   should_stop=self.stopped)
 
     def _check_stop(self) -> None:
+        self._check_lock()
         cancelled = read_cancelled(self.task_dir)
         if cancelled is not None:
             reason = f": {cancelled.reason}" if cancelled.reason else ""
@@ -334,6 +350,7 @@ class RalphLoop:
         self.original_budget = policy.Budget(req.max_cost_usd, req.max_tokens)
         budget_stop = ""      # the agent itself stopped on a budget (claude's --max-budget-usd)
         while True:
+            self._check_lock()  # before DONE: another loop's DONE is not this loop's success
             if done_exists(self.task_dir):
                 return self._done(attempt, run_ids)
             self._check_stop()
@@ -347,6 +364,7 @@ class RalphLoop:
                 continue
             if self._answered_question(run_ids):
                 resume = last_session if req.resume_mode != "never" else resume
+            self._verify_lock()  # never start an attempt without the lock, checked just now
             loopstate.clear_loop_state(self.task_dir)
             self.post("INFO", f"starting root agent (restart #{attempt})"
                       + (f", resuming session {resume}" if resume else ""))
@@ -357,10 +375,12 @@ class RalphLoop:
                 idle_timeout=req.idle_timeout, conductor_url=req.conductor_url,
                 environ=req.environ, extra_env=req.extra_env, secrets=req.secrets,
                 alerts=req.alerts,
-                should_stop=lambda: self._operator_stop, resume_session=resume,
+                should_stop=lambda: self._operator_stop or bool(self._lock_lost),
+                on_started=self._run_started, resume_session=resume,
                 session_usage=session_totals.get(resume),
                 budget_usd=self.budget.left_usd(spent),
                 usage_check=self._usage_check(spent) if self.budget else None))
+            self._run_dir = ""
             run_ids.append(result.run_id)
             previous = result.run_id
             self._last_pgid = result.pgid
@@ -368,6 +388,7 @@ class RalphLoop:
             if result.session_id:
                 session_totals[result.session_id] = result.session_usage
             resume = ""
+            self._check_lock()
             if done_exists(self.task_dir):
                 return self._done(attempt + 1, run_ids)
             self._check_stop()
@@ -408,6 +429,51 @@ class RalphLoop:
             if req.resume_mode == "always":
                 resume = result.session_id
             self._sleep(delay)
+
+    # ---- the task's lock (issue 14: lost on a network file system) -----------------------
+
+    def _on_lock_lost(self, line: str, taken: bool) -> None:
+        """The lock is gone for good (the watchdog thread, or the probe before an attempt):
+        no more attempts; the current run is stopped through its executor, as an operator's
+        stop would; the bus and the loop state say why in one line. The loop state only when
+        no other loop holds the lock: that loop's state is not ours to overwrite."""
+        with self._run_mutex:
+            self._lock_lost, self._lock_taken = line, taken
+            run_dir = self._run_dir
+        if not taken:
+            self._state(loopstate.FAILED, line)
+        self.post("ERROR", line)
+        if run_dir:
+            self._stop_lost_run(run_dir)
+
+    def _on_lock_retaken(self, fault: str) -> None:
+        self.post("WARN", f"lost the task lock ({fault}) and took it again; going on")
+
+    def _run_started(self, info) -> None:
+        run_dir = os.path.join(self.layout.runs_dir(self.req.project, self.req.task), info.run_id)
+        with self._run_mutex:
+            self._run_dir = run_dir
+            lost = self._lock_lost
+        if lost:  # lost while the run was being started: the watchdog could not see it yet
+            self._stop_lost_run(run_dir)
+
+    def _stop_lost_run(self, run_dir: str) -> None:
+        from .stop import stop_run
+        try:
+            stop_run(run_dir, grace=defaults.STOP_GRACE, force=True)
+        except (ConductorError, OSError):
+            pass  # ended already, or its record is unreadable: nothing more to stop
+
+    def _verify_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.verify()
+        self._check_lock()
+
+    def _check_lock(self) -> None:
+        if self._lock_lost:
+            if not self._lock_taken:  # again: an attempt's start may have cleared it
+                self._state(loopstate.FAILED, self._lock_lost)
+            raise LockLost(self._lock_lost)
 
     def _attempt(self, job: JobRequest):
         """One attempt: in this process (local), or placed by the task's executor and watched

@@ -76,6 +76,8 @@ class SupervisorLock:
         # through safefs: a link or FIFO planted at the name is refused with one line, never
         # followed or blocked on
         fd = safefs.open_file(_root(self.task_dir), path, os.O_RDWR | os.O_CREAT, 0o644)
+        if fd is None:  # (O_CREAT: it exists now, or open_file raised)
+            raise ConductorError(f"{path}: could not be opened")
         try:
             locking.acquire(fd, 0.5)
         except LockTimeout:

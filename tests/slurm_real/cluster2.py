@@ -305,6 +305,15 @@ class MultiNodeCluster:
             node.proc.wait(timeout=30)
         return pid
 
+    def restart_node(self, name: str, timeout: float = 30.0) -> None:
+        """Boot a failed node again: new namespaces, its slurmd registers, the controller
+        returns it to service (``ReturnToService=2``)."""
+        node = self.node(name)
+        if node.alive():
+            return
+        self._boot(node, timeout)
+        self._wait(self._all_idle, timeout, "every node idle")
+
     def dead(self) -> list[str]:
         """The daemons that died without being told to (the controller's, or a node's
         not failed on purpose)."""

@@ -1,0 +1,307 @@
+"""Runs through a real two-node Slurm on this host (cluster2.py: Debian's 22.05, every slurmd in
+its own network, host name and process table): what only more than one node shows.
+
+* the runs of one batch land on both nodes, and each run's record names the node it ran on;
+* a node failure for real (its slurmd SIGKILLed, and with it every process of that node) while
+  a Ralph task's run is on it: the loop marks the run lost with Slurm's NODE_FAIL, sends
+  ``scancel`` (the fence) and starts the next attempt, which reaches DONE on the other node;
+* ``run-agent stop`` of a run on the second node whose agent ignores SIGTERM.
+
+Everything through conductor's CLI (``run-agent task/job/stop/list/status``), as a user would.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from conductor.bus import MessageBus
+from conductor.store import Layout, read_run_info
+from conductor.store.runinfo import RunInfoMissing
+from waiting import wait_for
+
+from .cluster2 import MultiNodeCluster, missing
+
+PROJECT = "proj"
+RUN_AGENT = os.path.join(os.path.dirname(sys.executable), "run-agent")
+
+AGENT = """\
+import os, pathlib, signal, sys, time
+mode = sys.argv[1]
+task = pathlib.Path(os.environ["JRUN_TASK_FOLDER"])
+here = f"{os.uname().nodename} {os.getpid()}"
+
+
+def say(path, text):  # whole or not at all: the test reads it as soon as it is there
+    path.with_name(path.name + ".tmp").write_text(text)
+    path.with_name(path.name + ".tmp").rename(path)
+
+
+if mode == "where":  # say where we run, and stay until every run of the batch runs
+    say(task / "seen", here)
+    while not (task.parent / "release").exists():
+        time.sleep(0.05)
+    print(here)
+elif mode == "ralph":  # the first attempt stays (its node will fail), the next one is DONE
+    first = task / "first-attempt"
+    if not first.exists():
+        say(first, here)
+        time.sleep(300)
+    (task / "second-attempt").write_text(here)
+    (task / "DONE").write_text("")
+elif mode == "ignore-term":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    say(task / "ready", here)
+    time.sleep(300)
+"""
+
+# logs each Slurm command conductor runs (CONDUCTOR_SLURM_<NAME>), then runs the real one
+LOGGER = """\
+#!/bin/sh
+echo "$(basename "$0") $*" >> {log}
+exec {real} "$@"
+"""
+
+
+@pytest.fixture(scope="module")
+def two_nodes():
+    why = missing()
+    if why:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the real two-node Slurm tests: {why}")
+        sys.stderr.write(f"\nslurm_real (two nodes): skipped: {why}\n")
+        pytest.skip(why)
+    directory = tempfile.mkdtemp(prefix="conductor-slurm2-")  # not pytest's (see conftest)
+    found = MultiNodeCluster(directory, nodes=2).start()
+    sys.stderr.write(f"\nslurm_real: two-node cluster up in {found.up_seconds:.1f} s\n")
+    try:
+        yield found
+    finally:
+        found.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def env2(two_nodes, tmp_path, monkeypatch, subprocess_env):
+    """The environment of our CLI processes: the two-node cluster, a 1 s heartbeat, and every
+    sbatch/scancel logged (``<tmp>/slurm-commands.log``)."""
+    dead = two_nodes.dead()
+    if dead:
+        pytest.fail(f"the two-node cluster's daemons died: {', '.join(dead)}; see {two_nodes.dir}")
+    for node in two_nodes.nodes:  # a test that failed a node boots it again
+        if not node.alive():
+            two_nodes.restart_node(node.name)
+    monkeypatch.setenv("SLURM_CONF", two_nodes.conf)
+    env = dict(subprocess_env, SLURM_CONF=two_nodes.conf, PATH=two_nodes.env["PATH"],
+               CONDUCTOR_SLURM_HEARTBEAT="1")
+    log = tmp_path / "slurm-commands.log"
+    for name in ("sbatch", "scancel"):
+        real = shutil.which(name, path=env["PATH"])
+        wrapper = tmp_path / "bin" / name
+        wrapper.parent.mkdir(exist_ok=True)
+        wrapper.write_text(LOGGER.format(log=log, real=real))
+        wrapper.chmod(0o755)
+        env[f"CONDUCTOR_SLURM_{name.upper()}"] = str(wrapper)
+    return env
+
+
+def _config(tmp_path, runs_root, mode, slurm="  cpus: 1\n") -> str:
+    script = tmp_path / "agent.py"
+    script.write_text(AGENT)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"agents:\n  cmd:\n    type: command\n    command: [{sys.executable}, "
+                      f"{script}, {mode}]\ndefaults:\n  agent: cmd\n  executor: slurm\n"
+                      f"storage:\n  runs_dir: {runs_root}\nslurm:\n{slurm}")
+    return str(config)
+
+
+def _task(n: int) -> str:
+    return f"task-20261130-120000-n{n:04d}"
+
+
+def _cli(env, *args, timeout=60) -> subprocess.CompletedProcess:
+    return subprocess.run([RUN_AGENT, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def _runs(runs_root, task) -> list:
+    """The task's run records, oldest first (those with a record yet)."""
+    runs_dir = Layout(runs_root).runs_dir(PROJECT, task)
+    found = []
+    for name in sorted(os.listdir(runs_dir)) if os.path.isdir(runs_dir) else []:
+        try:
+            found.append(read_run_info(os.path.join(runs_dir, name, "run-info.yaml")))
+        except RunInfoMissing:
+            continue
+    return found
+
+
+def _job_node(cluster, job_id) -> str:
+    fields = dict(w.partition("=")[::2] for w in cluster.run(
+        "scontrol", "--oneliner", "show", "job", job_id).stdout.split() if "=" in w)
+    return fields.get("BatchHost", "")
+
+
+def _boot_id() -> str:
+    with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+        return f.read().strip()
+
+
+def _row(table: str, first: str) -> list[str]:
+    return next(line.split() for line in table.splitlines() if line.startswith(first))
+
+
+def _processes_of(script) -> list[int]:
+    """Live (non-zombie) processes, on any node, running our agent script."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if str(script).encode() in argv and state != "Z":
+            found.append(int(pid))
+    return found
+
+
+def test_runs_of_one_batch_land_on_both_nodes_and_record_where(two_nodes, env2, tmp_path,
+                                                               runs_root):
+    config = _config(tmp_path, runs_root, "where")
+    tasks = [_task(n) for n in range(1, 5)]
+    procs = [subprocess.Popen([RUN_AGENT, "job", "--config", config, "--project", PROJECT,
+                               "--task", task, "--prompt", "go"], env=env2,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for task in tasks]
+    try:
+        task_dirs = [Layout(runs_root).task_dir(PROJECT, t) for t in tasks]
+        wait_for(lambda: all(os.path.exists(os.path.join(d, "seen")) for d in task_dirs),
+                 timeout=60, what="the batch's 4 runs running at once")
+        # while they run: status shows each task running, its run alive (Slurm says RUNNING
+        # and the heartbeat, written on the node, is fresh)
+        status = _cli(env2, "status", "--root", runs_root, "--project", PROJECT)
+        assert status.returncode == 0, status.stderr
+        for task in tasks:
+            assert _row(status.stdout, task)[1] == "running", status.stdout
+        (tmp_path / "runs" / PROJECT / "release").write_text("")
+        outs = [p.communicate(timeout=60) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert [p.returncode for p in procs] == [0] * 4, [err for _, err in outs]
+    hosts = []
+    for task, task_dir in zip(tasks, task_dirs):
+        (info,) = _runs(runs_root, task)
+        node, pid = open(os.path.join(task_dir, "seen")).read().split()
+        # the record names the node the agent ran on (its own host name), the pid it had there
+        # (in the node's process table) and that host's boot id; Slurm agrees on the node
+        assert (info.status, info.exit_code, info.executor) == ("completed", 0, "slurm")
+        assert (info.host, info.host_pid) == (node, int(pid))
+        assert info.host_boot_id == _boot_id()  # the nodes share this host's kernel
+        assert _job_node(two_nodes, info.executor_job_id) == node
+        assert open(info.stdout_path).read() == f"{node} {pid}\n"
+        listed = _cli(env2, "list", "--root", runs_root, "--project", PROJECT, "--task", task)
+        assert _row(listed.stdout, info.run_id)[:3] == [info.run_id, "completed", "0"]
+        hosts.append(node)
+    assert sorted(set(hosts)) == sorted(n.name for n in two_nodes.nodes), hosts
+    sys.stderr.write(f"\nbatch of 4 on two nodes: {sorted(hosts)}\n")
+
+
+def test_stop_ends_a_run_on_the_second_node(two_nodes, env2, tmp_path, runs_root):
+    second = two_nodes.nodes[1].name
+    config = _config(tmp_path, runs_root, "ignore-term",
+                     slurm=f"  cpus: 1\n  args: [--nodelist={second}]\n")
+    task = _task(20)
+    task_dir = Layout(runs_root).task_dir(PROJECT, task)
+    proc = subprocess.Popen([RUN_AGENT, "job", "--config", config, "--project", PROJECT,
+                             "--task", task, "--prompt", "go"], env=env2,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: os.path.exists(os.path.join(task_dir, "ready")), timeout=60,
+                 what="the agent running on the second node")
+        node, _pid = open(os.path.join(task_dir, "ready")).read().split()
+        assert node == second
+        assert _processes_of(tmp_path / "agent.py")  # there, in the node's process table
+        (info,) = _runs(runs_root, task)
+        stop = _cli(env2, "stop", "--root", runs_root, "--project", PROJECT, "--task", task,
+                    "--grace", "1s", "--force")
+        assert stop.returncode == 0, stop.stderr
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert stop.stdout == (f"Stopped run {info.run_id} (slurm job {info.executor_job_id} "
+                           f"on {second})\n")
+    assert stop.stderr == f"run {info.run_id} did not stop within 1s; sent SIGKILL\n"
+    assert proc.returncode == 1, err
+    assert not _processes_of(tmp_path / "agent.py")
+    (final,) = _runs(runs_root, task)
+    assert (final.status, final.host, final.end_time > 0) == ("failed", second, True)
+    assert final.error_summary.startswith(
+        "stopped by the operator before its runner recorded an end: CANCELLED"), \
+        final.error_summary
+    assert "JobState=CANCELLED" in two_nodes.run("scontrol", "--oneliner", "show", "job",
+                                                 final.executor_job_id).stdout
+
+
+def test_a_node_failure_restarts_the_task_on_the_other_node(two_nodes, env2, tmp_path,
+                                                            runs_root):
+    config = _config(tmp_path, runs_root, "ralph")
+    task = _task(30)
+    task_dir = Layout(runs_root).task_dir(PROJECT, task)
+    proc = subprocess.Popen([RUN_AGENT, "task", "--config", config, "--project", PROJECT,
+                             "--task", task, "--prompt", "go", "--restart-delay", "0"],
+                            env=env2, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: os.path.exists(os.path.join(task_dir, "first-attempt")), timeout=60,
+                 what="the first attempt running")
+        failed_node, _pid = open(os.path.join(task_dir, "first-attempt")).read().split()
+        first = _runs(runs_root, task)[0]
+        assert first.host == failed_node
+        other = next(n.name for n in two_nodes.nodes if n.name != failed_node)
+        two_nodes.fail_node(failed_node)  # SIGKILL to its slurmd: the whole node dies
+        assert not _processes_of(tmp_path / "agent.py")
+        out, err = proc.communicate(timeout=75)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert os.path.exists(os.path.join(task_dir, "DONE"))
+    lost, done = _runs(runs_root, task)
+    why = "NODE_FAIL (the node failed), NodeDown"
+    assert lost.run_id == first.run_id
+    assert (lost.status, lost.exit_code, lost.host) == ("failed", -1, failed_node)
+    assert lost.error_summary == f"run lost: {why} (its runner recorded no end)"
+    assert (done.status, done.exit_code, done.host) == ("completed", 0, other)
+    assert done.previous_run_id == lost.run_id
+    assert open(os.path.join(task_dir, "second-attempt")).read().split()[0] == other
+    # the fence: scancel of the lost job before the next attempt's sbatch
+    log = (tmp_path / "slurm-commands.log").read_text().splitlines()
+    fence = f"scancel --signal=TERM --full {lost.executor_job_id}"
+    assert fence in log, log
+    assert log.index(fence) < max(i for i, line in enumerate(log) if line.startswith("sbatch"))
+    # what the user sees: list, the bus
+    listed = _cli(env2, "list", "--root", runs_root, "--project", PROJECT, "--task", task)
+    assert _row(listed.stdout, lost.run_id)[:3] == [lost.run_id, "failed", "-1"]
+    assert _row(listed.stdout, done.run_id)[:3] == [done.run_id, "completed", "0"]
+    bus = MessageBus(Layout(runs_root).task_bus(PROJECT, task)).read_all()
+    crash = [m for m in bus if m.type == "RUN_CRASH"]
+    assert [m.body for m in crash] == [
+        f"run failed\nrun_dir: {os.path.join(task_dir, 'runs', lost.run_id)}\n"
+        f"error: run lost: {why} (its runner recorded no end)"]
+    assert [m.body for m in bus if m.type == "WARNING"] == [
+        f"root agent failed on restart #0: agent execution failed: run lost: {why} "
+        "(its runner recorded no end)"]

@@ -12,8 +12,8 @@ which every namespace sees.
 Every daemon is a child of ours and is stopped by its pid (never by name); a node's namespaces,
 and the veth pair with them, go away when its slurmd (pid 1 there) exits.
 
-Needs root, ``unshare`` (util-linux) and ``ip`` (iproute2); :func:`missing` says what is not
-there.
+Needs root, ``unshare`` and ``nsenter`` (util-linux) and ``ip`` (iproute2): :func:`missing`
+says what is not installed, :func:`refused` whether this host lets us make namespaces.
 """
 
 from __future__ import annotations
@@ -76,25 +76,32 @@ NODE = "NodeName={name} NodeAddr={addr} CPUs={cpus} RealMemory=1000 State=UNKNOW
 
 # the node's first process (pid 1 of its pid namespace): take the node's name, wait for our
 # side to hand it its network, start its slurmd and reap every orphan of the node (as init does:
-# slurmd leaves its slurmstepd to pid 1) until slurmd exits; then pid 1 exits, and the kernel
-# kills whatever else still runs on the node
+# slurmd leaves its slurmstepd to pid 1) until slurmd exits. Then the node stays up while its
+# "stay" file is there (a slurmd crash on a live node), else pid 1 exits and the kernel kills
+# whatever else still runs on the node (a node failure)
 NODE_BOOT = """\
 hostname "$1"
 while [ ! -e "$2" ]; do sleep 0.02; done
 "$3" -D -f "$4" -N "$1" &
 wait
+while [ -e "$5" ]; do sleep 0.1; done
 """
 
 
 def missing() -> str:
-    """Why a multi-node cluster cannot start here ("" when it can)."""
+    """What is not installed for a multi-node cluster ("" when all is): .ci/run installs it."""
     why = missing_slurm()
     if why:
         return why
     for program in ("unshare", "nsenter", "ip"):
         if not _which(program):
             return f"{program} is not installed (util-linux, iproute2); .ci/run installs it"
-    # can we make the namespaces? (a container without CAP_SYS_ADMIN cannot)
+    return ""
+
+
+def refused() -> str:
+    """Why this host cannot make a node's namespaces ("" when it can): a container without
+    CAP_SYS_ADMIN, say. Nothing to install for that."""
     try:
         done = subprocess.run([_which("unshare"), "--net", "--uts", "--pid", "--mount",
                                "--mount-proc", "--fork", "true"], capture_output=True,
@@ -126,6 +133,7 @@ class Node:
         self.init = 0  # the node's pid 1 (a shell), this pid here
         self.pid = 0  # the node's slurmd, this pid here
         self.outer = ""  # our end of the node's veth pair
+        self.stay = ""  # while this file is there, the node outlives its slurmd
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -160,6 +168,7 @@ class MultiNodeCluster:
         self.net = _free_subnet()
         self.controller = f"10.{self.net}.0.1"
         for k, node in enumerate(self.nodes, 1):
+            node.stay = os.path.join(self.dir, "spool", f"{node.name}.stay")
             node.addr, node.gateway = f"10.{self.net}.{k}.2", f"10.{self.net}.{k}.1"
             node.outer = f"cd{self.net}v{k}p{os.getpid() % 10000}"[:15]
         for sub in ("state", "spool", "munge"):
@@ -206,14 +215,15 @@ class MultiNodeCluster:
     def _boot(self, node: Node, timeout: float) -> None:
         """Start ``node``: its namespaces, its half of a veth pair, then its slurmd."""
         go = os.path.join(self.dir, "spool", f"{node.name}.go")
-        try:
-            os.unlink(go)
-        except FileNotFoundError:
-            pass
+        for path in (go, node.stay):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
         node.proc = subprocess.Popen(
             [_which("unshare"), "--net", "--uts", "--pid", "--mount", "--mount-proc",
              "--fork", "--kill-child", "sh", "-c", NODE_BOOT, "node", node.name, go,
-             _which("slurmd"), self.conf],
+             _which("slurmd"), self.conf, node.stay],
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, env=self.env,
             start_new_session=True)
         # unshare itself is in the new network namespace; its child is the node's pid 1
@@ -294,16 +304,49 @@ class MultiNodeCluster:
         return subprocess.run(list(argv), env=self.env, capture_output=True, text=True,
                               timeout=30, check=check)
 
+    def _slurmd_of(self, node: Node) -> int:
+        """The node's slurmd pid while it is that (a child of the node's pid 1), else 0."""
+        try:
+            with open(f"/proc/{node.pid}/stat", encoding="utf-8") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return 0
+        return node.pid if node.pid and int(fields[1]) == node.init and fields[0] != "Z" else 0
+
     def fail_node(self, name: str) -> int:
         """A node failure: SIGKILL to the node's slurmd; the node's pid 1 then exits, and every
         process of that node dies with it (its jobs' runners and agents too). Returns the pid
         killed."""
         node = self.node(name)
-        pid = node.pid
+        pid = self._slurmd_of(node)
+        if not pid:
+            raise RuntimeError(f"node {name}: its slurmd is not running")
         os.kill(pid, signal.SIGKILL)
         if node.proc is not None:
             node.proc.wait(timeout=30)
         return pid
+
+    def crash_slurmd(self, name: str) -> int:
+        """Only the node's slurmd dies (SIGKILL): the node, and the jobs' processes on it, go
+        on, out of Slurm's reach. :meth:`end_node` ends the node. Returns the pid killed."""
+        node = self.node(name)
+        pid = self._slurmd_of(node)
+        if not pid:
+            raise RuntimeError(f"node {name}: its slurmd is not running")
+        with open(node.stay, "w"):
+            pass
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def end_node(self, name: str) -> None:
+        """The node (after :meth:`crash_slurmd`) goes down, with every process on it."""
+        node = self.node(name)
+        try:
+            os.unlink(node.stay)
+        except FileNotFoundError:
+            pass
+        if node.proc is not None:
+            node.proc.wait(timeout=30)
 
     def restart_node(self, name: str, timeout: float = 30.0) -> None:
         """Boot a failed node again: new namespaces, its slurmd registers, the controller
@@ -323,7 +366,13 @@ class MultiNodeCluster:
         """Stop the daemons by pid: each node's slurmd (its namespaces go with it), then
         slurmctld and munged."""
         for node in self.nodes:
-            if node.alive() and node.pid:
+            if node.stay:
+                try:
+                    os.unlink(node.stay)
+                except FileNotFoundError:
+                    pass
+        for node in self.nodes:
+            if node.alive() and self._slurmd_of(node):
                 try:
                     os.kill(node.pid, signal.SIGTERM)
                 except ProcessLookupError:

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -241,8 +242,10 @@ def test_stop_ends_a_run_on_the_second_node(two_nodes, env2, tmp_path, runs_root
         assert node == second
         assert _processes_of(tmp_path / "agent.py")  # there, in the node's process table
         (info,) = _runs(runs_root, task)
+        started = time.monotonic()
         stop = _cli(env2, "stop", "--root", runs_root, "--project", PROJECT, "--task", task,
                     "--grace", "1s", "--force")
+        took = time.monotonic() - started
         assert stop.returncode == 0, stop.stderr
         _out, err = proc.communicate(timeout=60)
     finally:
@@ -259,6 +262,7 @@ def test_stop_ends_a_run_on_the_second_node(two_nodes, env2, tmp_path, runs_root
     assert final.error_summary.startswith(
         "stopped by the operator before its runner recorded an end: CANCELLED"), \
         final.error_summary
+    sys.stderr.write(f"\nstop of a run on the second node (grace 1s, then KILL): {took:.1f} s\n")
     assert "JobState=CANCELLED" in two_nodes.run("scontrol", "--oneliner", "show", "job",
                                                  final.executor_job_id).stdout
 
@@ -278,6 +282,7 @@ def test_a_node_failure_restarts_the_task_on_the_other_node(two_nodes, env2, tmp
         first = _runs(runs_root, task)[0]
         assert first.host == failed_node
         other = next(n.name for n in two_nodes.nodes if n.name != failed_node)
+        killed = time.time_ns()
         two_nodes.fail_node(failed_node)  # SIGKILL to its slurmd: the whole node dies
         assert not _processes_of(tmp_path / "agent.py")
         out, err = proc.communicate(timeout=75)
@@ -294,6 +299,7 @@ def test_a_node_failure_restarts_the_task_on_the_other_node(two_nodes, env2, tmp
     assert lost.error_summary == f"run lost: {why} (its runner recorded no end)"
     assert (done.status, done.exit_code, done.host) == ("completed", 0, other)
     assert done.previous_run_id == lost.run_id
+    _timeline("NODE_FAIL", killed, lost, done)
     assert open(os.path.join(task_dir, "second-attempt")).read().split()[0] == other
     # the fence: scancel of the lost job before the next attempt's sbatch
     log = (tmp_path / "slurm-commands.log").read_text().splitlines()
@@ -312,6 +318,12 @@ def test_a_node_failure_restarts_the_task_on_the_other_node(two_nodes, env2, tmp
     assert [m.body for m in bus if m.type == "WARNING"] == [
         f"root agent failed on restart #0: agent execution failed: run lost: {why} "
         "(its runner recorded no end)"]
+
+
+def _timeline(what, killed, lost, done) -> None:
+    sys.stderr.write(f"\nnode failure, {what}: run marked lost {(lost.end_time - killed) / 1e9:.1f} s "
+                     f"after the kill, next attempt started at {(done.start_time - killed) / 1e9:.1f}"
+                     f" s, DONE at {(done.end_time - killed) / 1e9:.1f} s\n")
 
 
 def _ralph_until_first_attempt(env, config, runs_root, task):
@@ -344,6 +356,7 @@ def test_a_stale_heartbeat_fences_and_restarts_before_slurm_notices(two_nodes, e
     proc, failed_node, first = _ralph_until_first_attempt(env, config, runs_root, task)
     try:
         other = next(n.name for n in two_nodes.nodes if n.name != failed_node)
+        killed = time.time_ns()
         two_nodes.fail_node(failed_node)
         out, err = proc.communicate(timeout=75)
     finally:
@@ -358,6 +371,7 @@ def test_a_stale_heartbeat_fences_and_restarts_before_slurm_notices(two_nodes, e
                          lost.error_summary)
     assert found and int(found[1]) >= 3, lost.error_summary  # "%.0f" of an age over 3 s
     assert (done.status, done.host) == ("completed", other)
+    _timeline("stale heartbeat (3 s)", killed, lost, done)
     log = (tmp_path / "slurm-commands.log").read_text().splitlines()
     job = lost.executor_job_id
     # the fence: TERM, then the loop waits (up to a 10 s grace, then KILL) until Slurm lets

@@ -199,7 +199,9 @@ def test_runs_of_one_batch_land_on_both_nodes_and_record_where(two_nodes, env2, 
         status = _cli(env2, "status", "--root", runs_root, "--project", PROJECT)
         assert status.returncode == 0, status.stderr
         for task in tasks:
-            assert _row(status.stdout, task)[1] == "running", status.stdout
+            (run,) = _runs(runs_root, task)
+            assert _row(status.stdout, task) == [task, "running", "-1", run.run_id, "false",
+                                                 "true", "-"], status.stdout
         (tmp_path / "runs" / PROJECT / "release").write_text("")
         outs = [p.communicate(timeout=60) for p in procs]
     finally:

@@ -64,12 +64,24 @@ elif mode == "ignore-term":
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     say(task / "ready", here)
     time.sleep(300)
+elif mode == "hello":
+    print(here)
+elif mode == "child":  # a child run, started on this node with conductor's CLI
+    import subprocess
+    print(here)
+    done = subprocess.run([sys.argv[2], "job", "--config", sys.argv[3], "--project",
+                           os.environ["JRUN_PROJECT_ID"], "--task", "task-20261130-120000-kid",
+                           "--prompt", "child"], capture_output=True, text=True)
+    sys.stderr.write(done.stdout + done.stderr)
+    sys.exit(done.returncode)
 """
 
-# logs each Slurm command conductor runs (CONDUCTOR_SLURM_<NAME>), then runs the real one
+# logs each Slurm command conductor runs (CONDUCTOR_SLURM_<NAME>), and on which host, then
+# runs the real one
 LOGGER = """\
 #!/bin/sh
 echo "$(basename "$0") $*" >> {log}
+echo "$(uname -n) $(basename "$0")" >> {log}.hosts
 exec {real} "$@"
 """
 
@@ -117,12 +129,13 @@ def env2(two_nodes, tmp_path, monkeypatch, subprocess_env):
     return env
 
 
-def _config(tmp_path, runs_root, mode, slurm="  cpus: 1\n") -> str:
+def _config(tmp_path, runs_root, mode, slurm="  cpus: 1\n", name="config.yaml",
+            extra=()) -> str:
     script = tmp_path / "agent.py"
     script.write_text(AGENT)
-    config = tmp_path / "config.yaml"
+    config = tmp_path / name
     config.write_text(f"agents:\n  cmd:\n    type: command\n    command: [{sys.executable}, "
-                      f"{script}, {mode}]\ndefaults:\n  agent: cmd\n  executor: slurm\n"
+                      f"{script}, {', '.join([mode, *extra])}]\ndefaults:\n  agent: cmd\n  executor: slurm\n"
                       f"storage:\n  runs_dir: {runs_root}\nslurm:\n{slurm}")
     return str(config)
 
@@ -226,6 +239,32 @@ def test_runs_of_one_batch_land_on_both_nodes_and_record_where(two_nodes, env2, 
         hosts.append(node)
     assert sorted(set(hosts)) == sorted(n.name for n in two_nodes.nodes), hosts
     sys.stderr.write(f"\nbatch of 4 on two nodes: {sorted(hosts)}\n")
+
+
+def test_a_child_run_started_on_a_node_is_submitted_from_there(two_nodes, env2, tmp_path,
+                                                               runs_root):
+    """An agent on a compute node starts a child run (``run-agent job``): the node's own
+    sbatch reaches the controller over the node's network, Slurm records the node as where
+    the job was submitted from, and the child's record names its parent and its own node."""
+    second = two_nodes.nodes[1].name
+    child_config = _config(tmp_path, runs_root, "hello", name="child.yaml")
+    config = _config(tmp_path, runs_root, "child", extra=(RUN_AGENT, child_config),
+                     slurm=f"  cpus: 1\n  args: [--nodelist={second}]\n")
+    task = _task(10)
+    done = _cli(env2, "job", "--config", config, "--project", PROJECT, "--task", task,
+                "--prompt", "go", timeout=90)
+    assert done.returncode == 0, done.stderr
+    (parent,) = _runs(runs_root, task)
+    (child,) = _runs(runs_root, "task-20261130-120000-kid")
+    assert (parent.status, parent.host) == ("completed", second)
+    assert (child.status, child.executor, child.parent_run_id) == ("completed", "slurm",
+                                                                   parent.run_id)
+    assert child.executor_job_id != parent.executor_job_id
+    assert open(child.stdout_path).read() == f"{child.host} {child.host_pid}\n"
+    assert _job_node(two_nodes, child.executor_job_id) == child.host
+    # the parent's sbatch ran here, the child's on the parent's node
+    hosts = (tmp_path / "slurm-commands.log.hosts").read_text()
+    assert hosts == f"{os.uname().nodename} sbatch\n{second} sbatch\n"
 
 
 def test_stop_ends_a_run_on_the_second_node(two_nodes, env2, tmp_path, runs_root):

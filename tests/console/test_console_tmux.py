@@ -93,7 +93,7 @@ def test_console_in_tmux_creates_stops_restarts_and_survives_a_kill(e2e):
     tmux.wait_screen("Stop task task-")
     tmux.keys("y")
     tmux.wait_screen("stop requested")
-    wait_for(lambda: not loop_alive(long_dir), 30, "loop gone after x")
+    wait_for(lambda: not loop_alive(long_dir), 60, "loop gone after x")
     assert os.path.exists(os.path.join(long_dir, "STOP-REQUESTED"))
     # as a person would: press r once the console shows the task stopped (pressed earlier,
     # r asks to stop a task it still believes running, and this test answers no dialog)

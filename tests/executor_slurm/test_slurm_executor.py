@@ -704,3 +704,39 @@ def test_a_controller_that_cannot_be_reached_is_asked_once_for_every_process(
     loops[1].down_ttl = 0
     (back,) = loops[1].observe([_p("91", submit_time=before)])
     assert (back.state, back.host) == (ALIVE, "cn1") and len(stub.calls("squeue")) == 2
+
+
+def test_task_stop_cancels_a_child_jobs_slurm_job_after_writing_the_marker(
+        stub, slurm, tmp_path, runs_root, subprocess_env, monkeypatch):
+    """A child run (`run-agent job`) has no loop to tell: the process that placed it learns of
+    the operator's stop from STOP-REQUESTED alone. So `task stop` writes the marker before it
+    cancels a placed run's job, and the run reads "stopped by the operator", never "lost"."""
+    from conductor.runner.stop import stop_task
+    layout = Layout(runs_root)
+    marker = os.path.join(layout.task_dir(PROJECT, TASK), "STOP-REQUESTED")
+    seen = []
+    send_stop = SlurmExecutor.send_stop
+
+    def watching(self, placement):
+        seen.append(os.path.exists(marker))
+        return send_stop(self, placement)
+
+    monkeypatch.setattr(SlurmExecutor, "send_stop", watching)
+    box = {}
+    placing = threading.Thread(daemon=True, target=lambda: box.setdefault("result", place_run(
+        "slurm", JobRequest(root=runs_root, project=PROJECT, task=TASK, prompt="go",
+                            agent=_agent(tmp_path), environ=subprocess_env), poll=0.01)))
+    placing.start()  # the job stays queued (the stub does not run it)
+    runs_dir = layout.runs_dir(PROJECT, TASK)
+    wait_for(lambda: os.path.isdir(runs_dir) and [
+        n for n in os.listdir(runs_dir)
+        if os.path.exists(os.path.join(runs_dir, n, "run-info.yaml"))
+        and read_run_info(os.path.join(runs_dir, n, "run-info.yaml")).executor_job_id],
+        what="the job submitted")
+    stop_task(layout, PROJECT, TASK, grace=5, force=True)
+    placing.join(timeout=30)
+    # the operator's cancel found the marker there (and so did the placer's fence after it)
+    assert seen and all(seen) and stub.calls("scancel")[0] == ["scancel", "101"]
+    info = read_run_info(os.path.join(box["result"].run_dir, "run-info.yaml"))
+    assert (info.status, info.error_summary) == (
+        "failed", "stopped by the operator before its runner recorded an end: CANCELLED")

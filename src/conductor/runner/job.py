@@ -271,10 +271,10 @@ def run_job(req: JobRequest) -> JobResult:
                 and req.session_usage is not None:
             earlier, check = req.session_usage, usage_check
             usage_check = lambda usage: check(usage.minus(earlier))  # noqa: E731
-        with _heartbeat(req, info_path):
+        with _heartbeat(req, info_path, group) as beat:
             timed_out, live = _wait(group, paths, req.idle_timeout, watch, usage_check,
                                     found.stderr_is_progress)
-        if fwd.signalled:
+        if fwd.signalled or beat.ended_elsewhere:
             group.terminate(grace=1.0)  # what the agent left in its group, still ours
         returncode = group.reap()
         fwd.group = None
@@ -322,13 +322,20 @@ def _keep_placement(old: RunInfo, new: RunInfo) -> RunInfo:
 
 class _heartbeat:
     """While the agent runs, refresh ``heartbeat_time`` every interval the placing executor
-    asks for (a run on another host is alive only while its heartbeat is fresh)."""
+    asks for (a run on another host is alive only while its heartbeat is fresh).
 
-    def __init__(self, req: JobRequest, info_path: str) -> None:
+    A beat that finds the record no longer running means the placing side has ended the run
+    without us: it lost sight of this node (a partition, a dead slurmd), recorded the run lost,
+    fenced it and started the next attempt elsewhere. The agent here must not go on beside its
+    successor: its group is stopped at once (``ended_elsewhere`` says why)."""
+
+    def __init__(self, req: JobRequest, info_path: str, group=None) -> None:
         self.interval = req.heartbeat if req.placed_by else 0.0
         self.path = info_path
+        self.group = group
         self.done = threading.Event()
         self.thread: threading.Thread | None = None
+        self.ended_elsewhere = ""
 
     def __enter__(self) -> "_heartbeat":
         if self.interval > 0:
@@ -339,9 +346,14 @@ class _heartbeat:
     def _beat(self) -> None:
         while not self.done.wait(self.interval):
             try:
-                update_run_info(self.path, _beat_once)
+                info = update_run_info(self.path, _beat_once)
             except ConductorError:
                 continue
+            if info.status != "running":
+                self.ended_elsewhere = info.error_summary or info.status
+                if self.group is not None:
+                    self.group.terminate(grace=2.0)
+                return
 
     def __exit__(self, *exc) -> None:
         self.done.set()
@@ -576,7 +588,14 @@ def _finish(req: JobRequest, info_path: str, info: RunInfo, bus: MessageBus, pat
         usage = raw_usage.minus(req.session_usage)
     reset = int(failure.reset_at * 1e9) if failure and failure.reset_at else None
 
+    kept: list[RunInfo] = []
+
     def final(old: RunInfo) -> RunInfo:
+        if req.placed_by and old.status != "running":
+            # the placing side ended this run without us (lost, fenced, restarted elsewhere):
+            # its record stands; a late end from here must not turn it into a success
+            kept.append(old)
+            return old
         return replace(old, exit_code=exit_code, end_time=end, status=status, error_summary=summary,
                        model=outcome.model or old.model, session_id=outcome.session_id,
                        input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
@@ -588,6 +607,8 @@ def _finish(req: JobRequest, info_path: str, info: RunInfo, bus: MessageBus, pat
         update_run_info(info_path, final)
     except ConductorError as exc:
         problems.insert(0, f"could not record the run's end (exit code {exit_code}): {exc}")
+    if kept:
+        return _ended_elsewhere(req, bus, info, kept[0], run_dir, returncode)
     if req.alerts:  # upstream's run_stop webhook, delivered by a helper that outlives us
         from ..alerts.watch import fire_run_stop
         fire_run_stop(task_dir, final(info), req.alerts)
@@ -614,6 +635,22 @@ def _finish(req: JobRequest, info_path: str, info: RunInfo, bus: MessageBus, pat
             error += "; " + "; ".join(problems)
     return JobResult(info.run_id, run_dir, exit_code, status, summary, timed_out, error, info.pgid,
                      failure, usage, outcome.session_id if outcome.resumable else "", raw_usage)
+
+
+def _ended_elsewhere(req: JobRequest, bus: MessageBus, info: RunInfo, record: RunInfo,
+                     run_dir: str, returncode: int) -> JobResult:
+    """The agent ended here after the placing side had recorded the run's end (it lost sight
+    of this node): one WARN on the task's bus and on stderr, the record left as it is."""
+    why = record.error_summary or record.status
+    how = f"was ended by signal {-returncode}" if returncode < 0 else \
+        f"exited with code {returncode}"
+    note = (f"run {info.run_id} was recorded {record.status} by the side that placed it "
+            f"({why}) while its agent still ran on {info.host or 'this node'}; the agent {how} "
+            "and the record was kept")
+    sys.stderr.write(note + "\n")
+    _post(bus, "WARN", req, info.run_id, note)
+    return JobResult(info.run_id, run_dir, record.exit_code, record.status, why, False,
+                     f"agent execution failed: {why}", info.pgid)
 
 
 def _stop_requested_quietly(req: JobRequest, root: str, task_dir: str) -> bool:

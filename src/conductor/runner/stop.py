@@ -30,7 +30,7 @@ from ..record import replace
 from .. import defaults
 from ..errors import ConductorError
 from ..ids import run_sort_key
-from ..executor.base import LOCAL, placement_of
+from ..executor.base import LOCAL, Executor, Placement, placement_of
 from ..executor.registry import UnknownExecutor, executor
 from ..store import (RUN_INFO, STOP_REQUESTED, Layout, RunInfo, read_run_info, run_alive,
                      stop_requested)
@@ -329,6 +329,7 @@ def stop_task(layout: Layout, project: str, task: str, *, grace: float = DEFAULT
     outcomes: list[StopOutcome] = []
     signalled: list[tuple[str, RunInfo, bool]] = []  # (run dir, record, stop already sent)
     waiting: list[tuple[str, RunInfo]] = []
+    placed: list[tuple[str, RunInfo, Executor, Placement]] = []  # stopped after the marker
     for path, info in live_runs(layout, project, task):
         if _local(info) and info.process_ownership == "external":
             outcomes.append(StopOutcome(info.run_id, False, "", f"run {info.run_id} is owned by "
@@ -351,14 +352,19 @@ def stop_task(layout: Layout, project: str, task: str, *, grace: float = DEFAULT
             signal_group(info.pgid, signal.SIGTERM)
             signalled.append((path, info, True))
             continue
+        placed.append((path, info, found, placement))
+    notice = write_marker(layout, task_dir, permanent)
+    if notice:
+        outcomes.append(StopOutcome("", False, "", notice))
+    # a placed run is stopped once the marker is there: the process that placed it (a child
+    # job's `run-agent job`, which no loop tells) then reads the job's end as the operator's
+    # stop, not as a lost run
+    for path, info, found, placement in placed:
         begun = found.send_stop(placement)
         if begun is not None and begun.code == "refused":
             outcomes.append(StopOutcome(info.run_id, False, "", begun.detail, refused=True))
             continue
         signalled.append((path, info, begun is not None and begun.code == "stopped"))
-    notice = write_marker(layout, task_dir, permanent)
-    if notice:
-        outcomes.append(StopOutcome("", False, "", notice))
     for path, done, sent in signalled:
         try:
             if _local(done):

@@ -472,6 +472,23 @@ def test_an_unknown_executor_in_the_config_is_one_line_naming_file_and_field(tmp
     assert 'must be one of local, slurm, got "kubernetes"' in text
 
 
+@pytest.mark.parametrize("arg, flag", [("--comment=mine", "--comment"), ("-M", "-M"),
+                                       ("--clusters=other", "--clusters"), ("-ofile", "-o"),
+                                       ("--output=x", "--output"), ("--job-name=x", "--job-name")])
+def test_slurm_args_may_not_override_what_conductor_sets(tmp_path, arg, flag):
+    """A later --comment would win in sbatch, and conductor could never stop its own job
+    (whose comment must name its run); -M/--clusters would place it where squeue and scancel
+    do not ask, so it would read as gone and be resubmitted for ever."""
+    from conductor.config import load_config
+    path = tmp_path / "config.yaml"
+    path.write_text(f"slurm:\n  args: [--exclusive, '{arg}']\n")
+    with pytest.raises(ConductorError) as err:
+        load_config(str(path))
+    text = str(err.value)
+    assert "\n" not in text and str(path) in text and "slurm.args[1]" in text
+    assert f"{flag} is conductor's to set" in text
+
+
 def test_run_agent_task_refuses_an_unknown_executor(tmp_path, runs_root, subprocess_env):
     import subprocess
     run_agent = os.path.join(os.path.dirname(sys.executable), "run-agent")

@@ -326,4 +326,28 @@ def _check_executor(config: Config, source: Source) -> list[ConfigError]:
             if any(ch.isspace() or ord(ch) < 32 for ch in value):
                 found.append(source.error(f"slurm.{key}",
                                           f"must be one word, got {_shown(value)}"))
+        for i, arg in enumerate(slurm.args):
+            flag = _reserved_sbatch_flag(str(arg))
+            if flag:
+                found.append(source.error(f"slurm.args[{i}]", (
+                    f"{flag} is conductor's to set (the run's files, its name and comment, its "
+                    "stop signal, the one cluster squeue and scancel ask); remove it")))
     return found
+
+
+# sbatch flags the Slurm executor sets itself: a later one in slurm.args would win, and then
+# the job's output would go elsewhere, its comment would no longer name its run (so conductor
+# could never stop it), or it would land on a cluster squeue and scancel do not ask
+_RESERVED_LONG = frozenset({
+    "--job-name", "--comment", "--output", "--error", "--open-mode", "--chdir", "--signal",
+    "--export", "--parsable", "--requeue", "--no-requeue", "--clusters", "--cluster", "--wrap"})
+_RESERVED_SHORT = frozenset({"-J", "-o", "-e", "-D", "-M"})
+
+
+def _reserved_sbatch_flag(arg: str) -> str:
+    if arg.startswith("--"):
+        name = arg.split("=", 1)[0]
+        return name if name in _RESERVED_LONG else ""
+    if arg.startswith("-") and arg[:2] in _RESERVED_SHORT:
+        return arg[:2]
+    return ""

@@ -30,7 +30,8 @@ AGENT = """\
 import os, pathlib, time
 task = pathlib.Path(os.environ["JRUN_TASK_FOLDER"])
 (task / "ready").write_text("")
-while not (task / "go").exists():
+deadline = time.monotonic() + 120  # a failed test never leaves it behind for long
+while not (task / "go").exists() and time.monotonic() < deadline:
     time.sleep(0.05)
 print("finished while the controller was away")
 (task / "DONE").write_text("")
@@ -109,6 +110,7 @@ def test_a_run_outlives_its_controller_and_nothing_is_healed_on_a_guess(
         assert open(final.stdout_path).read() == "finished while the controller was away\n"
         assert _calls(log) == asked  # the loop never asked while it was away, nor gave up
     finally:
+        open(os.path.join(task_dir, "go"), "w").close()  # the agent ends, whatever failed
         # the controller comes back with its saved state (no -c): the job is still known
         cluster._spawn([_which("slurmctld"), "-D", "-i", "-f", cluster.conf],
                        open(os.path.join(cluster.dir, "daemons.log"), "ab"))

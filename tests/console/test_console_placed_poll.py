@@ -87,3 +87,46 @@ def test_a_placed_runs_heartbeat_allows_for_nfs_attribute_caching():
     assert heartbeat(now - 330 * NS, now) == "silent"
     assert heartbeat(now - 330 * NS, now, placed=True) == "stale"
     assert heartbeat(now - 400 * NS, now, placed=True) == "silent"
+
+
+def test_the_panes_look_at_their_file_often_only_where_no_event_can_tell_of_a_write(
+        stub, tmp_path, monkeypatch):
+    """With inotify watching, a local run's panes are read on each write's event and look at
+    the file only every POLL_SLOW seconds (a safety net: at 0.5 s those looks were most of the
+    idle console's CPU). A run on another host (a placed run) is looked at every POLL_FAST,
+    as is everything when the console watches by polling or not at all."""
+    from conductor.console.widgets.log_view import LogPane
+    from conductor.console.widgets.pane_state import POLL_FAST, POLL_SLOW
+    root = str(tmp_path / "runs")
+    os.makedirs(root)
+    stub.job("101", state="RUNNING", node="stubnode",
+             comment=f"conductor project={P} task={T} run={RUN}")
+    _record(root)
+    local_run = "20261130-2100000000-4242-0002"
+    run_dir = os.path.join(Layout(root).task_dir(P, T), "runs", local_run)
+    os.makedirs(run_dir)
+    write_run_info(os.path.join(run_dir, "run-info.yaml"), RunInfo(
+        run_id=local_run, project_id=P, task_id=T, agent="claude", status="completed",
+        start_time=now_ns() - 60 * NS, end_time=now_ns() - 50 * NS, exit_code=0,
+        stdout_path=os.path.join(run_dir, "agent-stdout.txt")))
+
+    def everies(app) -> set[float]:
+        views = []
+        for pane in app.query(LogPane):
+            views += [v for v in (pane.log_view, pane.readable_view) if v is not None]
+        return {v._poll_every for v in views}
+
+    async def scenario(watch: bool, local: float, placed: float) -> None:
+        app = ConductorApp(root, watch=watch, state_path=str(tmp_path / "state.json"))
+        async with app.run_test(size=(160, 45)) as pilot:
+            if watch:
+                await until(pilot, lambda: app.live_mode == "inotify", 10, "inotify")
+            for run, every in ((local_run, local), (RUN, placed), (local_run, local)):
+                await select(pilot, app, NodeRef("run", P, T, run))
+                await settle(pilot)
+                # (a pane re-arms at its next look: within POLL_SLOW)
+                await until(pilot, lambda: everies(app) == {every}, 10 + POLL_SLOW,
+                            f"every pane of {run} looking every {every} s")
+
+    asyncio.run(scenario(True, local=POLL_SLOW, placed=POLL_FAST))
+    asyncio.run(scenario(False, local=POLL_FAST, placed=POLL_FAST))

@@ -538,9 +538,7 @@ class ConductorApp(App[None]):
     def _poll_placed(self) -> None:
         """Re-read the tasks with a running run placed on another host (record's executor is
         not local): their files change without a watch event here."""
-        placed = [(t.project, t.task) for t in self.model.tasks()
-                  if any(r.info.status == "running" and r.info.executor not in ("", "local")
-                         for r in t.runs)]
+        placed = self.model.placed_tasks()
         for project, task in placed:
             self.mark_dirty(project, task)
         if placed:

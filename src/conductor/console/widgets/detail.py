@@ -286,10 +286,14 @@ class DetailTabs(ReportsWorkerErrors, Vertical):
 
     def _set_logs(self, run: RunView | None) -> None:
         agent = (run.info.agent if run else "").strip().lower()
+        # a run placed by another executor writes on its node: no event tells of it here
+        remote = run is not None and run.info.executor not in ("", "local")
         self.query_one("#stdout-log", LogPane).set_path(run_file(run, STDOUT) if run else None,
-                                                        agent)
-        self.query_one("#stderr-log", LogPane).set_path(run_file(run, STDERR) if run else None)
-        self.query_one("#prompt-log", LogPane).set_path(run_file(run, PROMPT) if run else None)
+                                                        agent, remote=remote)
+        self.query_one("#stderr-log", LogPane).set_path(run_file(run, STDERR) if run else None,
+                                                        remote=remote)
+        self.query_one("#prompt-log", LogPane).set_path(run_file(run, PROMPT) if run else None,
+                                                        remote=remote)
 
     def toggle_raw(self) -> bool:
         """Stdout raw <-> readable (for every run from now on); returns whether raw is now

@@ -62,7 +62,6 @@ from conductor.errors import ConductorError
 if TYPE_CHECKING:
     from conductor.console.widgets.readable_log import ReadableLog
 
-POLL_SECONDS = 0.5
 TAIL_LINES = 1000
 LINE_CACHE_SIZE = 1024
 _PLACEHOLDER = re.compile("[" + "".join(sorted(PLACEHOLDER_CHARS)) + "]")
@@ -388,7 +387,7 @@ class LogView(PaneState, VimKeys, ScrollView, can_focus=True, keys="log"):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.set_interval(POLL_SECONDS, self._poll)
+        self._start_polling()
         if self._index is None:
             self._start_open()
         self._update_virtual_size()
@@ -926,8 +925,14 @@ class LogPane(Vertical):
                     compact=True)
         yield Static(self._status_shown, id="log-status", markup=False)
 
-    def set_path(self, path: str | None, agent: str = "") -> None:
-        """Show another file; ``agent``: the run's agent type, for the readable renderer."""
+    def set_path(self, path: str | None, agent: str = "", remote: bool = False) -> None:
+        """Show another file; ``agent``: the run's agent type, for the readable renderer;
+        ``remote``: it is written on another host (no event tells of its writes here)."""
+        for view in (self._view, self._readable):
+            if view is not None and view.remote != remote:
+                view.remote = remote
+                if view.is_mounted:
+                    view._start_polling()
         self._view.set_path(path)
         if self._readable is not None:
             self._readable.set_path(path, agent)

@@ -20,6 +20,16 @@ else:
     _Base = object
 
 
+POLL_FAST = 0.5
+"""Seconds between looks at the shown file when no event may tell of a write: the console
+watches by polling (``--poll``, a network file system, a watch limit) or not at all, or the
+file is a run's on another host (inotify sees only this host's writes)."""
+POLL_SLOW = 5.0
+"""The same while inotify sees every write to it: every write raises an event that reads it at
+once, and this look is only a safety net. (At 0.5 s, the three panes' looks were most of the
+console's idle CPU.)"""
+
+
 class PaneState(_Base):
     """Follow/paused state, new-line count, wrap flag, search query and match, status row."""
 
@@ -30,6 +40,10 @@ class PaneState(_Base):
     """Scroll at once rather than on the next refresh (the readable view's rows)."""
 
     def _init_pane_state(self, follow: bool) -> None:
+        self.remote = False
+        """The shown file is written on another host (a placed run): polled at POLL_FAST."""
+        self._poll_every = 0.0
+        self._poll_timer = None
         self._following = follow
         self._new_lines = 0
         self._wrap = False
@@ -43,6 +57,30 @@ class PaneState(_Base):
         """Called with each new status text before :class:`~.log_view.LogView.StatusChanged`
         is posted, so that a container draws it in the same frame as the lines (a message
         arrives a frame later)."""
+
+    # -- looking at the file ----------------------------------------------------------------
+
+    def _start_polling(self) -> None:
+        """Look at the file every :data:`POLL_FAST` or :data:`POLL_SLOW` seconds, as
+        :meth:`_poll_interval` says now; each look re-checks that and re-arms on a change."""
+        every = self._poll_interval()
+        if every == self._poll_every and self._poll_timer is not None:
+            return
+        if self._poll_timer is not None:
+            self._poll_timer.stop()
+        self._poll_every = every
+        self._poll_timer = self.set_interval(every, self._poll_tick)
+
+    def _poll_interval(self) -> float:
+        watched = getattr(self.app, "live_mode", "") == "inotify"
+        return POLL_SLOW if watched and not self.remote else POLL_FAST
+
+    def _poll_tick(self) -> None:
+        self._start_polling()
+        self._poll()
+
+    def _poll(self) -> None:
+        raise NotImplementedError
 
     # -- public state ----------------------------------------------------------------------
 

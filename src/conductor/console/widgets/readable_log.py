@@ -42,7 +42,6 @@ TAIL_BYTES = 2 * 1024 * 1024
 MAX_READ = 8 * 1024 * 1024
 CUT = "\u2026".encode()  # marks a line shown in part (it began before the read, or goes on)
 MAX_ROWS = 5000
-POLL_SECONDS = 0.5
 KIND_STYLES = {
     "text": "",
     "tool": "cyan",
@@ -225,7 +224,7 @@ class ReadableLog(PaneState, ReportsWorkerErrors, VimKeys, LineList, keys="log")
     # -- reading ---------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self.set_interval(POLL_SECONDS, self._poll)
+        self._start_polling()
 
     def _poll(self) -> None:
         if self.display and self.is_on_screen:

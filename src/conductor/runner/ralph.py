@@ -285,10 +285,12 @@ class RalphLoop:
             reason = f": {cancelled.reason}" if cancelled.reason else ""
             self.post("INFO", f"task cancelled (CANCELLED present{reason}); not restarting")
             raise TaskStopped(f"task cancelled{reason}")
+        # `task stop` tells the loop and writes the marker: which of the two the loop sees first
+        # is a matter of timing, so both end with the same line (the bus says which it saw)
         if marker_present(self.layout.root, self.task_dir):
             self.post("INFO", "task stopped by operator (STOP-REQUESTED present); not restarting")
-            raise TaskStopped("task stopped: STOP-REQUESTED is present")
-        if self._operator_stop:  # told directly; the marker could not be written
+            raise TaskStopped("task stopped by operator")
+        if self._operator_stop:  # told directly; the marker is not there (yet, or at all)
             self.post("INFO", "task stopped by operator (told directly; STOP-REQUESTED absent); "
                               "not restarting")
             raise TaskStopped("task stopped by operator")

@@ -40,8 +40,8 @@ def _free_port() -> int:
 
 
 CONF = """\
-ClusterName=conductor-test
-SlurmctldHost={host}(127.0.0.1)
+ClusterName={name}
+SlurmctldHost={ctl_host}({ctl_addr})
 SlurmctldPort={ctld_port}
 SlurmdPort={d_port}
 SlurmUser=root
@@ -50,11 +50,11 @@ AuthType=auth/munge
 AuthInfo=socket={dir}/munge.socket
 CredType=cred/munge
 StateSaveLocation={dir}/state
-SlurmdSpoolDir={dir}/spool
+SlurmdSpoolDir={dir}/{spool}
 SlurmctldPidFile={dir}/slurmctld.pid
-SlurmdPidFile={dir}/slurmd.pid
+SlurmdPidFile={dir}/{slurmd_pid}
 SlurmctldLogFile={dir}/slurmctld.log
-SlurmdLogFile={dir}/slurmd.log
+SlurmdLogFile={dir}/{slurmd_log}
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SwitchType=switch/none
@@ -71,12 +71,14 @@ KillWait={kill_wait}
 MinJobAge=600
 InactiveLimit=0
 SlurmctldTimeout=30
-SlurmdTimeout=30
-MessageTimeout=10
+SlurmdTimeout={slurmd_timeout}
+MessageTimeout={message_timeout}
 SchedulerParameters=defer_batch_sched_max_jobs=0
-NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory=1000 State=UNKNOWN
-PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:64
+{nodes}
+PartitionName=debug Nodes={node_list} Default=YES MaxTime=INFINITE State=UP {partition}\
+OverSubscribe=FORCE:64
 """
+"""The test clusters' slurm.conf (this one-node cluster's and cluster2's multi-node one)."""
 
 
 class Cluster:
@@ -103,8 +105,14 @@ class Cluster:
         os.chmod(key, 0o600)
         os.chmod(os.path.join(self.dir, "munge"), 0o700)
         with open(self.conf, "w", encoding="utf-8") as f:
-            f.write(CONF.format(host=self.host, ctld_port=_free_port(), d_port=_free_port(),
-                                dir=self.dir, kill_wait=KILL_WAIT, cpus=self.cpus))
+            f.write(CONF.format(
+                name="conductor-test", ctl_host=self.host, ctl_addr="127.0.0.1",
+                ctld_port=_free_port(), d_port=_free_port(), dir=self.dir, spool="spool",
+                slurmd_pid="slurmd.pid", slurmd_log="slurmd.log", kill_wait=KILL_WAIT,
+                slurmd_timeout=30, message_timeout=10,
+                nodes=f"NodeName={self.host} NodeAddr=127.0.0.1 CPUs={self.cpus} "
+                      "RealMemory=1000 State=UNKNOWN",
+                node_list=self.host, partition=""))
         log = open(os.path.join(self.dir, "daemons.log"), "ab")
         self._spawn([_which("munged"), "--foreground", "--force",
                      f"--socket={self.dir}/munge.socket", f"--key-file={key}",

@@ -25,52 +25,13 @@ import socket
 import subprocess
 import time
 
-from .cluster import KILL_WAIT, _free_port, _which
+from .cluster import CONF, KILL_WAIT, _free_port, _which
 from .cluster import missing as missing_slurm
 
 # a node that stops answering is DOWN (its jobs NODE_FAIL) after about this many seconds
 SLURMD_TIMEOUT = 5
 MESSAGE_TIMEOUT = 2
 
-CONF = """\
-ClusterName=conductor-test2
-SlurmctldHost={ctl_host}({ctl_addr})
-SlurmctldPort={ctld_port}
-SlurmdPort={d_port}
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-AuthInfo=socket={dir}/munge.socket
-CredType=cred/munge
-StateSaveLocation={dir}/state
-SlurmdSpoolDir={dir}/spool/%n
-SlurmctldPidFile={dir}/slurmctld.pid
-SlurmdPidFile={dir}/spool/%n.pid
-SlurmctldLogFile={dir}/slurmctld.log
-SlurmdLogFile={dir}/slurmd-%n.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SwitchType=switch/none
-MpiDefault=none
-SlurmdParameters=config_overrides
-ReturnToService=2
-SchedulerType=sched/builtin
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
-JobCompType=jobcomp/none
-KillWait={kill_wait}
-MinJobAge=600
-InactiveLimit=0
-SlurmctldTimeout=30
-SlurmdTimeout={slurmd_timeout}
-MessageTimeout={message_timeout}
-SchedulerParameters=defer_batch_sched_max_jobs=0
-{nodes}
-PartitionName=debug Nodes={node_list} Default=YES MaxTime=INFINITE State=UP LLN=YES \
-OverSubscribe=FORCE:64
-"""
 
 NODE = "NodeName={name} NodeAddr={addr} CPUs={cpus} RealMemory=1000 State=UNKNOWN"
 
@@ -182,8 +143,10 @@ class MultiNodeCluster:
         os.chmod(os.path.join(self.dir, "munge"), 0o700)
         with open(self.conf, "w", encoding="utf-8") as f:
             f.write(CONF.format(
-                ctl_host=self.host, ctl_addr=self.controller, ctld_port=_free_port(),
-                d_port=_free_port(), dir=self.dir, kill_wait=KILL_WAIT,
+                name="conductor-test2", ctl_host=self.host, ctl_addr=self.controller,
+                ctld_port=_free_port(), d_port=_free_port(), dir=self.dir,
+                spool="spool/%n", slurmd_pid="spool/%n.pid", slurmd_log="slurmd-%n.log",
+                kill_wait=KILL_WAIT, partition="LLN=YES ",
                 slurmd_timeout=self.slurmd_timeout, message_timeout=MESSAGE_TIMEOUT,
                 nodes="\n".join(NODE.format(name=n.name, addr=n.addr, cpus=self.cpus)
                                 for n in self.nodes),

@@ -269,6 +269,21 @@ def test_a_record_of_a_job_being_submitted_is_alive_and_no_squeue_is_run(stub, s
     assert (seen.state, seen.reason) == (ALIVE, "submitting") and stub.calls() == []
 
 
+def test_a_record_still_without_a_job_id_long_after_it_was_written_has_ended(stub, slurm):
+    """Its placer died between writing the record and recording sbatch's answer (a SIGKILL,
+    a reboot): shown running for ever, and never healed, before. Past sbatch's timeout it has
+    ended; the loop's healing then finishes the record."""
+    from conductor.executor.slurm import SUBMIT_WINDOW
+    now = now_ns()
+    fresh, old = slurm.observe([_p("", start_time=now - 5 * NS),
+                                _p("", start_time=now - int((SUBMIT_WINDOW + 60) * NS))])
+    assert (fresh.state, fresh.reason) == (ALIVE, "submitting")
+    assert old.state == ENDED and old.reason == (
+        f"no job id {SUBMIT_WINDOW + 60:.0f} s after the run was recorded: the process that "
+        "placed it ended before sbatch answered")
+    assert stub.calls("squeue") == []
+
+
 def test_records_are_observed_through_the_registry_in_one_call(stub, slurm):
     for job in ("1", "2", "3"):
         stub.job(job, state="RUNNING", node="cn1")

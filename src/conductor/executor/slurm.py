@@ -48,6 +48,9 @@ COMMAND_TIMEOUT = 30.0
 STOP_POLL = 0.2
 FORCE_WAIT = 30.0
 SKEW_NS = 5 * 1_000_000_000
+# a record without a job id is being submitted for at most sbatch's timeout; older than this,
+# its placer died before it could record the id (nothing of it can be running under our name)
+SUBMIT_WINDOW = 2 * COMMAND_TIMEOUT
 # Slurm's job states: still holding the job's processes (alive) and ended
 ALIVE_STATES = frozenset({"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED",
                           "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESIZING", "SIGNALING",
@@ -377,7 +380,13 @@ class SlurmExecutor(Executor):
         ended: list[int] = []
         for i, p in enumerate(placements):
             if not p.job_id:  # submitting: the placing side records the id in a moment
-                out.append(Observation(ALIVE, reason="submitting"))
+                waited = (now - p.start_time) / 1e9 if p.start_time else 0.0
+                if waited > SUBMIT_WINDOW + SKEW_NS / 1e9:
+                    out.append(Observation(ENDED, reason=(
+                        f"no job id {waited:.0f} s after the run was recorded: the process "
+                        "that placed it ended before sbatch answered")))
+                else:
+                    out.append(Observation(ALIVE, reason="submitting"))
                 continue
             row = queue.get(p.job_id, NO_JOB)
             if row is not NO_JOB and foreign(p, row):  # a stranger's job: never waited on

@@ -52,6 +52,23 @@ def test_the_dialog_offers_the_executors_with_the_configs_as_default(env, tmp_pa
     asyncio.run(scenario())
 
 
+async def _new_task(pilot, app, project: str, prompt: str, executor: str | None) -> str:
+    """Fill the new-task dialog (the executor field starts at the config's local), submit it;
+    the task id."""
+    await pilot.press("n")
+    await until(pilot, lambda: isinstance(app.screen, NewTaskScreen), 10, "dialog")
+    dialog = app.screen
+    assert dialog.query_one("#new-executor", Select).value == "local"
+    dialog.query_one("#new-project").value = project
+    task_id = dialog.query_one("#new-task").value
+    dialog.query_one("#new-prompt").text = prompt
+    if executor is not None:
+        dialog.query_one("#new-executor", Select).value = executor
+    await pilot.press("ctrl+s")
+    await until(pilot, lambda: app.screen is not dialog, 30, "dialog closed")
+    return task_id
+
+
 def test_slurm_chosen_in_the_dialog_submits_the_tasks_run_to_slurm(env, stub):  # noqa: F811
     root, config = env
 
@@ -59,16 +76,7 @@ def test_slurm_chosen_in_the_dialog_submits_the_tasks_run_to_slurm(env, stub):  
         app = ConductorApp(root, config_path=config, watch=False)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
-            await pilot.press("n")
-            await until(pilot, lambda: isinstance(app.screen, NewTaskScreen), 10, "dialog")
-            dialog = app.screen
-            assert dialog.query_one("#new-executor", Select).value == "local"
-            dialog.query_one("#new-project").value = "placed"
-            task_id = dialog.query_one("#new-task").value
-            dialog.query_one("#new-prompt").text = "run me on the cluster"
-            dialog.query_one("#new-executor", Select).value = "slurm"
-            await pilot.press("ctrl+s")
-            await until(pilot, lambda: app.screen is not dialog, 30, "dialog closed")
+            task_id = await _new_task(pilot, app, "placed", "run me on the cluster", "slurm")
             await until(pilot, lambda: stub.calls("sbatch"), 30, "sbatch")
             (argv,) = stub.calls("sbatch")
             assert any(task_id in a for a in argv), argv
@@ -95,15 +103,7 @@ def test_the_configs_own_pick_left_as_it_is_is_not_recorded(env, stub):  # noqa:
         app = ConductorApp(root, config_path=config, watch=False)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
-            await pilot.press("n")
-            await until(pilot, lambda: isinstance(app.screen, NewTaskScreen), 10, "dialog")
-            dialog = app.screen
-            assert dialog.query_one("#new-executor", Select).value == "local"
-            dialog.query_one("#new-project").value = "kept"
-            task_id = dialog.query_one("#new-task").value
-            dialog.query_one("#new-prompt").text = "STUB: ok"
-            await pilot.press("ctrl+s")
-            await until(pilot, lambda: app.screen is not dialog, 30, "dialog closed")
+            task_id = await _new_task(pilot, app, "kept", "STUB: ok", None)
             await until(pilot, lambda: [r for r in _runs(root, "kept") if not r.orphan],
                         30, "the task's first run")
             assert not os.path.lexists(os.path.join(root, "kept", task_id, "TASK-EXECUTOR"))

@@ -15,16 +15,14 @@ import subprocess
 import sys
 import threading
 
-import pytest
-
 from conductor import locking
 from conductor.config.model import AgentConfig
-from conductor.executor import registry
 from conductor.runner import supervisor
 from conductor.runner.ralph import LockLost, TaskRequest, run_task
 from conductor.store.loopstate import read_loop_state
 
 from .helpers import PROJECT, TASK, bus, runs, task_dir, wait_for
+from .test_executor import fake  # noqa: F401 - the fake remote executor, for this test only
 
 LOCKFAULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lockfault")
 LOCK = "TASK-LOOP.lock"
@@ -200,20 +198,8 @@ def test_a_removed_lock_file_is_taken_again(stubs, tmp_path):
 
 # ---- a placed run, in process: the stop goes through its executor ------------------------------
 
-@pytest.fixture
-def fake(monkeypatch):
-    monkeypatch.setitem(registry._MODULES, "fake", f"{__package__}.fake_executor")  # this test only
-    found = registry.executor("fake")
-    found.reset()
-    yield found
-    for proc in found.jobs.values():
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    registry._LOADED.pop("fake", None)
 
-
-def test_a_lost_lock_stops_a_placed_run_through_its_executor(fake, runs_root, tmp_path,
+def test_a_lost_lock_stops_a_placed_run_through_its_executor(fake, runs_root, tmp_path,  # noqa: F811
                                                               subprocess_env, monkeypatch):
     lose = threading.Event()
 

@@ -81,6 +81,65 @@ OverSubscribe=FORCE:64
 """The test clusters' slurm.conf (this one-node cluster's and cluster2's multi-node one)."""
 
 
+def prepare(directory: str) -> str:
+    """The cluster's directories (state, spool, munge) and a fresh munge key; the key's path."""
+    for sub in ("state", "spool", "munge"):
+        os.makedirs(os.path.join(directory, sub), exist_ok=True)
+    key = os.path.join(directory, "munge", "munge.key")
+    with open(key, "wb") as f:
+        f.write(os.urandom(128))
+    os.chmod(key, 0o600)
+    os.chmod(os.path.join(directory, "munge"), 0o700)
+    return key
+
+
+def munged_argv(directory: str, key: str) -> list[str]:
+    """munged in the foreground with its own socket, key, pid, log and seed files."""
+    return [_which("munged"), "--foreground", "--force", f"--socket={directory}/munge.socket",
+            f"--key-file={key}", f"--pid-file={directory}/munge/munged.pid",
+            f"--log-file={directory}/munge/munged.log",
+            f"--seed-file={directory}/munge/munged.seed"]
+
+
+def wait_until(ready, timeout: float, what: str, procs, directory: str):
+    """``ready()``'s first truthy answer, polled every 0.1 s; a RuntimeError naming ``what``
+    when one of ``procs`` (the daemons) exits first or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in procs():
+            if proc.poll() is not None:
+                raise RuntimeError(f"{what}: a daemon exited ({' '.join(proc.args[:2])}, "
+                                   f"code {proc.returncode}); see {directory}/daemons.log and "
+                                   f"{directory}/slurm*.log")
+        try:
+            found = ready()
+            if found:
+                return found
+        except (OSError, subprocess.SubprocessError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} not ready after {timeout:.0f} s; see {directory}")
+
+
+def stop_by_pid(procs: list[subprocess.Popen]) -> None:
+    """Terminate each daemon (last started first), SIGKILL one that outlives 10 s."""
+    for proc in reversed(procs):
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    procs.clear()
+
+
+def run_client(env: dict, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
+    """A Slurm client command against the cluster ``env`` names."""
+    return subprocess.run(list(argv), env=env, capture_output=True, text=True, timeout=30,
+                          check=check)
+
+
 class Cluster:
     """A running one-node cluster; ``env`` is what a Slurm client needs (SLURM_CONF)."""
 
@@ -97,13 +156,7 @@ class Cluster:
 
     def start(self, timeout: float = 30.0) -> "Cluster":
         self.started = time.monotonic()
-        for sub in ("state", "spool", "munge"):
-            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
-        key = os.path.join(self.dir, "munge", "munge.key")
-        with open(key, "wb") as f:
-            f.write(os.urandom(128))
-        os.chmod(key, 0o600)
-        os.chmod(os.path.join(self.dir, "munge"), 0o700)
+        key = prepare(self.dir)
         with open(self.conf, "w", encoding="utf-8") as f:
             f.write(CONF.format(
                 name="conductor-test", ctl_host=self.host, ctl_addr="127.0.0.1",
@@ -114,11 +167,7 @@ class Cluster:
                       "RealMemory=1000 State=UNKNOWN",
                 node_list=self.host, partition=""))
         log = open(os.path.join(self.dir, "daemons.log"), "ab")
-        self._spawn([_which("munged"), "--foreground", "--force",
-                     f"--socket={self.dir}/munge.socket", f"--key-file={key}",
-                     f"--pid-file={self.dir}/munge/munged.pid",
-                     f"--log-file={self.dir}/munge/munged.log",
-                     f"--seed-file={self.dir}/munge/munged.seed"], log)
+        self._spawn(munged_argv(self.dir, key), log)
         try:
             self._wait(lambda: os.path.exists(f"{self.dir}/munge.socket"), timeout, "munged")
         except BaseException:
@@ -144,33 +193,11 @@ class Cluster:
         return out.returncode == 0 and out.stdout.strip().rstrip("*") in ("idle", "mixed")
 
     def _wait(self, ready, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for proc in self.procs:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{what}: a daemon exited ({proc.args[0]}, code "
-                                       f"{proc.returncode}); see {self.dir}/daemons.log and "
-                                       f"{self.dir}/slurm*.log")
-            try:
-                if ready():
-                    return
-            except (OSError, subprocess.SubprocessError):
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{what} not ready after {timeout:.0f} s; see {self.dir}")
+        wait_until(ready, timeout, what, lambda: self.procs, self.dir)
 
     def run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(list(argv), env=self.env, capture_output=True, text=True,
-                              timeout=30, check=check)
+        return run_client(self.env, *argv, check=check)
 
     def stop(self) -> None:
         """Stop the daemons by pid: slurmd, slurmctld, then munged."""
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        self.procs.clear()
+        stop_by_pid(self.procs)

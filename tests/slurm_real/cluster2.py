@@ -25,7 +25,8 @@ import socket
 import subprocess
 import time
 
-from .cluster import CONF, KILL_WAIT, _free_port, _which
+from .cluster import (CONF, KILL_WAIT, _free_port, _which, munged_argv, prepare, run_client,
+                      stop_by_pid, wait_until)
 from .cluster import missing as missing_slurm
 
 # a node that stops answering is DOWN (its jobs NODE_FAIL) after about this many seconds
@@ -132,15 +133,9 @@ class MultiNodeCluster:
             node.stay = os.path.join(self.dir, "spool", f"{node.name}.stay")
             node.addr, node.gateway = f"10.{self.net}.{k}.2", f"10.{self.net}.{k}.1"
             node.outer = f"cd{self.net}v{k}p{os.getpid() % 10000}"[:15]
-        for sub in ("state", "spool", "munge"):
-            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        key = prepare(self.dir)
         for node in self.nodes:
             os.makedirs(os.path.join(self.dir, "spool", node.name), exist_ok=True)
-        key = os.path.join(self.dir, "munge", "munge.key")
-        with open(key, "wb") as f:
-            f.write(os.urandom(128))
-        os.chmod(key, 0o600)
-        os.chmod(os.path.join(self.dir, "munge"), 0o700)
         with open(self.conf, "w", encoding="utf-8") as f:
             f.write(CONF.format(
                 name="conductor-test2", ctl_host=self.host, ctl_addr=self.controller,
@@ -153,11 +148,7 @@ class MultiNodeCluster:
                 node_list=",".join(n.name for n in self.nodes)))
         self._log = open(os.path.join(self.dir, "daemons.log"), "ab")
         try:
-            self._spawn([_which("munged"), "--foreground", "--force",
-                         f"--socket={self.dir}/munge.socket", f"--key-file={key}",
-                         f"--pid-file={self.dir}/munge/munged.pid",
-                         f"--log-file={self.dir}/munge/munged.log",
-                         f"--seed-file={self.dir}/munge/munged.seed"])
+            self._spawn(munged_argv(self.dir, key))
             self._wait(lambda: os.path.exists(f"{self.dir}/munge.socket"), timeout, "munged")
             # the nodes' networks first: slurmctld's address is on our end of each node's link
             for node in self.nodes:
@@ -247,25 +238,11 @@ class MultiNodeCluster:
         return all(states.get(n.name, "").rstrip("*") in ("idle", "mixed") for n in self.nodes)
 
     def _wait(self, ready, timeout: float, what: str):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for proc in self.procs + [n.proc for n in self.nodes if n.proc is not None]:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{what}: a daemon exited ({' '.join(proc.args[:2])}, "
-                                       f"code {proc.returncode}); see {self.dir}/daemons.log "
-                                       f"and {self.dir}/slurm*.log")
-            try:
-                found = ready()
-                if found:
-                    return found
-            except (OSError, subprocess.SubprocessError):
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{what} not ready after {timeout:.0f} s; see {self.dir}")
+        return wait_until(ready, timeout, what, lambda: self.procs + [
+            n.proc for n in self.nodes if n.proc is not None], self.dir)
 
     def run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(list(argv), env=self.env, capture_output=True, text=True,
-                              timeout=30, check=check)
+        return run_client(self.env, *argv, check=check)
 
     def _slurmd_of(self, node: Node) -> int:
         """The node's slurmd pid while it is that (a child of the node's pid 1), else 0."""
@@ -348,15 +325,7 @@ class MultiNodeCluster:
             except subprocess.TimeoutExpired:
                 node.proc.kill()  # --kill-child: its pid 1, and so the whole node, dies too
                 node.proc.wait()
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        self.procs.clear()
+        stop_by_pid(self.procs)
         if self._log is not None:
             self._log.close()
             self._log = None

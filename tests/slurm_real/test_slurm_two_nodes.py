@@ -268,9 +268,9 @@ def test_a_child_run_started_on_a_node_is_submitted_from_there(two_nodes, env2, 
 
 def test_stop_ends_a_run_on_the_second_node(two_nodes, env2, tmp_path, runs_root):
     """A Ralph task's run: ``stop`` tells its loop first, so the record says the operator
-    stopped it. (A ``run-agent job``'s run has no loop to tell: whether its record reads
-    "stopped by the operator" or "run lost" depends on whether its watcher sees the job end
-    before ``stop`` writes STOP-REQUESTED; see the report of this branch.)"""
+    stopped it. (A ``run-agent job``'s run, which has no loop to tell, reads the same: `stop`
+    writes STOP-REQUESTED before it cancels a placed run's job; tests/executor_slurm checks
+    that order.)"""
     second = two_nodes.nodes[1].name
     config = _config(tmp_path, runs_root, "ignore-term",
                      slurm=f"  cpus: 1\n  args: [--nodelist={second}]\n")
@@ -317,14 +317,8 @@ def test_a_node_failure_restarts_the_task_on_the_other_node(two_nodes, env2, tmp
     config = _config(tmp_path, runs_root, "ralph")
     task = _task(30)
     task_dir = Layout(runs_root).task_dir(PROJECT, task)
-    proc = subprocess.Popen([RUN_AGENT, "task", "--config", config, "--project", PROJECT,
-                             "--task", task, "--prompt", "go", "--restart-delay", "0"],
-                            env=env2, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc, failed_node, first = _ralph_until_first_attempt(env2, config, runs_root, task)
     try:
-        wait_for(lambda: os.path.exists(os.path.join(task_dir, "first-attempt")), timeout=60,
-                 what="the first attempt running")
-        failed_node, _pid = open(os.path.join(task_dir, "first-attempt")).read().split()
-        first = _runs(runs_root, task)[0]
         assert first.host == failed_node
         other = next(n.name for n in two_nodes.nodes if n.name != failed_node)
         killed = time.time_ns()

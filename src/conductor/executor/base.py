@@ -13,8 +13,8 @@ the placement writes the run-info, logs and bus events exactly as a local run do
   "slurm 1234 on node7").
 
 A :class:`Placement` is what the run-info records about where the run executes
-(:func:`placement_of` reads it back from a record). Nothing here imports the store: a record is
-anything with the run-info's attribute names.
+(:func:`placement_of` reads it back from a record). A record is anything with the run-info's
+attribute names; the store is imported only to read a run dir's path by the layout's rule.
 """
 
 from __future__ import annotations
@@ -170,12 +170,12 @@ def placement_of(info: Any, run_dir: str | None = None) -> Placement:
     run_id = info.run_id
     project, task = getattr(info, "project_id", ""), getattr(info, "task_id", "")
     if run_dir:
+        # the layout's own rule (imported here, at call time: the store imports this module)
+        from ..store.runinfo import infer_project_task
         path = os.path.abspath(run_dir)
         run_id = os.path.basename(path)
-        runs = os.path.dirname(path)
-        if os.path.basename(runs) == "runs":
-            task_dir = os.path.dirname(runs)
-            project, task = os.path.basename(os.path.dirname(task_dir)), os.path.basename(task_dir)
+        project, task = infer_project_task(path) if os.path.basename(
+            os.path.dirname(path)) == "runs" else (project, task)
     return Placement(
         executor=getattr(info, "executor", "") or LOCAL, run_id=run_id, project=project,
         task=task, pid=info.pid,

@@ -389,8 +389,9 @@ class SlurmExecutor(Executor):
                     out.append(Observation(ALIVE, reason="submitting"))
                 continue
             row = queue.get(p.job_id, NO_JOB)
-            if row is not NO_JOB and foreign(p, row):  # a stranger's job: never waited on
-                out.append(Observation(ENDED, reason=foreign(p, row)))
+            stranger = foreign(p, row) if row is not NO_JOB else ""
+            if stranger:  # a stranger's job: never waited on
+                out.append(Observation(ENDED, reason=stranger))
                 continue
             state, nodes = row.state, row.nodes
             if state in ALIVE_STATES or (state and state not in ENDED_STATES):
@@ -464,8 +465,9 @@ class SlurmExecutor(Executor):
         """The run's job as Slurm shows it now; None when Slurm no longer knows the id. A
         :class:`SlurmError` names a job that is not this run's."""
         job = self.queue([placement.job_id]).get(placement.job_id)
-        if job is not None and foreign(placement, job):
-            raise SlurmError(f"{foreign(placement, job)}; not cancelling it")
+        stranger = foreign(placement, job) if job is not None else ""
+        if stranger:
+            raise SlurmError(f"{stranger}; not cancelling it")
         return job
 
     def _state(self, placement: Placement) -> str:
